@@ -1,0 +1,44 @@
+# crmloop: `make demo` runs it end to end, `make test` checks it. Both bootstrap .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+export CRM_HOME ?= $(CURDIR)/.crm
+export CRM_LANDING_DIR ?= $(CURDIR)/data/landing
+export DAGSTER_HOME ?= $(CRM_HOME)/dagster
+DEMO_CUSTOMERS ?= 35000
+DEMO_SEED ?= 42
+
+.PHONY: install demo dev test test-slow test-all bench lint clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip "setuptools<82" wheel
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,spark]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/crmloop demo --customers $(DEMO_CUSTOMERS) --seed $(DEMO_SEED)
+
+dev: install
+	$(BIN)/crmloop dev
+
+test: install
+	$(BIN)/pytest -m "not slow" -q
+
+test-slow: install
+	$(BIN)/pytest -m "slow" -q
+
+test-all: test test-slow
+
+bench: install
+	$(BIN)/python -m bench.run
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf .crm data dbt_project/target dbt_project/logs

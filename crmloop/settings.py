@@ -1,0 +1,140 @@
+"""crmloop's one settings object.
+
+Read once, at run time (never at import), from environment variables. The CLI sets the same
+variables from its flags before it starts Dagster, so the CLI, `dagster dev` and the tests
+all see one configuration.
+
+| variable | default | meaning |
+|---|---|---|
+| CRM_LANDING_DIR | ./data/landing | where extracts arrive: <landing>/<source>/<YYYY-MM-DD>/<files> |
+| CRM_HOME | ./.crm | everything a run keeps: lake, quarantine, warehouse, exports, reports, Dagster storage |
+| CRM_AS_OF | yesterday in Asia/Bangkok | the business date a run builds |
+| CRM_START_DATE | 2024-01-01 | first daily partition |
+| CRM_ACTIVATION_MODE | sandbox | sandbox (outbox only) or live |
+| CRM_PLAN | activations/plan.yml | the communication plan |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TIMEZONE = "Asia/Bangkok"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def default_as_of(now: datetime | None = None) -> date:
+    """Yesterday in Asia/Bangkok."""
+    now = now or datetime.now(ZoneInfo(TIMEZONE))
+    return (now.astimezone(ZoneInfo(TIMEZONE)) - timedelta(days=1)).date()
+
+
+def _env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default).expanduser().resolve()
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    return float(raw) if raw not in (None, "") else default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    return int(raw) if raw not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Data-quality gate thresholds (documented in README, overridable by env)."""
+
+    volume_band: float = 0.5  # today's rows must be within ±50% of the trailing average
+    volume_trailing_days: int = 7
+    freshness_days: int = 2  # newest partition not older than this many days before as-of
+    max_null_share: float = 0.2  # tolerated share of nulls in nullable contact columns
+    audience_band: float = 0.5  # audience size within ±50% of the previous run's
+
+    @classmethod
+    def from_env(cls) -> QualityThresholds:
+        return cls(
+            volume_band=_env_float("CRM_DQ_VOLUME_BAND", cls.volume_band),
+            volume_trailing_days=_env_int("CRM_DQ_VOLUME_TRAILING_DAYS", cls.volume_trailing_days),
+            freshness_days=_env_int("CRM_DQ_FRESHNESS_DAYS", cls.freshness_days),
+            max_null_share=_env_float("CRM_DQ_MAX_NULL_SHARE", cls.max_null_share),
+            audience_band=_env_float("CRM_DQ_AUDIENCE_BAND", cls.audience_band),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    home: Path
+    as_of: date
+    start_date: date
+    activation_mode: str = "sandbox"
+    plan_path: Path = field(default=REPO_ROOT / "activations" / "plan.yml")
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+
+    # Everything a run keeps lives under the home.
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.home / "exports"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.home / "data_docs"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return DBT_PROJECT_DIR
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        as_of_raw = os.environ.get("CRM_AS_OF")
+        mode = (os.environ.get("CRM_ACTIVATION_MODE") or "sandbox").lower()
+        if mode not in ("sandbox", "live"):
+            raise ValueError(f"CRM_ACTIVATION_MODE must be 'sandbox' or 'live', not {mode!r}")
+        return cls(
+            landing_dir=_env_path("CRM_LANDING_DIR", "./data/landing"),
+            home=_env_path("CRM_HOME", "./.crm"),
+            as_of=date.fromisoformat(as_of_raw) if as_of_raw else default_as_of(),
+            start_date=date.fromisoformat(os.environ.get("CRM_START_DATE") or "2024-01-01"),
+            activation_mode=mode,
+            plan_path=_env_path("CRM_PLAN", str(REPO_ROOT / "activations" / "plan.yml")),
+            quality=QualityThresholds.from_env(),
+        )
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment for dbt: absolute paths, since dbt changes directory into the project."""
+        return {
+            "CRM_WAREHOUSE": str(self.warehouse_path),
+            "CRM_LAKE_DIR": str(self.lake_dir),
+            "DBT_PROFILES_DIR": str(self.dbt_project_dir),
+        }
