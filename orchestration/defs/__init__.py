@@ -1,0 +1,22 @@
+"""One module per domain: ingestion, warehouse (dbt), quality, activation, automation."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from crmloop.settings import Settings
+
+
+def build_definitions() -> dg.Definitions:
+    from orchestration.defs import automation, ingestion, warehouse
+    from orchestration.defs.resources import CrmSettings
+
+    settings = Settings.from_env()
+    daily_job, ingest_job = automation.jobs()
+    return dg.Definitions(
+        assets=[*ingestion.ingestion_assets(), warehouse.warehouse_assets(settings)],
+        jobs=[daily_job, ingest_job],
+        schedules=[automation.daily_schedule(daily_job)],
+        sensors=[automation.landing_sensor],
+        resources={"crm": CrmSettings(), "dbt": warehouse.dbt_resource(settings)},
+    )

@@ -1,0 +1,75 @@
+"""Jobs, the 02:00 Asia/Bangkok schedule and the landing sensor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import dagster as dg
+
+from crmloop.settings import Settings
+from orchestration.defs.partitions import daily_partitions
+from sources import landing_partitions
+
+DAILY_JOB = "daily_run"
+INGEST_JOB = "ingest_only"
+
+
+def jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    return [
+        dg.define_asset_job(
+            DAILY_JOB,
+            selection=dg.AssetSelection.all(),
+            partitions_def=daily_partitions(),
+            description="One business day: ingest landing partition D, build the warehouse as of D, "
+            "gate on data quality, activate the plan, report.",
+        ),
+        dg.define_asset_job(
+            INGEST_JOB,
+            selection=dg.AssetSelection.groups("ingestion"),
+            partitions_def=daily_partitions(),
+            description="Ingest one landing partition into the lake (used for catch-up of older partitions).",
+        ),
+    ]
+
+
+def daily_schedule(job: dg.UnresolvedAssetJobDefinition):
+    # Partition D runs at 02:00 Asia/Bangkok on D+1 (the partitions' own time zone).
+    return dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0, name="daily_0200_bangkok")
+
+
+def landing_fingerprint(settings: Settings, day: str) -> str:
+    """A stable fingerprint of what has landed for one date (names and sizes of every file)."""
+    digest = hashlib.sha256()
+    for source_dir in sorted(p for p in settings.landing_dir.iterdir() if p.is_dir()):
+        part = source_dir / day
+        if part.is_dir():
+            for f in sorted(part.rglob("*")):
+                if f.is_file():
+                    digest.update(f"{source_dir.name}/{f.relative_to(part)}:{f.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dg.sensor(
+    name="new_landing_partition",
+    job_name=DAILY_JOB,
+    minimum_interval_seconds=60,
+    description="Starts the daily run for a date when a new landing partition (or new files in one) appears.",
+)
+def landing_sensor(context: dg.SensorEvaluationContext):
+    settings = Settings.from_env()
+    if not settings.landing_dir.is_dir():
+        return dg.SkipReason(f"no landing directory at {settings.landing_dir}")
+    seen = json.loads(context.cursor) if context.cursor else {}
+    partition_keys = set(daily_partitions().get_partition_keys())
+    dates = sorted({d.isoformat() for ds in landing_partitions(settings.landing_dir).values() for d in ds})
+    requests = []
+    for day in dates:
+        if day not in partition_keys:
+            continue
+        fp = landing_fingerprint(settings, day)
+        if seen.get(day) != fp:
+            seen[day] = fp
+            requests.append(dg.RunRequest(run_key=f"{day}-{fp}", partition_key=day))
+    context.update_cursor(json.dumps(seen))
+    return requests or dg.SkipReason("no new landing partition")

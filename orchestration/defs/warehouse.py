@@ -1,0 +1,106 @@
+"""The dbt project as Dagster assets: every model an asset, every dbt test an asset check.
+
+dbt runs for one partition with `--vars {"as_of": <partition date>}`; every warehouse writer
+shares the pool `duckdb_writer` (limit 1 in dagster.yaml): DuckDB allows one writer process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from crmloop.settings import Settings
+from orchestration.defs.ingestion import ingestion_key, sources_by_entity
+from orchestration.defs.partitions import daily_partitions
+
+WAREHOUSE_POOL = "duckdb_writer"
+LAKE_SOURCE_NAME = "lake"
+
+
+def _newest_mtime(root: Path) -> float:
+    newest = 0.0
+    for sub in ("models", "macros", "seeds", "tests", "dbt_project.yml", "profiles.yml"):
+        p = root / sub
+        if p.is_file():
+            newest = max(newest, p.stat().st_mtime)
+        elif p.is_dir():
+            for f in p.rglob("*"):
+                if f.is_file():
+                    newest = max(newest, f.stat().st_mtime)
+    return newest
+
+
+def dbt_project(settings: Settings) -> DbtProject:
+    """The dbt project with its manifest under the crmloop home, parsed when missing or stale."""
+    os.environ.update(settings.dbt_env())
+    target = settings.home / "dbt_target"
+    project = DbtProject(
+        project_dir=settings.dbt_project_dir,
+        profiles_dir=settings.dbt_project_dir,
+        target_path=target,
+    )
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
+        target.mkdir(parents=True, exist_ok=True)
+        project.preparer.prepare(project)
+    return project
+
+
+class CrmDbtTranslator(DagsterDbtTranslator):
+    """dbt sources `lake.<entity>` are fed by every ingestion asset of that entity."""
+
+    def __init__(self, entity_sources: Mapping[str, list[str]]):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self._entity_sources = dict(entity_sources)
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == LAKE_SOURCE_NAME:
+            return ingestion_key(dbt_resource_props["name"])
+        return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "warehouse"
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if not unique_id.startswith("model."):
+            return spec
+        deps = list(spec.deps)
+        keys = {d.asset_key for d in deps}
+        for entity, sources in self._entity_sources.items():
+            if ingestion_key(entity) in keys:
+                for source in sources:
+                    key = ingestion_key(source)
+                    if key not in keys:
+                        deps.append(dg.AssetDep(key))
+                        keys.add(key)
+        return spec.replace_attributes(deps=deps)
+
+
+def warehouse_assets(settings: Settings) -> dg.AssetsDefinition:
+    project = dbt_project(settings)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        partitions_def=daily_partitions(),
+        dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
+        pool=WAREHOUSE_POOL,
+        name="warehouse",
+    )
+    def _warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        dbt_vars = {"as_of": context.partition_key}
+        yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+
+    return _warehouse
+
+
+def dbt_resource(settings: Settings) -> DbtCliResource:
+    project = dbt_project(settings)
+    return DbtCliResource(project_dir=project, profiles_dir=str(settings.dbt_project_dir))

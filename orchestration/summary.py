@@ -1,0 +1,49 @@
+"""The summary a person reads after `crmloop run`: ingestion accounting, ranks, checks, failures."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from crmloop.settings import Settings
+
+console = Console()
+
+
+def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
+    import duckdb
+
+    if not settings.warehouse_path.exists():
+        return []
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        return con.execute(sql, params).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+
+
+def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
+    for o in outcomes:
+        status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
+        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id})")
+        for m in o.messages:
+            console.print(f"  [red]{m}[/red]")
+        for c in o.failed_checks:
+            console.print(f"  [yellow]check failed: {c}[/yellow]")
+
+    ranks = _warehouse_rows(
+        settings,
+        "select rank, customers, sales from marts.rank_summary where as_of = ? order by sales desc nulls last",
+        [settings.as_of],
+    )
+    if ranks:
+        table = Table(title=f"Customer ranks as of {settings.as_of}")
+        table.add_column("rank")
+        table.add_column("customers", justify="right")
+        table.add_column("sales (THB)", justify="right")
+        for rank, customers, sales in ranks:
+            table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
+        console.print(table)
+    console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
