@@ -1,0 +1,483 @@
+"""The communication plan: load `plan.yml`, validate it, compile segments to parameterised SQL.
+
+Errors name the file and the YAML line at fault (`PlanError`). Segment conditions are a small
+safe vocabulary: a field from a whitelist of `marts.customer_profiles` columns, an operator from
+a fixed set, and a literal of the field's type. They compile to SQL with `?` placeholders; no
+text from the file ever reaches the SQL except whitelisted column names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from activations.outbound import CHANNELS, MESSAGE_CHANNELS
+
+# ---------------------------------------------------------------------------------------------
+# Profile fields: the only columns a segment condition or a template may name.
+STR_FIELDS = (
+    "customer_id", "rank", "first_name", "last_name", "email", "email_source", "phone", "phone_source",
+    "address", "district", "province", "postal_code", "gender", "age_band", "occupation", "rfm_segment",
+    "consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads",
+)  # fmt: skip
+INT_FIELDS = ("days_since_last_order", "orders_3y", "orders_lifetime")
+FLOAT_FIELDS = ("spend_3y", "spend_lifetime", "avg_order_value")
+BOOL_FIELDS = ("has_valid_email", "has_valid_mobile", "has_postal_address")
+DATE_FIELDS = ("first_order_at", "last_order_at", "as_of")
+FIELD_TYPES: dict[str, str] = {
+    **{f: "str" for f in STR_FIELDS},
+    **{f: "int" for f in INT_FIELDS},
+    **{f: "float" for f in FLOAT_FIELDS},
+    **{f: "bool" for f in BOOL_FIELDS},
+    **{f: "date" for f in DATE_FIELDS},
+}
+PROFILE_COLUMNS: tuple[str, ...] = tuple(FIELD_TYPES)
+
+CONSENT_COLUMN = {
+    "email": "consent_email",
+    "sms": "consent_sms",
+    "phone": "consent_phone",
+    "direct_mail": "consent_dm",
+    "ads": "consent_ads",
+}
+
+# Variables a template may use besides the profile fields.
+EXTRA_TEMPLATE_VARS = ("campaign_id", "campaign_name", "send_date", "start_date", "end_date", "language")
+
+OPS = ("=", "!=", ">", ">=", "<", "<=", "in", "not_in", "is_null", "not_null")
+_ORDERED_OPS = (">", ">=", "<", "<=")
+
+# Per channel: the template fields its content must carry.
+CONTENT_FIELDS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "text", "html"),
+    "sms": ("body",),
+    "phone": ("script",),
+    "direct_mail": ("letter",),
+    "ads": (),
+}
+LANGUAGES = ("th", "en")
+KPI_METRICS = ("attend_rate", "apply_rate", "open_rate", "click_rate", "purchase_rate")
+
+_ID_RE = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+_RANK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]{0,39}$")
+
+
+class PlanError(ValueError):
+    """A plan that cannot be used; the message names the file, the line and the reason."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Models
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Literal_ = str | int | float | bool | date
+
+
+class Condition(_Strict):
+    field: str
+    op: str
+    value: Any = None
+
+    @field_validator("field")
+    @classmethod
+    def _field_known(cls, v: str) -> str:
+        if v not in FIELD_TYPES:
+            raise ValueError(f"unknown field {v!r}; allowed: {', '.join(sorted(FIELD_TYPES))}")
+        return v
+
+    @field_validator("op")
+    @classmethod
+    def _op_known(cls, v: str) -> str:
+        if v not in OPS:
+            raise ValueError(f"unknown operator {v!r}; allowed: {', '.join(OPS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _typed_value(self) -> Condition:
+        ftype = FIELD_TYPES[self.field]
+        if self.op in ("is_null", "not_null"):
+            if self.value is not None:
+                raise ValueError(f"operator {self.op!r} takes no value")
+            return self
+        if self.op in ("in", "not_in"):
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"operator {self.op!r} needs a non-empty list of values")
+            if len(self.value) > 1000:
+                raise ValueError("at most 1000 values in a list")
+            object.__setattr__(self, "value", [_check_literal(self.field, ftype, v) for v in self.value])
+            return self
+        if ftype in ("str", "bool") and self.op in _ORDERED_OPS:
+            raise ValueError(f"operator {self.op!r} is not allowed on {ftype} field {self.field!r}")
+        object.__setattr__(self, "value", _check_literal(self.field, ftype, self.value))
+        return self
+
+    def describe(self) -> str:
+        if self.op in ("is_null", "not_null"):
+            return f"{self.field} {self.op.replace('_', ' ')}"
+        return f"{self.field} {self.op.replace('_', ' ')} {self.value!r}"
+
+
+def _check_literal(fname: str, ftype: str, v: Any) -> Any:
+    if ftype == "str":
+        if not isinstance(v, str) or len(v) > 200:
+            raise ValueError(f"{fname} needs a text value (at most 200 characters), got {v!r}")
+        return v
+    if ftype == "bool":
+        if not isinstance(v, bool):
+            raise ValueError(f"{fname} needs true or false, got {v!r}")
+        return v
+    if ftype == "int":
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"{fname} needs a whole number, got {v!r}")
+        return v
+    if ftype == "float":
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"{fname} needs a number, got {v!r}")
+        return float(v)
+    if ftype == "date":
+        if isinstance(v, date):
+            return v
+        if isinstance(v, str):
+            try:
+                return date.fromisoformat(v)
+            except ValueError:
+                pass
+        raise ValueError(f"{fname} needs a date YYYY-MM-DD, got {v!r}")
+    raise ValueError(f"unsupported type {ftype}")  # pragma: no cover - FIELD_TYPES is closed
+
+
+class Segment(_Strict):
+    rank: list[str]
+    conditions: list[Condition] = Field(default_factory=list)
+
+    @field_validator("rank", mode="before")
+    @classmethod
+    def _rank_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("rank")
+    @classmethod
+    def _rank_names(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one rank")
+        for r in v:
+            if not _RANK_RE.match(r):
+                raise ValueError(f"rank {r!r} is not a valid rank name")
+        return v
+
+    def describe(self) -> str:
+        parts = [f"rank in {self.rank!r}" if len(self.rank) > 1 else f"rank = {self.rank[0]!r}"]
+        parts += [c.describe() for c in self.conditions]
+        return " AND ".join(parts)
+
+
+class Localized(_Strict):
+    th: str
+    en: str
+
+
+class ChannelContent(_Strict):
+    subject: Localized | None = None
+    text: Localized | None = None
+    html: Localized | None = None
+    body: Localized | None = None
+    script: Localized | None = None
+    letter: Localized | None = None
+    audience_name: str | None = None  # ads: the name of the ad-platform audience
+
+
+class Kpi(_Strict):
+    metric: Literal["attend_rate", "apply_rate", "open_rate", "click_rate", "purchase_rate"]
+    target: Annotated[float, Field(gt=0, le=1)]
+    window_days: Annotated[int, Field(ge=1, le=365)]
+
+
+class Campaign(_Strict):
+    id: str
+    name: str
+    objective: str
+    segment: Segment
+    channels: list[Literal["email", "sms", "ads", "direct_mail", "phone"]]
+    content: dict[str, ChannelContent]
+    kpi: Kpi
+    start_date: date
+    end_date: date
+    holdout_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    unknown_consent_allowed: list[Literal["email", "sms", "ads", "direct_mail", "phone"]] = Field(
+        default_factory=list
+    )
+    email_unsubscribe_group: int | None = None  # SendGrid asm group id
+
+    @field_validator("id")
+    @classmethod
+    def _id_slug(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError(f"campaign id {v!r} must be lower-case letters, digits and _ (2–63, letter first)")
+        return v
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Campaign:
+        if not self.channels:
+            raise ValueError("a campaign needs at least one channel")
+        if len(set(self.channels)) != len(self.channels):
+            raise ValueError("channels are listed twice")
+        if self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        for key in self.content:
+            if key not in CHANNELS:
+                raise ValueError(f"content for unknown channel {key!r}")
+            if key not in self.channels:
+                raise ValueError(f"content for channel {key!r} which is not in channels")
+        for ch in self.channels:
+            cc = self.content.get(ch)
+            if cc is None:
+                raise ValueError(f"channel {ch!r} has no content")
+            for fname in ("subject", "text", "html", "body", "script", "letter"):
+                present = getattr(cc, fname) is not None
+                if fname in CONTENT_FIELDS[ch] and not present:
+                    raise ValueError(f"channel {ch!r} needs content field {fname!r}")
+                if fname not in CONTENT_FIELDS[ch] and present:
+                    raise ValueError(f"content field {fname!r} does not belong to channel {ch!r}")
+            if ch == "ads" and not cc.audience_name:
+                raise ValueError("channel 'ads' needs content.ads.audience_name")
+        return self
+
+    def active_on(self, day: date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+class EmailSender(_Strict):
+    address: str
+    name: str = ""
+    reply_to: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _addr(cls, v: str) -> str:
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", v):
+            raise ValueError(f"{v!r} is not an email address")
+        return v
+
+
+class SmsSender(_Strict):
+    sender_id: str
+    messaging_service_sid: str | None = None  # a Twilio id (config, not a secret)
+
+
+class Senders(_Strict):
+    email: EmailSender
+    sms: SmsSender
+
+
+class FrequencyCap(_Strict):
+    max_messages: Annotated[int, Field(ge=1)]
+    window_days: Annotated[int, Field(ge=1, le=365)]
+    channels: list[Literal["email", "sms", "ads", "direct_mail", "phone"]] = Field(
+        default_factory=lambda: list(MESSAGE_CHANNELS)
+    )
+
+
+class QuietHours(_Strict):
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _hhmm(cls, v: Any) -> Any:
+        if isinstance(v, int):  # YAML 1.1 reads 21:00 unquoted as sexagesimal 1260
+            return time(v // 60, v % 60)
+        return v
+
+
+class SmsSettings(_Strict):
+    price_per_segment: Annotated[float, Field(ge=0)] = 0.0
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+
+
+class LanguageRule(_Strict):
+    default: Literal["th", "en"] = "th"
+    rule: Literal["name_script", "default"] = "name_script"
+
+
+class Plan(_Strict):
+    version: Literal[1]
+    timezone: str = "Asia/Bangkok"
+    currency: str = "THB"
+    senders: Senders
+    frequency_cap: FrequencyCap
+    sms: SmsSettings = Field(default_factory=SmsSettings)
+    language: LanguageRule = Field(default_factory=LanguageRule)
+    campaigns: list[Campaign]
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Plan:
+        if not self.campaigns:
+            raise ValueError("the plan has no campaigns")
+        seen: set[str] = set()
+        for c in self.campaigns:
+            if c.id in seen:
+                raise ValueError(f"campaign id {c.id!r} is used twice")
+            seen.add(c.id)
+        return self
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        for c in self.campaigns:
+            if c.id == campaign_id:
+                return c
+        raise KeyError(campaign_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Segment → SQL
+
+
+def compile_segment(segment: Segment, table: str = "marts.customer_profiles") -> tuple[str, list[Any]]:
+    """`WHERE` clause (without the keyword) and its parameters. Only whitelisted names reach SQL."""
+    if table not in ("marts.customer_profiles", "p"):
+        raise ValueError(f"unexpected table {table!r}")
+    clauses = [f'"rank" IN ({", ".join("?" for _ in segment.rank)})']
+    params: list[Any] = list(segment.rank)
+    for cond in segment.conditions:
+        col = cond.field
+        if col not in FIELD_TYPES:  # re-checked: models can be built without validation
+            raise ValueError(f"unknown field {col!r}")
+        ident = f'"{col}"'
+        if FIELD_TYPES[col] == "date":
+            ident = f'CAST("{col}" AS DATE)'
+        if cond.op == "is_null":
+            clauses.append(f"{ident} IS NULL")
+        elif cond.op == "not_null":
+            clauses.append(f"{ident} IS NOT NULL")
+        elif cond.op in ("in", "not_in"):
+            marks = ", ".join("?" for _ in cond.value)
+            clauses.append(f"{ident} {'IN' if cond.op == 'in' else 'NOT IN'} ({marks})")
+            params.extend(cond.value)
+        elif cond.op in ("=", "!=", ">", ">=", "<", "<="):
+            clauses.append(f"{ident} {cond.op} ?")
+            params.append(cond.value)
+        else:  # pragma: no cover - validated
+            raise ValueError(f"unknown operator {cond.op!r}")
+    return " AND ".join(f"({c})" for c in clauses), params
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with line numbers
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that keeps the composed node tree so errors can name a line."""
+
+
+def _node_line(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == str(part):
+                    nxt = v
+                    line = k.start_mark.line + 1
+                    break
+            if nxt is None:
+                break
+            node = nxt
+            if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+                line = node.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _template_env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=False)
+
+
+def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
+    env = _template_env()
+    allowed = set(PROFILE_COLUMNS) | set(EXTRA_TEMPLATE_VARS)
+    for ci, camp in enumerate(plan.campaigns):
+        for ch, cc in camp.content.items():
+            for fname in CONTENT_FIELDS.get(ch, ()):
+                loc_obj = getattr(cc, fname)
+                for lang in LANGUAGES:
+                    text = getattr(loc_obj, lang)
+                    loc = ("campaigns", ci, "content", ch, fname, lang)
+                    where = f"{source}:{_node_line(root, loc)}"
+                    try:
+                        ast = env.parse(text)
+                    except TemplateSyntaxError as exc:
+                        raise PlanError(
+                            f"{where}: campaigns[{ci}] ({camp.id}) content.{ch}.{fname}.{lang}: "
+                            f"template syntax error (template line {exc.lineno}): {exc.message}"
+                        ) from None
+                    unknown = meta.find_undeclared_variables(ast) - allowed
+                    if unknown:
+                        raise PlanError(
+                            f"{where}: campaigns[{ci}] ({camp.id}) content.{ch}.{fname}.{lang}: "
+                            f"unknown template variable(s) {sorted(unknown)}; allowed: profile fields and "
+                            f"{', '.join(EXTRA_TEMPLATE_VARS)}"
+                        )
+
+
+def parse_plan(text: str, source: str = "<plan>") -> Plan:
+    """Validate plan YAML text. Raises PlanError naming `source:line` and the reason."""
+    try:
+        root = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise PlanError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, dict):
+        raise PlanError(f"{source}:1: the plan must be a mapping with 'version', 'senders', 'campaigns', ...")
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+            line = _node_line(root, loc)
+            path = ".".join(str(p) for p in loc) or "(top)"
+            lines.append(f"{source}:{line}: {path}: {err['msg']}")
+        raise PlanError("invalid plan:\n" + "\n".join(lines)) from None
+    _check_templates(plan, root, source)
+    return plan
+
+
+def load_plan(path: str | Path) -> Plan:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(f"{p}: cannot read the plan: {exc.strerror or exc}") from None
+    return parse_plan(text, source=str(p))
+
+
+def coerce_plan(plan: Plan | str | Path) -> Plan:
+    return plan if isinstance(plan, Plan) else load_plan(plan)
