@@ -1,0 +1,64 @@
+{# Small SQL helpers that differ between DuckDB and Spark. #}
+
+{% macro as_of() -%}
+    {%- set v = var('as_of', env_var('CRM_AS_OF', '')) -%}
+    {%- if not v -%}
+        {%- set v = (modules.datetime.date.today() - modules.datetime.timedelta(days=1)).isoformat() -%}
+    {%- endif -%}
+    {%- if not modules.re.match('^\d{4}-\d{2}-\d{2}$', v | string) -%}
+        {{ exceptions.raise_compiler_error("var as_of must be YYYY-MM-DD, got " ~ v) }}
+    {%- endif -%}
+    cast('{{ v }}' as date)
+{%- endmacro %}
+
+{% macro add_months(d, n) -%}{{ return(adapter.dispatch('add_months', 'crmloop')(d, n)) }}{%- endmacro %}
+{% macro default__add_months(d, n) -%}cast(cast({{ d }} as date) + to_months(cast({{ n }} as integer)) as date){%- endmacro %}
+{% macro spark__add_months(d, n) -%}add_months(cast({{ d }} as date), cast({{ n }} as int)){%- endmacro %}
+
+{% macro add_days(d, n) -%}{{ return(adapter.dispatch('add_days', 'crmloop')(d, n)) }}{%- endmacro %}
+{% macro default__add_days(d, n) -%}cast(cast({{ d }} as date) + to_days(cast({{ n }} as integer)) as date){%- endmacro %}
+{% macro spark__add_days(d, n) -%}date_add(cast({{ d }} as date), cast({{ n }} as int)){%- endmacro %}
+
+{# whole days from a to b (b - a) #}
+{% macro days_between(a, b) -%}{{ return(adapter.dispatch('days_between', 'crmloop')(a, b)) }}{%- endmacro %}
+{% macro default__days_between(a, b) -%}datediff('day', cast({{ a }} as date), cast({{ b }} as date)){%- endmacro %}
+{% macro spark__days_between(a, b) -%}datediff(cast({{ b }} as date), cast({{ a }} as date)){%- endmacro %}
+
+{# 1 = Saturday or Sunday #}
+{% macro is_weekend(ts) -%}{{ return(adapter.dispatch('is_weekend', 'crmloop')(ts)) }}{%- endmacro %}
+{% macro default__is_weekend(ts) -%}(isodow({{ ts }}) in (6, 7)){%- endmacro %}
+{% macro spark__is_weekend(ts) -%}(dayofweek({{ ts }}) in (1, 7)){%- endmacro %}
+
+{% macro regex_match(expr, pattern) -%}{{ return(adapter.dispatch('regex_match', 'crmloop')(expr, pattern)) }}{%- endmacro %}
+{% macro default__regex_match(expr, pattern) -%}regexp_matches({{ expr }}, '{{ pattern }}'){%- endmacro %}
+{% macro spark__regex_match(expr, pattern) -%}({{ expr }} rlike '{{ pattern }}'){%- endmacro %}
+
+{% macro string_type() -%}{{ return(adapter.dispatch('string_type', 'crmloop')()) }}{%- endmacro %}
+{% macro default__string_type() -%}varchar{%- endmacro %}
+{% macro spark__string_type() -%}string{%- endmacro %}
+
+{# md5-based stable person id: 'C' + 20 hex chars of md5(source_system|source_customer_id) #}
+{% macro person_id(source_system, source_customer_id) -%}
+    concat('C', substr(md5(concat({{ source_system }}, '|', {{ source_customer_id }})), 1, 20))
+{%- endmacro %}
+
+{# incremental configuration that works on both engines #}
+{% macro incremental_config(partition_col) -%}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'insert_overwrite', 'partition_by': [partition_col], 'file_format': 'parquet'}) }}
+    {%- else -%}
+        {{ return({'materialized': 'incremental', 'incremental_strategy': 'delete+insert', 'unique_key': partition_col}) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{# identifier is a placeholder (never merges people) #}
+{% macro is_placeholder_email(col) -%}
+    ({{ col }} is null
+    {%- for p in var('placeholder_email_patterns') %} or {{ col }} like '{{ p }}'{% endfor %})
+{%- endmacro %}
+
+{% macro is_placeholder_phone(col) -%}
+    {#- all digits after the country code the same (+66000000000, +66999999999) or too short -#}
+    ({{ col }} is null or length({{ col }}) < 11
+     or {{ regex_match("substr(" ~ col ~ ", 4)", '^(0+|1+|2+|3+|4+|5+|6+|7+|8+|9+|123456789)$') }})
+{%- endmacro %}

@@ -1,0 +1,31 @@
+-- Every source record that can be a person: customer records, plus (source_system, source_customer_id)
+-- pairs that only appear on orders. rec_idx orders records by age (first seen), then by key, so
+-- the smallest rec_idx of a component is its oldest record.
+with customer_records as (
+    select source_system, source_customer_id,
+           coalesce(registered_at, updated_at) as first_seen_at,
+           email, email_valid, phone, phone_is_mobile, loyalty_card_id
+    from {{ ref('stg_customers') }}
+),
+order_only as (
+    select o.source_system, o.source_customer_id, min(o.ordered_at) as first_seen_at
+    from {{ ref('int_orders_latest') }} o
+    left join customer_records c
+      on c.source_system = o.source_system and c.source_customer_id = o.source_customer_id
+    where c.source_customer_id is null and o.source_customer_id is not null
+    group by o.source_system, o.source_customer_id
+),
+all_records as (
+    select source_system, source_customer_id, first_seen_at, email, email_valid, phone, phone_is_mobile,
+           loyalty_card_id, true as has_customer_record
+    from customer_records
+    union all
+    select source_system, source_customer_id, first_seen_at, cast(null as {{ string_type() }}), false,
+           cast(null as {{ string_type() }}), false, cast(null as {{ string_type() }}), false
+    from order_only
+)
+select
+    row_number() over (order by case when first_seen_at is null then 1 else 0 end, first_seen_at,
+                                source_system, source_customer_id) as rec_idx,
+    *
+from all_records

@@ -1,0 +1,33 @@
+-- One row per source record (source_system, source_customer_id): the latest delivery wins,
+-- by (load_date, _source_file, _row_number). Only partitions up to as_of are seen.
+with src as (
+    select
+        cast(source_system as {{ string_type() }}) as source_system,
+        cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+        first_name, last_name,
+        lower(trim(email)) as email,
+        coalesce(email_valid, false) as email_valid,
+        phone, phone_raw,
+        coalesce(phone_is_mobile, false) as phone_is_mobile,
+        gender, cast(birth_date as date) as birth_date, occupation,
+        address, district, province, postal_code, country,
+        nullif(trim(loyalty_card_id), '') as loyalty_card_id,
+        registered_at, updated_at,
+        _source, _source_file, _row_number,
+        cast(load_date as date) as load_date
+    from {{ lake('customers') }}
+    where cast(load_date as date) <= {{ as_of() }}
+),
+ranked as (
+    select *, row_number() over (
+        partition by source_system, source_customer_id
+        order by load_date desc, _source_file desc, _row_number desc) as _rn
+    from src
+    where source_customer_id is not null and source_system is not null
+)
+select
+    source_system, source_customer_id, first_name, last_name, email, email_valid, phone, phone_raw,
+    phone_is_mobile, gender, birth_date, occupation, address, district, province, postal_code, country,
+    loyalty_card_id, registered_at, updated_at, _source, _source_file, _row_number, load_date
+from ranked
+where _rn = 1

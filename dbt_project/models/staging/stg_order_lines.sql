@@ -1,0 +1,19 @@
+{{ config(**incremental_config('load_date')) }}
+-- Every order line as delivered (incremental by load_date).
+select
+    cast(source_system as {{ string_type() }}) as source_system,
+    cast(order_id as {{ string_type() }}) as order_id,
+    cast(line_no as bigint) as line_no,
+    cast(product_id as {{ string_type() }}) as product_id,
+    cast(quantity as bigint) as quantity,
+    cast(unit_price as double) as unit_price,
+    cast(warranty_until as date) as warranty_until,
+    _source_file, cast(_row_number as bigint) as _row_number,
+    cast(load_date as date) as load_date
+from {{ lake('order_lines') }}
+where cast(load_date as date) <= {{ as_of() }}
+{% if is_incremental() %}
+  and cast(load_date as date) >= (
+      select coalesce({{ add_days('max(load_date)', -var('incremental_lookback_days')) }}, cast('1900-01-01' as date))
+      from {{ this }})
+{% endif %}

@@ -1,0 +1,18 @@
+{{ config(**incremental_config('load_date')) }}
+-- Web events (login, page_view, search), incremental by load_date.
+select
+    cast(event_id as {{ string_type() }}) as event_id,
+    cast(source_system as {{ string_type() }}) as source_system,
+    cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+    lower(trim(email)) as email,
+    lower(event_type) as event_type,
+    occurred_at, url,
+    lower(trim(search_term)) as search_term,
+    cast(load_date as date) as load_date
+from {{ lake('web_events') }}
+where cast(load_date as date) <= {{ as_of() }}
+{% if is_incremental() %}
+  and cast(load_date as date) >= (
+      select coalesce({{ add_days('max(load_date)', -var('incremental_lookback_days')) }}, cast('1900-01-01' as date))
+      from {{ this }})
+{% endif %}
