@@ -105,5 +105,32 @@ def dev(landing: str, home: str, port: int) -> None:
     )
 
 
+@main.command("webhooks")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True)
+@landing_option
+@click.option("--public-url", envvar="CRM_WEBHOOK_PUBLIC_URL", default=None,
+              help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).")
+@click.option("--tolerance", type=float, default=300.0, show_default=True,
+              help="Seconds a SendGrid signature timestamp may differ from now.")
+@click.option("--seal-seconds", type=float, default=60.0, show_default=True,
+              help="Seconds before an in-flight landing segment is sealed into a *.jsonl file.")
+def webhooks(host: str, port: int, landing: str, public_url: str | None, tolerance: float,
+             seal_seconds: float) -> None:
+    """Receive SendGrid and Twilio webhooks into the landing zone (email_events, sms_events, consents).
+
+    Secrets come from the environment only: SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER) and
+    TWILIO_AUTH_TOKEN."""
+    _apply_env(landing)
+    from activations.webhooks.app import WebhookConfig
+    from activations.webhooks.server import serve
+
+    config = WebhookConfig.from_env(
+        Path(os.environ["CRM_LANDING_DIR"]), public_base_url=public_url,
+        tolerance_seconds=tolerance, seal_seconds=seal_seconds,
+    )
+    serve(config, host=host, port=port)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,28 @@
+"""Webhook receiver for provider feedback (SendGrid Event Webhook, Twilio callbacks).
+
+Plain Python (no Dagster): a Starlette ASGI app that verifies signatures and appends events
+durably to the landing zone (``email_events``, ``sms_events``, ``consents``)."""
+
+from activations.webhooks.app import ReplayCache, WebhookConfig, create_app
+from activations.webhooks.events import (
+    LandingRecord,
+    PayloadError,
+    parse_sendgrid_batch,
+    parse_twilio_callback,
+    sms_keyword,
+)
+from activations.webhooks.landing import LandingWriter, landing_files, recover_inflight
+from activations.webhooks.signatures import (
+    compute_twilio_signature,
+    load_sendgrid_public_key,
+    sign_sendgrid_payload,
+    verify_sendgrid_signature,
+    verify_twilio_signature,
+)
+
+__all__ = [
+    "LandingRecord", "LandingWriter", "PayloadError", "ReplayCache", "WebhookConfig",
+    "compute_twilio_signature", "create_app", "landing_files", "load_sendgrid_public_key",
+    "parse_sendgrid_batch", "parse_twilio_callback", "recover_inflight", "sign_sendgrid_payload",
+    "sms_keyword", "verify_sendgrid_signature", "verify_twilio_signature",
+]

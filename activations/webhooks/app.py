@@ -1,0 +1,278 @@
+"""The webhook receiver: a Starlette ASGI app (served by uvicorn, see ``server.py``).
+
+Routes
+- ``POST /sendgrid/events``  SendGrid signed Event Webhook (JSON array of events)
+- ``POST /twilio/status``    Twilio message status callbacks (form-encoded)
+- ``POST /twilio/inbound``   Twilio inbound messages (form-encoded); STOP/START → consents
+- ``GET  /healthz``          200 while the landing writer is alive
+
+Order of checks for every POST: size limit (413) → signature present (401) → signature valid
+(403) → timestamp fresh (SendGrid, 403) → not a replay (409) → payload well-formed (400) →
+durable append → 2xx. Nothing is written before every check passed. An endpoint whose secret
+is not configured answers 503 (Twilio/SendGrid retry later) and stores nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from activations.webhooks.events import PayloadError, parse_sendgrid_batch, parse_twilio_callback
+from activations.webhooks.landing import LandingWriter
+from activations.webhooks.signatures import (
+    SENDGRID_SIGNATURE_HEADER,
+    SENDGRID_TIMESTAMP_HEADER,
+    TWILIO_SIGNATURE_HEADER,
+    TWILIO_SIGNATURE_SETTINGS_HEADER,
+    load_sendgrid_public_key,
+    twilio_algorithm,
+    verify_sendgrid_signature,
+    verify_twilio_signature,
+)
+
+log = logging.getLogger("crmloop.webhooks")
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    landing_dir: Path
+    sendgrid_public_key: str | None = None  # base64 DER (SENDGRID_WEBHOOK_PUBLIC_KEY)
+    twilio_auth_token: str | None = None  # TWILIO_AUTH_TOKEN
+    public_base_url: str | None = None  # the URL base Twilio calls, e.g. https://hooks.example.com
+    tolerance_seconds: float = 300.0  # SendGrid timestamp age (either direction) accepted
+    replay_window_seconds: float = 600.0  # how long a seen signature is remembered
+    max_body_bytes: int = 8 * 1024 * 1024
+    seal_seconds: float = 60.0
+    fsync: bool = True
+
+    @classmethod
+    def from_env(cls, landing_dir: Path | None = None, **overrides: object) -> WebhookConfig:
+        """Secrets from env only: SENDGRID_WEBHOOK_PUBLIC_KEY, TWILIO_AUTH_TOKEN; tuning from
+        CRM_WEBHOOK_PUBLIC_URL, CRM_WEBHOOK_TOLERANCE_SECONDS, CRM_WEBHOOK_SEAL_SECONDS."""
+        if landing_dir is None:
+            from crmloop.settings import Settings
+
+            landing_dir = Settings.from_env().landing_dir
+        values: dict[str, object] = {
+            "landing_dir": Path(landing_dir),
+            "sendgrid_public_key": os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+            "twilio_auth_token": os.environ.get("TWILIO_AUTH_TOKEN") or None,
+            "public_base_url": os.environ.get("CRM_WEBHOOK_PUBLIC_URL") or None,
+        }
+        if os.environ.get("CRM_WEBHOOK_TOLERANCE_SECONDS"):
+            values["tolerance_seconds"] = float(os.environ["CRM_WEBHOOK_TOLERANCE_SECONDS"])
+        if os.environ.get("CRM_WEBHOOK_SEAL_SECONDS"):
+            values["seal_seconds"] = float(os.environ["CRM_WEBHOOK_SEAL_SECONDS"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:  # never print secrets
+        return (
+            f"WebhookConfig(landing_dir={str(self.landing_dir)!r}, sendgrid_key={'set' if self.sendgrid_public_key else 'unset'}, "
+            f"twilio_token={'set' if self.twilio_auth_token else 'unset'}, public_base_url={self.public_base_url!r})"
+        )
+
+
+class ReplayCache:
+    """Signatures already accepted, remembered for ``window`` seconds (per process)."""
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window = window
+        self._clock = clock
+        self._seen: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _expire(self, now: float) -> None:
+        while self._seen:
+            key, at = next(iter(self._seen.items()))
+            if now - at < self.window:
+                break
+            self._seen.popitem(last=False)
+
+    def seen(self, key: bytes) -> bool:
+        with self._lock:
+            self._expire(self._clock())
+            return key in self._seen
+
+    def claim(self, key: bytes) -> bool:
+        """Mark as in use; False if it already was (a concurrent or earlier replay)."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            if key in self._seen:
+                return False
+            self._seen[key] = now
+            return True
+
+    def release(self, key: bytes) -> None:
+        """Forget a claim whose request was not stored, so the provider's retry is accepted."""
+        with self._lock:
+            self._seen.pop(key, None)
+
+
+def _error(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    config: WebhookConfig,
+    writer: LandingWriter | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The ASGI app. If ``writer`` is None the app starts and stops its own LandingWriter."""
+    sg_key = load_sendgrid_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
+    replays = ReplayCache(max(config.replay_window_seconds, 2 * config.tolerance_seconds))
+    own_writer = writer is None
+    landing = writer or LandingWriter(config.landing_dir, seal_seconds=config.seal_seconds, fsync=config.fsync)
+
+    def now() -> datetime:
+        return datetime.fromtimestamp(clock(), UTC)
+
+    async def _store(records, replay_key: bytes) -> Response | None:
+        if not replays.claim(replay_key):
+            return _error(409, "replayed request")
+        try:
+            await landing.append_async(records)
+        except Exception as exc:  # disk full, writer down: provider retries on 5xx
+            replays.release(replay_key)
+            log.error("landing write failed: %s", exc)
+            return _error(503, "could not store events, retry later")
+        return None
+
+    async def sendgrid_events(request: Request) -> Response:
+        if sg_key is None:
+            return _error(503, "SendGrid webhook verification key is not configured")
+        body = await _read_body(request, config.max_body_bytes)
+        if body is None:
+            return _error(413, "body too large")
+        signature = request.headers.get(SENDGRID_SIGNATURE_HEADER)
+        timestamp = request.headers.get(SENDGRID_TIMESTAMP_HEADER)
+        if not signature or not timestamp:
+            return _error(401, "missing signature headers")
+        if not verify_sendgrid_signature(sg_key, body, signature, timestamp):
+            return _error(403, "invalid signature")
+        try:
+            ts = float(timestamp)
+        except ValueError:
+            return _error(403, "invalid timestamp")
+        if abs(clock() - ts) > config.tolerance_seconds:
+            return _error(403, "stale timestamp")
+        key = b"sg:" + hashlib.sha256(timestamp.encode() + b"\0" + signature.encode()).digest()
+        if replays.seen(key):
+            return _error(409, "replayed request")
+        try:
+            records = parse_sendgrid_batch(body, now())
+        except PayloadError as exc:
+            return _error(400, str(exc))
+        failed = await _store(records, key)
+        if failed is not None:
+            return failed
+        return JSONResponse({"stored": sum(r.source == "email_events" for r in records)})
+
+    def twilio_handler(inbound: bool):
+        async def handler(request: Request) -> Response:
+            if not config.twilio_auth_token:
+                return _error(503, "TWILIO_AUTH_TOKEN is not configured")
+            body = await _read_body(request, config.max_body_bytes)
+            if body is None:
+                return _error(413, "body too large")
+            signature = request.headers.get(TWILIO_SIGNATURE_HEADER)
+            if not signature:
+                return _error(401, "missing X-Twilio-Signature")
+            try:
+                form = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+            except (UnicodeDecodeError, ValueError):
+                form = None
+            url = str(request.url)
+            if config.public_base_url:
+                url = config.public_base_url.rstrip("/") + request.url.path
+                if request.url.query:
+                    url += "?" + request.url.query
+            algorithm = twilio_algorithm(request.headers.get(TWILIO_SIGNATURE_SETTINGS_HEADER))
+            if form is None or not verify_twilio_signature(
+                config.twilio_auth_token, url, form, signature, algorithm
+            ):
+                return _error(403, "invalid signature")
+            key = b"tw:" + hashlib.sha256(signature.encode() + b"\0" + body).digest()
+            if replays.seen(key):
+                return _error(409, "replayed request")
+            try:
+                records = parse_twilio_callback(form, dict(request.query_params), now(), inbound)
+            except PayloadError as exc:
+                return _error(400, str(exc))
+            failed = await _store(records, key)
+            if failed is not None:
+                return failed
+            if inbound:
+                return Response(EMPTY_TWIML, media_type="text/xml")
+            return Response(status_code=204)
+
+        return handler
+
+    async def healthz(request: Request) -> Response:
+        ok = landing.healthy
+        return JSONResponse(
+            {
+                "status": "ok" if ok else "writer down",
+                "pending_writes": landing.pending(),
+                "rows_stored": landing.stats.rows,
+                "sendgrid": sg_key is not None,
+                "twilio": bool(config.twilio_auth_token),
+            },
+            status_code=200 if ok else 503,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        if own_writer:
+            landing.start()
+        try:
+            yield
+        finally:
+            if own_writer:
+                landing.close()
+
+    app = Starlette(
+        routes=[
+            Route("/sendgrid/events", sendgrid_events, methods=["POST"]),
+            Route("/twilio/status", twilio_handler(False), methods=["POST"]),
+            Route("/twilio/inbound", twilio_handler(True), methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.writer = landing
+    app.state.config = config
+    return app
