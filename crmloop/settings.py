@@ -56,6 +56,10 @@ class QualityThresholds:
     freshness_days: int = 2  # newest partition not older than this many days before as-of
     max_null_share: float = 0.2  # tolerated share of nulls in nullable contact columns
     audience_band: float = 0.5  # audience size within ±50% of the previous run's
+    max_invalid_share: float = 0.05  # tolerated share of badly formatted emails/mobiles, implausible birth dates
+    max_orphan_share: float = 0.01  # tolerated share of orders whose customer is in no customers partition
+    future_tolerance_days: int = 1  # timestamps may be at most this many days after the checked date
+    min_age_years: int = 10  # birth dates must be at least this many years before as-of
 
     @classmethod
     def from_env(cls) -> QualityThresholds:
@@ -65,6 +69,10 @@ class QualityThresholds:
             freshness_days=_env_int("CRM_DQ_FRESHNESS_DAYS", cls.freshness_days),
             max_null_share=_env_float("CRM_DQ_MAX_NULL_SHARE", cls.max_null_share),
             audience_band=_env_float("CRM_DQ_AUDIENCE_BAND", cls.audience_band),
+            max_invalid_share=_env_float("CRM_DQ_MAX_INVALID_SHARE", cls.max_invalid_share),
+            max_orphan_share=_env_float("CRM_DQ_MAX_ORPHAN_SHARE", cls.max_orphan_share),
+            future_tolerance_days=_env_int("CRM_DQ_FUTURE_TOLERANCE_DAYS", cls.future_tolerance_days),
+            min_age_years=_env_int("CRM_DQ_MIN_AGE_YEARS", cls.min_age_years),
         )
 
 

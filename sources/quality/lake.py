@@ -1,0 +1,147 @@
+"""Bounded-memory reads of the lake for the quality suites.
+
+Everything here touches one partition of one source at a time, or only Parquet footers and
+folder names for cross-partition facts (row counts per partition, newest partition), or a
+read-only DuckDB scan that returns a handful of keys (orders whose customer is unknown).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+_PARTITION = re.compile(r"^load_date=(\d{4}-\d{2}-\d{2})$")
+
+
+class LakeError(ValueError):
+    """A lake file or folder that breaks the layout contract (names the path and reason)."""
+
+
+def partition_dir(lake_dir: Path, entity: str, load_date: date) -> Path:
+    return lake_dir / entity / f"load_date={load_date.isoformat()}"
+
+
+def source_files(lake_dir: Path, entity: str, source: str, load_date: date) -> list[Path]:
+    """The Parquet files source `source` wrote into the entity's partition (`<source>-NNNN.parquet`)."""
+    folder = partition_dir(lake_dir, entity, load_date)
+    if not folder.is_dir():
+        return []
+    pattern = re.compile(rf"^{re.escape(source)}-\d+\.parquet$")
+    return sorted(p for p in folder.iterdir() if pattern.match(p.name))
+
+
+@dataclass(frozen=True)
+class PartitionStat:
+    load_date: date
+    files: int
+    rows: int
+
+
+def partition_stats(
+    lake_dir: Path, entity: str, source: str, *, up_to: date | None = None
+) -> list[PartitionStat]:
+    """Row counts per partition of one source, read from Parquet footers only (no data pages)."""
+    root = lake_dir / entity
+    if not root.is_dir():
+        return []
+    stats = []
+    for folder in sorted(root.iterdir()):
+        m = _PARTITION.match(folder.name)
+        if not m or not folder.is_dir():
+            continue
+        d = date.fromisoformat(m.group(1))
+        if up_to is not None and d > up_to:
+            continue
+        files = source_files(lake_dir, entity, source, d)
+        if not files:
+            continue
+        rows = 0
+        for f in files:
+            try:
+                rows += pq.ParquetFile(f).metadata.num_rows
+            except (OSError, pa.ArrowInvalid) as exc:
+                raise LakeError(f"{f}: unreadable Parquet footer ({exc})") from exc
+        stats.append(PartitionStat(d, len(files), rows))
+    return stats
+
+
+def file_schemas(files: list[Path]) -> list[pa.Schema]:
+    out = []
+    for f in files:
+        try:
+            out.append(pq.read_schema(f))
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise LakeError(f"{f}: unreadable Parquet schema ({exc})") from exc
+    return out
+
+
+def schema_frame(
+    files: list[Path], schemas: list[pa.Schema], columns: list[str], missing: str
+) -> pd.DataFrame:
+    """One row per file: the Arrow type of each wanted column in that file (or `missing`)."""
+    rows = []
+    for f, s in zip(files, schemas, strict=True):
+        row = {"_file": f.name}
+        for c in columns:
+            idx = s.get_field_index(c)
+            row[c] = str(s.field(idx).type) if idx >= 0 else missing
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["_file", *columns], dtype=object)
+
+
+def read_columns(files: list[Path], schemas: list[pa.Schema], columns: list[str]) -> pd.DataFrame:
+    """Read only `columns` that exist in every file; dates become datetime64 so ranges compare."""
+    present = [c for c in columns if all(s.get_field_index(c) >= 0 for s in schemas)]
+    tables = []
+    for f in files:
+        try:
+            t = pq.read_table(f, columns=present)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise LakeError(f"{f}: cannot read columns {present} ({exc})") from exc
+        tables.append(t)
+    if not tables:
+        return pd.DataFrame(columns=present)
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return table.to_pandas(date_as_object=False)
+
+
+def unknown_customer_ids(lake_dir: Path, order_files: list[Path], load_date: date) -> set[tuple[str, str]]:
+    """(source_system, source_customer_id) of the given order files that no customers partition
+    up to `load_date` knows. One read-only DuckDB scan of two columns; returns only the misses."""
+    import duckdb
+
+    if not order_files:
+        return set()
+    customers_glob = lake_dir / "customers" / "load_date=*" / "*.parquet"
+    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "1GB"})
+    try:
+        files_sql = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in order_files) + "]"
+        has_customers = any((lake_dir / "customers").glob("load_date=*/*.parquet"))
+        if has_customers:
+            sql = f"""
+                WITH o AS (
+                    SELECT DISTINCT source_system, source_customer_id
+                    FROM read_parquet({files_sql}) WHERE source_customer_id IS NOT NULL
+                ), c AS (
+                    SELECT DISTINCT source_system, source_customer_id
+                    FROM read_parquet('{str(customers_glob).replace("'", "''")}', hive_partitioning = true,
+                                      union_by_name = true)
+                    WHERE load_date <= DATE '{load_date.isoformat()}'
+                )
+                SELECT o.source_system, o.source_customer_id FROM o
+                ANTI JOIN c ON o.source_system IS NOT DISTINCT FROM c.source_system
+                           AND o.source_customer_id = c.source_customer_id
+            """
+        else:
+            sql = f"""SELECT DISTINCT source_system, source_customer_id FROM read_parquet({files_sql})
+                      WHERE source_customer_id IS NOT NULL"""
+        rows = con.execute(sql).fetchall()
+    finally:
+        con.close()
+    return {(r[0], r[1]) for r in rows}

@@ -1,0 +1,324 @@
+"""Expectation suites per lake entity, as code (pure: no I/O).
+
+Three suites per (source, partition):
+- `<entity>.<source>.schema`: one row per Parquet file of the partition, one column per lake
+  column holding the Arrow type found in that file's footer (`<missing>` when absent);
+  required columns must exist and carry the contract type (sources/schema.py).
+- `<entity>.<source>.rows`: the partition's rows (only the columns the suite reads): keys
+  not null and unique per delivered file, value sets, ranges, formats, referential
+  (derived column `_unknown_customer_id`), volume (row count within the band of the
+  trailing average).
+- `<entity>.<source>.partitions`: one row per partition of the source up to the checked
+  date (rows from Parquet footers); freshness = the newest partition's age in days.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import pyarrow as pa
+
+from crmloop.settings import QualityThresholds
+from sources.quality.engine import ERROR, WARN, Expect
+from sources.schema import LINEAGE_COLUMNS, entity_columns
+
+EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
+E164_REGEX = r"^\+[1-9]\d{7,14}$"
+TH_MOBILE_REGEX = r"^\+66[689]\d{8}$"
+EARLIEST_TIMESTAMP = datetime(1990, 1, 1)
+EARLIEST_BIRTH_DATE = datetime(1900, 1, 1)
+MISSING = "<missing>"
+
+ORDER_STATUSES = ["completed", "cancelled", "refunded"]
+EVENT_TYPES = ["login", "page_view", "search"]
+CONSENT_CHANNELS = ["email", "sms", "phone", "dm", "ads", "all"]
+CONSENT_STATUSES = ["opt_in", "opt_out"]
+TICKET_STATUSES = ["open", "closed"]
+RESPONSES = ["rsvp", "attended", "applied", "redeemed"]
+GENDERS = ["M", "F"]
+
+# per entity: the key that must be unique within one delivered file, and the timestamp columns
+KEYS: dict[str, list[str]] = {
+    "customers": ["source_system", "source_customer_id"],
+    "orders": ["source_system", "order_id"],
+    "order_lines": ["source_system", "order_id", "line_no"],
+    "products": ["product_id"],
+    "web_events": ["event_id"],
+    "consents": ["source_system", "source_customer_id", "channel", "recorded_at"],
+    "support_tickets": ["ticket_id"],
+    "campaign_responses": ["response_id"],
+}
+TIMESTAMPS: dict[str, list[str]] = {
+    "customers": ["registered_at", "updated_at"],
+    "orders": ["ordered_at"],
+    "web_events": ["occurred_at"],
+    "consents": ["recorded_at"],
+    "support_tickets": ["opened_at", "closed_at"],
+    "campaign_responses": ["occurred_at"],
+}
+
+
+def _type_name(t: pa.DataType) -> str:
+    return str(t)
+
+
+def allowed_types(t: pa.DataType) -> list[str]:
+    if pa.types.is_string(t):
+        return ["string", "large_string"]
+    return [_type_name(t)]
+
+
+def required_columns(entity: str) -> list[tuple[str, pa.DataType]]:
+    return list(entity_columns(entity)) + list(LINEAGE_COLUMNS)
+
+
+def schema_suite(entity: str) -> list[Expect]:
+    out = []
+    for col, t in required_columns(entity):
+        out.append(
+            Expect(
+                f"schema.{col}.exists",
+                ERROR,
+                "expect_column_to_exist",
+                {"column": col},
+                f"required lake column {col} is present",
+            )
+        )
+        out.append(
+            Expect(
+                f"schema.{col}.type",
+                ERROR,
+                "expect_column_values_to_be_in_set",
+                {"column": col, "value_set": allowed_types(t)},
+                f"{col} has Arrow type {_type_name(t)} in every file",
+            )
+        )
+    return out
+
+
+def end_of_day(d: date, tolerance_days: int = 0) -> datetime:
+    return datetime.combine(d + timedelta(days=tolerance_days), time.max)
+
+
+def _not_null(col: str, severity: str = ERROR, mostly: float = 1.0) -> Expect:
+    kw: dict = {"column": col}
+    if mostly < 1.0:
+        kw["mostly"] = mostly
+    return Expect(f"{col}.not_null", severity, "expect_column_values_to_not_be_null", kw)
+
+
+def _in_set(col: str, values: list[str], severity: str = ERROR) -> Expect:
+    return Expect(
+        f"{col}.in_set", severity, "expect_column_values_to_be_in_set", {"column": col, "value_set": values}
+    )
+
+
+def _regex(
+    name: str, col: str, regex: str, severity: str, mostly: float = 1.0, row_condition: str | None = None
+) -> Expect:
+    kw: dict = {"column": col, "regex": regex}
+    if mostly < 1.0:
+        kw["mostly"] = mostly
+    if row_condition:
+        kw["row_condition"] = row_condition
+    return Expect(name, severity, "expect_column_values_to_match_regex", kw)
+
+
+def _min(col: str, minimum: float = 0, severity: str = ERROR) -> Expect:
+    return Expect(
+        f"{col}.non_negative",
+        severity,
+        "expect_column_values_to_be_between",
+        {"column": col, "min_value": minimum},
+    )
+
+
+def _not_future(col: str, as_of: date, q: QualityThresholds) -> Expect:
+    return Expect(
+        f"{col}.plausible_time",
+        ERROR,
+        "expect_column_values_to_be_between",
+        {
+            "column": col,
+            "min_value": EARLIEST_TIMESTAMP,
+            "max_value": end_of_day(as_of, q.future_tolerance_days),
+        },
+        f"{col} between {EARLIEST_TIMESTAMP.date()} and the end of as-of + {q.future_tolerance_days} day(s)",
+    )
+
+
+def rows_suite(
+    entity: str,
+    *,
+    as_of: date,
+    thresholds: QualityThresholds,
+    volume_bounds: tuple[int, int | None] | None = None,
+    referential: bool = False,
+) -> list[Expect]:
+    """Row-level expectations of one entity partition (pure: bounds are computed by the caller)."""
+    q = thresholds
+    keep = 1.0 - q.max_null_share
+    exps: list[Expect] = []
+    key = KEYS[entity]
+    for col in key:
+        exps.append(_not_null(col))
+    exps.append(
+        Expect(
+            "key.unique_per_file",
+            ERROR,
+            "expect_compound_columns_to_be_unique",
+            {"column_list": ["_source_file", *key]},
+            f"({', '.join(key)}) unique within each delivered file",
+        )
+    )
+    for col in TIMESTAMPS.get(entity, []):
+        exps.append(_not_future(col, as_of, q))
+    if entity == "customers":
+        exps += [
+            _not_null("email", ERROR, keep),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            _not_null("phone", WARN, keep),
+            _regex("phone.e164", "phone", E164_REGEX, ERROR),
+            _regex(
+                "phone.th_mobile",
+                "phone",
+                TH_MOBILE_REGEX,
+                WARN,
+                1.0 - q.max_invalid_share,
+                "phone_is_mobile==True",
+            ),
+            _in_set("gender", GENDERS),
+            Expect(
+                "birth_date.plausible",
+                ERROR,
+                "expect_column_values_to_be_between",
+                {
+                    "column": "birth_date",
+                    "min_value": EARLIEST_BIRTH_DATE,
+                    "max_value": datetime.combine(_years_before(as_of, q.min_age_years), time.min),
+                    "mostly": 1.0 - q.max_invalid_share,
+                },
+                f"birth_date between 1900-01-01 and as-of minus {q.min_age_years} years",
+            ),
+            _regex("country.iso2", "country", r"^[A-Z]{2}$", WARN),
+        ]
+    elif entity == "orders":
+        exps += [
+            _not_null("source_customer_id", ERROR, keep),
+            _not_null("ordered_at"),
+            _not_null("status"),
+            _in_set("status", ORDER_STATUSES),
+            _not_null("total_amount"),
+            _min("total_amount"),
+            _regex("currency.iso", "currency", r"^[A-Z]{3}$", ERROR),
+            _in_set("currency", ["THB"], WARN),
+        ]
+        if referential:
+            exps.append(
+                Expect(
+                    "customer.known",
+                    ERROR,
+                    "expect_column_values_to_be_null",
+                    {"column": "_unknown_customer_id", "mostly": 1.0 - q.max_orphan_share},
+                    "orders whose (source_system, source_customer_id) is in no customers partition up to this date",
+                )
+            )
+    elif entity == "order_lines":
+        exps += [
+            _not_null("product_id"),
+            _not_null("quantity"),
+            _min("quantity"),
+            _min("unit_price"),
+        ]
+    elif entity == "products":
+        exps += [_not_null("name", WARN), _min("price")]
+    elif entity == "web_events":
+        exps += [
+            _not_null("event_type"),
+            _in_set("event_type", EVENT_TYPES),
+            _not_null("occurred_at"),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+        ]
+    elif entity == "consents":
+        exps += [
+            _in_set("channel", CONSENT_CHANNELS),
+            _not_null("status"),
+            _in_set("status", CONSENT_STATUSES),
+            _not_null("recorded_at"),
+            _regex("phone.e164", "phone", E164_REGEX, ERROR),
+            _regex("phone.th_mobile", "phone", TH_MOBILE_REGEX, WARN, 1.0 - q.max_invalid_share),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+        ]
+    elif entity == "support_tickets":
+        exps += [
+            _in_set("status", TICKET_STATUSES),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+        ]
+    elif entity == "campaign_responses":
+        exps += [
+            _not_null("campaign_id"),
+            _not_null("response"),
+            _in_set("response", RESPONSES),
+            _regex("phone.e164", "phone", E164_REGEX, ERROR),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+        ]
+    if volume_bounds is not None:
+        lo, hi = volume_bounds
+        kw: dict = {"min_value": lo}
+        if hi is not None:
+            kw["max_value"] = hi
+        exps.append(
+            Expect(
+                "volume.within_band",
+                ERROR,
+                "expect_table_row_count_to_be_between",
+                kw,
+                f"row count within ±{q.volume_band:.0%} of the trailing {q.volume_trailing_days}-partition average",
+            )
+        )
+    return exps
+
+
+def partitions_suite(thresholds: QualityThresholds) -> list[Expect]:
+    return [
+        Expect(
+            "freshness.newest_partition",
+            ERROR,
+            "expect_column_min_to_be_between",
+            {"column": "age_days", "min_value": 0, "max_value": thresholds.freshness_days},
+            f"newest partition at most {thresholds.freshness_days} day(s) older than as-of",
+        ),
+        Expect(
+            "freshness.has_partitions",
+            ERROR,
+            "expect_table_row_count_to_be_between",
+            {"min_value": 1},
+            "the source has at least one partition up to as-of",
+        ),
+    ]
+
+
+def volume_bounds(trailing_rows: list[int], band: float) -> tuple[int, int | None] | None:
+    """(min, max) rows allowed given the trailing partitions' row counts; None without history."""
+    if not trailing_rows:
+        return None
+    avg = sum(trailing_rows) / len(trailing_rows)
+    lo = int(avg * (1.0 - band))
+    hi = int(avg * (1.0 + band) + 0.999999)
+    return max(lo, 0), hi
+
+
+def _years_before(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def needed_columns(expectations: list[Expect]) -> list[str]:
+    out: list[str] = []
+    for e in expectations:
+        for c in e.columns:
+            if c not in out and not c.startswith("_unknown"):
+                out.append(c)
+    return out
