@@ -1,0 +1,235 @@
+"""Campaign audiences: who is in each campaign × channel, who is held out, and why.
+
+`build_audiences` reads `marts.customer_profiles`, selects each active campaign's segment with
+parameterised SQL compiled from the plan, expands it to one row per channel with the address
+that channel needs, flags the holdout (a stable hash of campaign id and customer id), and writes
+`marts.campaign_audiences` (replaced every run) and `marts.campaign_audience_snapshots` (one
+snapshot per send date, replaced when that send date is rerun).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from activations.plan import PROFILE_COLUMNS, Campaign, Plan, coerce_plan, compile_segment
+
+AUDIENCE_COLUMNS = [
+    "campaign_id", "customer_id", "channel", "holdout", "reason_included", "address", "as_of", "send_date",
+]  # fmt: skip
+REQUIRED_PROFILE_COLUMNS = (
+    "customer_id", "rank", "first_name", "last_name", "email", "phone", "has_valid_email", "has_valid_mobile",
+    "has_postal_address", "address", "district", "province", "postal_code",
+    "consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads",
+)  # fmt: skip
+
+Progress = Callable[[str], None]
+
+
+def holdout_score(campaign_id: str, customer_id: str) -> float:
+    """A stable number in [0, 1) per (campaign, customer): same inputs, same number, every run."""
+    digest = hashlib.sha256(f"{campaign_id}\x1f{customer_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_holdout(campaign_id: str, customer_id: str, share: float) -> bool:
+    return share > 0 and holdout_score(campaign_id, customer_id) < share
+
+
+def postal_line(row: dict[str, Any]) -> str | None:
+    """One-line postal address, or None when there is no street address."""
+    addr = row.get("address")
+    if not isinstance(addr, str) or not addr.strip():
+        return None
+    parts = [addr.strip()]
+    for key in ("district", "province"):
+        v = row.get(key)
+        if isinstance(v, str) and v.strip():
+            parts.append(v.strip())
+    line = " ".join(parts)
+    pc = row.get("postal_code")
+    if isinstance(pc, str) and pc.strip():
+        line = f"{line} {pc.strip()}"
+    return line
+
+
+def _str_or_none(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA:
+        return None
+    s = str(v).strip()
+    return s or None
+
+
+def channel_address(channel: str, row: dict[str, Any]) -> str | None:
+    if channel == "email":
+        e = _str_or_none(row.get("email"))
+        return e.lower() if e else None
+    if channel in ("sms", "phone"):
+        return _str_or_none(row.get("phone"))
+    if channel == "direct_mail":
+        return postal_line(row)
+    if channel == "ads":
+        e = _str_or_none(row.get("email"))
+        return e.lower() if e else _str_or_none(row.get("phone"))
+    raise ValueError(f"unknown channel {channel!r}")
+
+
+def expand_audience(
+    profiles: pd.DataFrame, campaign: Campaign, as_of: date, send_date: date
+) -> pd.DataFrame:
+    """Pure: segment members (already selected) → one row per member × channel (AUDIENCE_COLUMNS)."""
+    if profiles.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in AUDIENCE_COLUMNS}).astype(
+            {"holdout": "bool"}
+        )
+    ids = profiles["customer_id"].astype(str).tolist()
+    hold = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
+    reason = campaign.segment.describe()
+    records = profiles.to_dict("records")
+    frames = []
+    for ch in campaign.channels:
+        frames.append(
+            pd.DataFrame(
+                {
+                    "campaign_id": campaign.id,
+                    "customer_id": ids,
+                    "channel": ch,
+                    "holdout": hold,
+                    "reason_included": reason,
+                    "address": [channel_address(ch, r) for r in records],
+                    "as_of": as_of,
+                    "send_date": send_date,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out["holdout"] = out["holdout"].astype(bool)
+    return out[AUDIENCE_COLUMNS]
+
+
+def profile_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    rows = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = 'marts' AND table_name = 'customer_profiles' ORDER BY ordinal_position"
+    ).fetchall()
+    if not rows:
+        raise LookupError("marts.customer_profiles does not exist in the warehouse (run the dbt models first)")
+    cols = [r[0] for r in rows]
+    missing = [c for c in REQUIRED_PROFILE_COLUMNS if c not in cols]
+    if missing:
+        raise LookupError(f"marts.customer_profiles lacks column(s) {missing} that activations need")
+    return cols
+
+
+def select_segment(
+    con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: date, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`."""
+    cols = columns or profile_columns(con)
+    wanted = [c for c in cols if c in PROFILE_COLUMNS]
+    where, params = compile_segment(campaign.segment)
+    select = ", ".join(f'"{c}"' for c in wanted)
+    as_of_filter = ""
+    if "as_of" in cols:
+        as_of_filter = (
+            ' AND ("as_of" IS NULL OR CAST("as_of" AS DATE) = '
+            '(SELECT max(CAST("as_of" AS DATE)) FROM marts.customer_profiles WHERE CAST("as_of" AS DATE) <= ?))'
+        )
+        params = [*params, as_of]
+    sql = f"SELECT {select} FROM marts.customer_profiles WHERE {where}{as_of_filter} ORDER BY customer_id"
+    return con.execute(sql, params).df()
+
+
+@dataclass
+class AudienceSummary:
+    as_of: date
+    send_date: date
+    counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    # campaign_id -> channel -> {"audience": n, "holdout": n}
+    inactive: list[str] = field(default_factory=list)  # campaigns outside their start/end dates
+
+    def total(self) -> int:
+        return sum(c["audience"] for chans in self.counts.values() for c in chans.values())
+
+
+def compute_audiences(
+    con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, send_date: date, progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], AudienceSummary]:
+    """Audience rows of all active campaigns, the profiles per campaign, and the counts (no writes)."""
+    cols = profile_columns(con)
+    summary = AudienceSummary(as_of=as_of, send_date=send_date)
+    frames: list[pd.DataFrame] = []
+    profiles_by_campaign: dict[str, pd.DataFrame] = {}
+    for camp in plan.campaigns:
+        if not camp.active_on(send_date):
+            summary.inactive.append(camp.id)
+            if progress:
+                progress(f"{camp.id}: inactive on {send_date} ({camp.start_date} – {camp.end_date})")
+            continue
+        prof = select_segment(con, camp, as_of, cols)
+        profiles_by_campaign[camp.id] = prof
+        aud = expand_audience(prof, camp, as_of, send_date)
+        frames.append(aud)
+        summary.counts[camp.id] = {
+            ch: {
+                "audience": int((aud["channel"] == ch).sum()),
+                "holdout": int(((aud["channel"] == ch) & aud["holdout"]).sum()),
+            }
+            for ch in camp.channels
+        }
+        if progress:
+            progress(f"{camp.id}: {len(prof)} people in segment ({camp.segment.describe()})")
+    audience = (
+        pd.concat(frames, ignore_index=True) if frames else expand_audience(pd.DataFrame(), plan.campaigns[0], as_of, send_date)
+    )
+    return audience, profiles_by_campaign, summary
+
+
+_AUDIENCE_DDL = """
+CREATE TABLE IF NOT EXISTS {name} (
+    campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, holdout BOOLEAN,
+    reason_included VARCHAR, address VARCHAR, as_of DATE, send_date DATE
+)"""
+
+
+def write_audiences(con: duckdb.DuckDBPyConnection, audience: pd.DataFrame, send_date: date) -> None:
+    """Replace marts.campaign_audiences; replace this send date's snapshot (one transaction)."""
+    df = audience[AUDIENCE_COLUMNS]  # noqa: F841 - referenced by name in SQL
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DROP TABLE IF EXISTS marts.campaign_audiences")
+        con.execute(_AUDIENCE_DDL.format(name="marts.campaign_audiences"))
+        con.execute("INSERT INTO marts.campaign_audiences SELECT * FROM df")
+        con.execute(_AUDIENCE_DDL.format(name="marts.campaign_audience_snapshots"))
+        con.execute("DELETE FROM marts.campaign_audience_snapshots WHERE send_date = ?", [send_date])
+        con.execute("INSERT INTO marts.campaign_audience_snapshots SELECT * FROM df")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def build_audiences(
+    warehouse_path: str | Path,
+    plan: Plan | str | Path,
+    as_of: date,
+    send_date: date,
+    progress: Progress | None = None,
+) -> AudienceSummary:
+    """Build and write the audiences of every active campaign; return the counts."""
+    plan = coerce_plan(plan)
+    con = duckdb.connect(str(warehouse_path))
+    try:
+        audience, _, summary = compute_audiences(con, plan, as_of, send_date, progress)
+        write_audiences(con, audience, send_date)
+    finally:
+        con.close()
+    return summary

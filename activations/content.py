@@ -1,0 +1,123 @@
+"""Rendering message content per recipient, and SMS segment counting and cost.
+
+Templates come from the plan and render in a Jinja2 *sandboxed* environment with
+`StrictUndefined` (a template naming a missing variable fails instead of printing nothing).
+HTML parts autoescape profile values; plain text, SMS, scripts and letters do not.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from jinja2 import StrictUndefined, Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from activations.plan import CONTENT_FIELDS, LANGUAGES, Campaign, Plan
+
+# GSM 03.38 basic character set and the extension table (extension characters cost 2 septets).
+_GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXT = set("^{}\\[~]|€\f")
+_THAI_RE = re.compile(r"[\u0E00-\u0E7F]")
+
+
+@dataclass(frozen=True)
+class SmsCount:
+    encoding: str  # "GSM-7" | "UCS-2"
+    units: int  # septets (GSM-7) or UTF-16 code units (UCS-2)
+    segments: int
+
+
+def sms_segments(text: str) -> SmsCount:
+    """Parts an SMS costs: GSM-7 160 single / 153 per part; UCS-2 70 single / 67 per part."""
+    if all(c in _GSM_BASIC or c in _GSM_EXT for c in text):
+        units = sum(2 if c in _GSM_EXT else 1 for c in text)
+        single, multi, enc = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, enc = 70, 67, "UCS-2"
+    if units == 0:
+        return SmsCount(enc, 0, 0)
+    segs = 1 if units <= single else math.ceil(units / multi)
+    return SmsCount(enc, units, segs)
+
+
+def sms_cost(segments: int, price_per_segment: float) -> float:
+    return round(segments * price_per_segment, 4)
+
+
+def is_thai(text: str | None) -> bool:
+    return bool(text) and bool(_THAI_RE.search(text))
+
+
+def pick_language(plan: Plan, first_name: Any) -> str:
+    if plan.language.rule == "name_script" and isinstance(first_name, str) and first_name.strip():
+        return "th" if is_thai(first_name) else "en"
+    return plan.language.default
+
+
+def _clean(v: Any) -> Any:
+    """None / NaN / NaT render as an empty string, dates as ISO text."""
+    if v is None:
+        return ""
+    try:
+        if v != v:  # NaN, NaT
+            return ""
+    except (TypeError, ValueError):
+        pass
+    if hasattr(v, "isoformat") and not isinstance(v, str):
+        try:
+            return v.date().isoformat() if hasattr(v, "date") and callable(v.date) else v.isoformat()
+        except (TypeError, ValueError):
+            return str(v)
+    return v
+
+
+class CampaignRenderer:
+    """Compiled templates of one campaign (compile once, render many)."""
+
+    def __init__(self, plan: Plan, campaign: Campaign, send_date: date):
+        self.plan = plan
+        self.campaign = campaign
+        text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+        self.templates: dict[tuple[str, str, str], Template] = {}
+        for ch in campaign.channels:
+            cc = campaign.content[ch]
+            for fname in CONTENT_FIELDS[ch]:
+                loc = getattr(cc, fname)
+                for lang in LANGUAGES:
+                    env = html_env if fname == "html" else text_env
+                    self.templates[(ch, fname, lang)] = env.from_string(getattr(loc, lang))
+        self.base = {
+            "campaign_id": campaign.id,
+            "campaign_name": campaign.name,
+            "send_date": send_date.isoformat(),
+            "start_date": campaign.start_date.isoformat(),
+            "end_date": campaign.end_date.isoformat(),
+        }
+
+    def context(self, profile: dict[str, Any], language: str) -> dict[str, Any]:
+        ctx = {k: _clean(v) for k, v in profile.items()}
+        ctx.update(self.base)
+        ctx["language"] = language
+        return ctx
+
+    def render(self, channel: str, profile: dict[str, Any], language: str | None = None) -> dict[str, str]:
+        """Rendered content fields of `channel` for one profile: {field: text}."""
+        lang = language or pick_language(self.plan, profile.get("first_name"))
+        ctx = self.context(profile, lang)
+        out = {}
+        for fname in CONTENT_FIELDS[channel]:
+            text = self.templates[(channel, fname, lang)].render(ctx)
+            if fname in ("subject", "body"):
+                text = " ".join(text.split())  # one line: no header injection, no stray newlines in SMS
+            out[fname] = text
+        out["language"] = lang
+        return out

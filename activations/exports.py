@@ -1,0 +1,192 @@
+"""Files for marketers: per campaign and send date, under `<exports>/<send_date>/<campaign>/`.
+
+- `<campaign>.xlsx`: one sheet per channel with only the columns that channel needs, and a
+  `columns` sheet describing every column;
+- one CSV per channel in UTF-8 with a byte-order mark (Excel shows Thai text correctly):
+  `email.csv`, `sms.csv`, `ads.csv`, `direct_mail_list.csv` (postal addresses),
+  `phone_call_list.csv` (the VIP call list);
+- `manifest.json`: campaign, dates, counts (audience, holdout, suppressed by reason,
+  eligible) and, per file, rows, bytes and sha256.
+A rerun of the same send date replaces the folder's files (written to temp names, then renamed).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+
+from activations.outbound import Message, PreparedCampaign, PreparedCampaigns
+
+# channel -> [(column, description, getter)]
+Getter = Callable[[Message], Any]
+
+
+def _f(key: str) -> Getter:
+    return lambda m: m.fields.get(key)
+
+
+_COMMON_HEAD: list[tuple[str, str, Getter]] = [
+    ("customer_id", "crmloop customer id", lambda m: m.customer_id),
+    ("first_name", "first name", _f("first_name")),
+    ("last_name", "last name", _f("last_name")),
+]
+_COMMON_TAIL: list[tuple[str, str, Getter]] = [
+    ("language", "language of the rendered content (th / en)", lambda m: m.language),
+    ("send_id", "id of this send (campaign, customer, channel, send date); quote it in replies", lambda m: m.send_id),
+]
+
+CHANNEL_COLUMNS: dict[str, list[tuple[str, str, Getter]]] = {
+    "email": [
+        *_COMMON_HEAD,
+        ("email", "email address", lambda m: m.to),
+        ("subject", "rendered subject line", lambda m: m.subject),
+        *_COMMON_TAIL,
+    ],
+    "sms": [
+        *_COMMON_HEAD,
+        ("mobile", "mobile number, E.164", lambda m: m.to),
+        ("sms_text", "rendered SMS text", lambda m: m.sms_body),
+        ("sms_segments", "SMS parts billed (Thai is UCS-2: 70 characters, 67 per part)", lambda m: m.sms_segments),
+        ("not_before", "quiet hours: not to be sent before this time (Asia/Bangkok)",
+         lambda m: m.not_before.isoformat() if m.not_before else None),
+        *_COMMON_TAIL,
+    ],  # fmt: skip
+    "ads": [
+        *_COMMON_HEAD,
+        ("email", "email address (hashed by the ad-platform upload, plain here)", _f("email")),
+        ("phone", "phone, E.164", _f("phone")),
+        ("postal_code", "postal code", _f("postal_code")),
+        ("country", "country, ISO-2", _f("country")),
+        ("audience_name", "ad-platform audience", lambda m: m.subject),
+        *_COMMON_TAIL,
+    ],
+    "direct_mail": [
+        *_COMMON_HEAD,
+        ("address", "street address", _f("address")),
+        ("district", "district", _f("district")),
+        ("province", "province", _f("province")),
+        ("postal_code", "postal code", _f("postal_code")),
+        ("mailing_address", "the full address on one line, as printed on the envelope", lambda m: m.to),
+        ("letter", "rendered letter text", lambda m: m.text),
+        *_COMMON_TAIL,
+    ],
+    "phone": [
+        *_COMMON_HEAD,
+        ("phone", "number to call, E.164", lambda m: m.to),
+        ("province", "province", _f("province")),
+        ("call_script", "rendered call script", lambda m: m.text),
+        ("outcome", "for the caller: attending / declined / no answer", lambda m: ""),
+        *_COMMON_TAIL,
+    ],
+}
+CSV_NAMES = {
+    "email": "email.csv",
+    "sms": "sms.csv",
+    "ads": "ads.csv",
+    "direct_mail": "direct_mail_list.csv",
+    "phone": "phone_call_list.csv",
+}
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _cell(v: Any) -> Any:
+    if v is None:
+        return ""
+    return v
+
+
+def write_csv(path: Path, channel: str, messages: list[Message]) -> int:
+    cols = CHANNEL_COLUMNS[channel]
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow([c[0] for c in cols])
+        for m in messages:
+            w.writerow([_cell(g(m)) for _, _, g in cols])
+    os.replace(tmp, path)
+    return len(messages)
+
+
+def write_xlsx(path: Path, campaign: PreparedCampaign) -> None:
+    wb = Workbook(write_only=True)
+    for ch, batch in campaign.channels.items():
+        ws = wb.create_sheet(ch)
+        cols = CHANNEL_COLUMNS[ch]
+        ws.append([c[0] for c in cols])
+        for m in batch.messages:
+            ws.append([_cell(g(m)) for _, _, g in cols])
+    ws = wb.create_sheet("columns")
+    ws.append(["sheet", "column", "description"])
+    for ch in campaign.channels:
+        for name, desc, _ in CHANNEL_COLUMNS[ch]:
+            ws.append([ch, name, desc])
+    tmp = path.with_name(path.name + ".tmp")
+    wb.save(tmp)
+    os.replace(tmp, path)
+
+
+def write_campaign_exports(
+    prepared: PreparedCampaigns, campaign: PreparedCampaign, exports_dir: str | Path
+) -> dict[str, Any]:
+    """Write one campaign's files; returns its manifest (also written as manifest.json)."""
+    folder = Path(exports_dir) / prepared.send_date.isoformat() / campaign.campaign_id
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[dict[str, Any]] = []
+    xlsx = folder / f"{campaign.campaign_id}.xlsx"
+    write_xlsx(xlsx, campaign)
+    files.append({"name": xlsx.name, "kind": "xlsx", "sheets": [*campaign.channels, "columns"],
+                  "rows": {ch: b.eligible for ch, b in campaign.channels.items()}})  # fmt: skip
+    for ch, batch in campaign.channels.items():
+        path = folder / CSV_NAMES[ch]
+        rows = write_csv(path, ch, batch.messages)
+        files.append({"name": path.name, "kind": "csv", "channel": ch, "rows": rows, "encoding": "utf-8-sig"})
+    for f in files:
+        p = folder / f["name"]
+        f["bytes"] = p.stat().st_size
+        f["sha256"] = sha256_file(p)
+    manifest = {
+        "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
+        "as_of": prepared.as_of.isoformat(),
+        "send_date": prepared.send_date.isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "counts": {ch: b.metadata() for ch, b in campaign.channels.items()},
+        "files": files,
+    }
+    keep = {f["name"] for f in files} | {"manifest.json"}
+    for stale in folder.iterdir():  # files of an earlier run of this date that this run no longer writes
+        if stale.is_file() and stale.name not in keep:
+            stale.unlink()
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / "manifest.json")
+    return manifest
+
+
+def write_exports(
+    prepared: PreparedCampaigns, exports_dir: str | Path, progress: Callable[[str], None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Files for every active campaign: campaign_id -> manifest."""
+    out = {}
+    for cid, camp in prepared.campaigns.items():
+        if not camp.active:
+            continue
+        out[cid] = write_campaign_exports(prepared, camp, exports_dir)
+        if progress:
+            progress(f"exports: {cid}: {', '.join(f['name'] for f in out[cid]['files'])}")
+    return out
