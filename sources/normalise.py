@@ -1,0 +1,465 @@
+"""Vectorised normalisers: pyarrow string arrays in, typed arrays out.
+
+Every normaliser takes a `pa.Array` of strings (nulls allowed, values as delivered) and returns a
+`Normalised(values, invalid, extra)`: `values` typed for the lake, `invalid` a boolean array that is
+true where a value was present but could not be parsed (its `values` entry is then null), and
+`extra` derived columns keyed by suffix (`_raw`, `_is_mobile`, `_valid`).
+
+Expensive work runs on DISTINCT values only (`pc.dictionary_encode`, then `take` back), and the
+common Thai shapes are parsed with RE2 regexes inside Arrow; `phonenumbers` is only called for
+the few distinct phone numbers the Thai fast path does not recognise.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+
+import numpy as np
+import phonenumbers
+import pyarrow as pa
+import pyarrow.compute as pc
+from phonenumbers import PhoneMetadata, PhoneNumberType
+
+STRING = pa.string()
+
+
+@dataclass
+class Normalised:
+    values: pa.Array
+    invalid: pa.Array  # bool, no nulls
+    extra: dict[str, pa.Array] = field(default_factory=dict)
+
+
+def _as_string(arr: pa.Array) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != STRING:
+        arr = arr.cast(STRING)
+    return arr
+
+
+def clean(arr: pa.Array) -> pa.Array:
+    """Trim surrounding whitespace (incl. NBSP); empty strings become null."""
+    arr = _as_string(arr)
+    arr = pc.utf8_trim_whitespace(arr)
+    return pc.if_else(pc.equal(arr, ""), pa.scalar(None, STRING), arr)
+
+
+def _false(n: int) -> pa.Array:
+    return pa.array(np.zeros(n, dtype=bool))
+
+
+def _fill_false(mask: pa.Array) -> pa.Array:
+    return pc.fill_null(mask, False)
+
+
+def map_distinct(arr: pa.Array, fn, out_type: pa.DataType = STRING) -> pa.Array:
+    """Apply a Python function to each distinct non-null value of `arr`, map the results back."""
+    if len(arr) == 0:
+        return pa.array([], out_type)
+    enc = pc.dictionary_encode(arr)
+    uniques = enc.dictionary.to_pylist()
+    mapped = pa.array([fn(v) for v in uniques], out_type)
+    return pc.take(mapped, enc.indices)
+
+
+def _distinct(arr: pa.Array):
+    """(uniques, indices) so that `pc.take(f(uniques), indices)` == f(arr)."""
+    enc = pc.dictionary_encode(arr)
+    return enc.dictionary, enc.indices
+
+
+def nfc(arr: pa.Array) -> pa.Array:
+    """NFC-normalise non-ASCII values (ASCII is already NFC)."""
+    if len(arr) == 0 or arr.null_count == len(arr):
+        return arr
+    if pc.all(pc.fill_null(pc.string_is_ascii(arr), True)).as_py():
+        return arr
+    return map_distinct(arr, lambda v: None if v is None else unicodedata.normalize("NFC", v))
+
+
+# ---------------------------------------------------------------------------------------- strings
+def norm_id(arr: pa.Array) -> Normalised:
+    """Identifiers: trimmed, NFC, kept as strings exactly (`0012` stays `0012`)."""
+    v = nfc(clean(arr))
+    return Normalised(v, _false(len(v)))
+
+
+def norm_text(arr: pa.Array) -> Normalised:
+    """Free text: trimmed, inner whitespace runs collapsed to one space, NFC."""
+    v = clean(arr)
+    v = pc.replace_substring_regex(v, r"\s+", " ")
+    return Normalised(nfc(v), _false(len(v)))
+
+
+def norm_upper(arr: pa.Array) -> Normalised:
+    v = pc.utf8_upper(nfc(clean(arr)))
+    return Normalised(v, _false(len(v)))
+
+
+def norm_lower(arr: pa.Array) -> Normalised:
+    v = pc.utf8_lower(nfc(clean(arr)))
+    return Normalised(v, _false(len(v)))
+
+
+EMAIL_RE = (
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$"
+)
+
+
+def norm_email(arr: pa.Array) -> Normalised:
+    """Trimmed, `mailto:` dropped, lower-cased; `_valid` is a syntax check (null when no email).
+
+    An email that fails the check is kept (flagged invalid in `<col>_valid`), never quarantined."""
+    v = clean(arr)
+    v = pc.utf8_lower(pc.replace_substring_regex(v, r"^(?i:mailto:)", ""))
+    v = pc.if_else(pc.equal(v, ""), pa.scalar(None, STRING), v)
+    valid = pc.match_substring_regex(v, EMAIL_RE)
+    return Normalised(v, _fill_false(pc.invert(valid)), {"_valid": valid})
+
+
+def norm_enum(arr: pa.Array, mapping: dict[str, str | None]) -> Normalised:
+    """Map delivered words onto canonical values. `mapping` keys are matched after trim, NFC and
+    case-folding (see `enum_key`); a key mapped to None means 'known, but no value' (null).
+    A present value that is not a key is invalid."""
+    v = nfc(clean(arr))
+    if len(v) == 0:
+        return Normalised(pa.array([], STRING), _false(0))
+    uniques, idx = _distinct(v)
+    out, bad = [], []
+    for u in uniques.to_pylist():
+        key = enum_key(u)
+        if key in mapping:
+            out.append(mapping[key])
+            bad.append(False)
+        else:
+            out.append(None)
+            bad.append(True)
+    values = pc.take(pa.array(out, STRING), idx)
+    invalid = _fill_false(pc.take(pa.array(bad, pa.bool_()), idx))
+    return Normalised(values, invalid)
+
+
+def enum_key(value: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", str(value)).casefold().split())
+
+
+# ---------------------------------------------------------------------------------------- numbers
+_NUM_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
+_CURRENCY_RE = r"(?i)(?:thb|baht|บาท|฿|\$|,|\s|_|')"
+
+
+def _numeric_strings(v: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(numeric string or null, invalid mask) after dropping currency signs and separators."""
+    s = pc.replace_substring_regex(v, _CURRENCY_RE, "")
+    # accounting negatives: (1,234.50)
+    neg = pc.fill_null(pc.match_substring_regex(s, r"^\(.*\)$"), False)
+    s = pc.if_else(neg, pc.binary_join_element_wise("-", pc.replace_substring_regex(s, r"[()]", ""), ""), s)
+    ok = pc.match_substring_regex(s, _NUM_RE)
+    present = pc.is_valid(v)
+    invalid = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
+    s = pc.if_else(pc.fill_null(ok, False), s, pa.scalar(None, STRING))
+    return s, invalid
+
+
+def norm_amount(arr: pa.Array) -> Normalised:
+    """`1,234.50`, `฿1,234`, `THB 1,234`, `1 234 บาท`, `(50.00)` → float64."""
+    v = clean(arr)
+    if len(v) == 0:
+        return Normalised(pa.array([], pa.float64()), _false(0))
+    uniques, idx = _distinct(v)
+    s, invalid = _numeric_strings(uniques)
+    vals = pc.cast(s, pa.float64())
+    return Normalised(pc.take(vals, idx), _fill_false(pc.take(invalid, idx)))
+
+
+def norm_int(arr: pa.Array) -> Normalised:
+    """Integers, with separators allowed; `2.0` is 2, `2.5` is invalid."""
+    v = clean(arr)
+    if len(v) == 0:
+        return Normalised(pa.array([], pa.int64()), _false(0))
+    uniques, idx = _distinct(v)
+    s, invalid = _numeric_strings(uniques)
+    f = pc.cast(s, pa.float64())
+    integral = pc.fill_null(pc.equal(pc.floor(f), f), True)
+    in_range = pc.fill_null(pc.less(pc.abs(f), 2.0**53), True)
+    good = pc.and_(integral, in_range)
+    invalid = pc.or_(invalid, pc.invert(good))
+    vals = pc.cast(pc.if_else(good, f, pa.scalar(None, pa.float64())), pa.int64())
+    return Normalised(pc.take(vals, idx), _fill_false(pc.take(invalid, idx)))
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "ใช่", "x", "✓"}
+_FALSE = {"false", "f", "no", "n", "0", "ไม่", "ไม่ใช่"}
+
+
+def norm_bool(arr: pa.Array) -> Normalised:
+    mapping: dict[str, str | None] = {k: "1" for k in _TRUE} | {k: "0" for k in _FALSE}
+    n = norm_enum(arr, mapping)
+    return Normalised(pc.equal(n.values, "1"), n.invalid)
+
+
+# ---------------------------------------------------------------------------------- dates & times
+_TIME = r"(?:[T ,]+(?P<H>\d{1,2})[:.](?P<M>\d{2})(?:[:.](?P<S>\d{2})(?:[.,](?P<F>\d{1,9}))?)?)?"
+_TZ = r"\s*(?P<Z>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?"
+_ISO_RE = r"^(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})" + _TIME + _TZ + "$"
+_DMY_RE = r"^(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>\d{4})" + _TIME + _TZ + "$"
+_COMPACT_RE = r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$"
+_SERIAL_RE = r"^\d{1,5}(?:\.\d+)?$"
+BANGKOK_OFFSET_MIN = 7 * 60
+_US_PER_DAY = 86_400_000_000
+_EXCEL_EPOCH_DAYS = (np.datetime64("1899-12-30") - np.datetime64("1970-01-01")).astype(np.int64)
+
+
+def _field(struct: pa.Array, name: str) -> np.ndarray:
+    """An int64 numpy array of a regex group; -1 where missing."""
+    col = pc.struct_field(struct, name)
+    col = pc.if_else(pc.equal(col, ""), pa.scalar(None, STRING), col)
+    if name == "F":
+        col = pc.utf8_slice_codeunits(pc.utf8_rpad(col, 6, "0"), 0, 6)
+    return pc.fill_null(pc.cast(col, pa.int64()), -1).to_numpy(zero_copy_only=False)
+
+
+def _tz_minutes(struct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(has offset, offset minutes east of UTC)."""
+    z = pc.struct_field(struct, "Z").to_pylist()
+    has = np.zeros(len(z), dtype=bool)
+    off = np.zeros(len(z), dtype=np.int64)
+    for i, t in enumerate(z):
+        if not t:
+            continue
+        has[i] = True
+        if t in ("Z", "UTC", "GMT"):
+            continue
+        sign = -1 if t[0] == "-" else 1
+        digits = t[1:].replace(":", "")
+        hh = int(digits[:2])
+        mm = int(digits[2:4]) if len(digits) >= 4 else 0
+        off[i] = sign * (hh * 60 + mm)
+    return has, off
+
+
+def parse_timestamps(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parse distinct strings → (microseconds since epoch as Bangkok wall-clock, ok mask, has_time).
+
+    Accepts ISO (`2025-01-31`, `2025-01-31T14:05:00+07:00`, `2025/01/31 14:05`), DD/MM/YYYY
+    (with `/`, `-` or `.`, optional time), `YYYYMMDD`, and Excel serial numbers (days since
+    1899-12-30, fraction = time of day). Years above 2400 are Buddhist Era (BE − 543 = CE).
+    An explicit UTC offset is converted to Bangkok wall-clock; no offset means Bangkok already."""
+    n = len(arr)
+    y = np.full(n, -1, np.int64)
+    m = y.copy()
+    d = y.copy()
+    hh, mi, ss, fr = y.copy(), y.copy(), y.copy(), y.copy()
+    has_tz = np.zeros(n, bool)
+    tz_off = np.zeros(n, np.int64)
+    matched = np.zeros(n, bool)
+    for rx in (_ISO_RE, _DMY_RE):
+        st = pc.extract_regex(arr, rx)
+        ok = pc.fill_null(pc.is_valid(st), False).to_numpy(zero_copy_only=False) & ~matched
+        if not ok.any():
+            continue
+        st = st.filter(pa.array(ok)) if not ok.all() else st
+        pos = np.nonzero(ok)[0]
+        y[pos], m[pos], d[pos] = _field(st, "y"), _field(st, "m"), _field(st, "d")
+        hh[pos], mi[pos], ss[pos], fr[pos] = (
+            _field(st, "H"),
+            _field(st, "M"),
+            _field(st, "S"),
+            _field(st, "F"),
+        )
+        h, o = _tz_minutes(st)
+        has_tz[pos], tz_off[pos] = h, o
+        matched |= ok
+    st = pc.extract_regex(arr, _COMPACT_RE)
+    ok = pc.fill_null(pc.is_valid(st), False).to_numpy(zero_copy_only=False) & ~matched
+    if ok.any():
+        pos = np.nonzero(ok)[0]
+        st = st.filter(pa.array(ok))
+        y[pos], m[pos], d[pos] = _field(st, "y"), _field(st, "m"), _field(st, "d")
+        matched |= ok
+
+    has_time = hh >= 0
+    be = y >= 2400
+    y = np.where(be, y - 543, y)
+    hh2, mi2, ss2, fr2 = (np.where(a < 0, 0, a) for a in (hh, mi, ss, fr))
+    ok = matched & (y >= 1) & (y <= 9999) & (m >= 1) & (m <= 12) & (d >= 1) & (d <= 31)
+    ok &= (hh2 < 24) & (mi2 < 60) & (ss2 < 60)
+    ys, ms, ds = np.where(ok, y, 1970), np.where(ok, m, 1), np.where(ok, d, 1)
+    month_start = (ys - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (ms - 1)
+    days = month_start.astype("datetime64[D]") + (ds - 1)
+    ok &= days.astype("datetime64[M]") == month_start  # rejects 31/02
+    us = days.astype(np.int64) * _US_PER_DAY + ((hh2 * 60 + mi2) * 60 + ss2) * 1_000_000 + fr2
+    us = np.where(has_tz, us + (BANGKOK_OFFSET_MIN - tz_off) * 60_000_000, us)
+
+    # Excel serials, only for values no other pattern took
+    ser_mask = pc.fill_null(pc.match_substring_regex(arr, _SERIAL_RE), False).to_numpy(zero_copy_only=False)
+    ser_mask &= ~matched
+    if ser_mask.any():
+        pos = np.nonzero(ser_mask)[0]
+        vals = pc.cast(arr.filter(pa.array(ser_mask)), pa.float64()).to_numpy(zero_copy_only=False)
+        good = (vals >= 1) & (vals < 2958466)
+        sus = np.round((vals + _EXCEL_EPOCH_DAYS) * _US_PER_DAY / 1_000_000).astype(np.int64) * 1_000_000
+        us[pos] = np.where(good, sus, 0)
+        ok[pos] = good
+        has_time[pos] = vals != np.floor(vals)
+    return np.where(ok, us, 0), ok, has_time
+
+
+def _parse_column(arr: pa.Array, unit: str) -> Normalised:
+    v = clean(arr)
+    if len(v) == 0:
+        t = pa.timestamp("us") if unit == "ts" else pa.date32()
+        return Normalised(pa.array([], t), _false(0))
+    uniques, idx = _distinct(v)
+    us, ok, _ = parse_timestamps(uniques)
+    if unit == "ts":
+        vals = pa.array(us, pa.timestamp("us"), mask=~ok)
+    else:
+        days = np.floor_divide(us, _US_PER_DAY).astype(np.int32)
+        vals = pa.array(days, pa.date32(), mask=~ok)
+    invalid = pa.array(~ok)
+    return Normalised(pc.take(vals, idx), _fill_false(pc.take(invalid, idx)))
+
+
+def norm_timestamp(arr: pa.Array) -> Normalised:
+    """Naive Asia/Bangkok wall-clock `timestamp[us]` (see `parse_timestamps` for accepted forms)."""
+    return _parse_column(arr, "ts")
+
+
+def norm_date(arr: pa.Array) -> Normalised:
+    """`date32` from the same forms as `norm_timestamp` (a time part, if any, is dropped)."""
+    return _parse_column(arr, "date")
+
+
+# ------------------------------------------------------------------------------------------ phones
+def _region_patterns(region: str) -> tuple[str, str, str]:
+    md = PhoneMetadata.metadata_for_region(region)
+    if md is None:
+        raise ValueError(f"unknown phone region {region!r}")
+    return str(md.country_code), md.mobile.national_number_pattern, md.fixed_line.national_number_pattern
+
+
+def _phone_slow(raw: str | None, region: str) -> tuple[str | None, bool | None]:
+    if raw is None:
+        return None, None
+    try:
+        p = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return None, None
+    if not phonenumbers.is_valid_number(p):
+        return None, None
+    t = phonenumbers.number_type(p)
+    mobile = t in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return phonenumbers.format_number(p, phonenumbers.PhoneNumberFormat.E164), mobile
+
+
+def norm_phone(arr: pa.Array, region: str = "TH") -> Normalised:
+    """E.164 with default `region`; `_is_mobile` true for numbers that can receive SMS.
+
+    `081-234-5678`, `0812345678`, `+66 81 234 5678`, `66812345678` and `812345678` (Excel dropped
+    the 0) all give `+66812345678`; `02-026-1456` gives `+6620261456`, not mobile. The region's
+    mobile/fixed-line patterns come from phonenumbers' own metadata and run in Arrow; anything
+    else goes through `phonenumbers.parse` (distinct values only). Unparseable → null, with
+    the delivered text kept in `_raw` (the row is still loaded unless the declaration says
+    otherwise)."""
+    raw = clean(arr)
+    n = len(raw)
+    if n == 0:
+        e = pa.array([], STRING)
+        return Normalised(e, _false(0), {"_raw": e, "_is_mobile": pa.array([], pa.bool_())})
+    uniques, idx = _distinct(raw)
+    cc, mobile_re, fixed_re = _region_patterns(region)
+    plus = pc.fill_null(pc.starts_with(uniques, "+"), False)
+    digits = pc.replace_substring_regex(uniques, r"\D", "")
+    ok_chars = pc.fill_null(pc.match_substring_regex(uniques, r"^[+]?[\d\s().\-/]+$"), False)
+    with_cc = pc.starts_with(digits, cc)
+    intl = pc.starts_with(digits, "00" + cc)
+    nsn = pc.if_else(
+        plus,
+        pc.if_else(with_cc, pc.utf8_slice_codeunits(digits, len(cc)), pa.scalar(None, STRING)),
+        pc.if_else(
+            intl,
+            pc.utf8_slice_codeunits(digits, len(cc) + 2),
+            pc.if_else(
+                pc.starts_with(digits, "0"),
+                pc.utf8_slice_codeunits(digits, 1),
+                pc.if_else(
+                    pc.and_(with_cc, pc.greater(pc.utf8_length(digits), 9)),
+                    pc.utf8_slice_codeunits(digits, len(cc)),
+                    digits,
+                ),
+            ),
+        ),
+    )
+    # "+66 (0)81 ..." style trunk zero after the country code
+    nsn = pc.if_else(
+        pc.fill_null(pc.and_(pc.starts_with(nsn, "0"), pc.or_(plus, pc.or_(intl, with_cc))), False),
+        pc.utf8_slice_codeunits(nsn, 1),
+        nsn,
+    )
+    is_mob = pc.and_(ok_chars, pc.fill_null(pc.match_substring_regex(nsn, f"^(?:{mobile_re})$"), False))
+    is_fix = pc.and_(ok_chars, pc.fill_null(pc.match_substring_regex(nsn, f"^(?:{fixed_re})$"), False))
+    fast = pc.or_(is_mob, is_fix)
+    e164 = pc.if_else(fast, pc.binary_join_element_wise("+" + cc, nsn, ""), pa.scalar(None, STRING))
+    mobile = pc.if_else(fast, is_mob, pa.scalar(None, pa.bool_()))
+    slow_mask = pc.and_(pc.invert(fast), pc.is_valid(uniques)).to_numpy(zero_copy_only=False)
+    if slow_mask.any():
+        e_list = e164.to_pylist()
+        m_list = mobile.to_pylist()
+        u_list = uniques.to_pylist()
+        for i in np.nonzero(slow_mask)[0]:
+            e_list[i], m_list[i] = _phone_slow(u_list[i], region)
+        e164 = pa.array(e_list, STRING)
+        mobile = pa.array(m_list, pa.bool_())
+    values = pc.take(e164, idx)
+    invalid = pc.and_(pc.is_valid(raw), pc.is_null(values))
+    return Normalised(values, invalid, {"_raw": raw, "_is_mobile": pc.take(mobile, idx)})
+
+
+# ------------------------------------------------------------------------------------------ registry
+NORMALISERS = {
+    "id": pa.string(),
+    "text": pa.string(),
+    "upper": pa.string(),
+    "lower": pa.string(),
+    "email": pa.string(),
+    "phone": pa.string(),
+    "enum": pa.string(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us"),
+    "amount": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+}
+
+
+def normalise(kind: str, arr: pa.Array, *, mapping: dict | None = None, region: str = "TH") -> Normalised:
+    """Dispatch by normaliser name (see NORMALISERS)."""
+    if kind == "id":
+        return norm_id(arr)
+    if kind == "text":
+        return norm_text(arr)
+    if kind == "upper":
+        return norm_upper(arr)
+    if kind == "lower":
+        return norm_lower(arr)
+    if kind == "email":
+        return norm_email(arr)
+    if kind == "phone":
+        return norm_phone(arr, region)
+    if kind == "enum":
+        return norm_enum(arr, mapping or {})
+    if kind == "date":
+        return norm_date(arr)
+    if kind == "timestamp":
+        return norm_timestamp(arr)
+    if kind == "amount":
+        return norm_amount(arr)
+    if kind == "int":
+        return norm_int(arr)
+    if kind == "bool":
+        return norm_bool(arr)
+    raise ValueError(f"unknown normaliser {kind!r}")

@@ -1,0 +1,141 @@
+"""The typed lake schema of every canonical entity (the contract in sources/README.md)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+STRING = pa.string()
+BOOL = pa.bool_()
+DATE = pa.date32()
+TS = pa.timestamp("us")
+FLOAT = pa.float64()
+INT = pa.int64()
+
+# entity -> ordered (column, type). Lineage columns are appended by entity_schema().
+ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
+    "customers": [
+        ("source_system", STRING),
+        ("source_customer_id", STRING),
+        ("first_name", STRING),
+        ("last_name", STRING),
+        ("email", STRING),
+        ("email_valid", BOOL),
+        ("phone", STRING),
+        ("phone_raw", STRING),
+        ("phone_is_mobile", BOOL),
+        ("gender", STRING),
+        ("birth_date", DATE),
+        ("occupation", STRING),
+        ("address", STRING),
+        ("district", STRING),
+        ("province", STRING),
+        ("postal_code", STRING),
+        ("country", STRING),
+        ("loyalty_card_id", STRING),
+        ("registered_at", TS),
+        ("updated_at", TS),
+    ],
+    "orders": [
+        ("source_system", STRING),
+        ("order_id", STRING),
+        ("source_customer_id", STRING),
+        ("ordered_at", TS),
+        ("channel", STRING),
+        ("store_id", STRING),
+        ("status", STRING),
+        ("total_amount", FLOAT),
+        ("currency", STRING),
+    ],
+    "order_lines": [
+        ("source_system", STRING),
+        ("order_id", STRING),
+        ("line_no", INT),
+        ("product_id", STRING),
+        ("quantity", INT),
+        ("unit_price", FLOAT),
+        ("warranty_until", DATE),
+    ],
+    "products": [
+        ("product_id", STRING),
+        ("name", STRING),
+        ("category", STRING),
+        ("price", FLOAT),
+    ],
+    "web_events": [
+        ("event_id", STRING),
+        ("source_system", STRING),
+        ("source_customer_id", STRING),
+        ("email", STRING),
+        ("event_type", STRING),
+        ("occurred_at", TS),
+        ("url", STRING),
+        ("search_term", STRING),
+    ],
+    "consents": [
+        ("source_system", STRING),
+        ("source_customer_id", STRING),
+        ("email", STRING),
+        ("phone", STRING),
+        ("channel", STRING),
+        ("status", STRING),
+        ("recorded_at", TS),
+    ],
+    "support_tickets": [
+        ("ticket_id", STRING),
+        ("source_system", STRING),
+        ("source_customer_id", STRING),
+        ("email", STRING),
+        ("opened_at", TS),
+        ("closed_at", TS),
+        ("status", STRING),
+        ("category", STRING),
+        ("subject", STRING),
+    ],
+    "campaign_responses": [
+        ("response_id", STRING),
+        ("campaign_id", STRING),
+        ("customer_id", STRING),
+        ("email", STRING),
+        ("phone", STRING),
+        ("response", STRING),
+        ("occurred_at", TS),
+    ],
+}
+
+LINEAGE_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("_source", STRING),
+    ("_source_file", STRING),
+    ("_row_number", INT),
+]
+
+# Columns filled by a normaliser of another column (phone -> phone_raw, phone_is_mobile; email ->
+# email_valid); a declaration cannot map a file column onto them directly.
+DERIVED_SUFFIXES = {"phone": ("_raw", "_is_mobile"), "email": ("_valid",)}
+
+
+def entities() -> list[str]:
+    return sorted(ENTITY_COLUMNS)
+
+
+def entity_columns(entity: str) -> list[tuple[str, pa.DataType]]:
+    try:
+        return ENTITY_COLUMNS[entity]
+    except KeyError:
+        raise ValueError(f"unknown entity {entity!r}; known: {', '.join(entities())}") from None
+
+
+def entity_schema(entity: str) -> pa.Schema:
+    """The typed lake schema of `entity`, including `_source`, `_source_file`, `_row_number`."""
+    return pa.schema([pa.field(n, t) for n, t in entity_columns(entity) + LINEAGE_COLUMNS])
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        pa.field("file", STRING),
+        pa.field("row", INT),
+        pa.field("reason", STRING),
+        pa.field("value", STRING),
+        pa.field("raw", STRING),  # JSON object of the row's raw values, keyed by file header
+        pa.field("reasons", STRING),  # every reason of the row, `; `-separated (`reason` is the first)
+    ]
+)
