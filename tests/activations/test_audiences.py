@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from activations.audiences import build_audiences, holdout_score, is_holdout
+from activations.plan import load_plan, parse_plan
+from crmloop.settings import REPO_ROOT
+from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
+
+PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+SEND = date(2026, 11, 22)
+
+
+def _rows(wh: Path, sql: str, params=None):
+    con = duckdb.connect(str(wh))
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_holdout_is_stable_and_close_to_share():
+    assert holdout_score("c", "C1") == holdout_score("c", "C1")
+    assert holdout_score("c", "C1") != holdout_score("d", "C1")
+    ids = [f"C{i}" for i in range(20000)]
+    share = sum(is_holdout("prospect_welcome", i, 0.10) for i in ids) / len(ids)
+    assert 0.09 < share < 0.11
+    assert not any(is_holdout("x", i, 0.0) for i in ids[:100])
+
+
+def test_build_audiences_writes_tables(tmp_path: Path):
+    wh = write_profiles(tmp_path / "w.duckdb", standard_rows(20))
+    summary = build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+    assert summary.counts["vip_party"]["phone"]["audience"] == 20
+    assert summary.counts["vip_party"]["direct_mail"]["audience"] == 20
+    assert summary.counts["regular_winback"]["email"]["audience"] == 10  # days_since_last_order > 365 only
+    assert summary.counts["new_thank_you"]["email"]["audience"] == 20
+    assert {ch: c["audience"] for ch, c in summary.counts["prospect_welcome"].items()} == {
+        "email": 20, "sms": 20, "ads": 20,
+    }  # fmt: skip
+    assert summary.total() == 130
+    rows = _rows(wh, "SELECT campaign_id, channel, count(*), sum(holdout::INT) FROM marts.campaign_audiences "
+                     "GROUP BY ALL ORDER BY ALL")  # fmt: skip
+    assert sum(r[2] for r in rows) == 130
+    for cid, ch, _, hold in rows:
+        assert hold == summary.counts[cid][ch]["holdout"]
+    # the same person is held out on every channel of a campaign
+    assert _rows(wh, "SELECT count(*) FROM (SELECT customer_id FROM marts.campaign_audiences "
+                     "WHERE campaign_id = 'vip_party' GROUP BY customer_id HAVING count(DISTINCT holdout) > 1)") == [(0,)]
+    reg = _rows(wh, "SELECT DISTINCT reason_included FROM marts.campaign_audiences WHERE campaign_id = 'regular_winback'")
+    assert reg == [("rank = 'Regular' AND days_since_last_order > 365",)]
+    addr = dict(_rows(wh, "SELECT channel, address FROM marts.campaign_audiences WHERE customer_id = 'C00061'"))
+    assert addr == {"email": "c61@example.co.th", "sms": "+66810000061", "ads": "c61@example.co.th"}
+    mail = _rows(wh, "SELECT address FROM marts.campaign_audiences WHERE customer_id = 'C00001' AND channel = 'direct_mail'")
+    assert mail == [("1 ถนนสุขุมวิท วัฒนา กรุงเทพมหานคร 10110",)]
+
+
+def test_holdout_same_across_runs_and_snapshot_per_send_date(tmp_path: Path):
+    wh = write_profiles(tmp_path / "w.duckdb", standard_rows(30))
+    build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+    first = _rows(wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL")
+    build_audiences(wh, PLAN_PATH, AS_OF, SEND)  # rerun of the same send date
+    assert _rows(wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL") == first
+    assert _rows(wh, "SELECT count(*) FROM marts.campaign_audience_snapshots") == [(len(first),)]
+    build_audiences(wh, PLAN_PATH, SEND, date(2026, 11, 23))  # next day keeps the previous snapshot
+    snap = dict(_rows(wh, "SELECT send_date, count(*) FROM marts.campaign_audience_snapshots GROUP BY ALL"))
+    assert snap == {SEND: len(first), date(2026, 11, 23): len(first)}
+    assert _rows(wh, "SELECT DISTINCT send_date FROM marts.campaign_audiences") == [(date(2026, 11, 23),)]
+
+
+def test_inactive_campaigns_and_conditions(tmp_path: Path):
+    rows = [
+        profile("C1", "VIP", province="เชียงใหม่"),
+        profile("C2", "VIP", province="กรุงเทพมหานคร"),
+        profile("C3", "VIP", province=None),
+    ]
+    wh = write_profiles(tmp_path / "w.duckdb", rows)
+    text = PLAN_PATH.read_text(encoding="utf-8")
+    text = text.replace(
+        "      rank: VIP\n      conditions: []",
+        "      rank: VIP\n      conditions:\n        - {field: province, op: in, value: [เชียงใหม่]}",
+    ).replace("    end_date: 2030-12-31\n    holdout_share: 0.05", "    end_date: 2025-12-31\n    holdout_share: 0.05")
+    plan = parse_plan(text, "plan.yml")
+    summary = build_audiences(wh, plan, AS_OF, SEND)
+    assert summary.inactive == ["new_thank_you"]
+    assert summary.counts["vip_party"]["phone"]["audience"] == 1
+    assert _rows(wh, "SELECT DISTINCT customer_id FROM marts.campaign_audiences") == [("C1",)]
+
+
+def test_missing_profiles_table_is_a_clear_error(tmp_path: Path):
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()
+    with pytest.raises(LookupError, match="marts.customer_profiles does not exist"):
+        build_audiences(tmp_path / "w.duckdb", load_plan(PLAN_PATH), AS_OF, SEND)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("CREATE SCHEMA marts; CREATE TABLE marts.customer_profiles (customer_id VARCHAR, rank VARCHAR)")
+    con.close()
+    with pytest.raises(LookupError, match="lacks column"):
+        build_audiences(tmp_path / "w.duckdb", load_plan(PLAN_PATH), AS_OF, SEND)
+
+
+def test_reads_newest_profile_snapshot_not_after_as_of(tmp_path: Path):
+    rows = [profile("C1", "VIP", as_of=date(2026, 11, 20)), profile("C2", "VIP", as_of=AS_OF),
+            profile("C3", "VIP", as_of=date(2026, 11, 25))]  # fmt: skip
+    wh = write_profiles(tmp_path / "w.duckdb", rows)
+    build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+    assert _rows(wh, "SELECT DISTINCT customer_id FROM marts.campaign_audiences") == [("C2",)]
