@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pandas as pd
+
+from activations.audiences import expand_audience
+from activations.outbound import prepare_messages
+from activations.plan import load_plan, parse_plan
+from activations.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
+from crmloop.settings import REPO_ROOT
+from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
+
+PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+SEND = date(2026, 11, 22)
+BKK = ZoneInfo("Asia/Bangkok")
+NOON = datetime(2026, 11, 22, 12, 0, tzinfo=BKK)
+
+
+def _no_holdout_plan():
+    text = PLAN_PATH.read_text(encoding="utf-8")
+    for share in ("0.10", "0.05"):
+        text = text.replace(f"holdout_share: {share}", "holdout_share: 0.0")
+    return parse_plan(text, "plan.yml")
+
+
+def _audience(plan, campaign_id, rows):
+    prof = pd.DataFrame(rows)
+    return expand_audience(prof, plan.campaign(campaign_id), AS_OF, SEND), prof
+
+
+def _reasons(result):
+    return {(r.customer_id, r.channel): r.reason for r in result.suppressed.itertuples()}
+
+
+def test_classify_mobile():
+    assert classify_mobile("+66812345678") == "mobile"
+    assert classify_mobile("081-234-5678") == "mobile"
+    assert classify_mobile("02-026-1456") == "landline"
+    assert classify_mobile("+6621234567") == "landline"
+    assert classify_mobile("12345") == "invalid"
+    assert classify_mobile("not a number") == "invalid"
+    assert classify_mobile(None) == "missing" and classify_mobile(" ") == "missing"
+
+
+def test_quiet_hours():
+    s, e = time(21), time(8)
+    assert quiet_hours_not_before(NOON, s, e, "Asia/Bangkok") is None
+    late = datetime(2026, 11, 22, 22, 30, tzinfo=BKK)
+    assert quiet_hours_not_before(late, s, e, "Asia/Bangkok") == datetime(2026, 11, 23, 8, 0, tzinfo=BKK)
+    early = datetime(2026, 11, 22, 6, 0, tzinfo=BKK)
+    assert quiet_hours_not_before(early, s, e, "Asia/Bangkok") == datetime(2026, 11, 22, 8, 0, tzinfo=BKK)
+    # 14:30 UTC is 21:30 in Bangkok
+    utc = datetime(2026, 11, 22, 14, 30, tzinfo=UTC)
+    assert quiet_hours_not_before(utc, s, e, "Asia/Bangkok") == datetime(2026, 11, 23, 8, 0, tzinfo=BKK)
+    assert quiet_hours_not_before(datetime(2026, 11, 22, 21, 0, tzinfo=BKK), s, e, "Asia/Bangkok") is not None
+    assert quiet_hours_not_before(datetime(2026, 11, 22, 8, 0, tzinfo=BKK), s, e, "Asia/Bangkok") is None
+
+
+def test_each_reason_is_counted_and_counts_add_up():
+    plan = _no_holdout_plan()
+    rows = [
+        profile("C1", "Prospect"),  # eligible everywhere
+        profile("C2", "Prospect", consent_email="opt_out", consent_sms="unknown", consent_ads=None),
+        profile("C3", "Prospect", email=None, phone="02-026-1456"),  # landline
+        profile("C4", "Prospect", email="not-an-email", phone="12345"),
+        profile("C5", "Prospect", has_valid_email=False, phone=None, email=None, ),
+        profile("C6", "Prospect"),  # on the suppression list
+        profile("C7", "Prospect"),  # STOP by customer id
+        profile("C8", "Prospect"),  # unsubscribed via an 'all' entry
+    ]
+    aud, prof = _audience(plan, "prospect_welcome", rows)
+    slist = pd.DataFrame(
+        [
+            {"channel": "email", "address": "C6@Example.co.th ", "reason": "hard_bounce", "customer_id": None},
+            {"channel": "email", "address": "c6@example.co.th", "reason": "spam_report", "customer_id": None},
+            {"channel": "sms", "address": "+66800000000", "reason": "sms_stop", "customer_id": "C7"},
+            {"channel": "all", "address": "c8@example.co.th", "reason": "unsubscribed", "customer_id": None},
+        ]
+    )
+    res = apply_suppression(aud, prof, plan, SEND, NOON, slist, None)
+    r = _reasons(res)
+    assert ("C1", "email") not in r and ("C1", "sms") not in r and ("C1", "ads") not in r
+    assert r[("C2", "email")] == "opted_out" and r[("C2", "sms")] == "no_consent" and r[("C2", "ads")] == "no_consent"
+    assert r[("C3", "email")] == "missing_email" and r[("C3", "sms")] == "landline"
+    assert ("C3", "ads") not in r  # ads match on the phone; a landline still matches an ad account
+    assert r[("C4", "email")] == "invalid_email" and r[("C4", "sms")] == "invalid_mobile"
+    assert r[("C5", "email")] == "missing_email" and r[("C5", "sms")] == "missing_mobile"
+    assert r[("C5", "ads")] == "missing_identifiers"
+    assert r[("C6", "email")] == "spam_report"  # priority over hard_bounce; address case/space-insensitive
+    assert ("C6", "sms") not in r
+    assert r[("C7", "sms")] == "sms_stop"
+    assert r[("C8", "email")] == "unsubscribed" and r[("C8", "ads")] == "unsubscribed"
+    for ch in ("email", "sms", "ads"):
+        n_aud = int((aud["channel"] == ch).sum())
+        n_sup = sum(res.counts.get(("prospect_welcome", ch), {}).values())
+        n_ok = int((res.eligible["channel"] == ch).sum())
+        assert n_aud == n_sup + n_ok
+    assert res.counts[("prospect_welcome", "email")] == {
+        "opted_out": 1, "missing_email": 2, "invalid_email": 1, "spam_report": 1, "unsubscribed": 1,
+    }  # fmt: skip
+
+
+def test_unknown_consent_allowed_per_campaign():
+    text = PLAN_PATH.read_text(encoding="utf-8").replace(
+        "    email_unsubscribe_group: 1001\n    content:\n      email:\n        subject:\n          th: \"ยินดี",
+        "    email_unsubscribe_group: 1001\n    unknown_consent_allowed: [sms]\n    content:\n      email:\n"
+        "        subject:\n          th: \"ยินดี",
+    )
+    plan = parse_plan(text, "plan.yml")
+    assert plan.campaign("prospect_welcome").unknown_consent_allowed == ["sms"]
+    aud, prof = _audience(plan, "prospect_welcome", [profile("C2", "Prospect", consent_sms="unknown",
+                                                           consent_email="unknown")])  # fmt: skip
+    res = apply_suppression(aud, prof, plan, SEND, NOON)
+    r = _reasons(res)
+    assert r.get(("C2", "email")) == "no_consent" and ("C2", "sms") not in r
+
+
+def test_holdout_never_suppressed_or_sent():
+    plan = load_plan(PLAN_PATH)
+    rows = [profile(f"C{i}", "Prospect") for i in range(200)]
+    aud, prof = _audience(plan, "prospect_welcome", rows)
+    res = apply_suppression(aud, prof, plan, SEND, NOON)
+    held = set(aud.loc[aud["holdout"], "customer_id"])
+    assert held and not held & set(res.eligible["customer_id"]) and not held & set(res.suppressed["customer_id"])
+
+
+def test_frequency_cap_counts_ledger_and_today_in_plan_order():
+    plan = _no_holdout_plan()  # cap: 3 messages per 7 days over email, sms, phone, direct_mail
+    rows = [profile("C1", "Prospect"), profile("C2", "Prospect"), profile("C3", "Prospect")]
+    aud, prof = _audience(plan, "prospect_welcome", rows)
+    ledger = pd.DataFrame(
+        [
+            # C1: two sends in the window → only one more (email) today; sms capped
+            {"campaign_id": "x", "customer_id": "C1", "channel": "email", "send_date": SEND - timedelta(days=1), "status": "sent"},
+            {"campaign_id": "x", "customer_id": "C1", "channel": "sms", "send_date": SEND - timedelta(days=6), "status": "pending"},
+            # C2: old sends, failed sends and ads do not count
+            {"campaign_id": "x", "customer_id": "C2", "channel": "email", "send_date": SEND - timedelta(days=7), "status": "sent"},
+            {"campaign_id": "x", "customer_id": "C2", "channel": "email", "send_date": SEND - timedelta(days=2), "status": "failed"},
+            {"campaign_id": "x", "customer_id": "C2", "channel": "ads", "send_date": SEND - timedelta(days=2), "status": "sent"},
+            # C3: three sends → capped on both message channels; ads is not a message
+            *[{"campaign_id": "x", "customer_id": "C3", "channel": "email", "send_date": SEND - timedelta(days=d),
+               "status": "sent"} for d in (1, 2, 3)],
+            # today's own sends (a rerun) do not count against today
+            {"campaign_id": "prospect_welcome", "customer_id": "C2", "channel": "email", "send_date": SEND, "status": "sent"},
+        ]
+    )  # fmt: skip
+    res = apply_suppression(aud, prof, plan, SEND, NOON, None, ledger)
+    r = _reasons(res)
+    assert ("C1", "email") not in r and r[("C1", "sms")] == "frequency_cap"
+    assert ("C2", "email") not in r and ("C2", "sms") not in r
+    assert r[("C3", "email")] == "frequency_cap" and r[("C3", "sms")] == "frequency_cap" and ("C3", "ads") not in r
+
+
+def test_quiet_hours_queue_sms_not_drop():
+    plan = _no_holdout_plan()
+    aud, prof = _audience(plan, "prospect_welcome", [profile("C1", "Prospect")])
+    res = apply_suppression(aud, prof, plan, SEND, datetime(2026, 11, 22, 23, 0, tzinfo=BKK))
+    nb = dict(zip(res.eligible["channel"], res.eligible["not_before"], strict=True))
+    assert nb["sms"] == datetime(2026, 11, 23, 8, 0, tzinfo=BKK) and nb["email"] is None and len(res.suppressed) == 0
+
+
+def test_prepare_messages_end_to_end(tmp_path: Path):
+    rows = standard_rows(20)
+    rows[60]["consent_email"] = "opt_out"  # C00061, a prospect
+    wh = write_profiles(tmp_path / "w.duckdb", rows)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA activations; CREATE TABLE activations.suppression_list (channel VARCHAR NOT NULL, "
+                "address VARCHAR NOT NULL, reason VARCHAR NOT NULL, customer_id VARCHAR, recorded_at TIMESTAMP, "
+                "source VARCHAR)")  # fmt: skip
+    con.execute("INSERT INTO activations.suppression_list VALUES ('sms', '+66810000062', 'sms_stop', NULL, now(), 'test')")
+    con.close()
+    late = datetime(2026, 11, 22, 22, 0, tzinfo=BKK)
+    prepared = prepare_messages(wh, PLAN_PATH, AS_OF, SEND, late)
+    for batch in prepared.batches():
+        assert batch.counts_add_up(), batch.metadata()
+    sms = prepared.campaigns["prospect_welcome"].channels["sms"]
+    email = prepared.campaigns["prospect_welcome"].channels["email"]
+    sent_to = {(m.customer_id, m.channel) for m in prepared.messages()}
+    assert ("C00061", "email") not in sent_to and ("C00062", "sms") not in sent_to
+    con = duckdb.connect(str(wh))
+    held = dict(con.execute("SELECT customer_id, holdout FROM marts.campaign_audiences WHERE channel = 'email' "
+                            "AND customer_id IN ('C00061', 'C00062')").fetchall())  # fmt: skip
+    why = {(c, ch): r for c, ch, r in con.execute(
+        "SELECT customer_id, channel, reason FROM activations.campaign_suppressions").fetchall()}  # fmt: skip
+    con.close()
+    assert held["C00061"] or why[("C00061", "email")] == "opted_out"
+    assert held["C00062"] or why[("C00062", "sms")] == "sms_stop"
+    assert email.eligible + email.holdout + email.suppressed_total == email.audience == 20
+    assert sms.queued == sms.eligible > 0
+    assert all(m.not_before == datetime(2026, 11, 23, 8, 0, tzinfo=BKK) for m in sms.messages)
+    assert sms.sms_segments == sum(m.sms_segments for m in sms.messages)
+    assert sms.estimated_cost == round(sms.sms_segments * 0.35, 4)
+    total_sup = sum(b.suppressed_total for b in prepared.batches())
+    con = duckdb.connect(str(wh))
+    stored = con.execute("SELECT campaign_id, customer_id, channel, reason FROM activations.campaign_suppressions").fetchall()
+    con.close()
+    assert len(stored) == total_sup
+    assert all(m.custom_args["send_id"] == m.send_id and m.custom_args["campaign_id"] == m.campaign_id
+               for m in prepared.messages())  # fmt: skip
+    # a rerun replaces this send date's suppressions and gives the same messages
+    again = prepare_messages(wh, PLAN_PATH, AS_OF, SEND, late)
+    assert [m.key for m in again.messages()] == [m.key for m in prepared.messages()]
+    con = duckdb.connect(str(wh))
+    assert con.execute("SELECT count(*) FROM activations.campaign_suppressions").fetchall() == [(total_sup,)]
+    con.close()
