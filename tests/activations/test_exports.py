@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from openpyxl import load_workbook
+
+from activations.exports import CHANNEL_COLUMNS, CSV_NAMES, write_exports
+from activations.outbound import prepare_messages
+from crmloop.settings import REPO_ROOT
+from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
+
+PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+SEND = date(2026, 11, 22)
+BKK = ZoneInfo("Asia/Bangkok")
+
+
+def _prepared(tmp_path: Path, now=None):
+    wh = write_profiles(tmp_path / "w.duckdb", standard_rows(20))
+    return prepare_messages(wh, PLAN_PATH, AS_OF, SEND, now or datetime(2026, 11, 22, 23, 0, tzinfo=BKK))
+
+
+def test_exports_layout_thai_bom_checksums(tmp_path: Path):
+    prepared = _prepared(tmp_path)
+    out = tmp_path / "exports"
+    manifests = write_exports(prepared, out)
+    assert set(manifests) == {"vip_party", "regular_winback", "new_thank_you", "prospect_welcome"}
+    vip_dir = out / "2026-11-22" / "vip_party"
+    assert sorted(p.name for p in vip_dir.iterdir()) == [
+        "direct_mail_list.csv", "manifest.json", "phone_call_list.csv", "vip_party.xlsx",
+    ]  # fmt: skip
+    for cid, camp in prepared.campaigns.items():
+        folder = out / "2026-11-22" / cid
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest == manifests[cid]
+        for f in manifest["files"]:
+            data = (folder / f["name"]).read_bytes()
+            assert hashlib.sha256(data).hexdigest() == f["sha256"] and len(data) == f["bytes"]
+        for ch, batch in camp.channels.items():
+            assert manifest["counts"][ch]["eligible"] == batch.eligible
+            assert manifest["counts"][ch]["audience"] == (
+                batch.holdout + manifest["counts"][ch]["suppressed_total"] + batch.eligible
+            )
+            path = folder / CSV_NAMES[ch]
+            raw = path.read_bytes()
+            assert raw.startswith(b"\xef\xbb\xbf")
+            df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+            assert list(df.columns) == [c[0] for c in CHANNEL_COLUMNS[ch]]
+            assert len(df) == batch.eligible
+            assert df["send_id"].tolist() == [m.send_id for m in batch.messages]
+            names = df["first_name"].tolist()
+            assert names == [m.fields["first_name"] for m in batch.messages]
+            assert any("\u0e00" <= c <= "\u0e7f" for n in names for c in n)  # Thai intact
+
+
+def test_xlsx_sheets_columns_and_thai(tmp_path: Path):
+    prepared = _prepared(tmp_path)
+    write_exports(prepared, tmp_path / "exports")
+    xlsx = tmp_path / "exports" / "2026-11-22" / "prospect_welcome" / "prospect_welcome.xlsx"
+    wb = load_workbook(xlsx, read_only=True)
+    assert wb.sheetnames == ["email", "sms", "ads", "columns"]
+    camp = prepared.campaigns["prospect_welcome"]
+    for ch in ("email", "sms", "ads"):
+        rows = list(wb[ch].iter_rows(values_only=True))
+        assert list(rows[0]) == [c[0] for c in CHANNEL_COLUMNS[ch]]
+        assert len(rows) - 1 == camp.channels[ch].eligible
+    sms_rows = list(wb["sms"].iter_rows(values_only=True))
+    header = sms_rows[0]
+    first = dict(zip(header, sms_rows[1], strict=True))
+    msg = camp.channels["sms"].messages[0]
+    assert first["sms_text"] == msg.sms_body
+    texts = [dict(zip(header, r, strict=True))["sms_text"] for r in sms_rows[1:]]
+    assert any("ซื้อครั้งแรกรับของขวัญฟรี" in t for t in texts)
+    assert first["not_before"] == "2026-11-23T08:00:00+07:00"  # queued by quiet hours
+    assert "email" not in header and "subject" not in header  # only the columns SMS needs
+    described = [(r[0], r[1]) for r in list(wb["columns"].iter_rows(values_only=True))[1:]]
+    assert ("sms", "sms_segments") in described and ("email", "subject") in described
+    wb.close()
+    df = pd.read_excel(xlsx, sheet_name="email", dtype=str)
+    assert df["subject"].str.contains("ยินดีต้อนรับ").any()
+    vip = tmp_path / "exports" / "2026-11-22" / "vip_party"
+    mail = pd.read_csv(vip / "direct_mail_list.csv", encoding="utf-8-sig", dtype=str)
+    assert {"address", "district", "province", "postal_code", "mailing_address"} <= set(mail.columns)
+    assert mail["province"].eq("กรุงเทพมหานคร").all()
+    calls = pd.read_csv(vip / "phone_call_list.csv", encoding="utf-8-sig", dtype=str)
+    assert calls["phone"].str.startswith("+66").all() and "call_script" in calls
+
+
+def test_rerun_replaces_files(tmp_path: Path):
+    prepared = _prepared(tmp_path)
+    out = tmp_path / "exports"
+    write_exports(prepared, out)
+    folder = out / "2026-11-22" / "new_thank_you"
+    (folder / "stale.csv").write_text("old", encoding="utf-8")
+    first = (folder / "email.csv").read_bytes()
+    write_exports(prepared, out)
+    assert not (folder / "stale.csv").exists()
+    assert (folder / "email.csv").read_bytes() == first
+    assert not list(folder.glob("*.tmp"))
+    with (folder / "email.csv").open(encoding="utf-8-sig", newline="") as fh:
+        assert next(csv.reader(fh))[0] == "customer_id"
