@@ -134,6 +134,11 @@ def select_segment(
     """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`."""
     cols = columns or profile_columns(con)
     wanted = [c for c in cols if c in PROFILE_COLUMNS]
+    absent = sorted({c.field for c in campaign.segment.conditions} - set(cols))
+    if absent:
+        raise LookupError(
+            f"campaign {campaign.id!r}: segment condition(s) on {absent}, which marts.customer_profiles lacks"
+        )
     where, params = compile_segment(campaign.segment)
     select = ", ".join(f'"{c}"' for c in wanted)
     as_of_filter = ""

@@ -26,11 +26,23 @@ STR_FIELDS = (
     "customer_id", "rank", "first_name", "last_name", "email", "email_source", "phone", "phone_source",
     "address", "district", "province", "postal_code", "gender", "age_band", "occupation", "rfm_segment",
     "consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads",
+    # further profile columns (used when the warehouse has them)
+    "address_source", "preferred_channel", "preferred_store", "top_category", "favourite_season",
+    "top_search_term_1", "top_search_term_2", "top_search_term_3",
 )  # fmt: skip
-INT_FIELDS = ("days_since_last_order", "orders_3y", "orders_lifetime")
-FLOAT_FIELDS = ("spend_3y", "spend_lifetime", "avg_order_value")
-BOOL_FIELDS = ("has_valid_email", "has_valid_mobile", "has_postal_address")
-DATE_FIELDS = ("first_order_at", "last_order_at", "as_of")
+INT_FIELDS = (
+    "days_since_last_order", "orders_3y", "orders_lifetime", "sessions_30d", "sessions_90d", "page_views_30d",
+    "page_views_90d", "tickets_12m", "open_tickets", "r_score", "f_score", "m_score",
+)  # fmt: skip
+FLOAT_FIELDS = (
+    "spend_3y", "spend_lifetime", "avg_order_value", "items_per_order", "mean_days_between_orders",
+    "weekend_share", "evening_share",
+)  # fmt: skip
+BOOL_FIELDS = (
+    "has_valid_email", "has_valid_mobile", "has_postal_address",
+    "email_reachable", "sms_reachable", "phone_reachable", "dm_reachable", "ads_reachable",
+)  # fmt: skip
+DATE_FIELDS = ("first_order_at", "last_order_at", "as_of", "birth_date", "last_login_at")
 FIELD_TYPES: dict[str, str] = {
     **{f: "str" for f in STR_FIELDS},
     **{f: "int" for f in INT_FIELDS},

@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from jinja2 import UndefinedError
 
 from activations.audiences import compute_audiences, write_audiences
 from activations.content import CampaignRenderer, pick_language, sms_cost, sms_segments
@@ -49,7 +50,13 @@ def build_messages(
             row[k[: -len("_profile")]] = row.pop(k)
         cid = str(row["customer_id"])
         lang = pick_language(plan, row.get("first_name"))
-        content = renderer.render(channel, row, lang)
+        try:
+            content = renderer.render(channel, row, lang)
+        except UndefinedError as exc:
+            raise LookupError(
+                f"campaign {campaign_id!r} channel {channel!r} customer {cid}: template needs a value the "
+                f"profile lacks: {exc.message}"
+            ) from None
         fields = {k: row.get(k) for k in FIELD_KEYS}
         fields["country"] = "TH"
         sid = send_id_for(campaign_id, cid, channel, send_date)

@@ -108,3 +108,13 @@ def test_reads_newest_profile_snapshot_not_after_as_of(tmp_path: Path):
     wh = write_profiles(tmp_path / "w.duckdb", rows)
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)
     assert _rows(wh, "SELECT DISTINCT customer_id FROM marts.campaign_audiences") == [("C2",)]
+
+
+def test_condition_on_a_column_the_warehouse_lacks(tmp_path: Path):
+    wh = write_profiles(tmp_path / "w.duckdb", standard_rows(2))
+    text = PLAN_PATH.read_text(encoding="utf-8").replace(
+        "      rank: VIP\n      conditions: []",
+        "      rank: VIP\n      conditions:\n        - {field: top_category, op: '=', value: phones}",
+    )
+    with pytest.raises(LookupError, match=r"'vip_party'.*\['top_category'\].*lacks"):
+        build_audiences(wh, parse_plan(text, "plan.yml"), AS_OF, SEND)
