@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pandas as pd
+import pytest
+from starlette.testclient import TestClient
+
+from activations.feedback_sim import (
+    FeedbackRates,
+    load_outbox_sends,
+    post_feedback,
+    simulate,
+    simulate_feedback,
+    write_feedback,
+)
+from activations.webhooks.app import WebhookConfig, create_app
+from activations.webhooks.events import CONSENT_COLUMNS, EMAIL_EVENT_COLUMNS, SMS_EVENT_COLUMNS
+from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, read_rows
+
+SEND_DATE = date(2026, 11, 21)
+KPIS = {"vip_party": "attend_rate", "regular_winback": "apply_rate", "new_thank_you": "open_rate",
+        "prospect_welcome": "purchase_rate"}
+CHANNELS = {"vip_party": ["phone", "direct_mail"], "regular_winback": ["email"], "new_thank_you": ["email"],
+            "prospect_welcome": ["email", "sms", "ads"]}
+
+
+def make_sends(n: int = 300) -> pd.DataFrame:
+    rows = []
+    for campaign, channels in CHANNELS.items():
+        for i in range(n):
+            cid = f"{campaign[:3]}{i:05d}"
+            for ch in channels:
+                to = f"{cid}@example.com" if ch in ("email", "ads") else f"+6681{i:07d}"
+                rows.append({"campaign_id": campaign, "customer_id": cid, "channel": ch, "to": to, "holdout": i % 10 == 0})
+    return pd.DataFrame(rows)
+
+
+def test_feedback_is_deterministic_and_next_day(tmp_path):
+    sends = make_sends()
+    a = simulate_feedback(sends, SEND_DATE, tmp_path / "a", seed=7, kpi_metrics=KPIS)
+    simulate_feedback(sends.sample(frac=1, random_state=1), SEND_DATE, tmp_path / "b", seed=7, kpi_metrics=KPIS)  # order-independent
+    simulate_feedback(sends, SEND_DATE, tmp_path / "c", seed=8)
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
+    assert files_a == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
+    assert {p.parts[1] for p in files_a} == {"2026-11-22"}
+    assert {p.parts[0] for p in files_a} == {
+        "email_events", "sms_events", "consents", "campaign_responses", "orders", "meta_ad_reports", "google_ad_reports"
+    }
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert (tmp_path / "a" / "orders/2026-11-22/feedback_sim-orders.csv").read_bytes() != (
+        tmp_path / "c" / "orders/2026-11-22/feedback_sim-orders.csv"
+    ).read_bytes()
+    assert a.day == date(2026, 11, 22)
+
+
+def test_feedback_content_is_realistic(tmp_path):
+    sends = make_sends(400)
+    fb = simulate(sends, SEND_DATE, seed=3, kpi_metrics=KPIS)
+    email = pd.DataFrame([r.row for r in fb.records if r.source == "email_events"])
+    assert list(email.columns) == list(EMAIL_EVENT_COLUMNS)
+    held = set(sends.loc[sends["holdout"], "customer_id"])
+    assert not set(email["customer_id"]) & held  # the holdout is never contacted
+    processed = (email["event"] == "processed").sum()
+    assert processed == 3 * 360  # three email campaigns × 360 treated people
+    delivered = (email["event"] == "delivered").sum() / processed
+    opens = (email["event"] == "open").sum() / (email["event"] == "delivered").sum()
+    assert 0.9 < delivered < 0.99 and 0.25 < opens < 0.45
+    assert (email["event"] == "click").sum() < (email["event"] == "open").sum()
+    assert email["event_id"].is_unique
+    sms = pd.DataFrame([r.row for r in fb.records if r.source == "sms_events"])
+    assert list(sms.columns) == list(SMS_EVENT_COLUMNS)
+    assert set(sms["status"]) >= {"sent", "delivered"}
+    # responses follow each campaign's KPI metric, only from the treatment group
+    kinds = fb.responses.groupby("campaign_id")["response"].agg(set).to_dict()
+    assert kinds["vip_party"] == {"rsvp", "attended"} and kinds["regular_winback"] == {"applied"}
+    assert "new_thank_you" not in kinds and kinds["prospect_welcome"] == {"redeemed"}
+    assert not set(fb.responses["customer_id"]) & held
+    assert fb.orders["total_amount"].gt(0).all() and fb.orders["order_id"].is_unique
+    assert len(fb.meta) == 1 and len(fb.google) == 1
+    m = fb.meta.iloc[0]
+    assert m["Records uploaded"] == 360 and 0 < m["Matched audience size"] < 360 and m["Impressions"] > 0
+
+
+def test_treatment_buys_more_than_holdout():
+    sends = make_sends(1000)
+    rates = FeedbackRates(purchase_holdout=0.05, purchase_treatment=0.30, purchase_treatment_by_metric={})
+    fb = simulate(sends, SEND_DATE, seed=11, rates=rates)
+    for campaign in CHANNELS:
+        t_buy, t_n = fb.conversions[(campaign, False)]
+        h_buy, h_n = fb.conversions[(campaign, True)]
+        assert (t_n, h_n) == (900, 100)
+        assert t_buy / t_n > 0.2 and h_buy / h_n < 0.15
+    assert len(fb.orders) == sum(b for b, _ in fb.conversions.values())
+
+
+def test_stops_and_unsubscribes_become_consents(tmp_path):
+    sends = make_sends(300)
+    rates = FeedbackRates(sms_stop=0.5, email_unsubscribe=0.1)
+    fb = simulate(sends, SEND_DATE, seed=5, rates=rates)
+    write_feedback(fb, tmp_path)
+    sms_c = [json.loads(x) for x in (tmp_path / "consents/2026-11-22/sms_optouts-feedback_sim.jsonl").read_text().splitlines()]
+    assert sms_c and all(c["channel"] == "sms" and c["status"] == "opt_out" for c in sms_c)
+    assert all(list(c) == list(CONSENT_COLUMNS) for c in sms_c)
+    inbound = [r.row for r in fb.records if r.source == "sms_events" and r.row["status"] == "received"]
+    assert len(inbound) == len(sms_c) and {r["body"] for r in inbound} <= {"STOP", "หยุด"}
+    email_c = (tmp_path / "consents/2026-11-22/email_optouts-feedback_sim.jsonl").read_text().splitlines()
+    assert email_c
+
+
+def test_posting_signed_feedback_to_the_receiver_stores_the_same_rows(tmp_path, sg_private_key):
+    sends = make_sends(60)
+    fb = simulate(sends, SEND_DATE, seed=9, rates=FeedbackRates(sms_stop=0.3))
+    cfg = WebhookConfig(landing_dir=tmp_path / "landing", sendgrid_public_key=public_b64(sg_private_key),
+                        twilio_auth_token=TWILIO_TOKEN)
+    with TestClient(create_app(cfg)) as client:
+        sent = post_feedback(fb, "http://testserver", sg_private_key, TWILIO_TOKEN, batch=50, client=client)
+    assert sent["sendgrid_events"] == len(fb.sendgrid_payloads)
+    stored = read_rows(tmp_path / "landing", "email_events")
+    direct = [r.row for r in fb.records if r.source == "email_events"]
+    strip = lambda rows: sorted(json.dumps({k: v for k, v in r.items() if k != "received_at"}, sort_keys=True) for r in rows)  # noqa: E731
+    assert strip(stored) == strip(direct)
+    stored_sms = read_rows(tmp_path / "landing", "sms_events")
+    assert sorted(r["event_id"] for r in stored_sms) == sorted(r.row["event_id"] for r in fb.records if r.source == "sms_events")
+    assert len(read_rows(tmp_path / "landing", "consents")) == sum(r.source == "consents" for r in fb.records)
+
+
+def test_outbox_loader_and_bad_input(tmp_path):
+    out = tmp_path / "outbox" / "2026-11-21"
+    out.mkdir(parents=True)
+    make_sends(5).to_json(out / "email.jsonl", orient="records", lines=True)
+    assert len(load_outbox_sends(tmp_path / "outbox")) == len(make_sends(5))
+    (out / "bad.csv").write_text("campaign_id,channel\nx,email\n")
+    with pytest.raises(ValueError, match="bad.csv"):
+        load_outbox_sends(tmp_path / "outbox")
+    with pytest.raises(ValueError, match="missing columns"):
+        simulate(pd.DataFrame({"campaign_id": ["x"]}), SEND_DATE)
+
+
+def test_kpi_metrics_read_from_the_default_plan():
+    from activations.feedback_sim import _kpi_metrics
+    from crmloop.settings import REPO_ROOT
+
+    assert _kpi_metrics(REPO_ROOT / "activations" / "plan.yml") == KPIS
