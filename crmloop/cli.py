@@ -107,7 +107,8 @@ def dev(landing: str, home: str, port: int) -> None:
 
 @main.command("webhooks")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--port", type=int, default=8787, show_default=True,
+              help="Port (the sender's CRM_WEBHOOK_BASE_URL defaults to http://127.0.0.1:8787).")
 @landing_option
 @click.option("--public-url", envvar="CRM_WEBHOOK_PUBLIC_URL", default=None,
               help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).")

@@ -9,7 +9,7 @@ from activations.webhooks.app import WebhookConfig, create_app
 log = logging.getLogger("crmloop.webhooks")
 
 
-def serve(config: WebhookConfig, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info") -> None:
+def serve(config: WebhookConfig, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info") -> None:
     """Run until interrupted; on shutdown every accepted event is sealed into ``*.jsonl``."""
     import uvicorn
 
