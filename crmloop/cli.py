@@ -112,9 +112,9 @@ def dev(landing: str, home: str, port: int) -> None:
 @landing_option
 @click.option("--public-url", envvar="CRM_WEBHOOK_PUBLIC_URL", default=None,
               help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).")
-@click.option("--tolerance", type=float, default=300.0, show_default=True,
+@click.option("--tolerance", type=float, envvar="CRM_WEBHOOK_TOLERANCE_SECONDS", default=300.0, show_default=True,
               help="Seconds a SendGrid signature timestamp may differ from now.")
-@click.option("--seal-seconds", type=float, default=60.0, show_default=True,
+@click.option("--seal-seconds", type=float, envvar="CRM_WEBHOOK_SEAL_SECONDS", default=60.0, show_default=True,
               help="Seconds before an in-flight landing segment is sealed into a *.jsonl file.")
 def webhooks(host: str, port: int, landing: str, public_url: str | None, tolerance: float,
              seal_seconds: float) -> None:
