@@ -1,7 +1,7 @@
 -- Label propagation converged: no edge joins two records with different final labels.
--- (If this fails, raise var identity_passes_per_model.)
+-- (If this fails, add passes: copy the last int_identity_pass_NN model.)
 select e.src, e.dst, a.label as src_label, b.label as dst_label
 from {{ ref('int_identity_edges') }} e
-join {{ ref('int_identity_labels_3') }} a on a.node = e.src
-join {{ ref('int_identity_labels_3') }} b on b.node = e.dst
+join {{ ref('int_identity_pass_16') }} a on a.node = e.src
+join {{ ref('int_identity_pass_16') }} b on b.node = e.dst
 where a.label <> b.label

@@ -3,7 +3,7 @@
 with comp as (
     select r.rec_idx, r.source_system, r.source_customer_id, r.first_seen_at, l.label as component
     from {{ ref('int_identity_records') }} r
-    join {{ ref('int_identity_labels_3') }} l on l.node = r.rec_idx
+    join {{ ref('int_identity_pass_16') }} l on l.node = r.rec_idx
 )
 select c.rec_idx, c.source_system, c.source_customer_id, c.first_seen_at, c.component,
        {{ person_id('o.source_system', 'o.source_customer_id') }} as natural_id
