@@ -213,14 +213,20 @@ def load_audience_frame(warehouse_path: str | Path) -> pd.DataFrame:
         con.close()
 
 
-def previous_audience_sizes(warehouse_path: str | Path, send_date: date) -> dict[SizeKey, int]:
-    """Audience sizes per campaign × channel of the latest snapshot before `send_date` (read-only)."""
+def previous_audience_sizes(warehouse_path: str | Path, send_date: date | None = None) -> dict[SizeKey, int]:
+    """Audience sizes per campaign × channel of the latest snapshot before `send_date` (read-only).
+
+    `send_date` None: the send date of the current marts.campaign_audiences."""
     import duckdb
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         if not _table_exists(con, "marts", "campaign_audience_snapshots"):
             return {}
+        if send_date is None:
+            send_date = con.execute("SELECT max(send_date) FROM marts.campaign_audiences").fetchall()[0][0]
+            if send_date is None:
+                return {}
         rows = con.execute(
             """
             SELECT campaign_id, channel, count(*) FROM marts.campaign_audience_snapshots
@@ -235,16 +241,19 @@ def previous_audience_sizes(warehouse_path: str | Path, send_date: date) -> dict
 
 
 def validate_audiences_for(
-    settings: Settings, send_date: date, progress: Callable[[str], None] | None = None
+    settings: Settings, send_date: date | None = None, progress: Callable[[str], None] | None = None
 ) -> ValidationReport:
-    """Load the audiences and the previous run's sizes from the warehouse and validate them."""
+    """Load the audiences and the previous run's sizes from the warehouse and validate them.
+
+    `send_date` None: the send date recorded in marts.campaign_audiences."""
     frame = load_audience_frame(settings.warehouse_path)
     previous = previous_audience_sizes(settings.warehouse_path, send_date)
+    label = send_date.isoformat() if send_date else settings.as_of.isoformat()
     return validate_audiences(
         frame,
         previous,
         docs_dir=settings.data_docs_dir,
         thresholds=settings.quality,
-        target=f"campaign_audiences@{send_date.isoformat()}",
+        target=f"campaign_audiences@{label}",
         progress=progress,
     )

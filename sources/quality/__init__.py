@@ -40,7 +40,6 @@ from sources.quality.lake import (
     unknown_customer_ids,
 )
 from sources.quality.suites import (
-    MISSING,
     needed_columns,
     partitions_suite,
     required_columns,
@@ -95,9 +94,7 @@ def partition_batches(
     if files:
         schemas = file_schemas(files)
         wanted = [c for c, _ in required_columns(entity)]
-        batches.append(
-            Batch(f"{prefix}.schema", schema_frame(files, schemas, wanted, MISSING), schema_suite(entity))
-        )
+        batches.append(Batch(f"{prefix}.schema", schema_frame(files, schemas, wanted), schema_suite(entity)))
 
         trailing = [s.rows for s in stats if s.load_date < load_date][-q.volume_trailing_days :]
         bounds = volume_bounds(trailing, q.volume_band)

@@ -81,18 +81,25 @@ def file_schemas(files: list[Path]) -> list[pa.Schema]:
     return out
 
 
-def schema_frame(
-    files: list[Path], schemas: list[pa.Schema], columns: list[str], missing: str
-) -> pd.DataFrame:
-    """One row per file: the Arrow type of each wanted column in that file (or `missing`)."""
+def schema_frame(files: list[Path], schemas: list[pa.Schema], columns: list[str]) -> pd.DataFrame:
+    """Long format, one row per file × wanted column: `column_type` = "<column>:<arrow type>" when
+    the file has it, else `missing_column` = the column's name (footers only, no data read)."""
     rows = []
     for f, s in zip(files, schemas, strict=True):
-        row = {"_file": f.name}
         for c in columns:
             idx = s.get_field_index(c)
-            row[c] = str(s.field(idx).type) if idx >= 0 else missing
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["_file", *columns], dtype=object)
+            if idx >= 0:
+                rows.append(
+                    {
+                        "file": f.name,
+                        "column": c,
+                        "column_type": f"{c}:{s.field(idx).type}",
+                        "missing_column": None,
+                    }
+                )
+            else:
+                rows.append({"file": f.name, "column": c, "column_type": None, "missing_column": c})
+    return pd.DataFrame(rows, columns=["file", "column", "column_type", "missing_column"], dtype=object)
 
 
 def read_columns(files: list[Path], schemas: list[pa.Schema], columns: list[str]) -> pd.DataFrame:

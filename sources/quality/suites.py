@@ -27,7 +27,6 @@ E164_REGEX = r"^\+[1-9]\d{7,14}$"
 TH_MOBILE_REGEX = r"^\+66[689]\d{8}$"
 EARLIEST_TIMESTAMP = datetime(1990, 1, 1)
 EARLIEST_BIRTH_DATE = datetime(1900, 1, 1)
-MISSING = "<missing>"
 
 ORDER_STATUSES = ["completed", "cancelled", "refunded"]
 EVENT_TYPES = ["login", "page_view", "search"]
@@ -73,27 +72,24 @@ def required_columns(entity: str) -> list[tuple[str, pa.DataType]]:
 
 
 def schema_suite(entity: str) -> list[Expect]:
-    out = []
-    for col, t in required_columns(entity):
-        out.append(
-            Expect(
-                f"schema.{col}.exists",
-                ERROR,
-                "expect_column_to_exist",
-                {"column": col},
-                f"required lake column {col} is present",
-            )
-        )
-        out.append(
-            Expect(
-                f"schema.{col}.type",
-                ERROR,
-                "expect_column_values_to_be_in_set",
-                {"column": col, "value_set": allowed_types(t)},
-                f"{col} has Arrow type {_type_name(t)} in every file",
-            )
-        )
-    return out
+    """Over the long schema frame (one row per file × required column, see `lake.schema_frame`)."""
+    allowed = sorted(f"{col}:{t}" for col, dt in required_columns(entity) for t in allowed_types(dt))
+    return [
+        Expect(
+            "schema.required_columns",
+            ERROR,
+            "expect_column_values_to_be_null",
+            {"column": "missing_column"},
+            "every required lake column is present in every file (bad values: the missing columns)",
+        ),
+        Expect(
+            "schema.types",
+            ERROR,
+            "expect_column_values_to_be_in_set",
+            {"column": "column_type", "value_set": allowed},
+            "every column carries its contract Arrow type (bad values: column:type found)",
+        ),
+    ]
 
 
 def end_of_day(d: date, tolerance_days: int = 0) -> datetime:

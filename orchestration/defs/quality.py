@@ -1,0 +1,198 @@
+"""Data-quality gates as Dagster asset checks (the suites live in sources/quality and activations/quality).
+
+Each gated asset gets one multi-asset check with two checks:
+- `quality_error` (blocking, severity ERROR): fails when any ERROR expectation fails; Dagster
+  then skips everything downstream of the asset in that run.
+- `quality_warn` (non-blocking, severity WARN): fails when any WARN expectation fails.
+
+Both carry the failing expectations (unexpected count and percent, sample bad values, the
+expectation config) and a link to the GX Data Docs written under `<home>/data_docs/`.
+
+    from orchestration.defs.quality import lake_quality_checks, audience_quality_checks
+    Definitions(asset_checks=[*lake_quality_checks(), *audience_quality_checks()], ...)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+
+import dagster as dg
+
+from orchestration.defs.resources import CrmSettings
+
+ERROR_CHECK = "quality_error"
+WARN_CHECK = "quality_warn"
+AUDIENCE_KEY = dg.AssetKey(["activations", "campaign_audiences"])
+
+
+def lake_key(source: str) -> dg.AssetKey:
+    return dg.AssetKey(["lake", source])
+
+
+def _md_cell(value: object, limit: int = 120) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def failures_markdown(report, severity: str) -> str:
+    fails = report.failures(severity)
+    if not fails:
+        return (
+            f"All {sum(1 for o in report.outcomes if o.severity == severity)} {severity} expectations passed."
+        )
+    lines = [
+        "| suite | expectation | unexpected | % | sample bad values | observed | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in fails:
+        pct = "" if o.unexpected_percent is None else f"{o.unexpected_percent:.2f}"
+        lines.append(
+            "| "
+            + " | ".join(
+                _md_cell(x)
+                for x in (
+                    o.suite,
+                    o.name,
+                    "" if o.unexpected_count is None else o.unexpected_count,
+                    pct,
+                    ", ".join(map(str, o.sample_bad_values)) or (o.exception or ""),
+                    "" if o.observed_value is None else o.observed_value,
+                    o.note or "",
+                )
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def check_results(report, asset_key: dg.AssetKey, **extra_metadata) -> list[dg.AssetCheckResult]:
+    """The ERROR and WARN AssetCheckResults of one ValidationReport."""
+    from sources.quality import ERROR, WARN
+
+    common: dict = {
+        "target": report.target,
+        "expectations_checked": len(report.outcomes),
+        "validation_seconds": round(report.seconds, 3),
+        **extra_metadata,
+    }
+    if report.docs_path is not None:
+        common["data_docs"] = dg.MetadataValue.path(str(report.docs_path))
+        common["data_docs_url"] = dg.MetadataValue.url(report.docs_path.as_uri())
+    out = []
+    for check_name, severity, dg_severity in (
+        (ERROR_CHECK, ERROR, dg.AssetCheckSeverity.ERROR),
+        (WARN_CHECK, WARN, dg.AssetCheckSeverity.WARN),
+    ):
+        fails = report.failures(severity)
+        out.append(
+            dg.AssetCheckResult(
+                check_name=check_name,
+                asset_key=asset_key,
+                passed=not fails,
+                severity=dg_severity,
+                description=report.summary(severity),
+                metadata={
+                    **common,
+                    "failed_expectations": len(fails),
+                    "failures": dg.MetadataValue.md(failures_markdown(report, severity)),
+                    "failures_json": dg.MetadataValue.json(
+                        json.loads(json.dumps([o.as_dict() for o in fails]))
+                    ),
+                },
+            )
+        )
+    return out
+
+
+def _specs(asset_key: dg.AssetKey, partitions_def, what: str) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            ERROR_CHECK,
+            asset=asset_key,
+            blocking=True,
+            partitions_def=partitions_def,
+            description=f"ERROR expectations of {what} (blocking: a failure stops everything downstream)",
+        ),
+        dg.AssetCheckSpec(
+            WARN_CHECK,
+            asset=asset_key,
+            blocking=False,
+            partitions_def=partitions_def,
+            description=f"WARN expectations of {what} (reported, never blocking)",
+        ),
+    ]
+
+
+def build_lake_check(
+    source: str, entity: str, *, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.AssetChecksDefinition:
+    """GX checks of one ingested source: validates the run's partition (key = load date)."""
+    if partitions_def is None:
+        from orchestration.defs.partitions import daily_partitions
+
+        partitions_def = daily_partitions()
+    key = lake_key(source)
+
+    @dg.multi_asset_check(
+        specs=_specs(key, partitions_def, f"source {source} (lake entity {entity})"),
+        name=f"lake_{source}_quality",
+        description=f"great-expectations suites of {entity} for source {source}: schema, keys, value sets, "
+        "ranges, formats, referential, volume against trailing partitions, freshness",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
+        from sources.quality import validate_partition
+
+        settings = crm.get()
+        load_date = date.fromisoformat(context.partition_key)
+        report = validate_partition(
+            source,
+            entity,
+            load_date,
+            lake_dir=settings.lake_dir,
+            docs_dir=settings.data_docs_dir,
+            thresholds=settings.quality,
+            as_of=load_date,
+            progress=context.log.info,
+        )
+        context.log.info(report.summary())
+        yield from check_results(report, key, partition=context.partition_key, entity=entity, source=source)
+
+    return _check
+
+
+def lake_quality_checks(
+    sources: Mapping[str, str] | None = None, *, partitions_def: dg.PartitionsDefinition | None = None
+) -> list[dg.AssetChecksDefinition]:
+    """One check definition per source. `sources`: {source name: entity}; default: the declarations."""
+    if sources is None:
+        from sources import load_declarations
+
+        sources = {d.name: d.entity for d in load_declarations().values()}
+    return [build_lake_check(s, e, partitions_def=partitions_def) for s, e in sorted(sources.items())]
+
+
+def audience_quality_checks(
+    asset_key: dg.AssetKey = AUDIENCE_KEY, *, partitions_def: dg.PartitionsDefinition | None = None
+) -> list[dg.AssetChecksDefinition]:
+    """GX checks of marts.campaign_audiences (read from the warehouse) vs the previous run's sizes.
+
+    `partitions_def`: pass the audience asset's partitions (None = unpartitioned asset)."""
+
+    @dg.multi_asset_check(
+        specs=_specs(asset_key, partitions_def, "every campaign audience"),
+        name="campaign_audiences_quality",
+        description="per campaign × channel: no opted-out person, no duplicate recipient, a valid address "
+        "for the channel, audience size within the band of the previous run's",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
+        from activations.quality import validate_audiences_for
+
+        settings = crm.get()
+        report = validate_audiences_for(settings, progress=context.log.info)
+        context.log.info(report.summary())
+        extra = {"partition": context.partition_key} if context.has_partition_key else {}
+        yield from check_results(report, asset_key, **extra)
+
+    return [_check]
