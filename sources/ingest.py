@@ -276,7 +276,7 @@ class _FileSink:
     def write(self, outcome: BatchOutcome) -> None:
         if outcome.good.num_rows:
             if self.lake is None:
-                self.lake = pq.ParquetWriter(self.lake_path, self.schema, compression="zstd")
+                self.lake = pq.ParquetWriter(self.lake_path, self.schema, compression="snappy")
             self.lake.write_table(outcome.good, row_group_size=1 << 20)
         if outcome.bad.num_rows:
             if self.q is None:

@@ -167,12 +167,21 @@ def _numeric_strings(v: pa.Array) -> tuple[pa.Array, pa.Array]:
 def norm_amount(arr: pa.Array) -> Normalised:
     """`1,234.50`, `฿1,234`, `THB 1,234`, `1 234 บาท`, `(50.00)` → float64."""
     v = clean(arr)
-    if len(v) == 0:
+    n = len(v)
+    if n == 0:
         return Normalised(pa.array([], pa.float64()), _false(0))
-    uniques, idx = _distinct(v)
-    s, invalid = _numeric_strings(uniques)
-    vals = pc.cast(s, pa.float64())
-    return Normalised(pc.take(vals, idx), _fill_false(pc.take(invalid, idx)))
+    # fast path: plain numbers, thousands commas and a leading baht sign (literal replaces, no regex)
+    s = pc.replace_substring(pc.replace_substring(v, ",", ""), "฿", "")
+    plain = pc.fill_null(pc.match_substring_regex(s, _NUM_RE), False)
+    vals = pc.cast(pc.if_else(plain, s, pa.scalar(None, STRING)), pa.float64())
+    left = pc.and_(pc.is_valid(v), pc.invert(plain))
+    invalid = _false(n)
+    if pc.any(left).as_py():
+        uniques, idx = _distinct(pc.filter(v, left))
+        s2, bad = _numeric_strings(uniques)
+        vals = pc.replace_with_mask(vals, left, pc.take(pc.cast(s2, pa.float64()), idx))
+        invalid = pc.replace_with_mask(invalid, left, _fill_false(pc.take(bad, idx)))
+    return Normalised(vals, invalid)
 
 
 def norm_int(arr: pa.Array) -> Normalised:
@@ -224,9 +233,12 @@ def _field(struct: pa.Array, name: str) -> np.ndarray:
 
 def _tz_minutes(struct: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(has offset, offset minutes east of UTC)."""
-    z = pc.struct_field(struct, "Z").to_pylist()
-    has = np.zeros(len(z), dtype=bool)
-    off = np.zeros(len(z), dtype=np.int64)
+    zc = pc.struct_field(struct, "Z")
+    has = np.zeros(len(zc), dtype=bool)
+    off = np.zeros(len(zc), dtype=np.int64)
+    if not pc.any(pc.not_equal(zc, "")).as_py():
+        return has, off
+    z = zc.to_pylist()
     for i, t in enumerate(z):
         if not t:
             continue
@@ -308,20 +320,44 @@ def parse_timestamps(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.where(ok, us, 0), ok, has_time
 
 
+_FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+
+
 def _parse_column(arr: pa.Array, unit: str) -> Normalised:
+    """Fast path: Arrow's strptime for plain ISO values (CE years); everything else (BE years,
+    DD/MM/YYYY, offsets, fractions, serials) through `parse_timestamps` on distinct values."""
+    out_type = pa.timestamp("us") if unit == "ts" else pa.date32()
     v = clean(arr)
-    if len(v) == 0:
-        t = pa.timestamp("us") if unit == "ts" else pa.date32()
-        return Normalised(pa.array([], t), _false(0))
-    uniques, idx = _distinct(v)
-    us, ok, _ = parse_timestamps(uniques)
-    if unit == "ts":
-        vals = pa.array(us, pa.timestamp("us"), mask=~ok)
-    else:
-        days = np.floor_divide(us, _US_PER_DAY).astype(np.int32)
-        vals = pa.array(days, pa.date32(), mask=~ok)
-    invalid = pa.array(~ok)
-    return Normalised(pc.take(vals, idx), _fill_false(pc.take(invalid, idx)))
+    n = len(v)
+    if n == 0:
+        return Normalised(pa.array([], out_type), _false(0))
+    ts = pa.nulls(n, pa.timestamp("us"))
+    for fmt in _FAST_FORMATS:
+        todo = pc.and_(pc.is_valid(v), pc.is_null(ts))
+        if not pc.any(todo).as_py():
+            break
+        parsed = pc.strptime(v, format=fmt, unit="us", error_is_null=True)
+        # strptime rolls 2025-02-30 over to March: keep only values whose day survived, and CE years
+        shaped = pc.fill_null(pc.match_substring_regex(v, r"^\d{4}-\d{2}-\d{2}"), False)
+        dd = pc.cast(
+            pc.if_else(shaped, pc.utf8_slice_codeunits(v, 8, 10), pa.scalar(None, STRING)), pa.int64()
+        )
+        keep = pc.and_(pc.less(pc.year(parsed), 2400), pc.equal(pc.day(parsed), dd))
+        parsed = pc.if_else(pc.fill_null(keep, False), parsed, pa.scalar(None, ts.type))
+        ts = pc.coalesce(ts, parsed)
+    left = pc.and_(pc.is_valid(v), pc.is_null(ts))
+    invalid = _false(n)
+    if pc.any(left).as_py():
+        pos = pc.indices_nonzero(left)
+        uniques, idx = _distinct(pc.take(v, pos))
+        us, ok, _ = parse_timestamps(uniques)
+        vals = pc.take(pa.array(us, pa.timestamp("us"), mask=~ok), idx)
+        bad = pc.take(pa.array(~ok), idx)
+        ts = pc.replace_with_mask(ts, left, vals) if len(vals) else ts
+        invalid = pc.replace_with_mask(invalid, left, bad)
+    if unit == "date":
+        ts = pc.cast(pc.floor_temporal(ts, unit="day"), pa.date32()) if n else ts
+    return Normalised(ts, invalid)
 
 
 def norm_timestamp(arr: pa.Array) -> Normalised:

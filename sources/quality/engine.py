@@ -153,6 +153,12 @@ class ValidationReport:
             f"{self.target}: no expectation named {name!r}; have {[o.name for o in self.outcomes]}"
         )
 
+    def outcome_in(self, suite: str, name: str) -> ExpectationOutcome:
+        for o in self.outcomes:
+            if o.suite == suite and o.name == name:
+                return o
+        raise KeyError(f"{self.target}: no expectation {name!r} in suite {suite!r}")
+
     def summary(self, severity: str | None = None) -> str:
         fails = self.failures(severity)
         checked = [o for o in self.outcomes if severity is None or o.severity == severity]

@@ -1,0 +1,116 @@
+from pathlib import Path
+
+import pytest
+
+from sources import ENTITY_COLUMNS, DeclarationError, entity_schema, load_declarations
+from sources.declarations import load_declaration
+
+CANONICAL = {
+    "customers",
+    "orders",
+    "order_lines",
+    "products",
+    "web_events",
+    "consents",
+    "support_tickets",
+    "campaign_responses",
+}
+
+
+def test_shipped_declarations_load_and_cover_every_entity():
+    decls = load_declarations()
+    assert CANONICAL | {"dealer_customers"} <= set(decls)
+    for name in CANONICAL:
+        assert decls[name].entity == name
+    assert decls["dealer_customers"].entity == "customers"
+    assert decls["dealer_customers"].source_system == "dealer"
+    assert decls["dealer_customers"].columns["source_system"].default == "dealer"
+    assert {d.entity for d in decls.values()} == set(ENTITY_COLUMNS)
+
+
+def test_entity_schema_has_lineage_and_types():
+    s = entity_schema("customers")
+    assert s.names[-3:] == ["_source", "_source_file", "_row_number"]
+    assert str(s.field("birth_date").type) == "date32[day]"
+    assert str(s.field("registered_at").type) == "timestamp[us]"
+    assert str(s.field("phone_is_mobile").type) == "bool"
+    assert str(entity_schema("orders").field("total_amount").type) == "double"
+    with pytest.raises(ValueError, match="unknown entity 'nope'"):
+        entity_schema("nope")
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / f"{name}.yml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("entity: customer\ncolumns: {email: {}}\n", r"bad\.yml: entity: 'customer' is not an entity"),
+        ("entity: customers\n", r"bad\.yml: columns: must be a non-empty mapping"),
+        ("entity: customers\ncolumns: {emale: {}}\n", r"bad\.yml: columns\.emale: not a column of entity"),
+        (
+            "entity: customers\ncolumns: {gender: {normaliser: enum}}\n",
+            r"bad\.yml: columns\.gender\.values: an enum needs `values`",
+        ),
+        (
+            "entity: customers\ncolumns: {birth_date: {normaliser: amount}}\n",
+            r"bad\.yml: columns\.birth_date\.normaliser: 'amount' produces double but customers\.birth_date is date32",
+        ),
+        (
+            "entity: customers\ncolumns: {email: {normaliser: emial}}\n",
+            r"bad\.yml: columns\.email\.normaliser: unknown normaliser 'emial'",
+        ),
+        (
+            "entity: customers\ncolumns: {email: {requird: true}}\n",
+            r"bad\.yml: columns\.email\.requird: unknown field",
+        ),
+        (
+            "entity: customers\nformats: [xls]\ncolumns: {email: {}}\n",
+            r"bad\.yml: formats: must be a non-empty list",
+        ),
+        (
+            "entity: customers\ncolumns: {phone_raw: {}}\n",
+            r"bad\.yml: columns\.phone_raw: is derived by the 'phone'",
+        ),
+        (
+            "entity: customers\ncolumns: {first_name: {from: [name]}, last_name: {from: [name]}}\n",
+            r"bad\.yml: columns\.last_name\.from: header 'name' is already mapped to 'first_name'",
+        ),
+        ("source: other\nentity: customers\ncolumns: {email: {}}\n", r"bad\.yml: source: 'other' must equal"),
+        (
+            "entity: orders\ncolumns: {total_amount: {min: low}}\n",
+            r"bad\.yml: columns\.total_amount\.min: must be a number",
+        ),
+        ("entity: customers\ncsv: {delimiter: ';;'}\ncolumns: {email: {}}\n", r"bad\.yml: csv\.delimiter"),
+        (
+            "entity: customers\ncolumns: {email: {on_invalid: drop}}\n",
+            r"bad\.yml: columns\.email\.on_invalid",
+        ),
+        ("entity: [customers\n", r"bad\.yml: not valid YAML"),
+    ],
+)
+def test_invalid_declarations_name_file_and_field(tmp_path, text, message):
+    p = write(tmp_path, "bad", text)
+    with pytest.raises(DeclarationError, match=message):
+        load_declaration(p)
+    with pytest.raises(DeclarationError, match=message):
+        load_declarations(tmp_path)
+
+
+def test_minimal_declaration_defaults(tmp_path):
+    write(
+        tmp_path,
+        "shop_b",
+        "entity: orders\nsource_system: shopb\ncolumns:\n  order_id: {required: true, from: [เลขที่]}\n"
+        "  total_amount: {}\n  ordered_at: {}\n",
+    )
+    d = load_declarations(tmp_path)["shop_b"]
+    assert d.formats == ("csv", "xlsx", "jsonl", "parquet")
+    assert d.columns["total_amount"].normaliser == "amount"
+    assert d.columns["ordered_at"].normaliser == "timestamp"
+    assert d.columns["order_id"].aliases == ("order_id", "เลขที่")
+    assert d.columns["source_system"].default == "shopb"
+    assert d.required_columns == ["order_id"]
