@@ -1,0 +1,271 @@
+"""SMS through Twilio Programmable Messaging: the one module that imports the `twilio` SDK.
+
+E.164 mobiles only, sent through a messaging service, a StatusCallback to the webhook receiver
+tagged with the send id and batch id, Thai text counted in UCS-2 segments. The SDK is pointed
+at a configurable base URL (a local fake in tests, the sandbox sink by default) through a
+custom `http_client` that rewrites `https://api.twilio.com`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+from activations.delivery.config import DeliveryConfig
+from activations.delivery.engine import BatchResult
+from activations.delivery.ledger import Outcome, PendingRow, content_hash
+from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
+
+TWILIO_API = "https://api.twilio.com"
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+# Twilio error code -> (ledger reason, suppression-list reason or None)
+PERMANENT_CODES: dict[int, tuple[str, str | None]] = {
+    21211: ("invalid_number", "invalid_number"),
+    21610: ("sms_stop", "sms_stop"),
+    21614: ("landline", "landline"),
+    21408: ("region_not_enabled", None),
+    21612: ("unreachable_route", None),
+}
+RATE_LIMIT_CODES = {20429, 14107}
+
+# GSM 03.38 basic set and its extension table (extension characters cost two septets)
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXT = set("^{}\\[~]|€\f")
+
+
+def sms_segments(text: str) -> tuple[str, int, int]:
+    """(encoding, segments, units) of an SMS body.
+
+    GSM-7: 160 septets in one part, 153 per part when concatenated (extension chars cost 2).
+    Anything else (Thai) is UCS-2: 70 UTF-16 code units in one part, 67 per part."""
+    text = text or ""
+    if all(c in GSM7_BASIC or c in GSM7_EXT for c in text):
+        units = sum(2 if c in GSM7_EXT else 1 for c in text)
+        single, multi, enc = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, enc = 70, 67, "UCS-2"
+    if units == 0:
+        return enc, 0, 0
+    return enc, (1 if units <= single else -(-units // multi)), units
+
+
+def estimate_cost(bodies: Iterable[str], price_per_segment: float) -> tuple[int, float]:
+    """(segments, cost) for a set of SMS bodies."""
+    segs = sum(sms_segments(b)[1] for b in bodies)
+    return segs, round(segs * price_per_segment, 2)
+
+
+class _BaseUrlHttpClient(TwilioHttpClient):
+    """TwilioHttpClient that sends to `base_url` instead of https://api.twilio.com and keeps
+    the last response headers per thread (the SDK's exception does not carry Retry-After)."""
+
+    def __init__(self, base_url: str, timeout: float, pool_size: int):
+        super().__init__(pool_connections=True, timeout=timeout)
+        self.base_url = base_url.rstrip("/")
+        self._tls = threading.local()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=max(4, pool_size))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False):
+        if url.startswith(TWILIO_API):
+            url = self.base_url + url[len(TWILIO_API):]
+        self._tls.headers = None
+        resp = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
+                               timeout=timeout, allow_redirects=allow_redirects)
+        self._tls.headers = resp.headers
+        return resp
+
+    @property
+    def last_headers(self):
+        return getattr(self._tls, "headers", None)
+
+
+def _transport_kind(exc: BaseException) -> str:
+    """RETRY when the request certainly did not reach Twilio, AMBIGUOUS when it may have."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return RequestOutcome.RETRY
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        if "NewConnectionError" in text or "Connection refused" in text or "NameResolution" in text:
+            return RequestOutcome.RETRY
+        return RequestOutcome.AMBIGUOUS
+    return RequestOutcome.AMBIGUOUS  # ReadTimeout, ChunkedEncodingError...
+
+
+class SmsClient:
+    """Twilio sender for the delivery engine."""
+
+    channel = "sms"
+
+    def __init__(self, cfg: DeliveryConfig, base_url: str | None = None, *, sleep=time.sleep, now=None):
+        self.cfg = cfg
+        self.base_url = (base_url or cfg.twilio_base_url).rstrip("/")
+        self.parallel_batches = 2
+        # a small burst lets a worker that was late catch up, so the long-run rate is the configured one
+        self.bucket = TokenBucket(cfg.twilio_rate, burst=min(max(1, cfg.twilio_concurrency), max(2.0, cfg.twilio_rate * 0.02)))
+        self.backoff = Backoff(cfg.retry)
+        self._sleep = sleep
+        self._now = now or (lambda: datetime.now(UTC))
+        self.account_sid = cfg.secret("TWILIO_ACCOUNT_SID")
+        self.service_sid = cfg.secret("TWILIO_MESSAGING_SERVICE_SID")
+        self._http = _BaseUrlHttpClient(self.base_url, cfg.retry.timeout_seconds, cfg.twilio_concurrency * 2)
+        self._client = Client(self.account_sid, cfg.secret("TWILIO_AUTH_TOKEN"), http_client=self._http)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.twilio_concurrency), thread_name_prefix="twilio")
+        self.sample: dict | None = None
+
+    def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]:
+        batch: list = []
+        for m in messages:
+            batch.append(m)
+            if len(batch) >= self.cfg.sms_ledger_batch:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def status_callback(self, send_id: str, batch_id: str) -> str:
+        return f"{self.cfg.status_callback_url}?{urlencode({'send_id': send_id, 'batch_id': batch_id})}"
+
+    def create_params(self, m: Any, batch_id: str) -> dict[str, Any]:
+        """Keyword arguments for `messages.create` (pure but for the clock)."""
+        params: dict[str, Any] = {
+            "to": m.to,
+            "body": m.sms_body or "",
+            "messaging_service_sid": self.service_sid,
+            "status_callback": self.status_callback(m.send_id, batch_id),
+        }
+        nb = getattr(m, "not_before", None)
+        if nb is not None and nb - self._now() >= timedelta(minutes=15):
+            params["send_at"] = nb  # Twilio scheduling: 15 min to 35 days ahead, via a messaging service
+            params["schedule_type"] = "fixed"
+        return params
+
+    def send_batch(self, batch_id: str, messages: Sequence[Any]) -> BatchResult:
+        started = self._now()
+        results = list(self._pool.map(lambda m: self._send_one_safe(batch_id, m, started), messages))
+        out = BatchResult(outcomes=[r[0] for r in results])
+        for _outcome, sup, reqs, retries in results:
+            if sup:
+                out.suppress.append(sup)
+            out.requests += reqs
+            out.retries += retries
+        return out
+
+    def _send_one_safe(self, batch_id: str, m: Any, started: datetime):
+        try:
+            return self._send_one(batch_id, m, started)
+        except Exception as exc:  # noqa: BLE001 - an unexpected error: this message's fate is unknown
+            return Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
+
+    def _send_one(self, batch_id: str, m: Any, started: datetime):
+        if not E164.match(m.to or ""):
+            return Outcome(m.send_id, "failed", reason="invalid_number", suppress_reason="invalid_number"), \
+                ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"), 0, 0
+        params = self.create_params(m, batch_id)
+        nb = getattr(m, "not_before", None)
+        if "send_at" not in params and nb is not None:
+            wait = (nb - self._now()).total_seconds()
+            if wait > 0:
+                self._sleep(wait)  # quiet hours end within 15 minutes: hold, then send
+        if self.sample is None:
+            self.sample = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
+        requests_made = retries = 0
+        reason = "unknown"
+        for attempt in range(1, self.cfg.retry.max_attempts + 1):
+            self.bucket.acquire()
+            requests_made += 1
+            retry_after = None
+            try:
+                msg = self._client.messages.create(**params)
+                return Outcome(m.send_id, "sent", provider_id=msg.sid), None, requests_made, retries
+            except TwilioRestException as exc:
+                code = int(exc.code or 0)
+                if exc.status == 429 or code in RATE_LIMIT_CODES or exc.status >= 500:
+                    retry_after = parse_retry_after(self._http.last_headers)
+                    if retry_after:
+                        self.bucket.pause_until(time.monotonic() + retry_after)
+                    reason = f"twilio_{code or exc.status}"
+                elif code in PERMANENT_CODES:
+                    why, sup = PERMANENT_CODES[code]
+                    row = ("sms", m.to, sup, m.customer_id, f"twilio_{code}") if sup else None
+                    return Outcome(m.send_id, "failed", reason=why, suppress_reason=sup), row, requests_made, retries
+                elif exc.status in (401, 403):
+                    return Outcome(m.send_id, "failed", reason=f"http_{exc.status}", retryable=True), None, requests_made, retries
+                else:
+                    return Outcome(m.send_id, "failed", reason=f"twilio_{code or exc.status}"), None, requests_made, retries
+            except requests.exceptions.RequestException as exc:
+                kind = _transport_kind(exc)
+                reason = f"transport: {type(exc).__name__}"
+                if kind == RequestOutcome.AMBIGUOUS:
+                    if self.cfg.lookup_settle_seconds:
+                        self._sleep(self.cfg.lookup_settle_seconds)
+                    found = self._lookup(m.to, content_hash(m.sms_body), started - timedelta(minutes=2))
+                    if found is None:
+                        return Outcome(m.send_id, "ambiguous", reason=reason), None, requests_made, retries
+                    if found:
+                        return Outcome(m.send_id, "sent", provider_id=found, reason="reconciled"), None, requests_made, retries
+            retries += 1
+            self._sleep(self.backoff.delay(attempt, retry_after))
+        return Outcome(m.send_id, "failed", reason=f"gave_up: {reason}", retryable=True), None, requests_made, retries - 1
+
+    def _lookup(self, to: str, body_hash: str, since: datetime) -> str | None:
+        """sid of a message to `to` whose body hashes to `body_hash`, created since `since`;
+        "" if there is none; None if Twilio could not be asked."""
+        for attempt in range(1, self.cfg.retry.max_attempts + 1):
+            self.bucket.acquire()
+            try:
+                for msg in self._client.messages.list(to=to, limit=50, page_size=50):
+                    created = msg.date_created
+                    if (
+                        content_hash(msg.body) == body_hash
+                        and (msg.messaging_service_sid in (None, self.service_sid))
+                        and (created is None or created >= since)
+                    ):
+                        return msg.sid
+                return ""
+            except TwilioRestException as exc:
+                if exc.status != 429 and exc.status < 500:
+                    return None
+                self._sleep(self.backoff.delay(attempt, parse_retry_after(self._http.last_headers)))
+            except (TwilioException, requests.exceptions.RequestException):
+                # a list page that failed (5xx, dropped): ask again
+                self._sleep(self.backoff.delay(attempt, parse_retry_after(self._http.last_headers)))
+        return None
+
+    def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]:
+        """A crashed run's pending SMS: a message to the same number with the same body (by
+        hash), created after the intent, means it was sent; none means it never left."""
+
+        def one(r: PendingRow) -> Outcome:
+            if not r.content_hash:
+                return Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: body unknown")
+            since = r.intent_at.replace(tzinfo=UTC) - timedelta(minutes=2)
+            found = self._lookup(r.address, r.content_hash, since)
+            if found is None:
+                return Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup failed")
+            if found:
+                return Outcome(r.send_id, "sent", provider_id=found, reason="reconciled")
+            return Outcome(r.send_id, "failed", reason="reconciled_not_sent", retryable=True)
+
+        return list(self._pool.map(one, rows))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._http.session.close()

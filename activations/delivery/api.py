@@ -1,0 +1,144 @@
+"""Entry points orchestration calls: send one channel, or everything `prepare_messages` produced."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from activations.delivery.config import DeliveryConfig, DeliveryConfigError
+from activations.delivery.engine import ChannelSummary, Progress, deliver
+from activations.delivery.ledger import SendLedger
+from activations.delivery.sink import SandboxSink
+
+SENDABLE = ("email", "sms")
+
+
+def make_client(channel: str, cfg: DeliveryConfig, base_url: str | None = None):
+    """The channel client for `channel` (imports the provider SDK only when asked)."""
+    if channel == "email":
+        from activations.channels.email import EmailClient
+
+        return EmailClient(cfg, base_url)
+    if channel == "sms":
+        from activations.channels.sms import SmsClient
+
+        return SmsClient(cfg, base_url)
+    raise DeliveryConfigError(f"no sender for channel {channel!r} (expected one of {SENDABLE})")
+
+
+@contextlib.contextmanager
+def _endpoint(cfg: DeliveryConfig, send_date: date):
+    """(cfg, base_url or None): in sandbox, a sink on 127.0.0.1 takes every request."""
+    if cfg.mode == "sandbox":
+        with SandboxSink(cfg.outbox_dir, send_date) as sink:
+            # the sink answers the Email Activity look-up from the outbox, so use it
+            yield replace(cfg, sendgrid_activity_lookup=True), sink.url
+    else:
+        yield cfg, None
+
+
+def send_messages(
+    channel: str,
+    messages: Iterable[Any],
+    *,
+    cfg: DeliveryConfig,
+    send_date: date,
+    ledger: SendLedger | None = None,
+    progress: Progress | None = None,
+    summary: ChannelSummary | None = None,
+) -> ChannelSummary:
+    """Send email or SMS messages exactly once (see activations/delivery/README.md)."""
+    own = ledger is None
+    ledger = ledger or SendLedger(cfg.warehouse_path)
+    try:
+        with _endpoint(cfg, send_date) as (cfg2, base_url):
+            client = make_client(channel, cfg2, base_url)
+            try:
+                result = deliver(messages, client, ledger, mode=cfg.mode, progress=progress, summary=summary)
+            finally:
+                client.close()
+            result.sample = result.sample or client.sample
+            if channel == "sms":
+
+                result.extra.setdefault("sms_price_per_segment", cfg.sms_price_per_segment)
+                result.extra.setdefault("currency", cfg.sms_currency)
+            return result
+    finally:
+        if own:
+            ledger.close()
+
+
+def deliver_prepared(prepared: Any, settings: Any, *, cfg: DeliveryConfig | None = None,
+                     progress: Progress | None = None) -> dict[str, Any]:
+    """Deliver everything `activations.outbound.prepare_messages` returned.
+
+    email, sms → send ledger + SendGrid / Twilio; ads → Meta Custom Audience sync + Google
+    Customer Match file (`<home>/outbox/ads/<date>/google_customer_match_<campaign>.csv` in
+    sandbox, `<home>/exports/<date>/<campaign>/` otherwise). Returns per-channel metadata."""
+    cfg = cfg or DeliveryConfig.from_env(home=Path(settings.home))
+    send_date = prepared.send_date
+    out: dict[str, Any] = {}
+    ledger = SendLedger(cfg.warehouse_path)
+    try:
+        for channel in SENDABLE:
+            batches = list(prepared.batches(channel))
+            if not batches:
+                continue
+            summary = ChannelSummary(channel=channel, mode=cfg.mode)
+            for b in batches:
+                summary.add_plan(b.metadata())
+            msgs = [m for b in batches for m in b.messages]
+            summary = send_messages(channel, msgs, cfg=cfg, send_date=send_date, ledger=ledger,
+                                    progress=progress, summary=summary)
+            if summary.sample is None and batches[0].sample is not None:
+                summary.sample = _message_sample(batches[0].sample)
+            out[channel] = summary.to_metadata()
+        ads = list(prepared.batches("ads"))
+        if ads:
+            out["ads"] = _deliver_ads(ads, cfg, settings, send_date, ledger, progress)
+    finally:
+        ledger.close()
+    return out
+
+
+def _message_sample(m: Any) -> dict:
+    return {k: getattr(m, k, None) for k in ("to", "subject", "text", "sms_body")}
+
+
+def _deliver_ads(batches, cfg: DeliveryConfig, settings, send_date: date, ledger: SendLedger, progress) -> dict:
+    from activations.channels.google_ads import write_customer_match
+    from activations.channels.meta import MetaAudienceClient, sync_meta_audience
+
+    result: dict[str, Any] = {"campaigns": {}}
+    audience_ids = json.loads(os.environ.get("CRM_META_AUDIENCE_IDS") or "{}")
+    with _endpoint(cfg, send_date) as (cfg2, base_url):
+        meta = MetaAudienceClient(cfg2, base_url)
+        try:
+            for b in batches:
+                started = time.perf_counter()
+                audience_id = str(audience_ids.get(b.campaign_id) or cfg2.secret("META_CUSTOM_AUDIENCE_ID"))
+                if cfg.mode == "sandbox":
+                    audience_id = f"sandbox-{b.campaign_id}"
+                msum = sync_meta_audience(b.messages, audience_id, meta, ledger, campaign_id=b.campaign_id,
+                                          progress=progress)
+                folder = (cfg.outbox_dir / "ads" / send_date.isoformat()) if cfg.mode == "sandbox" else (
+                    Path(settings.home) / "exports" / send_date.isoformat() / b.campaign_id)
+                gfile = write_customer_match(b.messages, folder / f"google_customer_match_{b.campaign_id}.csv")
+                result["campaigns"][b.campaign_id] = {
+                    **b.metadata(),
+                    "meta": msum.to_metadata(),
+                    "google_customer_match": gfile.metadata(),
+                    "sent": msum.audience_size,
+                    "failed_by_reason": {"unmatchable": msum.unmatchable} if msum.unmatchable else {},
+                    "elapsed_seconds": round(time.perf_counter() - started, 3),
+                }
+        finally:
+            meta.close()
+    return result

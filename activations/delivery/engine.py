@@ -1,0 +1,233 @@
+"""The send loop shared by every channel: ledger intent → request → outcome, under a bounded
+number of batches in flight. Channel clients (activations/channels/) only know their provider.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from activations.delivery.ledger import Outcome, PendingRow, SendLedger
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome]
+    suppress: list[tuple] = field(default_factory=list)  # (channel, address, reason, customer_id, source)
+    requests: int = 0
+    retries: int = 0
+
+
+class ChannelClient(Protocol):
+    channel: str  # ledger channel
+    parallel_batches: int
+
+    def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]: ...
+
+    def send_batch(self, batch_id: str, messages: Sequence[Any]) -> BatchResult: ...
+
+    def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class ChannelSummary:
+    """What happened on one channel in one delivery run (JSON-able via `to_metadata`)."""
+
+    channel: str
+    mode: str
+    offered: int = 0  # eligible messages handed to delivery
+    sent: int = 0
+    failed: Counter = field(default_factory=Counter)  # reason -> n
+    ambiguous: int = 0  # this run's requests whose fate is unknown (held, reported)
+    already_in_ledger: Counter = field(default_factory=Counter)  # status -> n (not sent again)
+    suppressed_at_send: Counter = field(default_factory=Counter)  # reason -> n (suppression list hit)
+    reconciled: Counter = field(default_factory=Counter)  # sent / released / ambiguous (crash recovery)
+    ambiguous_batches: list[str] = field(default_factory=list)
+    requests: int = 0
+    retries: int = 0
+    batches: int = 0
+    elapsed_seconds: float = 0.0
+    sample: dict | None = None
+    plan: dict = field(default_factory=dict)  # audience / holdout / suppressed from the plan side
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def failed_total(self) -> int:
+        return sum(self.failed.values())
+
+    def accounted(self) -> int:
+        return (
+            self.sent
+            + self.failed_total
+            + self.ambiguous
+            + sum(self.already_in_ledger.values())
+            + sum(self.suppressed_at_send.values())
+        )
+
+    def add_plan(self, batch_metadata: dict) -> None:
+        """Fold in the plan side's counts (`ChannelBatch.metadata()`), summing over campaigns."""
+        for key in ("audience", "holdout", "eligible", "suppressed_total", "queued_quiet_hours", "sms_segments"):
+            self.plan[key] = self.plan.get(key, 0) + int(batch_metadata.get(key, 0) or 0)
+        if "estimated_cost" in batch_metadata:
+            self.plan["estimated_cost"] = round(self.plan.get("estimated_cost", 0.0) + batch_metadata["estimated_cost"], 2)
+        sup = self.plan.setdefault("suppressed", {})
+        for reason, n in (batch_metadata.get("suppressed") or {}).items():
+            sup[reason] = sup.get(reason, 0) + n
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "mode": self.mode,
+            "audience": self.plan.get("audience"),
+            "holdout": self.plan.get("holdout"),
+            "suppressed_by_reason": self.plan.get("suppressed", {}),
+            "offered": self.offered,
+            "sent": self.sent,
+            "failed_by_reason": dict(self.failed),
+            "ambiguous": self.ambiguous,
+            "ambiguous_batches": self.ambiguous_batches[:50],
+            "already_in_ledger": dict(self.already_in_ledger),
+            "suppressed_at_send": dict(self.suppressed_at_send),
+            "reconciled_after_crash": dict(self.reconciled),
+            "requests": self.requests,
+            "retries": self.retries,
+            "batches": self.batches,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+            "sample": self.sample,
+            **self.extra,
+        }
+
+
+def new_batch_id(channel: str) -> str:
+    # sortable by time (zone maps in DuckDB prune by batch_id), unique across processes
+    return f"{channel}-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def recover_pending(client: ChannelClient, ledger: SendLedger, summary: ChannelSummary, progress: Progress | None = None) -> None:
+    """Reconcile rows a crashed run left `pending` (never resend them blindly)."""
+    rows = ledger.pending(client.channel)
+    if not rows:
+        return
+    if progress:
+        progress("reconcile", {"channel": client.channel, "pending": len(rows)})
+    outcomes = client.reconcile(rows)
+    by_id = {o.send_id: o for o in outcomes}
+    # anything the client did not decide stays ambiguous
+    final = [by_id.get(r.send_id) or Outcome(r.send_id, "ambiguous", reason="no_lookup") for r in rows]
+    ledger.resolve(final)
+    for o in final:
+        if o.status == "sent":
+            summary.reconciled["sent"] += 1
+        elif o.status == "failed" and o.retryable:
+            summary.reconciled["released"] += 1
+        elif o.status == "failed":
+            summary.reconciled["failed"] += 1
+        else:
+            summary.reconciled["ambiguous"] += 1
+    summary.ambiguous_batches.extend(sorted({r.batch_id for r, o in zip(rows, final, strict=False) if o.status == "ambiguous"}))
+
+
+def _prefilter(
+    messages: Iterable[Any],
+    client: ChannelClient,
+    ledger: SendLedger,
+    summary: ChannelSummary,
+    chunk: int,
+) -> Iterator[Any]:
+    """Drop keys already in the ledger and addresses on the suppression list."""
+    it = iter(messages)
+    while True:
+        block = list(itertools.islice(it, chunk))
+        if not block:
+            return
+        summary.offered += len(block)
+        ids = [m.send_id for m in block]
+        existing = ledger.existing(ids)
+        suppressed = ledger.suppressed_addresses(client.channel, [m.to for m in block])
+        for m, sid in zip(block, ids, strict=False):
+            state = existing.get(sid)
+            if state is not None and not (state[0] == "failed" and state[1]):
+                summary.already_in_ledger[state[0]] += 1
+                continue
+            reason = suppressed.get(m.to)
+            if reason is not None:
+                summary.suppressed_at_send[reason] += 1
+                continue
+            yield m
+
+
+def deliver(
+    messages: Iterable[Any],
+    client: ChannelClient,
+    ledger: SendLedger,
+    *,
+    mode: str = "sandbox",
+    progress: Progress | None = None,
+    prefilter_chunk: int = 10_000,
+    summary: ChannelSummary | None = None,
+) -> ChannelSummary:
+    """Send `messages` exactly once each through `client`, recording everything in `ledger`."""
+    started = time.perf_counter()
+    summary = summary or ChannelSummary(channel=client.channel, mode=mode)
+    recover_pending(client, ledger, summary, progress)
+    in_flight: deque[tuple[str, list, Future]] = deque()
+    limit = max(1, int(client.parallel_batches))
+    last_report = time.monotonic()
+
+    def settle(batch_id: str, batch: list, fut: Future) -> None:
+        try:
+            result: BatchResult = fut.result()
+        except BaseException as exc:  # an unexpected client bug: the batch's fate is unknown
+            result = BatchResult([Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch])
+        ledger.record_outcomes(batch_id, result.outcomes, result.suppress)
+        summary.requests += result.requests
+        summary.retries += result.retries
+        amb = False
+        for o in result.outcomes:
+            if o.status == "sent":
+                summary.sent += 1
+            elif o.status == "failed":
+                summary.failed[o.reason or "unknown"] += 1
+            else:
+                summary.ambiguous += 1
+                amb = True
+        if amb:
+            summary.ambiguous_batches.append(batch_id)
+
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"send-{client.channel}") as pool:
+        for batch in client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk)):
+            if not batch:
+                continue
+            while len(in_flight) >= limit:
+                done, _ = wait([f for _, _, f in in_flight], return_when=FIRST_COMPLETED)
+                keep = deque()
+                for item in in_flight:
+                    if item[2] in done:
+                        settle(*item)
+                    else:
+                        keep.append(item)
+                in_flight = keep
+            batch_id = new_batch_id(client.channel)
+            ledger.mark_pending(batch_id, client.channel, batch)  # intent BEFORE the request
+            summary.batches += 1
+            in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
+            if progress and time.monotonic() - last_report > 2.0:
+                last_report = time.monotonic()
+                progress("send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered})
+        while in_flight:
+            settle(*in_flight.popleft())
+    summary.elapsed_seconds = time.perf_counter() - started
+    if progress:
+        progress("done", summary.to_metadata())
+    return summary

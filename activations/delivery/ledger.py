@@ -1,0 +1,348 @@
+"""The send ledger: exactly-once sends, kept in the DuckDB warehouse.
+
+`activations.send_ledger` has one row per (campaign_id, customer_id, channel, send_date).
+
+The rule (documented in activations/delivery/README.md):
+1. Before a request leaves, its recipients are written as `pending` with a fresh batch id
+   (committed). A key that already has a row is never sent again, except a row whose earlier
+   attempt provably never reached the provider (`failed` with `retryable`).
+2. After the response, each row becomes `sent` (with the provider id), `failed` (with the
+   reason; `retryable` only when the provider certainly did not accept it) or `ambiguous`.
+3. On start, rows still `pending` belong to a run that died mid-send. The channel reconciles
+   them with the provider (Twilio: message list by recipient; SendGrid: Email Activity API
+   when enabled): found → `sent`; provably absent → released (`failed`, retryable, resent in
+   this run); otherwise `ambiguous`: reported every run, never resent until an operator
+   calls `release_ambiguous` (or `mark_ambiguous_sent`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+LEDGER = "activations.send_ledger"
+SUPPRESSION_LIST = "activations.suppression_list"
+
+STATUSES = ("pending", "sent", "failed", "ambiguous")
+
+DDL = f"""
+CREATE SCHEMA IF NOT EXISTS activations;
+CREATE TABLE IF NOT EXISTS {LEDGER} (
+    campaign_id VARCHAR NOT NULL,
+    customer_id VARCHAR NOT NULL,
+    channel VARCHAR NOT NULL,
+    send_date DATE NOT NULL,
+    send_id VARCHAR NOT NULL,
+    batch_id VARCHAR NOT NULL,
+    address VARCHAR,
+    content_hash VARCHAR,
+    status VARCHAR NOT NULL,
+    reason VARCHAR,
+    retryable BOOLEAN NOT NULL DEFAULT FALSE,
+    provider_id VARCHAR,
+    intent_at TIMESTAMP NOT NULL,
+    outcome_at TIMESTAMP,
+    PRIMARY KEY (campaign_id, customer_id, channel, send_date)
+);
+CREATE TABLE IF NOT EXISTS {SUPPRESSION_LIST} (
+    channel VARCHAR NOT NULL,
+    address VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    customer_id VARCHAR,
+    recorded_at TIMESTAMP NOT NULL,
+    source VARCHAR
+);
+"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result for one message of a batch."""
+
+    send_id: str
+    status: str  # sent | failed | ambiguous
+    reason: str | None = None
+    provider_id: str | None = None
+    retryable: bool = False
+    suppress_reason: str | None = None  # permanent per-recipient error → suppression list
+
+    def __post_init__(self):
+        if self.status not in ("sent", "failed", "ambiguous"):
+            raise ValueError(f"bad outcome status {self.status!r}")
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    campaign_id: str
+    customer_id: str
+    channel: str
+    send_date: date
+    send_id: str
+    batch_id: str
+    address: str
+    content_hash: str | None
+    intent_at: datetime
+
+
+def content_hash(text: str | None) -> str:
+    """SHA-256 of a message body (kept in the ledger so a crashed send can be looked up)."""
+    return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class SendLedger:
+    """One DuckDB connection, used from one thread at a time (a lock guards it)."""
+
+    def __init__(self, warehouse_path: Path | str, *, connection: duckdb.DuckDBPyConnection | None = None):
+        self.path = Path(warehouse_path)
+        if connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = connection or duckdb.connect(str(self.path))
+        self._lock = threading.RLock()
+        with self._lock:
+            self.con.execute(DDL)
+
+    def close(self) -> None:
+        self.con.close()
+
+    # ------------------------------------------------------------------ reading
+    def existing(self, send_ids: Sequence[str]) -> dict[str, tuple[str, bool]]:
+        """send_id -> (status, retryable) for the ids that already have a row."""
+        if not send_ids:
+            return {}
+        ids = pa.table({"send_id": pa.array(list(send_ids), pa.string())})
+        with self._lock:
+            self.con.register("_ids", ids)
+            try:
+                rows = self.con.execute(
+                    f"SELECT l.send_id, l.status, l.retryable FROM {LEDGER} l SEMI JOIN _ids USING (send_id)"
+                ).fetchall()
+            finally:
+                self.con.unregister("_ids")
+        return {r[0]: (r[1], bool(r[2])) for r in rows}
+
+    def pending(self, channel: str) -> list[PendingRow]:
+        with self._lock:
+            rows = self.con.execute(
+                f"SELECT campaign_id, customer_id, channel, send_date, send_id, batch_id, address, content_hash, intent_at "
+                f"FROM {LEDGER} WHERE channel = ? AND status = 'pending' ORDER BY batch_id, send_id",
+                [channel],
+            ).fetchall()
+        return [PendingRow(*r) for r in rows]
+
+    def ambiguous(self, channel: str | None = None) -> list[tuple]:
+        sql = f"SELECT batch_id, campaign_id, customer_id, channel, send_date, address, reason FROM {LEDGER} WHERE status = 'ambiguous'"
+        params: list = []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        with self._lock:
+            return self.con.execute(sql + " ORDER BY batch_id, customer_id", params).fetchall()
+
+    def counts(self, channel: str | None = None, send_date: date | None = None) -> dict[str, int]:
+        sql = f"SELECT status, count(*) FROM {LEDGER} WHERE 1=1"
+        params: list = []
+        if channel:
+            sql += " AND channel = ?"
+            params.append(channel)
+        if send_date:
+            sql += " AND send_date = ?"
+            params.append(send_date)
+        with self._lock:
+            return dict(self.con.execute(sql + " GROUP BY status", params).fetchall())
+
+    def suppressed_addresses(self, channel: str, addresses: Iterable[str]) -> dict[str, str]:
+        """address -> reason for addresses on the suppression list of this channel."""
+        addrs = list({a for a in addresses if a})
+        if not addrs:
+            return {}
+        tbl = pa.table({"address": pa.array(addrs, pa.string())})
+        with self._lock:
+            self.con.register("_addrs", tbl)
+            try:
+                rows = self.con.execute(
+                    f"SELECT address, min(reason) FROM {SUPPRESSION_LIST} s SEMI JOIN _addrs USING (address) "
+                    f"WHERE channel = ? GROUP BY address",
+                    [channel],
+                ).fetchall()
+            finally:
+                self.con.unregister("_addrs")
+        return dict(rows)
+
+    # ------------------------------------------------------------------ writing
+    def mark_pending(self, batch_id: str, channel: str, messages: Sequence) -> None:
+        """Record intent for a batch before its request leaves (one transaction).
+
+        `messages`: objects with campaign_id, customer_id, send_date, send_id, to."""
+        now = _now()
+        tbl = pa.table(
+            {
+                "campaign_id": pa.array([m.campaign_id for m in messages], pa.string()),
+                "customer_id": pa.array([m.customer_id for m in messages], pa.string()),
+                "channel": pa.array([channel] * len(messages), pa.string()),
+                "send_date": pa.array([m.send_date for m in messages], pa.date32()),
+                "send_id": pa.array([m.send_id for m in messages], pa.string()),
+                "address": pa.array([m.to for m in messages], pa.string()),
+                "content_hash": pa.array(
+                    [content_hash(m.sms_body) for m in messages] if channel == "sms" else [None] * len(messages),
+                    pa.string(),
+                ),
+            }
+        )
+        with self._lock:
+            self.con.register("_batch", tbl)
+            try:
+                self.con.execute("BEGIN")
+                # a retryable failure never reached the provider: its row makes way for the new intent
+                self.con.execute(
+                    f"DELETE FROM {LEDGER} WHERE status = 'failed' AND retryable "
+                    f"AND send_id IN (SELECT send_id FROM _batch)"
+                )
+                self.con.execute(
+                    f"INSERT INTO {LEDGER} (campaign_id, customer_id, channel, send_date, send_id, batch_id, "
+                    f"address, content_hash, status, intent_at) SELECT campaign_id, customer_id, channel, send_date, "
+                    f"send_id, ?, address, content_hash, 'pending', ? FROM _batch",
+                    [batch_id, now],
+                )
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+            finally:
+                self.con.unregister("_batch")
+
+    def record_outcomes(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()) -> None:
+        """Write the outcome of a batch (and any suppressions) in one transaction.
+
+        `suppress`: (channel, address, reason, customer_id, source) rows for the suppression list."""
+        now = _now()
+        statuses = {o.status for o in outcomes}
+        uniform = (
+            len(outcomes) > 0
+            and len(statuses) == 1
+            and len({(o.reason, o.provider_id, o.retryable) for o in outcomes}) == 1
+        )
+        with self._lock:
+            self.con.execute("BEGIN")
+            try:
+                if uniform:
+                    o = outcomes[0]
+                    self.con.execute(
+                        f"UPDATE {LEDGER} SET status = ?, reason = ?, provider_id = ?, retryable = ?, outcome_at = ? "
+                        f"WHERE batch_id = ? AND status = 'pending'",
+                        [o.status, o.reason, o.provider_id, o.retryable, now, batch_id],
+                    )
+                elif outcomes:
+                    tbl = pa.table(
+                        {
+                            "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
+                            "status": pa.array([o.status for o in outcomes], pa.string()),
+                            "reason": pa.array([o.reason for o in outcomes], pa.string()),
+                            "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
+                            "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
+                        }
+                    )
+                    self.con.register("_out", tbl)
+                    try:
+                        self.con.execute(
+                            f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, "
+                            f"provider_id = o.provider_id, retryable = o.retryable, outcome_at = ? "
+                            f"FROM _out o WHERE l.send_id = o.send_id AND l.batch_id = ? AND l.status = 'pending'",
+                            [now, batch_id],
+                        )
+                    finally:
+                        self.con.unregister("_out")
+                if suppress:
+                    self._insert_suppressions(suppress, now)
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def _insert_suppressions(self, rows: Sequence[tuple], now: datetime) -> None:
+        tbl = pa.table(
+            {
+                "channel": pa.array([r[0] for r in rows], pa.string()),
+                "address": pa.array([r[1] for r in rows], pa.string()),
+                "reason": pa.array([r[2] for r in rows], pa.string()),
+                "customer_id": pa.array([r[3] for r in rows], pa.string()),
+                "source": pa.array([r[4] for r in rows], pa.string()),
+            }
+        )
+        self.con.register("_sup", tbl)
+        try:
+            self.con.execute(
+                f"INSERT INTO {SUPPRESSION_LIST} (channel, address, reason, customer_id, recorded_at, source) "
+                f"SELECT s.channel, s.address, s.reason, s.customer_id, ?, s.source FROM _sup s "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {SUPPRESSION_LIST} x WHERE x.channel = s.channel "
+                f"AND x.address = s.address AND x.reason = s.reason)",
+                [now],
+            )
+        finally:
+            self.con.unregister("_sup")
+
+    def record_suppressions(self, rows: Sequence[tuple]) -> None:
+        with self._lock:
+            self._insert_suppressions(rows, _now())
+
+    def resolve(self, outcomes: Sequence[Outcome], *, from_status: str = "pending") -> None:
+        """Reconciliation result for rows of several batches (keyed by send_id)."""
+        if not outcomes:
+            return
+        now = _now()
+        tbl = pa.table(
+            {
+                "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
+                "status": pa.array([o.status for o in outcomes], pa.string()),
+                "reason": pa.array([o.reason for o in outcomes], pa.string()),
+                "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
+                "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
+            }
+        )
+        with self._lock:
+            self.con.register("_res", tbl)
+            try:
+                self.con.execute(
+                    f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, provider_id = o.provider_id, "
+                    f"retryable = o.retryable, outcome_at = ? FROM _res o "
+                    f"WHERE l.send_id = o.send_id AND l.status = ?",
+                    [now, from_status],
+                )
+            finally:
+                self.con.unregister("_res")
+
+    def release_ambiguous(self, batch_id: str) -> int:
+        """Operator decision: the provider did NOT accept this ambiguous batch; resend on next run."""
+        with self._lock:
+            n = self.con.execute(
+                f"SELECT count(*) FROM {LEDGER} WHERE batch_id = ? AND status = 'ambiguous'", [batch_id]
+            ).fetchall()[0][0]
+            self.con.execute(
+                f"UPDATE {LEDGER} SET status = 'failed', retryable = TRUE, reason = 'released_by_operator', "
+                f"outcome_at = ? WHERE batch_id = ? AND status = 'ambiguous'",
+                [_now(), batch_id],
+            )
+        return int(n)
+
+    def mark_ambiguous_sent(self, batch_id: str) -> int:
+        """Operator decision: this ambiguous batch was delivered (e.g. seen in the provider's UI)."""
+        with self._lock:
+            n = self.con.execute(
+                f"SELECT count(*) FROM {LEDGER} WHERE batch_id = ? AND status = 'ambiguous'", [batch_id]
+            ).fetchall()[0][0]
+            self.con.execute(
+                f"UPDATE {LEDGER} SET status = 'sent', reason = 'confirmed_by_operator', outcome_at = ? "
+                f"WHERE batch_id = ? AND status = 'ambiguous'",
+                [_now(), batch_id],
+            )
+        return int(n)
