@@ -1,0 +1,586 @@
+"""`generate()`: simulate the retailer and write its source extracts into a landing directory."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from crmloop.demo_data import formats as F
+from crmloop.demo_data.activity import (
+    CANCELLED,
+    CONSENT_CHANNELS,
+    REFUNDED,
+    Consents,
+    Events,
+    Lines,
+    Orders,
+    Tickets,
+    expected_ranks,
+    make_consents,
+    make_events,
+    make_orders,
+    make_tickets,
+    record_index,
+)
+from crmloop.demo_data.people import (
+    DEALER,
+    LOYALTY,
+    POS,
+    RANKS,
+    SYSTEMS,
+    WARRANTY,
+    WEB,
+    Calendar,
+    People,
+    Records,
+    make_people,
+    make_records,
+)
+from crmloop.demo_data.pools import OCCUPATIONS_EN, OCCUPATIONS_TH, Pools, draw_pools
+
+CUSTOMER_COLUMNS = ["source_system", "source_customer_id", "first_name", "last_name", "email", "phone", "gender",
+                    "birth_date", "occupation", "address", "district", "province", "postal_code", "country",
+                    "loyalty_card_id", "registered_at", "updated_at"]
+# The dealer's own export headers, in file order, with the canonical column each one means.
+DEALER_HEADERS = [
+    ("รหัสลูกค้า", "source_customer_id"), ("ชื่อ", "first_name"), ("นามสกุล", "last_name"), ("อีเมล", "email"),
+    ("เบอร์โทร", "phone"), ("เพศ", "gender"), ("วันเกิด", "birth_date"), ("อาชีพ", "occupation"),
+    ("ที่อยู่", "address"), ("อำเภอ/เขต", "district"), ("จังหวัด", "province"), ("รหัสไปรษณีย์", "postal_code"),
+    ("Member Card", "loyalty_card_id"), ("Register Date", "registered_at"), ("Last Update", "updated_at"),
+]
+BROKEN_SHARE = 0.005
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DemoSummary:
+    out: Path
+    truth_dir: Path
+    as_of: date
+    customers: int
+    seed: int
+    files: list[dict] = field(default_factory=list)  # path (relative to out), source, partition, format, rows, bytes
+    people_by_rank: dict[str, int] = field(default_factory=dict)
+    sales_by_rank: dict[str, float] = field(default_factory=dict)
+    broken_rows: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_source(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            out[f["source"]] = out.get(f["source"], 0) + f["rows"]
+        return out
+
+    @property
+    def partitions(self) -> list[str]:
+        return sorted({f["partition"] for f in self.files})
+
+    def describe(self) -> str:
+        lines = [f"demo data: {self.customers:,} people, seed {self.seed}, as of {self.as_of}, "
+                 f"{self.seconds:.1f}s -> {self.out}",
+                 f"partitions: {', '.join(self.partitions)}; truth: {self.truth_dir}", "files:"]
+        for f in self.files:
+            lines.append(f"  {f['path']:<58} {f['format']:<14} {f['rows']:>10,} rows {f['bytes'] / 1e6:>9.2f} MB")
+        lines.append("rows per source: " + ", ".join(f"{k} {v:,}" for k, v in self.rows_per_source.items()))
+        lines.append(f"broken rows (must be quarantined): {self.broken_rows:,}")
+        lines.append("people by latent rank (3-year window):")
+        for r in RANKS:
+            lines.append(f"  {r:<9} {self.people_by_rank.get(r, 0):>9,}   sales {self.sales_by_rank.get(r, 0.0):>16,.0f} THB")
+        return "\n".join(lines)
+
+
+def _minus_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def _day(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+class _Writer:
+    """Writes files into <out>/<source>/<partition>/ and keeps the summary and broken-row manifest."""
+
+    def __init__(self, out: Path, rng: np.random.Generator, summary: DemoSummary, progress: Progress):
+        self.out, self.rng, self.summary, self.progress = out, rng, summary, progress
+        self.broken: list[tuple[str, int, str]] = []
+        self._serial = 900_000_000
+
+    def fresh(self, k: int) -> np.ndarray:
+        out = np.arange(self._serial, self._serial + k)
+        self._serial += k
+        return out
+
+    def inject(self, table: pa.Table, rel: str, kinds: list[tuple[str, Callable]]) -> pa.Table:
+        n = table.num_rows
+        nb = 0 if n < 50 or not kinds else max(len(kinds), int(round(n * BROKEN_SHARE)))
+        if nb == 0:
+            return table
+        tmpl = np.sort(self.rng.choice(n, nb, replace=False))
+        kind_of = self.rng.permutation(np.arange(nb) % len(kinds))
+        parts, reasons = [], []
+        for ki, (reason, fn) in enumerate(kinds):
+            sel = tmpl[kind_of == ki]
+            parts.append(fn(table.take(pa.array(sel)), self.fresh(sel.size)))
+            reasons += [reason] * sel.size
+        broken = pa.concat_tables(parts)
+        at = self.rng.integers(0, n + 1, nb)
+        keys = np.concatenate([np.arange(n) * 2 + 1, at * 2])
+        order = np.argsort(keys, kind="stable")
+        where = np.empty(n + nb, dtype=np.int64)
+        where[order] = np.arange(n + nb)
+        for row, reason in zip(where[n:] + 1, reasons, strict=True):
+            self.broken.append((rel, int(row), reason))
+        return pa.concat_tables([table, broken]).take(pa.array(order))
+
+    def emit(self, source: str, partition: date, name: str, fmt: str, table: pa.Table | None = None,
+             kinds: list | None = None, xlsx: dict | None = None) -> None:
+        rel = f"{source}/{partition.isoformat()}/{name}"
+        path = self.out / rel
+        if fmt == "xlsx":
+            size = F.write_xlsx(xlsx["header"], xlsx["columns"], xlsx["kinds"], path, sheet=xlsx["sheet"])
+            rows = len(xlsx["columns"][0])
+        else:
+            table = self.inject(table, rel, kinds or [])
+            rows = table.num_rows
+            if fmt.startswith("csv"):
+                enc = {"csv-cp874": "cp874", "csv-utf8-bom": "utf-8", "csv-utf8": "utf-8"}[fmt]
+                size = F.write_csv(table, path, encoding=enc, bom=fmt == "csv-utf8-bom")
+            elif fmt == "jsonl":
+                size = F.write_jsonl(table, path)
+            elif fmt == "parquet":
+                size = F.write_parquet(table, path)
+            else:
+                raise ValueError(f"unknown format {fmt!r} for {rel}")
+        self.summary.files.append({"path": rel, "source": source, "partition": partition.isoformat(),
+                                   "format": fmt, "rows": rows, "bytes": size})
+        self.progress(f"wrote {rel} ({rows:,} rows)")
+
+
+def _set(table: pa.Table, name: str, values) -> pa.Table:
+    i = table.schema.get_field_index(name)
+    arr = values if isinstance(values, pa.Array) else pa.array(values, table.schema.field(i).type)
+    return table.set_column(i, name, arr.cast(table.schema.field(i).type))
+
+
+def _const(n: int, value: str) -> pa.Array:
+    return pa.array(np.full(n, value, dtype=object), pa.string())
+
+
+def _broken_id(prefix: str):
+    return lambda t, serial: _set(t, "source_customer_id", F.join(prefix, F.s(serial)))
+
+
+def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("data/landing"),
+             as_of: date | None = None, *, truth_dir: Path | str | None = None, orders_scale: float = 1.0,
+             events_scale: float = 1.0, progress: Progress | None = None) -> DemoSummary:
+    """Simulate `customers` people of a Thai appliance retailer and write their extracts.
+
+    Writes `<out>/<source>/<as_of-1>/...` (all history up to and including as_of-1) and
+    `<out>/<source>/<as_of>/...` (one day of new activity), and the latent truth (people, source
+    records, broken rows) as Parquet under `truth_dir` (default `<out>/../demo_truth`).
+    `orders_scale` multiplies every person's number of orders (ranks then follow the orders; the
+    calibrated shares hold at 1.0); `events_scale` multiplies web events."""
+    if customers < 1:
+        raise ValueError(f"customers must be at least 1, not {customers}")
+    t0 = time.monotonic()
+    progress = progress or (lambda _msg: None)
+    as_of = as_of or (date.today() - timedelta(days=1))
+    out = Path(out)
+    truth = Path(truth_dir) if truth_dir else out.resolve().parent / "demo_truth"
+    window_start = _minus_years(as_of, 3)
+    cal = Calendar(as_of_day=_day(as_of), window_start_day=_day(window_start),
+                   history_start_day=_day(window_start) - 400)
+    seeds = np.random.SeedSequence(seed).spawn(8)
+    rngs = [np.random.default_rng(s) for s in seeds]
+
+    pools = draw_pools(seed)
+    progress("drawing people")
+    people = make_people(rngs[0], customers, cal, pools)
+    rec = make_records(rngs[1], people, cal)
+    rec_idx = record_index(people, rec)
+    progress(f"{customers:,} people, {rec.pid.size:,} source records; drawing orders")
+    orders, lines = make_orders(rngs[2], people, rec, rec_idx, cal, pools, orders_scale)
+    progress(f"{orders.pid.size:,} orders, {lines.order.size:,} lines; drawing web events")
+    events = make_events(rngs[3], people, rec, rec_idx, cal, pools, events_scale)
+    consents = make_consents(rngs[4], rec, cal)
+    tickets = make_tickets(rngs[5], people, rec_idx, cal)
+    exp = expected_ranks(people, orders, cal)
+
+    summary = DemoSummary(out=out, truth_dir=truth, as_of=as_of, customers=customers, seed=seed)
+    w = _Writer(out, rngs[6], summary, progress)
+    fmt_rng = rngs[7]
+    days = {"bulk": as_of - timedelta(days=1), "today": as_of}
+
+    _write_customers(w, fmt_rng, people, rec, pools, cal, days)
+    _write_orders(w, orders, rec, cal, days)
+    _write_lines(w, orders, lines, pools, cal, days)
+    _write_products(w, pools, days)
+    _write_events(w, events, rec, people, cal, days)
+    _write_consents(w, consents, rec, cal, days)
+    _write_tickets(w, tickets, rec, people, cal, days)
+
+    for i, name in enumerate(RANKS):
+        m = exp["rank"] == i
+        summary.people_by_rank[name] = int(m.sum())
+        summary.sales_by_rank[name] = float(np.round(exp["spend_3y"][m].sum(), 2))
+    summary.broken_rows = len(w.broken)
+    _write_truth(truth, people, rec, exp, w.broken, orders)
+    summary.seconds = time.monotonic() - t0
+    progress(f"done in {summary.seconds:.1f}s")
+    return summary
+
+
+# ---------------------------------------------------------------- customers
+def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: People, rec: Records, pools: Pools,
+                    address: np.ndarray | None = None, upd_sec: np.ndarray | None = None) -> dict:
+    """The columns one system shows for records idx (values formatted the way that system writes them)."""
+    n = idx.size
+    pid = rec.pid[idx]
+    female = p.female[pid]
+    addr = p.address[pid] if address is None else address
+    upd = rec.upd_sec[idx] if upd_sec is None else upd_sec
+    reg = rec.reg_sec[idx]
+    tpid = pa.array(pid)
+    thai_first, thai_last = p.thai_first.take(tpid), p.thai_last.take(tpid)
+    street = pa.array(pools.street).take(pa.array(addr))
+    district = pa.array(pools.district).take(pa.array(addr))
+    province = pa.array(pools.province).take(pa.array(addr))
+    postcode = pa.array(pools.postcode).take(pa.array(addr))
+    occ_th = pa.array(OCCUPATIONS_TH).take(pa.array(p.occupation[pid]))
+    occ_en = pa.array(OCCUPATIONS_EN).take(pa.array(p.occupation[pid]))
+    birth = p.birth_day[pid]
+    card = F.with_nulls(p.card.take(tpid), rec.show_card[idx])
+    cols = {"source_system": _const(n, SYSTEMS[sysc]), "source_customer_id": rec.source_id.take(pa.array(idx)),
+            "first_name": thai_first, "last_name": thai_last, "email": rec.email_display.take(pa.array(idx)),
+            "phone": rec.phone_display.take(pa.array(idx))}
+    mf = F.choose(female.astype(np.int8), pa.scalar("M"), pa.scalar("F"))
+    has_addr = np.ones(n, dtype=bool)
+    if sysc == POS:
+        cols["gender"] = F.with_nulls(mf, rng.random(n) < 0.9)
+        cols["birth_date"] = F.with_nulls(F.be_date(birth), rng.random(n) < 0.7)
+        cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.6)
+        cols["registered_at"], cols["updated_at"] = F.be_datetime(reg), F.be_datetime(upd)
+    elif sysc == WEB:
+        latin = rng.random(n) < 0.6
+        cols["first_name"] = pc.if_else(pa.array(latin), p.latin_first.take(tpid), thai_first)
+        cols["last_name"] = pc.if_else(pa.array(latin), p.latin_last.take(tpid), thai_last)
+        cols["gender"] = F.with_nulls(F.choose(female.astype(np.int8), pa.scalar("male"), pa.scalar("female")),
+                                      rng.random(n) < 0.8)
+        cols["birth_date"] = F.with_nulls(F.iso_date(birth), rng.random(n) < 0.5)
+        cols["occupation"] = F.with_nulls(occ_en, rng.random(n) < 0.6)
+        has_addr = rng.random(n) < 0.5
+        cols["registered_at"], cols["updated_at"] = F.iso_ts(reg, "T"), F.iso_ts(upd, "T")
+    elif sysc == WARRANTY:
+        cols["gender"] = F.with_nulls(mf, rng.random(n) < 0.7)
+        serial = np.floor(F.excel_serial(birth * 86400)).astype(np.int64)
+        cols["birth_date"] = pa.array(serial, pa.int64(), mask=~(rng.random(n) < 0.4))
+        cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.5)
+        cols["registered_at"] = pa.array(F.excel_serial(reg))
+        cols["updated_at"] = pa.array(F.excel_serial(upd))
+    elif sysc == LOYALTY:
+        cols["gender"] = F.with_nulls(mf, rng.random(n) < 0.85)
+        ce = pc.strftime(F.ts_array(birth * 86400), format="%d/%m/%Y")
+        cols["birth_date"] = F.with_nulls(ce, rng.random(n) < 0.6)
+        cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.4)
+        has_addr = rng.random(n) < 0.7
+        cols["registered_at"], cols["updated_at"] = F.iso_ts(reg), F.iso_ts(upd)
+    else:  # dealer
+        cols["gender"] = F.with_nulls(F.choose(female.astype(np.int8), pa.scalar("ชาย"), pa.scalar("หญิง")),
+                                      rng.random(n) < 0.8)
+        cols["birth_date"] = F.with_nulls(F.ts_array(birth * 86400), rng.random(n) < 0.5)
+        cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.5)
+        cols["registered_at"], cols["updated_at"] = F.ts_array(reg), F.ts_array(upd)
+    cols["address"] = F.with_nulls(street, has_addr)
+    cols["district"] = F.with_nulls(district, has_addr)
+    cols["province"] = F.with_nulls(province, has_addr)
+    cols["postal_code"] = F.with_nulls(postcode, has_addr)
+    cols["country"] = _const(n, "TH")
+    cols["loyalty_card_id"] = card
+    return cols
+
+
+def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    reg_day = rec.reg_sec // 86400
+    # Updated records on as_of: people who moved (new address), re-sent with today's updated_at.
+    old = np.flatnonzero(reg_day < D)
+    n_upd = min(old.size, max(3, int(round(0.0015 * rec.pid.size))))
+    upd_idx = np.sort(rng.choice(old, n_upd, replace=False)) if n_upd else np.empty(0, np.int64)
+    upd_sec = D * 86400 + rng.integers(8 * 3600, 20 * 3600, upd_idx.size)
+    upd_addr = rng.integers(0, len(pools.street), upd_idx.size)
+
+    specs = {
+        POS: ("pos_customers.csv", "csv-cp874"),
+        WEB: ("web_customers.jsonl", "jsonl"),
+        WARRANTY: ("warranty_cards.xlsx", "xlsx"),
+        LOYALTY: ("loyalty_members.csv", "csv-utf8-bom"),
+        DEALER: ("dealer_export.xlsx", "xlsx"),
+    }
+    for sysc, (name, fmt) in specs.items():
+        for key in ("bulk", "today"):
+            sel = (rec.system == sysc) & ((reg_day < D) if key == "bulk" else (reg_day == D))
+            idx = np.flatnonzero(sel)
+            idx = idx[np.argsort(rec.reg_sec[idx], kind="stable")]
+            cols = _customer_table(rng, sysc, idx, p, rec, pools)
+            if key == "today":
+                us = rec.system[upd_idx] == sysc
+                extra = _customer_table(rng, sysc, upd_idx[us], p, rec, pools, address=upd_addr[us],
+                                        upd_sec=upd_sec[us])
+                cols = {k: pa.concat_arrays([cols[k], extra[k].cast(cols[k].type)]) for k in cols}
+            if len(cols["source_customer_id"]) == 0 and key == "today" and sysc == DEALER:
+                continue
+            source = "dealer_customers" if sysc == DEALER else "customers"
+            part = days[key]
+            if fmt == "xlsx":
+                w.emit(source, part, name, fmt, xlsx=_xlsx_spec(sysc, cols))
+                continue
+            table = pa.table({c: cols[c] for c in CUSTOMER_COLUMNS})
+            kinds = []
+            if sysc == POS:
+                kinds = [("missing source_customer_id", lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string()))),
+                         ("unparseable registered_at", lambda t, s: _set(_broken_id("POS")(t, s), "registered_at",
+                                                                           _const(t.num_rows, "31/02/2567 10:15")))]
+            elif sysc == WEB:
+                kinds = [("missing source_customer_id", lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())))]
+            elif sysc == LOYALTY:
+                kinds = [("unparseable birth_date", lambda t, s: _set(_broken_id("LOY")(t, s), "birth_date",
+                                                                        _const(t.num_rows, "45/13/1985")))]
+            w.emit(source, part, name, fmt, table, kinds)
+
+
+def _xlsx_spec(sysc: int, cols: dict) -> dict:
+    def serial(a: pa.Array, whole: bool) -> pa.Array:
+        secs = a.cast(pa.timestamp("s")).cast(pa.int64())
+        v = pc.add(pc.divide(secs.cast(pa.float64()), 86400.0), float(-F.EXCEL_EPOCH_DAYS))
+        return pc.floor(v).cast(pa.int64()) if whole else v
+
+    if sysc == WARRANTY:
+        kinds = ["number" if c in ("birth_date", "registered_at", "updated_at") else "text" for c in CUSTOMER_COLUMNS]
+        return {"header": CUSTOMER_COLUMNS, "columns": [cols[c] for c in CUSTOMER_COLUMNS], "kinds": kinds,
+                "sheet": "warranty"}
+    columns, kinds = [], []
+    for _, c in DEALER_HEADERS:
+        if c == "birth_date":
+            columns.append(serial(cols[c], True))
+            kinds.append("date")
+        elif c in ("registered_at", "updated_at"):
+            columns.append(serial(cols[c], False))
+            kinds.append("datetime")
+        else:
+            columns.append(cols[c])
+            kinds.append("text")
+    return {"header": [h for h, _ in DEALER_HEADERS], "columns": columns, "kinds": kinds, "sheet": "ลูกค้า"}
+
+
+# ---------------------------------------------------------------- orders and lines
+def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    base = np.arange(o.pid.size)
+    # Rows: every order once (completed, or cancelled), a refund row later, and duplicate deliveries.
+    ref = np.flatnonzero(o.kind == REFUNDED)
+    dup = np.flatnonzero(o.duplicated)
+    dup_sec = o.sec[dup] + w.rng.integers(1, 2 * 86400, dup.size)
+    part_end = np.where(o.sec[dup] // 86400 < D, D * 86400 - 1, D * 86400 + 86399)
+    dup_sec = np.minimum(dup_sec, part_end)
+    row_order = np.concatenate([base, ref, dup])
+    row_sec = np.concatenate([o.sec, o.refund_sec[ref], dup_sec])
+    row_kind = np.concatenate([np.zeros(base.size, np.int8), np.ones(ref.size, np.int8), np.full(dup.size, 2, np.int8)])
+    status_code = np.where(row_kind == 1, 2, np.where(o.kind[row_order] == CANCELLED, 1, 0))
+    srt = np.lexsort((row_kind, row_sec))
+    row_order, row_sec, status_code = row_order[srt], row_sec[srt], status_code[srt]
+    status = F.choose(status_code, pa.scalar("completed"), pa.scalar("cancelled"), pa.scalar("refunded"))
+    for sysc, name, fmt in ((POS, "pos_orders.csv", "csv-utf8"), (WEB, "web_orders.jsonl", "jsonl")):
+        for key in ("bulk", "today"):
+            day = row_sec // 86400
+            m = (o.system[row_order] == sysc) & ((day < D) if key == "bulk" else (day == D))
+            sel = np.flatnonzero(m)
+            oi = pa.array(row_order[sel])
+            n = sel.size
+            rec_i = pa.array(o.record[row_order[sel]])
+            if sysc == POS:
+                amount = F.format_amount(o.total[row_order[sel]], w.rng.choice(3, n, p=[0.5, 0.3, 0.2]))
+                ordered = F.be_datetime(o.sec[row_order[sel]])
+            else:
+                amount = pa.array(o.total[row_order[sel]])
+                ordered = F.iso_ts(o.sec[row_order[sel]], "T")
+            table = pa.table({
+                "source_system": _const(n, SYSTEMS[sysc]),
+                "order_id": o.order_id.take(oi),
+                "source_customer_id": rec.source_id.take(rec_i),
+                "ordered_at": ordered,
+                "channel": o.channel.take(oi),
+                "store_id": o.store_id.take(oi),
+                "status": status.take(pa.array(sel)),
+                "total_amount": amount,
+                "currency": _const(n, "THB"),
+            })
+            prefix = "PO9" if sysc == POS else "WEB-9"
+            fresh_order = lambda t, s, p=prefix: _set(t, "order_id", F.join(p, F.s(s)))  # noqa: E731
+            kinds = [("missing source_customer_id",
+                      lambda t, s, f=fresh_order: _set(f(t, s), "source_customer_id", pa.nulls(t.num_rows, pa.string()))),
+                     ("unparseable ordered_at",
+                      lambda t, s, f=fresh_order: _set(f(t, s), "ordered_at", _const(t.num_rows, "2024-13-45 25:61")))]
+            if sysc == POS:
+                kinds.append(("unparseable total_amount",
+                              lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc"))))
+            w.emit("orders", days[key], name, fmt, table, kinds)
+
+
+def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    oday = o.sec[lines.order] // 86400
+    products = pa.array(pools.products["product_id"])
+    for key in ("bulk", "today"):
+        sel = np.flatnonzero((oday < D) if key == "bulk" else (oday == D))
+        ords = lines.order[sel]
+        wd = lines.warranty_day[sel]
+        table = pa.table({
+            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system[ords]], pa.string()),
+            "order_id": o.order_id.take(pa.array(ords)),
+            "line_no": pa.array(lines.line_no[sel], pa.int64()),
+            "product_id": products.take(pa.array(lines.product[sel])),
+            "quantity": pa.array(lines.quantity[sel], pa.int64()),
+            "unit_price": pa.array(lines.unit_price[sel], pa.float64()),
+            "warranty_until": pa.array(np.where(wd >= 0, wd, 0).astype("datetime64[D]"), pa.date32(), mask=wd < 0),
+        })
+        kinds = [("negative quantity",
+                  lambda t, s: _set(_set(t, "order_id", F.join("PO9", F.s(s))), "quantity",
+                                    pa.array(-np.maximum(t["quantity"].to_numpy(), 1), pa.int64())))]
+        w.emit("order_lines", days[key], "order_lines.parquet", "parquet", table, kinds)
+
+
+def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
+    pr = pools.products
+    table = pa.table({"product_id": pa.array(pr["product_id"]), "name": pa.array(pr["name"]),
+                      "category": pa.array(pr["category"]),
+                      "price": F.format_amount(pr["price"], np.full(pr["price"].size, 2))})
+    w.emit("products", days["bulk"], "products.csv", "csv-utf8", table)
+
+
+# ---------------------------------------------------------------- web events, consents, tickets
+def _write_events(w: _Writer, e: Events, rec: Records, p: People, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    etype = F.choose(e.event_type, pa.scalar("login"), pa.scalar("page_view"), pa.scalar("search"))
+    email = F.with_nulls(p.email.take(pa.array(e.pid)), e.with_email)
+    for key in ("bulk", "today"):
+        sel = np.flatnonzero((e.sec // 86400 < D) if key == "bulk" else (e.sec // 86400 == D))
+        s_ = pa.array(sel)
+        table = pa.table({
+            "event_id": e.event_id.take(s_), "source_system": _const(sel.size, "web"),
+            "source_customer_id": rec.source_id.take(pa.array(e.record[sel])), "email": email.take(s_),
+            "event_type": etype.take(s_), "occurred_at": F.iso_ts(e.sec[sel], "T"), "url": e.url.take(s_),
+            "search_term": e.search_term.take(s_),
+        })
+        kinds = [("unparseable occurred_at",
+                  lambda t, s: _set(_set(t, "event_id", F.join("EV9", F.s(s))), "occurred_at",
+                                    _const(t.num_rows, "not-a-date")))]
+        w.emit("web_events", days[key], "web_events.jsonl", "jsonl", table, kinds)
+
+
+def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    for key in ("bulk", "today"):
+        sel = np.flatnonzero((c.sec // 86400 < D) if key == "bulk" else (c.sec // 86400 == D))
+        r = pa.array(c.record[sel])
+        table = pa.table({
+            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system[c.record[sel]]], pa.string()),
+            "source_customer_id": rec.source_id.take(r), "email": rec.email_display.take(r),
+            "phone": rec.phone_display.take(r),
+            "channel": pa.array(np.array(CONSENT_CHANNELS, dtype=object)[c.channel[sel]], pa.string()),
+            "status": F.choose(c.opt_in[sel].astype(np.int8), pa.scalar("opt_out"), pa.scalar("opt_in")),
+            "recorded_at": F.iso_ts(c.sec[sel]),
+        })
+        kinds = [("unparseable recorded_at",
+                  lambda t, s: _set(t, "recorded_at", _const(t.num_rows, "yesterday")))]
+        w.emit("consents", days[key], "consents.csv", "csv-utf8", table, kinds)
+
+
+def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, cal: Calendar, days: dict) -> None:
+    D = cal.as_of_day
+    # A ticket opened before as_of and closed on as_of arrives twice: open in the bulk, closed today.
+    oday = t.opened_sec // 86400
+    cday = np.where(t.closed_sec >= 0, t.closed_sec // 86400, 10**9)
+    rows_bulk = np.flatnonzero(oday < D)
+    closed_in_bulk = cday[rows_bulk] < D
+    rows_today = np.concatenate([np.flatnonzero(oday == D), np.flatnonzero((oday < D) & (cday == D))])
+    for key, rows, closed in (("bulk", rows_bulk, closed_in_bulk), ("today", rows_today, cday[rows_today] == D)):
+        r = pa.array(rec_i := t.record[rows])
+        email = pa.array(rec.email_display.take(pa.array(rec_i)))
+        closed_txt = F.with_nulls(F.iso_ts(np.maximum(t.closed_sec[rows], 0)), closed)
+        table = pa.table({
+            "ticket_id": t.ticket_id.take(pa.array(rows)),
+            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system[rec_i]], pa.string()),
+            "source_customer_id": rec.source_id.take(r), "email": email,
+            "opened_at": F.iso_ts(t.opened_sec[rows]), "closed_at": closed_txt,
+            "status": F.choose(closed.astype(np.int8), pa.scalar("open"), pa.scalar("closed")),
+            "category": t.category.take(pa.array(rows)), "subject": t.subject.take(pa.array(rows)),
+        })
+        kinds = [("unparseable opened_at",
+                  lambda tb, s: _set(_set(tb, "ticket_id", F.join("TK9", F.s(s))), "opened_at",
+                                     _const(tb.num_rows, "32/01/2024")))]
+        w.emit("support_tickets", days[key], "support_tickets.csv", "csv-utf8", table, kinds)
+
+
+# ---------------------------------------------------------------- truth
+def _write_truth(truth: Path, p: People, rec: Records, exp: dict, broken: list, o: Orders) -> None:
+    import pyarrow.parquet as pq
+
+    truth.mkdir(parents=True, exist_ok=True)
+    last = exp["last_order_sec"]
+    people = pa.table({
+        "person_id": pa.array(np.arange(p.n), pa.int64()),
+        "latent_rank": pa.array(np.array(RANKS, dtype=object)[p.rank], pa.string()),
+        "expected_rank": pa.array(np.array(RANKS, dtype=object)[exp["rank"]], pa.string()),
+        "orders_3y": pa.array(exp["orders_3y"], pa.int64()),
+        "spend_3y": pa.array(exp["spend_3y"], pa.float64()),
+        "orders_lifetime": pa.array(exp["orders_lifetime"], pa.int64()),
+        "spend_lifetime": pa.array(exp["spend_lifetime"], pa.float64()),
+        "last_order_at": pa.array(np.where(last >= 0, last, 0).astype("datetime64[s]"), pa.timestamp("s"),
+                                  mask=last < 0).cast(pa.timestamp("us")),
+        "lapsed_regular": pa.array(p.lapsed),
+        "email": p.email,
+        "mobile_e164": F.join("+66", F.s(p.mobile)),
+        "loyalty_card_id": p.card,
+        "n_records": pa.array(p.n_records, pa.int64()),
+        "transitive_only": pa.array(p.transitive),
+    })
+    pq.write_table(people, truth / "people.parquet")
+    records = pa.table({
+        "person_id": pa.array(rec.pid, pa.int64()),
+        "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system], pa.string()),
+        "source_customer_id": rec.source_id,
+        "chain_position": pa.array(rec.position, pa.int64()),
+        "email_shown": pa.array(rec.show_email), "mobile_shown": pa.array(rec.show_mobile),
+        "card_shown": pa.array(rec.show_card), "landline_shown": pa.array(rec.show_landline),
+        "junk_email": pa.array(rec.junk_email), "junk_phone": pa.array(rec.junk_phone),
+        "shop_phone": pa.array(rec.shop_phone),
+        "email_raw": rec.email_display, "phone_raw": rec.phone_display,
+    })
+    pq.write_table(records, truth / "records.parquet")
+    pq.write_table(pa.table({
+        "file": pa.array([b[0] for b in broken], pa.string()),
+        "row_number": pa.array([b[1] for b in broken], pa.int64()),
+        "reason": pa.array([b[2] for b in broken], pa.string()),
+    }), truth / "broken_rows.parquet")
+    pq.write_table(pa.table({
+        "order_id": o.order_id, "person_id": pa.array(o.pid, pa.int64()),
+        "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system], pa.string()),
+        "final_status": F.choose(np.where(o.kind == REFUNDED, 2, np.where(o.kind == CANCELLED, 1, 0)),
+                                 pa.scalar("completed"), pa.scalar("cancelled"), pa.scalar("refunded")),
+        "ordered_at": F.ts_array(o.sec).cast(pa.timestamp("us")),
+        "total_amount": pa.array(o.total), "duplicated": pa.array(o.duplicated),
+    }), truth / "orders.parquet")
+
+
+__all__ = ["DemoSummary", "generate"]
