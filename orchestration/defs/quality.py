@@ -12,8 +12,6 @@ expectation config) and a link to the GX Data Docs written under `<home>/data_do
     Definitions(asset_checks=[*lake_quality_checks(), *audience_quality_checks()], ...)
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from datetime import date
