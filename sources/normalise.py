@@ -371,11 +371,21 @@ def norm_date(arr: pa.Array) -> Normalised:
 
 
 # ------------------------------------------------------------------------------------------ phones
+# The business's own rule for Thailand (DOMAIN.md): a 10-digit number starting 06/08/09 is a mobile,
+# 02 + 7 digits or 03x/04x/05x/07x + 6 digits a landline. phonenumbers' allocation tables are stricter
+# (they reject new blocks such as 069x); for TH the business rule is applied on top of them.
+_REGION_RULES = {"TH": (r"[689]\d{8}", r"(?:2|[3-57]\d)\d{6}")}
+
+
 def _region_patterns(region: str) -> tuple[str, str, str]:
     md = PhoneMetadata.metadata_for_region(region)
     if md is None:
         raise ValueError(f"unknown phone region {region!r}")
-    return str(md.country_code), md.mobile.national_number_pattern, md.fixed_line.national_number_pattern
+    mobile, fixed = md.mobile.national_number_pattern, md.fixed_line.national_number_pattern
+    if region in _REGION_RULES:
+        extra_mobile, extra_fixed = _REGION_RULES[region]
+        mobile, fixed = f"{mobile}|{extra_mobile}", f"{fixed}|{extra_fixed}"
+    return str(md.country_code), mobile, fixed
 
 
 def _phone_slow(raw: str | None, region: str) -> tuple[str | None, bool | None]:

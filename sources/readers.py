@@ -377,8 +377,13 @@ class JsonlReader:
 
     def __init__(self, path: Path):
         self.path = path
-        _head, self.encoding = _check_text(path, "jsonl")
         self.header = None  # keys vary per line
+        with path.open("rb") as fh:
+            empty = not fh.read(4096).strip()
+        if empty and path.stat().st_size < 4096:  # JSONL has no header: an empty file is zero rows
+            self.encoding = "utf-8"
+        else:
+            _head, self.encoding = _check_text(path, "jsonl")
 
     def batches(self) -> Iterator[RawBatch]:
         enc = self.encoding

@@ -274,7 +274,7 @@ def test_parquet_typed_input(env):
         {
             "source_system": ["pos", "web"],
             "order_id": pa.array([1001, 1002], pa.int64()),
-            "customer_id": ["0012", None],
+            "customer_id": ["0012", "0013"],
             "ordered_at": pa.array(
                 [
                     datetime(2025, 1, 2, 3, 0, tzinfo=UTC),
@@ -304,7 +304,7 @@ def test_parquet_typed_input(env):
             },
             {
                 "order_id": "1002",
-                "source_customer_id": None,
+                "source_customer_id": "0013",
                 "ordered_at": datetime(2025, 1, 2, 11, 30),
                 "status": "refunded",
                 "total_amount": 99.0,
@@ -357,8 +357,11 @@ def test_duplicate_delivery_is_counted_once(env):
 
 def _good_xlsx() -> bytes:
     return _xlsx(
-        ["order_id", "source_system", "order_date", "status", "amount"],
-        [["X1", "pos", "2025-01-02", "completed", 10], ["X2", "pos", "2025-01-02", "completed", 20]],
+        ["order_id", "source_system", "customer_id", "order_date", "status", "amount"],
+        [
+            ["X1", "pos", "C1", "2025-01-02", "completed", 10],
+            ["X2", "pos", "C1", "2025-01-02", "completed", 20],
+        ],
     )
 
 
@@ -373,7 +376,7 @@ def test_broken_files_are_quarantined_whole_and_others_load(env):
     env.drop(
         "orders",
         "05_missing_status.csv",
-        "source_system,order_id,order_date,total_amount\npos,O1,2025-01-02,1\n",
+        "source_system,order_id,customer_id,order_date,total_amount\npos,O1,C1,2025-01-02,1\n",
     )
     env.drop("orders", "06_empty.csv", "")
     env.drop("orders", "07_scan.pdf", b"%PDF-1.4 ...")
@@ -494,3 +497,12 @@ def test_landing_partitions(env):
         "orders": [date(2025, 1, 1), D],
     }
     assert landing_partitions(env.root / "missing") == {}
+
+
+def test_empty_jsonl_is_zero_rows_not_an_error(env):
+    env.drop("web_events", "events.jsonl", "")
+    env.drop("web_events", "more.jsonl", "\n\n")
+    res = env.ingest("web_events")
+    assert [f.error for f in res.files] == [None, None]
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (0, 0, 0)
+    assert [p.name for p in res.lake_files] == ["web_events-0000.parquet"]

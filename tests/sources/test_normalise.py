@@ -240,3 +240,10 @@ def test_bool():
 def test_empty_arrays():
     for fn in (norm_amount, norm_date, norm_timestamp, norm_phone, norm_email, norm_int, norm_text, norm_id):
         assert len(fn(arr()).values) == 0
+
+
+def test_phone_business_rule_for_new_thai_mobile_blocks():
+    # phonenumbers' allocation tables reject 069x; DOMAIN.md's rule (06/08/09 = mobile) wins
+    r = norm_phone(arr("069-893-2658", "+66 67 987 8072", "000-000-0000", "0212345678"))
+    assert r.values.to_pylist() == ["+66698932658", "+66679878072", None, None]
+    assert r.extra["_is_mobile"].to_pylist() == [True, True, None, None]
