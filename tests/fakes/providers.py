@@ -30,6 +30,18 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 E164_RE = re.compile(r"^\+[1-9]\d{7,14}$")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that went away (killed, timed out): part of the game here
+        super().handle_error(request, client_address)
+
+
 class FakeServer(ABC):
     """Base: HTTP plumbing, fault injection, stats. Subclasses implement `handle`."""
 
@@ -142,9 +154,7 @@ class FakeServer(ABC):
             def do_DELETE(self):
                 self._go("DELETE")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, name=f"fake-{self.name}", daemon=True).start()
         return self
 
