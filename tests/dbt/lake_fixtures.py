@@ -19,43 +19,93 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-S, TS, D, F, I, B = pa.string(), pa.timestamp("us"), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
+S, TS, D, F, INT, B = pa.string(), pa.timestamp("us"), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
 
 ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
     "customers": [
-        ("source_system", S), ("source_customer_id", S), ("first_name", S), ("last_name", S),
-        ("email", S), ("email_valid", B), ("phone", S), ("phone_raw", S), ("phone_is_mobile", B),
-        ("gender", S), ("birth_date", D), ("occupation", S), ("address", S), ("district", S),
-        ("province", S), ("postal_code", S), ("country", S), ("loyalty_card_id", S),
-        ("registered_at", TS), ("updated_at", TS),
+        ("source_system", S),
+        ("source_customer_id", S),
+        ("first_name", S),
+        ("last_name", S),
+        ("email", S),
+        ("email_valid", B),
+        ("phone", S),
+        ("phone_raw", S),
+        ("phone_is_mobile", B),
+        ("gender", S),
+        ("birth_date", D),
+        ("occupation", S),
+        ("address", S),
+        ("district", S),
+        ("province", S),
+        ("postal_code", S),
+        ("country", S),
+        ("loyalty_card_id", S),
+        ("registered_at", TS),
+        ("updated_at", TS),
     ],
     "orders": [
-        ("source_system", S), ("order_id", S), ("source_customer_id", S), ("ordered_at", TS),
-        ("channel", S), ("store_id", S), ("status", S), ("total_amount", F), ("currency", S),
+        ("source_system", S),
+        ("order_id", S),
+        ("source_customer_id", S),
+        ("ordered_at", TS),
+        ("channel", S),
+        ("store_id", S),
+        ("status", S),
+        ("total_amount", F),
+        ("currency", S),
     ],
     "order_lines": [
-        ("source_system", S), ("order_id", S), ("line_no", I), ("product_id", S), ("quantity", I),
-        ("unit_price", F), ("warranty_until", D),
+        ("source_system", S),
+        ("order_id", S),
+        ("line_no", INT),
+        ("product_id", S),
+        ("quantity", INT),
+        ("unit_price", F),
+        ("warranty_until", D),
     ],
     "products": [("product_id", S), ("name", S), ("category", S), ("price", F)],
     "web_events": [
-        ("event_id", S), ("source_system", S), ("source_customer_id", S), ("email", S),
-        ("event_type", S), ("occurred_at", TS), ("url", S), ("search_term", S),
+        ("event_id", S),
+        ("source_system", S),
+        ("source_customer_id", S),
+        ("email", S),
+        ("event_type", S),
+        ("occurred_at", TS),
+        ("url", S),
+        ("search_term", S),
     ],
     "consents": [
-        ("source_system", S), ("source_customer_id", S), ("email", S), ("phone", S), ("channel", S),
-        ("status", S), ("recorded_at", TS),
+        ("source_system", S),
+        ("source_customer_id", S),
+        ("email", S),
+        ("phone", S),
+        ("channel", S),
+        ("status", S),
+        ("recorded_at", TS),
     ],
     "support_tickets": [
-        ("ticket_id", S), ("source_system", S), ("source_customer_id", S), ("email", S),
-        ("opened_at", TS), ("closed_at", TS), ("status", S), ("category", S), ("subject", S),
+        ("ticket_id", S),
+        ("source_system", S),
+        ("source_customer_id", S),
+        ("email", S),
+        ("opened_at", TS),
+        ("closed_at", TS),
+        ("status", S),
+        ("category", S),
+        ("subject", S),
     ],
     "campaign_responses": [
-        ("response_id", S), ("campaign_id", S), ("customer_id", S), ("email", S), ("phone", S),
-        ("response", S), ("occurred_at", TS),
+        ("response_id", S),
+        ("campaign_id", S),
+        ("customer_id", S),
+        ("email", S),
+        ("phone", S),
+        ("response", S),
+        ("occurred_at", TS),
     ],
 }
-META_COLUMNS: list[tuple[str, pa.DataType]] = [("_source", S), ("_source_file", S), ("_row_number", I)]
+META_COLUMNS: list[tuple[str, pa.DataType]] = [("_source", S), ("_source_file", S), ("_row_number", INT)]
 
 
 def entity_schema(entity: str) -> pa.Schema:
@@ -109,7 +159,9 @@ def write_partition(
     return path
 
 
-def write_empty_entities(lake: Path | str, load_date: str = "2020-01-01", entities: Iterable[str] | None = None):
+def write_empty_entities(
+    lake: Path | str, load_date: str = "2020-01-01", entities: Iterable[str] | None = None
+):
     """Give every entity (that has no partition yet) an empty file with the full schema."""
     for entity in entities or ENTITY_COLUMNS:
         if not (Path(lake) / entity).exists():
@@ -119,20 +171,33 @@ def write_empty_entities(lake: Path | str, load_date: str = "2020-01-01", entiti
 def customer(system: str, cid: str, registered_at: str = "2020-01-01 09:00:00", **kw) -> dict:
     """A customers row with sensible defaults (valid email/mobile only when given)."""
     row = {
-        "source_system": system, "source_customer_id": cid, "first_name": kw.pop("first_name", "Somchai"),
-        "last_name": kw.pop("last_name", "Jaidee"), "email_valid": kw.get("email") is not None,
-        "phone_is_mobile": kw.get("phone") is not None, "country": "TH",
-        "registered_at": registered_at, "updated_at": kw.pop("updated_at", registered_at),
+        "source_system": system,
+        "source_customer_id": cid,
+        "first_name": kw.pop("first_name", "Somchai"),
+        "last_name": kw.pop("last_name", "Jaidee"),
+        "email_valid": kw.get("email") is not None,
+        "phone_is_mobile": kw.get("phone") is not None,
+        "country": "TH",
+        "registered_at": registered_at,
+        "updated_at": kw.pop("updated_at", registered_at),
     }
     row.update(kw)
     return row
 
 
-def order(system: str, oid: str, cid: str, ordered_at: str, amount: float, status: str = "completed", **kw) -> dict:
+def order(
+    system: str, oid: str, cid: str, ordered_at: str, amount: float, status: str = "completed", **kw
+) -> dict:
     row = {
-        "source_system": system, "order_id": oid, "source_customer_id": cid, "ordered_at": ordered_at,
-        "channel": kw.pop("channel", "store"), "store_id": kw.pop("store_id", "S01"), "status": status,
-        "total_amount": float(amount), "currency": "THB",
+        "source_system": system,
+        "order_id": oid,
+        "source_customer_id": cid,
+        "ordered_at": ordered_at,
+        "channel": kw.pop("channel", "store"),
+        "store_id": kw.pop("store_id", "S01"),
+        "status": status,
+        "total_amount": float(amount),
+        "currency": "THB",
     }
     row.update(kw)
     return row

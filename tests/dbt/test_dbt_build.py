@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dbt.dbt_helpers import query, run_dbt
+from tests.dbt.dbt_helpers import dbt_in_process, query
 from tests.dbt.scenario import CHAIN, DAY1, DAY2, build_day1, build_day2
 
 MARTS = ["customer_identity", "customer_ranks", "customer_profiles", "customer_rank_history", "rank_summary"]
@@ -16,20 +16,51 @@ def built(tmp_path_factory):
     """Day 1 build, then one new day incrementally (warehouse `inc`), and a full refresh of both
     days into a fresh warehouse (`full`)."""
     root = tmp_path_factory.mktemp("dbt_build")
-    lake, inc, full = root / "lake", root / "inc.duckdb", root / "full.duckdb"
+    lake, inc, full = root / "lake", root / "inc" / "warehouse.duckdb", root / "full" / "warehouse.duckdb"
+    inc.parent.mkdir()
+    full.parent.mkdir()
     build_day1(lake)
-    day1 = run_dbt(["build"], warehouse=inc, lake=lake, work=root / "w1", as_of=DAY1)
+    day1 = dbt_in_process(["build"], warehouse=inc, lake=lake, work=root / "w1", as_of=DAY1)
     day1_ranks = dict(query(inc, "select customer_id, rank from marts.customer_ranks"))
-    day1_ids = dict(query(inc, "select source_system || ':' || source_customer_id, customer_id from marts.customer_identity"))
+    day1_ids = dict(
+        query(
+            inc, "select source_system || ':' || source_customer_id, customer_id from marts.customer_identity"
+        )
+    )
     build_day2(lake)
-    day2 = run_dbt(["build"], warehouse=inc, lake=lake, work=root / "w2", as_of=DAY2)
-    run_dbt(["build", "--full-refresh"], warehouse=full, lake=lake, work=root / "w3", as_of=DAY2)
-    return {"lake": lake, "inc": inc, "full": full, "day1": day1, "day2": day2,
-            "day1_ranks": day1_ranks, "day1_ids": day1_ids}
+    day2 = dbt_in_process(["build"], warehouse=inc, lake=lake, work=root / "w2", as_of=DAY2)
+    dbt_in_process(
+        [
+            "build",
+            "--full-refresh",
+            "--exclude-resource-type",
+            "test",
+            "--exclude-resource-type",
+            "unit_test",
+        ],
+        warehouse=full,
+        lake=lake,
+        work=root / "w3",
+        as_of=DAY2,
+    )
+    return {
+        "lake": lake,
+        "inc": inc,
+        "full": full,
+        "day1": day1,
+        "day2": day2,
+        "day1_ranks": day1_ranks,
+        "day1_ids": day1_ids,
+    }
 
 
 def ids(wh, where=""):
-    return dict(query(wh, f"select source_system || ':' || source_customer_id, customer_id from marts.customer_identity {where}"))
+    return dict(
+        query(
+            wh,
+            f"select source_system || ':' || source_customer_id, customer_id from marts.customer_identity {where}",
+        )
+    )
 
 
 def test_build_runs_every_unit_test_and_data_test(built):
@@ -38,13 +69,21 @@ def test_build_runs_every_unit_test_and_data_test(built):
     assert statuses <= {"success", "pass"}, statuses
     unit = [r for r in results if r["unique_id"].startswith("unit_test.")]
     names = {r["unique_id"].split(".")[-1] for r in unit}
-    assert {"rank_boundaries", "latest_status_and_duplicates", "identity_transitive_merge",
-            "identity_edges_transitive_and_junk", "id_kept_when_record_added", "id_older_survives_merge"} <= names
+    assert {
+        "rank_boundaries",
+        "latest_status_and_duplicates",
+        "identity_transitive_merge",
+        "identity_edges_transitive_and_junk",
+        "id_kept_when_record_added",
+        "id_older_survives_merge",
+    } <= names
     assert any("assert_identity_converged" in r["unique_id"] for r in results)
 
 
 def test_schemas_are_exact(built):
-    schemas = {s for (s,) in query(built["inc"], "select distinct table_schema from information_schema.tables")}
+    schemas = {
+        s for (s,) in query(built["inc"], "select distinct table_schema from information_schema.tables")
+    }
     assert {"staging", "intermediate", "marts"} <= schemas
     assert not any(s.startswith("main_") for s in schemas)
 
@@ -59,12 +98,20 @@ def test_transitive_merge_and_junk_identifiers(built):
 
 
 def test_chain_of_1000_converges_to_one_person(built):
-    (n_ids, n_rec), = query(built["inc"], "select count(distinct customer_id), count(*) from marts.customer_identity where source_system = 'chain'")
+    ((n_ids, n_rec),) = query(
+        built["inc"],
+        "select count(distinct customer_id), count(*) from marts.customer_identity where source_system = 'chain'",
+    )
     assert (n_ids, n_rec) == (1, CHAIN)
     # the id is the md5 id of the oldest record in the chain
-    (oldest,), = query(built["inc"], """
-        select c.natural_id from intermediate.int_identity_components c where c.source_system = 'chain' limit 1""")
-    (cid,), = query(built["inc"], "select distinct customer_id from marts.customer_identity where source_system = 'chain'")
+    ((oldest,),) = query(
+        built["inc"],
+        """
+        select c.natural_id from intermediate.int_identity_components c where c.source_system = 'chain' limit 1""",
+    )
+    ((cid,),) = query(
+        built["inc"], "select distinct customer_id from marts.customer_identity where source_system = 'chain'"
+    )
     assert cid == oldest
 
 
@@ -78,61 +125,85 @@ def test_ids_are_stable_and_older_id_survives_merge(built):
     assert day2["crm:M3"] == day2["pos:M2"] == day1["web:M1"]  # M1 is older: its id survives
     merges = query(built["inc"], "select merged_id, merged_into from marts.customer_id_merges")
     assert merges == [(day1["pos:M2"], day1["web:M1"])]
-    (merged_into, merged_from), = query(
-        built["inc"], "select merged_into, merged_from_customer_id from marts.customer_identity where source_customer_id = 'M2'")
+    ((merged_into, merged_from),) = query(
+        built["inc"],
+        "select merged_into, merged_from_customer_id from marts.customer_identity where source_customer_id = 'M2'",
+    )
     assert (merged_into, merged_from) == (day1["web:M1"], day1["pos:M2"])
 
 
 def test_ranks_day1_and_day2(built):
     r1 = built["day1_ranks"]
     i1 = built["day1_ids"]
-    assert r1[i1["crm:A"]] == "VIP"        # 25,000 + 6,000
-    assert r1[i1["pos:D1"]] == "Regular"   # 10,000 delivered twice counts once
+    assert r1[i1["crm:A"]] == "VIP"  # 25,000 + 6,000
+    assert r1[i1["pos:D1"]] == "Regular"  # 10,000 delivered twice counts once
     assert r1[i1["pos:X1"]] == "Prospect"  # its only order was cancelled
-    assert r1[i1["pos:O1"]] == "Dormant"   # 3 years and one day before as-of
+    assert r1[i1["pos:O1"]] == "Dormant"  # 3 years and one day before as-of
     r2 = dict(query(built["inc"], "select customer_id, rank from marts.customer_ranks"))
-    assert r2[i1["crm:A"]] == "Regular"    # the 6,000 order was refunded on day 2
-    hist = query(built["inc"], f"select as_of, rank from marts.customer_rank_history where customer_id = '{i1['crm:A']}' order by as_of")
+    assert r2[i1["crm:A"]] == "Regular"  # the 6,000 order was refunded on day 2
+    hist = query(
+        built["inc"],
+        f"select as_of, rank from marts.customer_rank_history where customer_id = '{i1['crm:A']}' order by as_of",
+    )
     assert [(str(d), r) for d, r in hist] == [(DAY1, "VIP"), (DAY2, "Regular")]
-    mig = dict(((f, t), n) for f, t, n in query(
-        built["inc"], f"select from_rank, to_rank, customers from marts.rank_migration where as_of = '{DAY2}'"))
+    mig = dict(
+        ((f, t), n)
+        for f, t, n in query(
+            built["inc"],
+            f"select from_rank, to_rank, customers from marts.rank_migration where as_of = '{DAY2}'",
+        )
+    )
     assert mig[("VIP", "Regular")] == 1
 
 
 def test_rerunning_an_as_of_replaces_its_history(built, tmp_path):
-    before = query(built["inc"], "select as_of, count(*) from marts.customer_rank_history group by as_of order by as_of")
-    import shutil
-    wh = tmp_path / "copy.duckdb"
-    shutil.copy(built["inc"], wh)
-    run_dbt(["run", "--select", "customer_ranks", "customer_rank_history"], warehouse=wh, lake=built["lake"],
-            work=tmp_path / "w", as_of=DAY2)
-    after = query(wh, "select as_of, count(*) from marts.customer_rank_history group by as_of order by as_of")
-    assert after == before
+    sql = "select as_of, rank, count(*) from marts.customer_rank_history group by all order by all"
+    before = query(built["inc"], sql)
+    assert {str(d) for d, _, _ in before} == {DAY1, DAY2}
+    dbt_in_process(
+        ["run", "--select", "customer_ranks", "customer_rank_history"],
+        warehouse=built["inc"],
+        lake=built["lake"],
+        work=tmp_path / "w",
+        as_of=DAY2,
+    )
+    assert query(built["inc"], sql) == before
 
 
 def test_profile_fields(built):
-    (cid,), = query(built["inc"], "select customer_id from marts.customer_identity where source_customer_id = 'A'")
-    row = query(built["inc"], f"""select email, email_source, phone, phone_source, consent_email, consent_sms,
+    ((cid,),) = query(
+        built["inc"], "select customer_id from marts.customer_identity where source_customer_id = 'A'"
+    )
+    row = query(
+        built["inc"],
+        f"""select email, email_source, phone, phone_source, consent_email, consent_sms,
         province, age_band, orders_lifetime, spend_lifetime, top_search_term_1, open_tickets, preferred_channel,
         has_valid_email, has_valid_mobile, rfm_segment, rank
-        from marts.customer_profiles where customer_id = '{cid}'""")[0]
-    assert row[0] == "somchai@example.com" and row[1] == "web"   # A2 (web) is the most recent record
+        from marts.customer_profiles where customer_id = '{cid}'""",
+    )[0]
+    assert row[0] == "somchai@example.com" and row[1] == "web"  # A2 (web) is the most recent record
     assert row[2] == "+66811111111"
-    assert row[4:6] == ("opt_out", "opt_in")                     # email opt-out beats the older opt-in to all
+    assert row[4:6] == ("opt_out", "opt_in")  # email opt-out beats the older opt-in to all
     assert row[6] == "Bangkok" and row[7] == "35-44"
-    assert row[8:10] == (1, 25000.0)                             # refunded order excluded
+    assert row[8:10] == (1, 25000.0)  # refunded order excluded
     assert row[10] == "fan" and row[11] == 1
     assert row[13] is True and row[14] is True
     assert row[16] == "Regular"
-    (n_people,), = query(built["inc"], "select count(distinct customer_id) from marts.customer_identity")
-    (n_profiles,), = query(built["inc"], "select count(*) from marts.customer_profiles")
+    ((n_people,),) = query(built["inc"], "select count(distinct customer_id) from marts.customer_identity")
+    ((n_profiles,),) = query(built["inc"], "select count(*) from marts.customer_profiles")
     assert n_people == n_profiles
 
 
-@pytest.mark.parametrize("mart", ["customer_identity", "customer_ranks", "customer_profiles", "stg_orders", "int_orders"])
+@pytest.mark.parametrize(
+    "mart", ["customer_identity", "customer_ranks", "customer_profiles", "stg_orders", "int_orders"]
+)
 def test_incremental_after_one_new_day_equals_full_refresh(built, mart):
     schema = {"stg_orders": "staging", "int_orders": "intermediate"}.get(mart, "marts")
-    cols = "* exclude (merged_from_customer_id, merged_into, assigned_as_of)" if mart == "customer_identity" else "*"
+    cols = (
+        "* exclude (merged_from_customer_id, merged_into, assigned_as_of)"
+        if mart == "customer_identity"
+        else "*"
+    )
     sql = f"select {cols} from {schema}.{mart} order by all"
     inc, full = query(built["inc"], sql), query(built["full"], sql)
     assert len(inc) > 0
