@@ -81,6 +81,32 @@ def channel_address(channel: str, row: dict[str, Any]) -> str | None:
     raise ValueError(f"unknown channel {channel!r}")
 
 
+def _text_col(profiles: pd.DataFrame, col: str) -> pd.Series:
+    if col not in profiles:
+        return pd.Series(pd.NA, index=profiles.index, dtype="string")
+    s = profiles[col].astype("string").str.strip()
+    return s.mask(s.eq(""))
+
+
+def channel_addresses(profiles: pd.DataFrame, channel: str) -> pd.Series:
+    """Vectorised `channel_address` over a profiles frame (missing → None)."""
+    if channel == "email":
+        out = _text_col(profiles, "email").str.lower()
+    elif channel in ("sms", "phone"):
+        out = _text_col(profiles, "phone")
+    elif channel == "ads":
+        email = _text_col(profiles, "email").str.lower()
+        out = email.where(email.notna(), _text_col(profiles, "phone"))
+    elif channel == "direct_mail":
+        out = _text_col(profiles, "address")
+        for col in ("district", "province", "postal_code"):
+            part = _text_col(profiles, col)
+            out = out.where(part.isna(), out + " " + part)
+    else:
+        raise ValueError(f"unknown channel {channel!r}")
+    return out.astype(object).where(out.notna(), None)
+
+
 def expand_audience(
     profiles: pd.DataFrame, campaign: Campaign, as_of: date, send_date: date
 ) -> pd.DataFrame:
@@ -92,7 +118,6 @@ def expand_audience(
     ids = profiles["customer_id"].astype(str).tolist()
     hold = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
     reason = campaign.segment.describe()
-    records = profiles.to_dict("records")
     frames = []
     for ch in campaign.channels:
         frames.append(
@@ -103,7 +128,7 @@ def expand_audience(
                     "channel": ch,
                     "holdout": hold,
                     "reason_included": reason,
-                    "address": [channel_address(ch, r) for r in records],
+                    "address": channel_addresses(profiles, ch).to_numpy(dtype=object),
                     "as_of": as_of,
                     "send_date": send_date,
                 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import StrictUndefined, Template, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from activations.plan import CONTENT_FIELDS, LANGUAGES, Campaign, Plan
@@ -80,7 +80,12 @@ def _clean(v: Any) -> Any:
 
 
 class CampaignRenderer:
-    """Compiled templates of one campaign (compile once, render many)."""
+    """Compiled templates of one campaign (compile once, render many).
+
+    Rendered texts are memoised by the values of the variables a template uses (most messages
+    of a campaign differ only by first name), so equal texts are computed once and shared."""
+
+    CACHE_LIMIT = 200_000
 
     def __init__(self, plan: Plan, campaign: Campaign, send_date: date):
         self.plan = plan
@@ -88,13 +93,16 @@ class CampaignRenderer:
         text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
         html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
         self.templates: dict[tuple[str, str, str], Template] = {}
+        self.variables: dict[tuple[str, str, str], tuple[str, ...]] = {}
         for ch in campaign.channels:
             cc = campaign.content[ch]
             for fname in CONTENT_FIELDS[ch]:
                 loc = getattr(cc, fname)
                 for lang in LANGUAGES:
                     env = html_env if fname == "html" else text_env
-                    self.templates[(ch, fname, lang)] = env.from_string(getattr(loc, lang))
+                    source = getattr(loc, lang)
+                    self.templates[(ch, fname, lang)] = env.from_string(source)
+                    self.variables[(ch, fname, lang)] = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
         self.base = {
             "campaign_id": campaign.id,
             "campaign_name": campaign.name,
@@ -102,6 +110,15 @@ class CampaignRenderer:
             "start_date": campaign.start_date.isoformat(),
             "end_date": campaign.end_date.isoformat(),
         }
+        self._cache: dict[tuple, str] = {}
+
+    def profile_fields(self, channel: str) -> set[str]:
+        """Profile fields the channel's templates read."""
+        names: set[str] = set()
+        for (ch, _, _), vs in self.variables.items():
+            if ch == channel:
+                names.update(vs)
+        return names - set(self.base) - {"language"}
 
     def context(self, profile: dict[str, Any], language: str) -> dict[str, Any]:
         ctx = {k: _clean(v) for k, v in profile.items()}
@@ -112,12 +129,26 @@ class CampaignRenderer:
     def render(self, channel: str, profile: dict[str, Any], language: str | None = None) -> dict[str, str]:
         """Rendered content fields of `channel` for one profile: {field: text}."""
         lang = language or pick_language(self.plan, profile.get("first_name"))
-        ctx = self.context(profile, lang)
         out = {}
         for fname in CONTENT_FIELDS[channel]:
-            text = self.templates[(channel, fname, lang)].render(ctx)
-            if fname in ("subject", "body"):
-                text = " ".join(text.split())  # one line: no header injection, no stray newlines in SMS
+            key_t = (channel, fname, lang)
+            names = self.variables[key_t]
+            values = tuple(_clean(profile[n]) if n in profile else _MISSING for n in names)
+            key = (key_t, values)
+            text = self._cache.get(key)
+            if text is None:
+                ctx = {n: v for n, v in zip(names, values, strict=True) if v is not _MISSING}
+                ctx.update(self.base)
+                ctx["language"] = lang
+                text = self.templates[key_t].render(ctx)
+                if fname in ("subject", "body"):
+                    text = " ".join(text.split())  # one line: no header injection, no stray newlines in SMS
+                if len(self._cache) >= self.CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = text
             out[fname] = text
         out["language"] = lang
         return out
+
+
+_MISSING = object()

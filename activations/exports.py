@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
-
 from activations.outbound import Message, PreparedCampaign, PreparedCampaigns
+from activations.xlsx import XlsxWriter
 
 # channel -> [(column, description, getter)]
 Getter = Callable[[Message], Any]
@@ -110,34 +109,48 @@ def _cell(v: Any) -> Any:
     return v
 
 
-def write_csv(path: Path, channel: str, messages: list[Message]) -> int:
-    cols = CHANNEL_COLUMNS[channel]
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([c[0] for c in cols])
-        for m in messages:
-            w.writerow([_cell(g(m)) for _, _, g in cols])
-    os.replace(tmp, path)
-    return len(messages)
+_WIDE = {"subject", "sms_text", "letter", "call_script", "mailing_address", "address", "description"}
 
 
-def write_xlsx(path: Path, campaign: PreparedCampaign) -> None:
-    wb = Workbook(write_only=True)
-    for ch, batch in campaign.channels.items():
-        ws = wb.create_sheet(ch)
-        cols = CHANNEL_COLUMNS[ch]
-        ws.append([c[0] for c in cols])
-        for m in batch.messages:
-            ws.append([_cell(g(m)) for _, _, g in cols])
-    ws = wb.create_sheet("columns")
-    ws.append(["sheet", "column", "description"])
-    for ch in campaign.channels:
-        for name, desc, _ in CHANNEL_COLUMNS[ch]:
-            ws.append([ch, name, desc])
-    tmp = path.with_name(path.name + ".tmp")
-    wb.save(tmp)
-    os.replace(tmp, path)
+def _widths(names: list[str]) -> list[int]:
+    return [60 if n in _WIDE else 34 if n == "send_id" else 18 for n in names]
+
+
+def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]]:
+    """The XLSX (one sheet per channel, continued on `<channel>_2`... past Excel's row limit, plus
+    a `columns` sheet) and one CSV per channel, rendering each message once for both."""
+    xlsx = folder / f"{campaign.campaign_id}.xlsx"
+    xlsx_tmp = xlsx.with_name(xlsx.name + ".tmp")
+    csv_entries: list[dict[str, Any]] = []
+    sheets: list[str] = []
+    with XlsxWriter(xlsx_tmp) as xw:
+        for ch, batch in campaign.channels.items():
+            cols = CHANNEL_COLUMNS[ch]
+            names = [c[0] for c in cols]
+            getters = [c[2] for c in cols]
+            path = folder / CSV_NAMES[ch]
+            tmp = path.with_name(path.name + ".tmp")
+            count = 0
+            with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(names)
+
+                def rows(w=w, getters=getters, batch=batch):
+                    nonlocal count
+                    for m in batch.messages:
+                        row = [_cell(g(m)) for g in getters]
+                        w.writerow(row)
+                        count += 1
+                        yield row
+
+                sheets += xw.add_sheet(ch, names, rows(), _widths(names))
+            os.replace(tmp, path)
+            csv_entries.append({"name": path.name, "kind": "csv", "channel": ch, "rows": count, "encoding": "utf-8-sig"})
+        desc = [[ch, name, d] for ch in campaign.channels for name, d, _ in CHANNEL_COLUMNS[ch]]
+        xw.add_sheet("columns", ["sheet", "column", "description"], desc, [14, 18, 80])
+    os.replace(xlsx_tmp, xlsx)
+    rows_per_channel = {e["channel"]: e["rows"] for e in csv_entries}
+    return [{"name": xlsx.name, "kind": "xlsx", "sheets": [*sheets, "columns"], "rows": rows_per_channel}, *csv_entries]
 
 
 def write_campaign_exports(
@@ -146,15 +159,7 @@ def write_campaign_exports(
     """Write one campaign's files; returns its manifest (also written as manifest.json)."""
     folder = Path(exports_dir) / prepared.send_date.isoformat() / campaign.campaign_id
     folder.mkdir(parents=True, exist_ok=True)
-    files: list[dict[str, Any]] = []
-    xlsx = folder / f"{campaign.campaign_id}.xlsx"
-    write_xlsx(xlsx, campaign)
-    files.append({"name": xlsx.name, "kind": "xlsx", "sheets": [*campaign.channels, "columns"],
-                  "rows": {ch: b.eligible for ch, b in campaign.channels.items()}})  # fmt: skip
-    for ch, batch in campaign.channels.items():
-        path = folder / CSV_NAMES[ch]
-        rows = write_csv(path, ch, batch.messages)
-        files.append({"name": path.name, "kind": "csv", "channel": ch, "rows": rows, "encoding": "utf-8-sig"})
+    files = write_files(folder, campaign)
     for f in files:
         p = folder / f["name"]
         f["bytes"] = p.stat().st_size

@@ -14,10 +14,10 @@ Count identity, per campaign and channel:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, overload
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "ads", "direct_mail", "phone")
 """Every channel a plan may name. `ads` = ad-platform audiences (Meta, Google Customer Match)."""
@@ -62,7 +62,47 @@ class Message:
 
     @property
     def send_id(self) -> str:
-        return send_id_for(self.campaign_id, self.customer_id, self.channel, self.send_date)
+        sid = self.custom_args.get("send_id")
+        return sid if sid else send_id_for(self.campaign_id, self.customer_id, self.channel, self.send_date)
+
+
+class MessageList(Sequence[Message]):
+    """The messages of one campaign × channel, rendered on demand in chunks.
+
+    A read-only sequence: `len()`, indexing, slicing and iteration (each pass renders again, the
+    same messages in the same order), so a million recipients do not sit in memory as objects.
+    Prefer iterating over materialising (`list(...)`)."""
+
+    def __init__(self, length: int, render_range: Callable[[int, int], list[Message]], chunk: int = 2000):
+        self._len = length
+        self._render = render_range
+        self._chunk = max(1, chunk)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[Message]:
+        for start in range(0, self._len, self._chunk):
+            yield from self._render(start, min(start + self._chunk, self._len))
+
+    @overload
+    def __getitem__(self, i: int) -> Message: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Message]: ...
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(self._len)
+            if step != 1:
+                return [self[k] for k in range(start, stop, step)]
+            return self._render(start, stop) if start < stop else []
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError("message index out of range")
+        return self._render(i, i + 1)[0]
+
+    def __repr__(self) -> str:
+        return f"MessageList(len={self._len})"
 
 
 @dataclass
@@ -74,7 +114,7 @@ class ChannelBatch:
     audience: int = 0  # rows in marts.campaign_audiences for this campaign × channel
     holdout: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)  # reason -> people
-    messages: list[Message] = field(default_factory=list)  # eligible, rendered, to send
+    messages: Sequence[Message] = field(default_factory=list)  # eligible, rendered (lazily: MessageList)
     queued: int = 0  # of `messages`, how many carry a quiet-hours `not_before`
     sms_segments: int = 0  # total SMS parts over `messages`
     estimated_cost: float = 0.0  # SMS: segments × price per segment (plan currency)

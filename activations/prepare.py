@@ -5,6 +5,7 @@ The one entry point delivery and orchestration call (see activations/README.md).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -13,11 +14,18 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 from jinja2 import UndefinedError
 
 from activations.audiences import compute_audiences, write_audiences
 from activations.content import CampaignRenderer, pick_language, sms_cost, sms_segments
-from activations.outbound import ChannelBatch, Message, PreparedCampaign, PreparedCampaigns, send_id_for
+from activations.outbound import (
+    ChannelBatch,
+    Message,
+    MessageList,
+    PreparedCampaign,
+    PreparedCampaigns,
+)
 from activations.plan import Plan, coerce_plan
 from activations.suppression import (
     apply_suppression,
@@ -29,80 +37,123 @@ from activations.suppression import (
 FIELD_KEYS = ("first_name", "last_name", "email", "phone", "address", "district", "province", "postal_code")
 
 
-def _val(v: Any) -> Any:
-    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
-        return None
-    return v
+def _none(start: int, stop: int) -> list[Message]:
+    return []
+
+
+class MessageFactory:
+    """Renders one campaign × channel's eligible rows into Messages, any range on demand.
+
+    Keeps only the columns the channel needs (pandas' compact string columns), so a
+    `MessageList` over it stays small however many recipients there are."""
+
+    def __init__(self, plan: Plan, campaign_id: str, channel: str, eligible: pd.DataFrame, send_date: date):
+        self.plan = plan
+        self.campaign = plan.campaign(campaign_id)
+        self.channel = channel
+        self.send_date = send_date
+        self.renderer = CampaignRenderer(plan, self.campaign, send_date)
+        wanted = {"customer_id", *FIELD_KEYS, *self.renderer.profile_fields(channel)}
+        cols: dict[str, pd.Series] = {"_to": eligible["address"]}
+        if "not_before" in eligible:
+            cols["_not_before"] = eligible["not_before"]
+        for name in sorted(wanted):
+            # the audience's `address` is the channel address; the profile's postal address is address_profile
+            src = f"{name}_profile" if f"{name}_profile" in eligible else name
+            if src in eligible:
+                cols[name] = eligible[src]
+        self._len = len(eligible)
+        # pyarrow arrays: compact, and slices convert to Python objects in C (nulls → None)
+        self.columns: dict[str, Any] = {}
+        for name, series in cols.items():
+            if name == "_not_before":
+                self.columns[name] = series.tolist()
+            else:
+                series = series.reset_index(drop=True)
+                try:
+                    self.columns[name] = pa.Array.from_pandas(series)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    self.columns[name] = pa.Array.from_pandas(series.astype("string"))
+        senders = plan.senders
+        if channel == "email":
+            self._static = {"sender": senders.email.address, "sender_name": senders.email.name}
+        elif channel == "sms":
+            self._static = {"sender": senders.sms.messaging_service_sid or senders.sms.sender_id,
+                            "sender_name": senders.sms.sender_id}  # fmt: skip
+        elif channel == "ads":
+            self._static = {"subject": self.campaign.content["ads"].audience_name}
+        else:
+            self._static = {}
+
+    def __len__(self) -> int:
+        return self._len
+
+    def render_range(self, start: int, stop: int) -> list[Message]:
+        stop = min(stop, self._len)
+        columns = {
+            c: (arr[start:stop] if isinstance(arr, list) else arr.slice(start, stop - start).to_pylist())
+            for c, arr in self.columns.items()
+        }
+        plan, channel, cid_campaign, send_date = self.plan, self.channel, self.campaign.id, self.send_date
+        day = send_date.isoformat()
+        out: list[Message] = []
+        for i in range(stop - start):
+            row = {c: vals[i] for c, vals in columns.items()}
+            cid = str(row["customer_id"])
+            lang = pick_language(plan, row.get("first_name"))
+            try:
+                content = self.renderer.render(channel, row, lang)
+            except UndefinedError as exc:
+                raise LookupError(
+                    f"campaign {cid_campaign!r} channel {channel!r} customer {cid}: template needs a value the "
+                    f"profile lacks: {exc.message}"
+                ) from None
+            fields = {k: row.get(k) for k in FIELD_KEYS}
+            fields["country"] = "TH"
+            sid = hashlib.sha256(f"{cid_campaign}|{cid}|{channel}|{day}".encode()).hexdigest()[:32]
+            kw: dict[str, Any] = dict(self._static)
+            if channel == "email":
+                kw.update(subject=content["subject"], text=content["text"], html=content["html"])
+            elif channel == "sms":
+                body = content["body"]
+                count = sms_segments(body)
+                kw.update(sms_body=body, sms_segments=count.segments, sms_encoding=count.encoding)
+            elif channel == "phone":
+                kw["text"] = content["script"]
+            elif channel == "direct_mail":
+                kw["text"] = content["letter"]
+            nb = row.get("_not_before")
+            out.append(
+                Message(
+                    campaign_id=cid_campaign,
+                    customer_id=cid,
+                    channel=channel,
+                    send_date=send_date,
+                    to=str(row["_to"]),
+                    not_before=nb if isinstance(nb, datetime) else None,
+                    custom_args={
+                        "campaign_id": cid_campaign,
+                        "send_id": sid,
+                        "customer_id": cid,
+                        "channel": channel,
+                        "send_date": day,
+                    },
+                    language=lang,
+                    fields=fields,
+                    **kw,
+                )
+            )
+        return out
+
+    def messages(self) -> MessageList:
+        return MessageList(len(self), self.render_range)
 
 
 def build_messages(
     plan: Plan, campaign_id: str, channel: str, eligible: pd.DataFrame, send_date: date
-) -> list[Message]:
-    """Pure: render one campaign × channel's eligible rows into Messages."""
-    camp = plan.campaign(campaign_id)
-    renderer = CampaignRenderer(plan, camp, send_date)
-    senders = plan.senders
-    out: list[Message] = []
-    for row in eligible.to_dict("records"):
-        row = {k: _val(v) for k, v in row.items()}
-        to = row["address"]  # the channel's address; the profile's postal address is address_profile
-        for k in [k for k in row if k.endswith("_profile")]:
-            row[k[: -len("_profile")]] = row.pop(k)
-        cid = str(row["customer_id"])
-        lang = pick_language(plan, row.get("first_name"))
-        try:
-            content = renderer.render(channel, row, lang)
-        except UndefinedError as exc:
-            raise LookupError(
-                f"campaign {campaign_id!r} channel {channel!r} customer {cid}: template needs a value the "
-                f"profile lacks: {exc.message}"
-            ) from None
-        fields = {k: row.get(k) for k in FIELD_KEYS}
-        fields["country"] = "TH"
-        sid = send_id_for(campaign_id, cid, channel, send_date)
-        custom_args = {
-            "campaign_id": campaign_id,
-            "send_id": sid,
-            "customer_id": cid,
-            "channel": channel,
-            "send_date": send_date.isoformat(),
-        }
-        kw: dict[str, Any] = {}
-        if channel == "email":
-            kw = dict(
-                subject=content["subject"], text=content["text"], html=content["html"],
-                sender=senders.email.address, sender_name=senders.email.name,
-            )  # fmt: skip
-        elif channel == "sms":
-            body = content["body"]
-            count = sms_segments(body)
-            kw = dict(
-                sms_body=body, sms_segments=count.segments, sms_encoding=count.encoding,
-                sender=senders.sms.messaging_service_sid or senders.sms.sender_id,
-                sender_name=senders.sms.sender_id,
-            )  # fmt: skip
-        elif channel == "phone":
-            kw = dict(text=content["script"])
-        elif channel == "direct_mail":
-            kw = dict(text=content["letter"])
-        elif channel == "ads":
-            kw = dict(subject=camp.content["ads"].audience_name)
-        nb = row.get("not_before")
-        out.append(
-            Message(
-                campaign_id=campaign_id,
-                customer_id=cid,
-                channel=channel,
-                send_date=send_date,
-                to=str(to),
-                not_before=nb if isinstance(nb, datetime) else None,
-                custom_args=custom_args,
-                language=lang,
-                fields=fields,
-                **kw,
-            )
-        )
-    return out
+) -> MessageList:
+    """Pure: one campaign × channel's eligible rows → a lazily rendered MessageList."""
+    return MessageFactory(plan, campaign_id, channel, eligible, send_date).messages()
 
 
 def prepare_messages(
@@ -153,7 +204,8 @@ def prepare_messages(
         for ch in camp.channels:
             counts = summary.counts[camp.id][ch]
             rows = groups.get((camp.id, ch))
-            msgs = build_messages(plan, camp.id, ch, rows, send_date) if rows is not None else []
+            msgs = build_messages(plan, camp.id, ch, rows, send_date) if rows is not None else MessageList(0, _none)
+            sample = msgs[0] if len(msgs) else None  # renders one now: a template error surfaces here
             batch = ChannelBatch(
                 campaign_id=camp.id,
                 channel=ch,
@@ -161,8 +213,8 @@ def prepare_messages(
                 holdout=counts["holdout"],
                 suppressed=dict(result.counts.get((camp.id, ch), {})),
                 messages=msgs,
-                queued=sum(1 for m in msgs if m.not_before is not None),
-                sample=msgs[0] if msgs else None,
+                queued=int(rows["not_before"].notna().sum()) if rows is not None and ch == "sms" else 0,
+                sample=sample,
             )
             if ch == "sms":
                 batch.sms_segments = sum(m.sms_segments for m in msgs)

@@ -118,3 +118,19 @@ def test_condition_on_a_column_the_warehouse_lacks(tmp_path: Path):
     )
     with pytest.raises(LookupError, match=r"'vip_party'.*\['top_category'\].*lacks"):
         build_audiences(wh, parse_plan(text, "plan.yml"), AS_OF, SEND)
+
+
+def test_vectorised_addresses_match_the_row_rules():
+    import pandas as pd
+
+    from activations.audiences import channel_address, channel_addresses
+
+    rows = [
+        profile("C1", "VIP"),
+        profile("C2", "VIP", email=" Mixed@Example.CO.TH ", address="  ", district=None),
+        profile("C3", "VIP", email=None, phone=None, address="9 ซอย 5", province=None, postal_code=""),
+        profile("C4", "VIP", email="", phone="+66812345678", district=""),
+    ]
+    df = pd.DataFrame(rows)
+    for ch in ("email", "sms", "phone", "ads", "direct_mail"):
+        assert channel_addresses(df, ch).tolist() == [channel_address(ch, r) for r in rows], ch
