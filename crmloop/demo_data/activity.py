@@ -6,6 +6,7 @@ Vectorised: every step works on whole arrays of orders / lines / events.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote_plus
 
 import numpy as np
 import pyarrow as pa
@@ -50,17 +51,28 @@ def _hour_of_day(rng: np.random.Generator, n: int, web: np.ndarray) -> np.ndarra
 
 @dataclass
 class Orders:
-    pid: np.ndarray
-    system: np.ndarray  # POS or WEB
-    record: np.ndarray  # row in Records
+    pid: np.ndarray  # int32
+    system: np.ndarray  # POS or WEB (int8)
+    record: np.ndarray  # row in Records (int32)
     kind: np.ndarray  # COUNTING / REFUNDED / CANCELLED / PRE_WINDOW
     sec: np.ndarray  # ordered_at, epoch seconds (Bangkok wall clock)
     refund_sec: np.ndarray  # REFUNDED only, else -1
     duplicated: np.ndarray
     total: np.ndarray
-    order_id: pa.Array
-    channel: pa.Array
-    store_id: pa.Array
+    seq: np.ndarray  # order number within its system
+    store: np.ndarray  # store number (pos)
+    channel_code: np.ndarray  # 0 store, 1 web, 2 app
+
+    def order_id(self, idx: np.ndarray) -> pa.Array:
+        return F.choose((self.system[idx] == WEB).astype(np.int8), F.join("PO", F.zpad(self.seq[idx], 10)),
+                        F.join("WEB-", F.zpad(self.seq[idx], 9)))
+
+    def store_id(self, idx: np.ndarray) -> pa.Array:
+        return F.choose((self.system[idx] == WEB).astype(np.int8), F.join("S", F.zpad(self.store[idx], 3)),
+                        pa.scalar("ONLINE"))
+
+    def channel(self, idx: np.ndarray) -> pa.Array:
+        return F.choose(self.channel_code[idx], pa.scalar("store"), pa.scalar("web"), pa.scalar("app"))
 
 
 @dataclass
@@ -136,6 +148,7 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     amount = np.maximum(np.concatenate([amount, ex_amount]), 99)
     lo, hi = np.concatenate([lo, ex_lo]), np.concatenate([hi, ex_hi])
     day = lo + np.floor(rng.random(owner.size) * (hi - lo + 1)).astype(np.int64)
+    del lo, hi, ex_lo, ex_hi, g, frac, starts, ex_owner, ex_kind, ex_amount
 
     has_pos = rec_idx[owner, POS] >= 0
     has_web = rec_idx[owner, WEB] >= 0
@@ -143,6 +156,7 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
                       np.where(has_pos, POS, WEB))
     sec = day * 86400 + _hour_of_day(rng, owner.size, system == WEB)
     record = rec_idx[owner, system]
+    del day, has_pos, has_web
 
     # Order ids increase with time within each system.
     order = np.lexsort((rng.random(owner.size), sec))
@@ -151,13 +165,10 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     for s in (POS, WEB):
         idx = np.flatnonzero(system == s)
         seq[idx] = np.arange(1, idx.size + 1) + (100_000 if s == POS else 5_000_000)
-    order_id = F.choose((system == WEB).astype(np.int8), F.join("PO", F.zpad(seq, 10)),
-                        F.join("WEB-", F.zpad(seq, 9)))
-    home_store = rng.integers(1, 46, n)
-    store = np.where(rng.random(owner.size) < 0.8, home_store[owner], rng.integers(1, 46, owner.size))
-    store_id = F.choose((system == WEB).astype(np.int8), F.join("S", F.zpad(store, 3)), pa.scalar("ONLINE"))
-    channel = F.choose(np.where(system == POS, 0, np.where(rng.random(owner.size) < 0.3, 2, 1)),
-                       pa.scalar("store"), pa.scalar("web"), pa.scalar("app"))
+    home_store = rng.integers(1, 46, n).astype(np.int16)
+    store = np.where(rng.random(owner.size, dtype=np.float32) < 0.8, home_store[owner],
+                     rng.integers(1, 46, owner.size).astype(np.int16))
+    channel = np.where(system == POS, 0, np.where(rng.random(owner.size, dtype=np.float32) < 0.3, 2, 1)).astype(np.int8)
 
     end_of_day = D * 86400 + 86399
     refund_sec = np.where(kind == REFUNDED,
@@ -166,8 +177,9 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
 
     lines = _make_lines(rng, amount, sec // 86400, pools)
     total = np.round(np.bincount(lines.order, lines.quantity * lines.unit_price, minlength=owner.size), 2)
-    orders = Orders(pid=owner, system=system, record=record, kind=kind, sec=sec, refund_sec=refund_sec,
-                    duplicated=duplicated, total=total, order_id=order_id, channel=channel, store_id=store_id)
+    orders = Orders(pid=owner.astype(np.int32), system=system.astype(np.int8), record=record.astype(np.int32),
+                    kind=kind, sec=sec, refund_sec=refund_sec, duplicated=duplicated, total=total, seq=seq,
+                    store=store, channel_code=channel)
     return orders, lines
 
 
@@ -198,8 +210,8 @@ def _make_lines(rng: np.random.Generator, amount: np.ndarray, day: np.ndarray, p
     prod = np.clip(pos + rng.integers(-3, 3, owner.size), 0, prices.size - 1)
     years = pools.products["warranty_years"][prod]
     warranty = np.where(years > 0, day[owner] + years * 365, -1)
-    return Lines(order=owner, line_no=line_no.astype(np.int64), product=prod, quantity=qty, unit_price=unit,
-                 warranty_day=warranty)
+    return Lines(order=owner.astype(np.int32), line_no=line_no.astype(np.int16), product=prod.astype(np.int16),
+                 quantity=qty.astype(np.int32), unit_price=unit, warranty_day=warranty.astype(np.int32))
 
 
 # ---------------------------------------------------------------- web events
@@ -209,10 +221,24 @@ class Events:
     pid: np.ndarray
     sec: np.ndarray
     event_type: np.ndarray  # 0 login, 1 page_view, 2 search
-    event_id: pa.Array
-    url: pa.Array
-    search_term: pa.Array
+    product: np.ndarray  # viewed product (page_view)
+    page_kind: np.ndarray  # 0 product page, 1 category page
+    term: np.ndarray  # index into SEARCH_TERMS (search)
     with_email: np.ndarray
+
+    def event_id(self, idx: np.ndarray) -> pa.Array:
+        return F.join("EV", F.zpad(idx + 10_000_001, 11))
+
+    def url(self, idx: np.ndarray, pools: Pools) -> pa.Array:
+        products = pa.array(pools.products["product_id"]).take(pa.array(self.product[idx]))
+        cats = pa.array(pools.products["category"]).take(pa.array(self.product[idx]))
+        quoted = pa.array([quote_plus(x) for x in SEARCH_TERMS]).take(pa.array(self.term[idx]))
+        page = F.choose(self.page_kind[idx], F.join(SITE + "/p/", products), F.join(SITE + "/c/", cats))
+        return F.choose(self.event_type[idx], pa.scalar(SITE + "/account/login"), page,
+                        F.join(SITE + "/search?q=", quoted))
+
+    def search_term(self, idx: np.ndarray) -> pa.Array:
+        return F.with_nulls(pa.array(SEARCH_TERMS).take(pa.array(self.term[idx])), self.event_type[idx] == 2)
 
 
 def make_events(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.ndarray, cal: Calendar,
@@ -221,31 +247,23 @@ def make_events(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     who = np.flatnonzero(web_rec >= 0)
     lam = np.array([40, 20, 10, 3, 6], dtype=np.float64)[p.rank[who]] * events_scale
     cnt = rng.poisson(lam)
-    pid = np.repeat(who, cnt)
-    record = web_rec[pid]
+    pid = np.repeat(who, cnt).astype(np.int32)
+    record = web_rec[pid].astype(np.int32)
     start = rec.reg_sec[record]
     end = cal.as_of_day * 86400 + 86399
     sec = start + np.floor(rng.random(pid.size) * (end - start + 1)).astype(np.int64)
-    order = np.lexsort((rng.random(pid.size), sec))
+    del start
+    order = np.lexsort((rng.random(pid.size, dtype=np.float32), sec))
     pid, record, sec = pid[order], record[order], sec[order]
+    del order
     m = pid.size
-    etype = rng.choice(3, m, p=[0.2, 0.6, 0.2])
-    event_id = F.join("EV", F.zpad(np.arange(1, m + 1) + 10_000_000, 11))
-    products = pa.array(pools.products["product_id"])
-    cats = pa.array(pools.products["category"])
-    prod = rng.integers(0, len(products), m)
-    term_idx = rng.integers(0, len(SEARCH_TERMS), m)
-    from urllib.parse import quote_plus
-
-    terms = pa.array(SEARCH_TERMS).take(pa.array(term_idx))
-    quoted = pa.array([quote_plus(t) for t in SEARCH_TERMS]).take(pa.array(term_idx))
-    page = F.choose(rng.choice(2, m, p=[0.7, 0.3]), F.join(SITE + "/p/", products.take(pa.array(prod))),
-                    F.join(SITE + "/c/", cats.take(pa.array(prod))))
-    url = F.choose(etype, pa.scalar(SITE + "/account/login"), page, F.join(SITE + "/search?q=", quoted))
-    search_term = F.with_nulls(terms, etype == 2)
-    with_email = (etype == 0) | (rng.random(m) < 0.2)
-    return Events(record=record, pid=pid, sec=sec, event_type=etype, event_id=event_id, url=url,
-                  search_term=search_term, with_email=with_email)
+    etype = rng.choice(3, m, p=[0.2, 0.6, 0.2]).astype(np.int8)
+    prod = rng.integers(0, len(pools.products["product_id"]), m).astype(np.int16)
+    page_kind = (rng.random(m, dtype=np.float32) < 0.3).astype(np.int8)
+    term = rng.integers(0, len(SEARCH_TERMS), m).astype(np.int16)
+    with_email = (etype == 0) | (rng.random(m, dtype=np.float32) < 0.2)
+    return Events(record=record, pid=pid, sec=sec, event_type=etype, product=prod, page_kind=page_kind, term=term,
+                  with_email=with_email)
 
 
 # ---------------------------------------------------------------- consents

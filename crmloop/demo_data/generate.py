@@ -111,8 +111,10 @@ def _day(d: date) -> int:
 class _Writer:
     """Writes files into <out>/<source>/<partition>/ and keeps the summary and broken-row manifest."""
 
-    def __init__(self, out: Path, rng: np.random.Generator, summary: DemoSummary, progress: Progress):
+    def __init__(self, out: Path, rng: np.random.Generator, summary: DemoSummary, progress: Progress,
+                 part_rows: int):
         self.out, self.rng, self.summary, self.progress = out, rng, summary, progress
+        self.part_rows = part_rows
         self.broken: list[tuple[str, int, str]] = []
         self._serial = 900_000_000
 
@@ -144,24 +146,40 @@ class _Writer:
         return pa.concat_tables([table, broken]).take(pa.array(order))
 
     def emit(self, source: str, partition: date, name: str, fmt: str, table: pa.Table | None = None,
-             kinds: list | None = None, xlsx: dict | None = None) -> None:
+             kinds: list | None = None, xlsx: dict | None = None, n_rows: int | None = None,
+             build: Callable[[int, int], pa.Table] | None = None) -> None:
+        """Write one file, or with `build` (rows a..b -> table) as many parts of `part_rows` as needed."""
+        if xlsx is not None:
+            rel = f"{source}/{partition.isoformat()}/{name}"
+            size = F.write_xlsx(xlsx["header"], xlsx["columns"], xlsx["kinds"], self.out / rel, sheet=xlsx["sheet"])
+            self._record(rel, source, partition, fmt, len(xlsx["columns"][0]), size)
+            return
+        if build is None:
+            self._write_one(source, partition, name, fmt, table, kinds)
+            return
+        nparts = max(1, -(-n_rows // self.part_rows))
+        stem, dot, suffix = name.rpartition(".")
+        for i in range(nparts):
+            a, b = i * self.part_rows, min(n_rows, (i + 1) * self.part_rows)
+            part_name = name if nparts == 1 else f"{stem}-{i + 1:04d}{dot}{suffix}"
+            self._write_one(source, partition, part_name, fmt, build(a, b), kinds)
+
+    def _write_one(self, source: str, partition: date, name: str, fmt: str, table: pa.Table, kinds) -> None:
         rel = f"{source}/{partition.isoformat()}/{name}"
         path = self.out / rel
-        if fmt == "xlsx":
-            size = F.write_xlsx(xlsx["header"], xlsx["columns"], xlsx["kinds"], path, sheet=xlsx["sheet"])
-            rows = len(xlsx["columns"][0])
+        table = self.inject(table, rel, kinds or [])
+        if fmt.startswith("csv"):
+            enc = {"csv-cp874": "cp874", "csv-utf8-bom": "utf-8", "csv-utf8": "utf-8"}[fmt]
+            size = F.write_csv(table, path, encoding=enc, bom=fmt == "csv-utf8-bom")
+        elif fmt == "jsonl":
+            size = F.write_jsonl(table, path)
+        elif fmt == "parquet":
+            size = F.write_parquet(table, path)
         else:
-            table = self.inject(table, rel, kinds or [])
-            rows = table.num_rows
-            if fmt.startswith("csv"):
-                enc = {"csv-cp874": "cp874", "csv-utf8-bom": "utf-8", "csv-utf8": "utf-8"}[fmt]
-                size = F.write_csv(table, path, encoding=enc, bom=fmt == "csv-utf8-bom")
-            elif fmt == "jsonl":
-                size = F.write_jsonl(table, path)
-            elif fmt == "parquet":
-                size = F.write_parquet(table, path)
-            else:
-                raise ValueError(f"unknown format {fmt!r} for {rel}")
+            raise ValueError(f"unknown format {fmt!r} for {rel}")
+        self._record(rel, source, partition, fmt, table.num_rows, size)
+
+    def _record(self, rel: str, source: str, partition: date, fmt: str, rows: int, size: int) -> None:
         self.summary.files.append({"path": rel, "source": source, "partition": partition.isoformat(),
                                    "format": fmt, "rows": rows, "bytes": size})
         self.progress(f"wrote {rel} ({rows:,} rows)")
@@ -183,14 +201,17 @@ def _broken_id(prefix: str):
 
 def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("data/landing"),
              as_of: date | None = None, *, truth_dir: Path | str | None = None, orders_scale: float = 1.0,
-             events_scale: float = 1.0, progress: Progress | None = None) -> DemoSummary:
+             events_scale: float = 1.0, part_rows: int = 2_000_000,
+             progress: Progress | None = None) -> DemoSummary:
     """Simulate `customers` people of a Thai appliance retailer and write their extracts.
 
     Writes `<out>/<source>/<as_of-1>/...` (all history up to and including as_of-1) and
     `<out>/<source>/<as_of>/...` (one day of new activity), and the latent truth (people, source
     records, broken rows) as Parquet under `truth_dir` (default `<out>/../demo_truth`).
     `orders_scale` multiplies every person's number of orders (ranks then follow the orders; the
-    calibrated shares hold at 1.0); `events_scale` multiplies web events."""
+    calibrated shares hold at 1.0); `events_scale` multiplies web events. Large extracts (orders,
+    order_lines, web_events) are split into files of at most `part_rows` rows
+    (`name-0001.ext`, `name-0002.ext`, ... in time order)."""
     if customers < 1:
         raise ValueError(f"customers must be at least 1, not {customers}")
     t0 = time.monotonic()
@@ -218,7 +239,7 @@ def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("da
     exp = expected_ranks(people, orders, cal)
 
     summary = DemoSummary(out=out, truth_dir=truth, as_of=as_of, customers=customers, seed=seed)
-    w = _Writer(out, rngs[6], summary, progress)
+    w = _Writer(out, rngs[6], summary, progress, part_rows)
     fmt_rng = rngs[7]
     days = {"bulk": as_of - timedelta(days=1), "today": as_of}
 
@@ -226,7 +247,7 @@ def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("da
     _write_orders(w, orders, rec, cal, days)
     _write_lines(w, orders, lines, pools, cal, days)
     _write_products(w, pools, days)
-    _write_events(w, events, rec, people, cal, days)
+    _write_events(w, events, rec, people, pools, cal, days)
     _write_consents(w, consents, rec, cal, days)
     _write_tickets(w, tickets, rec, people, cal, days)
 
@@ -290,7 +311,7 @@ def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: Peo
         cols["updated_at"] = pa.array(F.excel_serial(upd))
     elif sysc == LOYALTY:
         cols["gender"] = F.with_nulls(mf, rng.random(n) < 0.85)
-        ce = pc.strftime(F.ts_array(birth * 86400), format="%d/%m/%Y")
+        ce = F.ce_date(birth)
         cols["birth_date"] = F.with_nulls(ce, rng.random(n) < 0.6)
         cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.4)
         has_addr = rng.random(n) < 0.7
@@ -399,32 +420,35 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
     status_code = np.where(row_kind == 1, 2, np.where(o.kind[row_order] == CANCELLED, 1, 0))
     srt = np.lexsort((row_kind, row_sec))
     row_order, row_sec, status_code = row_order[srt], row_sec[srt], status_code[srt]
-    status = F.choose(status_code, pa.scalar("completed"), pa.scalar("cancelled"), pa.scalar("refunded"))
     for sysc, name, fmt in ((POS, "pos_orders.csv", "csv-utf8"), (WEB, "web_orders.jsonl", "jsonl")):
+        day = row_sec // 86400
         for key in ("bulk", "today"):
-            day = row_sec // 86400
             m = (o.system[row_order] == sysc) & ((day < D) if key == "bulk" else (day == D))
             sel = np.flatnonzero(m)
-            oi = pa.array(row_order[sel])
-            n = sel.size
-            rec_i = pa.array(o.record[row_order[sel]])
-            if sysc == POS:
-                amount = F.format_amount(o.total[row_order[sel]], w.rng.choice(3, n, p=[0.5, 0.3, 0.2]))
-                ordered = F.be_datetime(o.sec[row_order[sel]])
-            else:
-                amount = pa.array(o.total[row_order[sel]])
-                ordered = F.iso_ts(o.sec[row_order[sel]], "T")
-            table = pa.table({
-                "source_system": _const(n, SYSTEMS[sysc]),
-                "order_id": o.order_id.take(oi),
-                "source_customer_id": rec.source_id.take(rec_i),
-                "ordered_at": ordered,
-                "channel": o.channel.take(oi),
-                "store_id": o.store_id.take(oi),
-                "status": status.take(pa.array(sel)),
-                "total_amount": amount,
-                "currency": _const(n, "THB"),
-            })
+
+            def build(a: int, b: int, sel=sel, sysc=sysc) -> pa.Table:
+                rows = sel[a:b]
+                oi = row_order[rows]
+                n = rows.size
+                if sysc == POS:
+                    amount = F.format_amount(o.total[oi], w.rng.choice(3, n, p=[0.5, 0.3, 0.2]))
+                    ordered = F.be_datetime(o.sec[oi])
+                else:
+                    amount = pa.array(o.total[oi])
+                    ordered = F.iso_ts(o.sec[oi], "T")
+                return pa.table({
+                    "source_system": _const(n, SYSTEMS[sysc]),
+                    "order_id": o.order_id(oi),
+                    "source_customer_id": rec.source_id.take(pa.array(o.record[oi])),
+                    "ordered_at": ordered,
+                    "channel": o.channel(oi),
+                    "store_id": o.store_id(oi),
+                    "status": F.choose(status_code[rows], pa.scalar("completed"), pa.scalar("cancelled"),
+                                       pa.scalar("refunded")),
+                    "total_amount": amount,
+                    "currency": _const(n, "THB"),
+                })
+
             prefix = "PO9" if sysc == POS else "WEB-9"
             fresh_order = lambda t, s, p=prefix: _set(t, "order_id", F.join(p, F.s(s)))  # noqa: E731
             kinds = [("missing source_customer_id",
@@ -434,7 +458,7 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
             if sysc == POS:
                 kinds.append(("unparseable total_amount",
                               lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc"))))
-            w.emit("orders", days[key], name, fmt, table, kinds)
+            w.emit("orders", days[key], name, fmt, kinds=kinds, n_rows=sel.size, build=build)
 
 
 def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calendar, days: dict) -> None:
@@ -443,21 +467,25 @@ def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calenda
     products = pa.array(pools.products["product_id"])
     for key in ("bulk", "today"):
         sel = np.flatnonzero((oday < D) if key == "bulk" else (oday == D))
-        ords = lines.order[sel]
-        wd = lines.warranty_day[sel]
-        table = pa.table({
-            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system[ords]], pa.string()),
-            "order_id": o.order_id.take(pa.array(ords)),
-            "line_no": pa.array(lines.line_no[sel], pa.int64()),
-            "product_id": products.take(pa.array(lines.product[sel])),
-            "quantity": pa.array(lines.quantity[sel], pa.int64()),
-            "unit_price": pa.array(lines.unit_price[sel], pa.float64()),
-            "warranty_until": pa.array(np.where(wd >= 0, wd, 0).astype("datetime64[D]"), pa.date32(), mask=wd < 0),
-        })
+
+        def build(a: int, b: int, sel=sel) -> pa.Table:
+            rows = sel[a:b]
+            ords = lines.order[rows]
+            wd = lines.warranty_day[rows]
+            return pa.table({
+                "source_system": F.choose(o.system[ords], pa.scalar("pos"), pa.scalar("web")),
+                "order_id": o.order_id(ords),
+                "line_no": pa.array(lines.line_no[rows].astype(np.int64), pa.int64()),
+                "product_id": products.take(pa.array(lines.product[rows])),
+                "quantity": pa.array(lines.quantity[rows].astype(np.int64), pa.int64()),
+                "unit_price": pa.array(lines.unit_price[rows], pa.float64()),
+                "warranty_until": pa.array(np.where(wd >= 0, wd, 0).astype("datetime64[D]"), pa.date32(), mask=wd < 0),
+            })
+
         kinds = [("negative quantity",
                   lambda t, s: _set(_set(t, "order_id", F.join("PO9", F.s(s))), "quantity",
                                     pa.array(-np.maximum(t["quantity"].to_numpy(), 1), pa.int64())))]
-        w.emit("order_lines", days[key], "order_lines.parquet", "parquet", table, kinds)
+        w.emit("order_lines", days[key], "order_lines.parquet", "parquet", kinds=kinds, n_rows=sel.size, build=build)
 
 
 def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
@@ -469,23 +497,28 @@ def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
 
 
 # ---------------------------------------------------------------- web events, consents, tickets
-def _write_events(w: _Writer, e: Events, rec: Records, p: People, cal: Calendar, days: dict) -> None:
+def _write_events(w: _Writer, e: Events, rec: Records, p: People, pools: Pools, cal: Calendar, days: dict) -> None:
     D = cal.as_of_day
-    etype = F.choose(e.event_type, pa.scalar("login"), pa.scalar("page_view"), pa.scalar("search"))
-    email = F.with_nulls(p.email.take(pa.array(e.pid)), e.with_email)
+    day = e.sec // 86400
     for key in ("bulk", "today"):
-        sel = np.flatnonzero((e.sec // 86400 < D) if key == "bulk" else (e.sec // 86400 == D))
-        s_ = pa.array(sel)
-        table = pa.table({
-            "event_id": e.event_id.take(s_), "source_system": _const(sel.size, "web"),
-            "source_customer_id": rec.source_id.take(pa.array(e.record[sel])), "email": email.take(s_),
-            "event_type": etype.take(s_), "occurred_at": F.iso_ts(e.sec[sel], "T"), "url": e.url.take(s_),
-            "search_term": e.search_term.take(s_),
-        })
+        sel = np.flatnonzero((day < D) if key == "bulk" else (day == D))
+
+        def build(a: int, b: int, sel=sel) -> pa.Table:
+            rows = sel[a:b]
+            return pa.table({
+                "event_id": e.event_id(rows), "source_system": _const(rows.size, "web"),
+                "source_customer_id": rec.source_id.take(pa.array(e.record[rows])),
+                "email": F.with_nulls(p.email.take(pa.array(e.pid[rows])), e.with_email[rows]),
+                "event_type": F.choose(e.event_type[rows], pa.scalar("login"), pa.scalar("page_view"),
+                                       pa.scalar("search")),
+                "occurred_at": F.iso_ts(e.sec[rows], "T"), "url": e.url(rows, pools),
+                "search_term": e.search_term(rows),
+            })
+
         kinds = [("unparseable occurred_at",
                   lambda t, s: _set(_set(t, "event_id", F.join("EV9", F.s(s))), "occurred_at",
                                     _const(t.num_rows, "not-a-date")))]
-        w.emit("web_events", days[key], "web_events.jsonl", "jsonl", table, kinds)
+        w.emit("web_events", days[key], "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build)
 
 
 def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: dict) -> None:
@@ -574,7 +607,7 @@ def _write_truth(truth: Path, p: People, rec: Records, exp: dict, broken: list, 
         "reason": pa.array([b[2] for b in broken], pa.string()),
     }), truth / "broken_rows.parquet")
     pq.write_table(pa.table({
-        "order_id": o.order_id, "person_id": pa.array(o.pid, pa.int64()),
+        "order_id": o.order_id(np.arange(o.pid.size)), "person_id": pa.array(o.pid, pa.int64()),
         "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system], pa.string()),
         "final_status": F.choose(np.where(o.kind == REFUNDED, 2, np.where(o.kind == CANCELLED, 1, 0)),
                                  pa.scalar("completed"), pa.scalar("cancelled"), pa.scalar("refunded")),
