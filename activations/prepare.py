@@ -29,6 +29,7 @@ from activations.outbound import (
 from activations.plan import Plan, coerce_plan
 from activations.suppression import (
     apply_suppression,
+    load_event_suppressions,
     load_ledger,
     load_suppression_list,
     write_suppressions,
@@ -164,9 +165,14 @@ def prepare_messages(
     now: datetime,
     *,
     progress: Callable[[str], None] | None = None,
+    lake_dir: str | Path | None = None,
 ) -> PreparedCampaigns:
     """Build audiences, suppress, render. Writes marts.campaign_audiences (+ snapshot) and
-    activations.campaign_suppressions; returns the messages per campaign × channel with counts."""
+    activations.campaign_suppressions; returns the messages per campaign × channel with counts.
+
+    Suppression list = `activations.suppression_list` (delivery's permanent errors) plus provider
+    feedback in the lake (`lake_dir`, default `<warehouse folder>/lake`: hard bounces, spam
+    reports, STOP / invalid / landline SMS errors)."""
     plan = coerce_plan(plan)
     if now.tzinfo is None:
         raise ValueError("prepare_messages: `now` must be timezone-aware")
@@ -175,7 +181,8 @@ def prepare_messages(
     try:
         audience, profiles_by_campaign, summary = compute_audiences(con, plan, as_of, send_date, progress)
         write_audiences(con, audience, send_date)
-        slist = load_suppression_list(con)
+        lake = Path(lake_dir) if lake_dir is not None else Path(warehouse_path).parent / "lake"
+        slist = pd.concat([load_suppression_list(con), load_event_suppressions(lake)], ignore_index=True)
         window = plan.frequency_cap.window_days
         ledger = load_ledger(con, send_date - timedelta(days=window), send_date)
         frames = [p for p in profiles_by_campaign.values() if not p.empty]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -40,7 +41,7 @@ CAMPAIGN_SUPPRESSIONS_TABLE = "activations.campaign_suppressions"
 NOT_CONTACTED_STATUSES = ("failed",)  # ledger statuses that do not count towards the cap
 
 # When a person is on the list for several reasons, the first of these wins.
-LIST_REASON_PRIORITY = ("sms_stop", "spam_report", "unsubscribed", "hard_bounce")
+LIST_REASON_PRIORITY = ("sms_stop", "spam_report", "unsubscribed", "hard_bounce", "landline", "invalid_number")
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
@@ -280,6 +281,48 @@ def load_suppression_list(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         f"SELECT channel, address, reason, customer_id FROM {SUPPRESSION_LIST_TABLE}"
     ).df()
+
+
+HARD_BOUNCE_TYPES = ("bounce", "invalid address", "mailbox unavailable")
+SMS_ERROR_REASONS = {"21610": "sms_stop", "21211": "invalid_number", "30005": "invalid_number",
+                     "21614": "landline", "30006": "landline"}  # fmt: skip
+
+
+def load_event_suppressions(lake_dir: str | Path | None) -> pd.DataFrame:
+    """Suppressions from provider feedback in the lake (webhooks → landing → lake):
+    hard bounces and spam reports (`email_events`), STOP / invalid / landline error codes
+    (`sms_events`). Unsubscribes arrive as consents (so a resubscribe can undo them)."""
+    empty = pd.DataFrame({"channel": [], "address": [], "reason": [], "customer_id": []})
+    if lake_dir is None:
+        return empty
+    lake = Path(lake_dir)
+    frames = []
+    con = duckdb.connect()
+    try:
+        email_files = sorted(str(p) for p in (lake / "email_events").glob("load_date=*/*.parquet"))
+        if email_files:
+            hard = ", ".join(f"'{t}'" for t in HARD_BOUNCE_TYPES)
+            frames.append(con.execute(
+                "SELECT 'email' AS channel, lower(trim(email)) AS address, "
+                "CASE WHEN event = 'spamreport' THEN 'spam_report' ELSE 'hard_bounce' END AS reason, customer_id "
+                "FROM read_parquet(?, union_by_name = true) WHERE email IS NOT NULL AND (event = 'spamreport' "
+                f"OR (event = 'bounce' AND coalesce(lower(bounce_type), 'bounce') IN ({hard})) "
+                "OR (event = 'dropped' AND lower(coalesce(reason, '')) LIKE '%bounced address%'))",
+                [email_files],
+            ).df())  # fmt: skip
+        sms_files = sorted(str(p) for p in (lake / "sms_events").glob("load_date=*/*.parquet"))
+        if sms_files:
+            codes = ", ".join(f"('{c}', '{r}')" for c, r in SMS_ERROR_REASONS.items())
+            frames.append(con.execute(
+                "SELECT 'sms' AS channel, e.\"to\" AS address, m.reason, e.customer_id "
+                f"FROM read_parquet(?, union_by_name = true) e JOIN (VALUES {codes}) m(code, reason) "
+                "ON m.code = e.error_code WHERE e.\"to\" IS NOT NULL",
+                [sms_files],
+            ).df())  # fmt: skip
+    finally:
+        con.close()
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True).drop_duplicates() if frames else empty
 
 
 def load_ledger(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pd.DataFrame:

@@ -207,3 +207,48 @@ def test_prepare_messages_end_to_end(tmp_path: Path):
     con = duckdb.connect(str(wh))
     assert con.execute("SELECT count(*) FROM activations.campaign_suppressions").fetchall() == [(total_sup,)]
     con.close()
+
+
+def test_feedback_events_in_the_lake_become_suppressions(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from activations.suppression import load_event_suppressions
+
+    lake = tmp_path / "lake"
+    (lake / "email_events" / "load_date=2026-11-20").mkdir(parents=True)
+    (lake / "sms_events" / "load_date=2026-11-21").mkdir(parents=True)
+    pq.write_table(pa.table({
+        "event_id": ["e1", "e2", "e3", "e4", "e5"],
+        "email": ["C1@example.co.th", "c2@example.co.th", "c3@example.co.th", "c4@example.co.th", "c5@example.co.th"],
+        "event": ["bounce", "bounce", "spamreport", "open", "dropped"],
+        "bounce_type": ["Invalid Address", "blocked", None, None, None],
+        "reason": [None, None, None, None, "Bounced Address"],
+        "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+    }), lake / "email_events" / "load_date=2026-11-20" / "sendgrid-0001.parquet")  # fmt: skip
+    pq.write_table(pa.table({
+        "event_id": ["s1", "s2", "s3"], "to": ["+66810000001", "+66810000002", "+66810000003"],
+        "status": ["failed", "failed", "delivered"], "error_code": ["21610", "21614", None],
+        "customer_id": ["C1", "C2", "C3"],
+    }), lake / "sms_events" / "load_date=2026-11-21" / "twilio-0001.parquet")  # fmt: skip
+    got = load_event_suppressions(lake)
+    assert sorted(map(tuple, got[["channel", "address", "reason"]].to_numpy().tolist())) == [
+        ("email", "c1@example.co.th", "hard_bounce"),
+        ("email", "c3@example.co.th", "spam_report"),
+        ("email", "c5@example.co.th", "hard_bounce"),
+        ("sms", "+66810000001", "sms_stop"),
+        ("sms", "+66810000002", "landline"),
+    ]
+    assert load_event_suppressions(tmp_path / "nothing").empty and load_event_suppressions(None).empty
+
+    text = PLAN_PATH.read_text(encoding="utf-8")
+    for share in ("0.10", "0.05"):
+        text = text.replace(f"holdout_share: {share}", "holdout_share: 0.0")
+    plan = parse_plan(text, "plan.yml")
+    wh = write_profiles(tmp_path / "warehouse.duckdb", [profile(f"C{i}", "Prospect") for i in range(1, 6)])
+    prepared = prepare_messages(wh, plan, AS_OF, SEND, NOON)  # lake defaults to <warehouse folder>/lake
+    email = prepared.campaigns["prospect_welcome"].channels["email"]
+    sms = prepared.campaigns["prospect_welcome"].channels["sms"]
+    assert email.suppressed == {"hard_bounce": 2, "spam_report": 1}
+    assert sms.suppressed == {"sms_stop": 1, "landline": 1}
+    assert {m.customer_id for m in email.messages} == {"C2", "C4"}
