@@ -41,11 +41,11 @@ def record_index(p: People, rec: Records) -> np.ndarray:
 
 def _hour_of_day(rng: np.random.Generator, n: int, web: np.ndarray) -> np.ndarray:
     """Seconds after midnight: stores open 10:00-21:00; web peaks in the evening."""
-    store = 10 * 3600 + rng.random(n) * 11 * 3600
+    store = 10 * 3600 + rng.random(n, dtype=np.float32) * np.float32(11 * 3600)
     web_hours = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3, 3, 3.2, 3.5, 3, 3, 3, 3.2, 3.5, 4, 5, 6,
                           6, 4.5, 2.5])
     h = rng.choice(24, n, p=web_hours / web_hours.sum())
-    online = h * 3600 + rng.random(n) * 3600
+    online = h * 3600 + rng.random(n, dtype=np.float32) * np.float32(3600)
     return np.where(web, online, store).astype(np.int64)
 
 
@@ -117,7 +117,7 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     hi_p[dorm] = cal.window_start_day - MARGIN_DAYS
 
     # Counting orders: split each person's spend over k orders.
-    owner = np.repeat(np.arange(n), k)
+    owner = np.repeat(np.arange(n, dtype=np.int32), k)
     starts = np.cumsum(k) - k
     g = rng.gamma(2.0, size=owner.size)
     frac = g / np.bincount(owner, g, minlength=n)[owner]
@@ -135,8 +135,9 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     n_can = np.where(buyers, rng.poisson(0.04 * k), 0)
     pre_ok = np.isin(rank, [VIP, REGULAR]) & (p.first_seen < cal.window_start_day - MARGIN_DAYS - 30)
     n_pre = np.where(pre_ok, rng.poisson(0.8 * max(orders_scale, 0.1), n), 0)
-    ex_owner = np.concatenate([np.repeat(np.arange(n), n_ref), np.repeat(np.arange(n), n_can),
-                               np.repeat(np.arange(n), n_pre)])
+    people_ids = np.arange(n, dtype=np.int32)
+    ex_owner = np.concatenate([np.repeat(people_ids, n_ref), np.repeat(people_ids, n_can),
+                               np.repeat(people_ids, n_pre)])
     ex_kind = np.concatenate([np.full(n_ref.sum(), REFUNDED), np.full(n_can.sum(), CANCELLED),
                               np.full(n_pre.sum(), PRE_WINDOW)]).astype(np.int8)
     ex_amount = np.floor(200 + rng.gamma(2.0, 1500, ex_owner.size))
@@ -152,15 +153,21 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
 
     has_pos = rec_idx[owner, POS] >= 0
     has_web = rec_idx[owner, WEB] >= 0
-    system = np.where(has_pos & has_web, np.where(rng.random(owner.size) < 0.6, POS, WEB),
-                      np.where(has_pos, POS, WEB))
+    system = np.where(has_pos & has_web, np.where(rng.random(owner.size, dtype=np.float32) < 0.6, POS, WEB),
+                      np.where(has_pos, POS, WEB)).astype(np.int8)
     sec = day * 86400 + _hour_of_day(rng, owner.size, system == WEB)
-    record = rec_idx[owner, system]
+    record = rec_idx[owner, system].astype(np.int32)
     del day, has_pos, has_web
 
     # Order ids increase with time within each system.
-    order = np.lexsort((rng.random(owner.size), sec))
-    owner, kind, amount, sec, system, record = (a[order] for a in (owner, kind, amount, sec, system, record))
+    order = np.lexsort((rng.random(owner.size, dtype=np.float32), sec))
+    owner = owner[order]
+    kind = kind[order]
+    amount = amount[order]
+    sec = sec[order]
+    system = system[order]
+    record = record[order]
+    del order
     seq = np.zeros(owner.size, dtype=np.int64)
     for s in (POS, WEB):
         idx = np.flatnonzero(system == s)
@@ -177,7 +184,7 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
 
     lines = _make_lines(rng, amount, sec // 86400, pools)
     total = np.round(np.bincount(lines.order, lines.quantity * lines.unit_price, minlength=owner.size), 2)
-    orders = Orders(pid=owner.astype(np.int32), system=system.astype(np.int8), record=record.astype(np.int32),
+    orders = Orders(pid=owner, system=system, record=record,
                     kind=kind, sec=sec, refund_sec=refund_sec, duplicated=duplicated, total=total, seq=seq,
                     store=store, channel_code=channel)
     return orders, lines
@@ -185,33 +192,39 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
 
 def _make_lines(rng: np.random.Generator, amount: np.ndarray, day: np.ndarray, pools: Pools) -> Lines:
     n = amount.size
-    n_lines = rng.choice([1, 2, 3], n, p=[0.7, 0.22, 0.08])
-    n_lines = np.minimum(n_lines, np.maximum(1, (amount // 150).astype(np.int64)))
-    owner = np.repeat(np.arange(n), n_lines)
-    starts = np.cumsum(n_lines) - n_lines
-    line_no = np.arange(owner.size) - starts[owner] + 1
-    g = rng.gamma(2.0, size=owner.size)
-    frac = g / np.bincount(owner, g, minlength=n)[owner]
-    frac = 0.3 / n_lines[owner] + 0.7 * frac
+    n_lines = rng.choice(np.array([1, 2, 3], dtype=np.int8), n, p=[0.7, 0.22, 0.08])
+    n_lines = np.minimum(n_lines, np.maximum(1, amount // 150)).astype(np.int8)
+    owner = np.repeat(np.arange(n, dtype=np.int32), n_lines)
+    starts = np.cumsum(n_lines, dtype=np.int64) - n_lines
+    line_no = (np.arange(owner.size, dtype=np.int64) - starts[owner] + 1).astype(np.int16)
+    # Split each order's amount over its lines: cumulative fractions, rounded to whole baht.
+    frac = rng.gamma(2.0, size=owner.size)
+    frac /= np.bincount(owner, frac, minlength=n)[owner]
+    frac *= 0.7
+    frac += 0.3 / n_lines[owner]
     cum = np.cumsum(frac)
-    base = cum[starts] - frac[starts]
-    cf = cum - base[owner]
-    cf[line_no == n_lines[owner]] = 1.0
-    bound = np.round(amount[owner] * cf)
-    prev = np.concatenate([[0.0], bound[:-1]])
-    prev[starts] = 0.0
-    line_amount = np.maximum(bound - prev, 1.0)
+    cum -= (cum[starts] - frac[starts])[owner]
+    del frac
+    cum[line_no == n_lines[owner]] = 1.0
+    cum *= amount[owner]
+    bound = np.round(cum, out=cum)
+    line_amount = bound.copy()
+    line_amount[1:] -= bound[:-1]
+    line_amount[starts] = bound[starts]
+    del bound, cum, starts
+    np.maximum(line_amount, 1.0, out=line_amount)
 
     prices = pools.products["price"]
-    qty = np.where(rng.random(owner.size) < 0.1, 2, 1)
-    qty = np.maximum(qty, np.ceil(line_amount / (prices[-1] * 1.05))).astype(np.int64)
+    qty = np.where(rng.random(owner.size, dtype=np.float32) < 0.1, 2, 1).astype(np.int32)
+    np.maximum(qty, np.ceil(line_amount / (prices[-1] * 1.05)).astype(np.int32), out=qty)
     unit = np.round(line_amount / qty, 2)
-    pos = np.searchsorted(prices, unit)
-    prod = np.clip(pos + rng.integers(-3, 3, owner.size), 0, prices.size - 1)
+    del line_amount
+    prod = np.searchsorted(prices, unit).astype(np.int32)
+    prod += rng.integers(-3, 3, owner.size, dtype=np.int32)
+    prod = np.clip(prod, 0, prices.size - 1).astype(np.int16)
     years = pools.products["warranty_years"][prod]
-    warranty = np.where(years > 0, day[owner] + years * 365, -1)
-    return Lines(order=owner.astype(np.int32), line_no=line_no.astype(np.int16), product=prod.astype(np.int16),
-                 quantity=qty.astype(np.int32), unit_price=unit, warranty_day=warranty.astype(np.int32))
+    warranty = np.where(years > 0, day[owner] + years * 365, -1).astype(np.int32)
+    return Lines(order=owner, line_no=line_no, product=prod, quantity=qty, unit_price=unit, warranty_day=warranty)
 
 
 # ---------------------------------------------------------------- web events

@@ -328,7 +328,7 @@ def write_xlsx(header: Sequence[str], columns: Sequence[pa.Array], kinds: Sequen
         f'<row r="1">{head_cells}</row>'
     ).encode() + _concat_bytes(rows) + b"</sheetData></worksheet>"
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, text in _xlsx_parts(sheet).items():
             zi = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
