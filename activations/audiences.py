@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from activations.plan import PROFILE_COLUMNS, Campaign, Plan, coerce_plan, compile_segment
+from activations.plan import PROFILE_COLUMNS, Campaign, Plan, coerce_plan, compile_segment, template_fields
 
 AUDIENCE_COLUMNS = [
     "campaign_id", "customer_id", "channel", "holdout", "reason_included", "address", "as_of", "send_date",
@@ -158,7 +158,9 @@ def select_segment(
 ) -> pd.DataFrame:
     """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`."""
     cols = columns or profile_columns(con)
-    wanted = [c for c in cols if c in PROFILE_COLUMNS]
+    # only what suppression, delivery and this campaign's templates read
+    needed = {*REQUIRED_PROFILE_COLUMNS, "as_of", *template_fields(campaign)}
+    wanted = [c for c in cols if c in PROFILE_COLUMNS and c in needed]
     absent = sorted({c.field for c in campaign.segment.conditions} - set(cols))
     if absent:
         raise LookupError(

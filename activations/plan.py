@@ -430,6 +430,18 @@ def _template_env() -> SandboxedEnvironment:
     return SandboxedEnvironment(autoescape=False)
 
 
+def template_fields(campaign: Campaign) -> set[str]:
+    """Profile fields the campaign's templates read."""
+    env = _template_env()
+    names: set[str] = set()
+    for ch, cc in campaign.content.items():
+        for fname in CONTENT_FIELDS.get(ch, ()):
+            loc_obj = getattr(cc, fname)
+            for lang in LANGUAGES:
+                names |= meta.find_undeclared_variables(env.parse(getattr(loc_obj, lang)))
+    return names - set(EXTRA_TEMPLATE_VARS)
+
+
 def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
     env = _template_env()
     allowed = set(PROFILE_COLUMNS) | set(EXTRA_TEMPLATE_VARS)
