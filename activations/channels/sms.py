@@ -24,7 +24,7 @@ from twilio.rest import Client
 
 from activations.delivery.config import DeliveryConfig
 from activations.delivery.engine import BatchResult
-from activations.delivery.ledger import Outcome, PendingRow, content_hash
+from activations.delivery.ledger import Outcome, PendingRow, content_hash, sid_of
 from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
 
 TWILIO_API = "https://api.twilio.com"
@@ -149,7 +149,7 @@ class SmsClient:
             "to": m.to,
             "body": m.sms_body or "",
             "messaging_service_sid": self.service_sid,
-            "status_callback": self.status_callback(m.send_id, batch_id),
+            "status_callback": self.status_callback(sid_of(m), batch_id),
         }
         nb = getattr(m, "not_before", None)
         if nb is not None and nb - self._now() >= timedelta(minutes=15):
@@ -172,11 +172,11 @@ class SmsClient:
         try:
             return self._send_one(batch_id, m, started)
         except Exception as exc:  # noqa: BLE001 - an unexpected error: this message's fate is unknown
-            return Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
+            return Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
 
     def _send_one(self, batch_id: str, m: Any, started: datetime):
         if not E164.match(m.to or ""):
-            return Outcome(m.send_id, "failed", reason="invalid_number", suppress_reason="invalid_number"), \
+            return Outcome(sid_of(m), "failed", reason="invalid_number", suppress_reason="invalid_number"), \
                 ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"), 0, 0
         params = self.create_params(m, batch_id)
         nb = getattr(m, "not_before", None)
@@ -194,7 +194,7 @@ class SmsClient:
             retry_after = None
             try:
                 msg = self._client.messages.create(**params)
-                return Outcome(m.send_id, "sent", provider_id=msg.sid), None, requests_made, retries
+                return Outcome(sid_of(m), "sent", provider_id=msg.sid), None, requests_made, retries
             except TwilioRestException as exc:
                 code = int(exc.code or 0)
                 if exc.status == 429 or code in RATE_LIMIT_CODES or exc.status >= 500:
@@ -205,11 +205,11 @@ class SmsClient:
                 elif code in PERMANENT_CODES:
                     why, sup = PERMANENT_CODES[code]
                     row = ("sms", m.to, sup, m.customer_id, f"twilio_{code}") if sup else None
-                    return Outcome(m.send_id, "failed", reason=why, suppress_reason=sup), row, requests_made, retries
+                    return Outcome(sid_of(m), "failed", reason=why, suppress_reason=sup), row, requests_made, retries
                 elif exc.status in (401, 403):
-                    return Outcome(m.send_id, "failed", reason=f"http_{exc.status}", retryable=True), None, requests_made, retries
+                    return Outcome(sid_of(m), "failed", reason=f"http_{exc.status}", retryable=True), None, requests_made, retries
                 else:
-                    return Outcome(m.send_id, "failed", reason=f"twilio_{code or exc.status}"), None, requests_made, retries
+                    return Outcome(sid_of(m), "failed", reason=f"twilio_{code or exc.status}"), None, requests_made, retries
             except requests.exceptions.RequestException as exc:
                 kind = _transport_kind(exc)
                 reason = f"transport: {type(exc).__name__}"
@@ -218,12 +218,12 @@ class SmsClient:
                         self._sleep(self.cfg.lookup_settle_seconds)
                     found = self._lookup(m.to, content_hash(m.sms_body), started - timedelta(minutes=2))
                     if found is None:
-                        return Outcome(m.send_id, "ambiguous", reason=reason), None, requests_made, retries
+                        return Outcome(sid_of(m), "ambiguous", reason=reason), None, requests_made, retries
                     if found:
-                        return Outcome(m.send_id, "sent", provider_id=found, reason="reconciled"), None, requests_made, retries
+                        return Outcome(sid_of(m), "sent", provider_id=found, reason="reconciled"), None, requests_made, retries
             retries += 1
             self._sleep(self.backoff.delay(attempt, retry_after))
-        return Outcome(m.send_id, "failed", reason=f"gave_up: {reason}", retryable=True), None, requests_made, retries - 1
+        return Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True), None, requests_made, retries - 1
 
     def _lookup(self, to: str, body_hash: str, since: datetime) -> str | None:
         """sid of a message to `to` whose body hashes to `body_hash`, created since `since`;

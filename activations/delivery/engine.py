@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from activations.delivery.ledger import Outcome, PendingRow, SendLedger
+from activations.delivery.ledger import Outcome, PendingRow, SendLedger, sid_of
 
 Progress = Callable[[str, dict], None]
 
@@ -152,7 +152,7 @@ def _prefilter(
         if not block:
             return
         summary.offered += len(block)
-        ids = [m.send_id for m in block]
+        ids = [sid_of(m) for m in block]
         existing = ledger.existing(ids)
         suppressed = ledger.suppressed_addresses(client.channel, [m.to for m in block])
         for m, sid in zip(block, ids, strict=False):
@@ -185,12 +185,13 @@ def deliver(
     limit = max(1, int(client.parallel_batches))
     last_report = time.monotonic()
 
-    def settle(batch_id: str, batch: list, fut: Future) -> None:
+    def result_of(batch: list, fut: Future) -> BatchResult:
         try:
-            result: BatchResult = fut.result()
+            return fut.result()
         except BaseException as exc:  # an unexpected client bug: the batch's fate is unknown
-            result = BatchResult([Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch])
-        ledger.record_outcomes(batch_id, result.outcomes, result.suppress)
+            return BatchResult([Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch])
+
+    def account(batch_id: str, result: BatchResult) -> None:
         summary.requests += result.requests
         summary.retries += result.retries
         amb = False
@@ -205,28 +206,41 @@ def deliver(
         if amb:
             summary.ambiguous_batches.append(batch_id)
 
+    def collect(block: bool) -> list[tuple]:
+        """Finished batches as (batch_id, outcomes, suppress) rows for the ledger."""
+        nonlocal in_flight
+        if not in_flight:
+            return []
+        if block:
+            wait([f for _, _, f in in_flight], return_when=FIRST_COMPLETED)
+        finished, keep = [], deque()
+        for batch_id, batch, fut in in_flight:
+            if fut.done():
+                res = result_of(batch, fut)
+                account(batch_id, res)
+                finished.append((batch_id, res.outcomes, res.suppress))
+            else:
+                keep.append((batch_id, batch, fut))
+        in_flight = keep
+        return finished
+
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"send-{client.channel}") as pool:
         for batch in client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk)):
             if not batch:
                 continue
+            finished = collect(block=len(in_flight) >= limit)
             while len(in_flight) >= limit:
-                done, _ = wait([f for _, _, f in in_flight], return_when=FIRST_COMPLETED)
-                keep = deque()
-                for item in in_flight:
-                    if item[2] in done:
-                        settle(*item)
-                    else:
-                        keep.append(item)
-                in_flight = keep
+                finished += collect(block=True)
             batch_id = new_batch_id(client.channel)
-            ledger.mark_pending(batch_id, client.channel, batch)  # intent BEFORE the request
+            # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
+            ledger.step(finished, (batch_id, client.channel, batch))
             summary.batches += 1
             in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
             if progress and time.monotonic() - last_report > 2.0:
                 last_report = time.monotonic()
                 progress("send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered})
         while in_flight:
-            settle(*in_flight.popleft())
+            ledger.step(collect(block=True), None)
     summary.elapsed_seconds = time.perf_counter() - started
     if progress:
         progress("done", summary.to_metadata())

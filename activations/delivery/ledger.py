@@ -91,6 +91,13 @@ class PendingRow:
     intent_at: datetime
 
 
+def sid_of(m) -> str:
+    """A message's send id: the precomputed one in custom_args when present (cheap), else derived."""
+    ca = getattr(m, "custom_args", None)
+    sid = ca.get("send_id") if ca else None
+    return sid or m.send_id
+
+
 def content_hash(text: str | None) -> str:
     """SHA-256 of a message body (kept in the ledger so a crashed send can be looked up)."""
     return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
@@ -111,6 +118,10 @@ class SendLedger:
         self._lock = threading.RLock()
         with self._lock:
             self.con.execute(DDL)
+            # skip the retryable-row clean-up in mark_pending while there are none (the common case)
+            self._has_retryable = bool(
+                self.con.execute(f"SELECT count(*) FROM {LEDGER} WHERE status = 'failed' AND retryable").fetchall()[0][0]
+            )
 
     def close(self) -> None:
         self.con.close()
@@ -184,14 +195,38 @@ class SendLedger:
         """Record intent for a batch before its request leaves (one transaction).
 
         `messages`: objects with campaign_id, customer_id, send_date, send_id, to."""
+        self.step([], (batch_id, channel, messages))
+
+    def record_outcomes(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()) -> None:
+        """Write the outcome of a batch (and any suppressions) in one transaction.
+
+        `suppress`: (channel, address, reason, customer_id, source) rows for the suppression list."""
+        self.step([(batch_id, outcomes, suppress)], None)
+
+    def step(self, finished: Sequence[tuple], pending: tuple | None) -> None:
+        """One transaction: outcomes of finished batches [(batch_id, outcomes, suppress)], then
+        the intent of the next batch (batch_id, channel, messages). Committed before returning,
+        so the next request may leave."""
         now = _now()
+        with self._lock:
+            self.con.execute("BEGIN")
+            try:
+                for batch_id, outcomes, suppress in finished:
+                    self._record_tx(batch_id, outcomes, suppress, now)
+                if pending is not None:
+                    self._pending_tx(*pending, now)
+                self.con.execute("COMMIT")
+            except Exception:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def _pending_tx(self, batch_id: str, channel: str, messages: Sequence, now: datetime) -> None:
         tbl = pa.table(
             {
                 "campaign_id": pa.array([m.campaign_id for m in messages], pa.string()),
                 "customer_id": pa.array([m.customer_id for m in messages], pa.string()),
-                "channel": pa.array([channel] * len(messages), pa.string()),
                 "send_date": pa.array([m.send_date for m in messages], pa.date32()),
-                "send_id": pa.array([m.send_id for m in messages], pa.string()),
+                "send_id": pa.array([sid_of(m) for m in messages], pa.string()),
                 "address": pa.array([m.to for m in messages], pa.string()),
                 "content_hash": pa.array(
                     [content_hash(m.sms_body) for m in messages] if channel == "sms" else [None] * len(messages),
@@ -199,75 +234,59 @@ class SendLedger:
                 ),
             }
         )
-        with self._lock:
-            self.con.register("_batch", tbl)
-            try:
-                self.con.execute("BEGIN")
-                # a retryable failure never reached the provider: its row makes way for the new intent
+        self.con.register("_batch", tbl)
+        try:
+            # a retryable failure never reached the provider: its row makes way for the new intent
+            if self._has_retryable:
                 self.con.execute(
                     f"DELETE FROM {LEDGER} WHERE status = 'failed' AND retryable "
                     f"AND send_id IN (SELECT send_id FROM _batch)"
                 )
-                self.con.execute(
-                    f"INSERT INTO {LEDGER} (campaign_id, customer_id, channel, send_date, send_id, batch_id, "
-                    f"address, content_hash, status, intent_at) SELECT campaign_id, customer_id, channel, send_date, "
-                    f"send_id, ?, address, content_hash, 'pending', ? FROM _batch",
-                    [batch_id, now],
-                )
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
-            finally:
-                self.con.unregister("_batch")
+            self.con.execute(
+                f"INSERT INTO {LEDGER} (campaign_id, customer_id, channel, send_date, send_id, batch_id, "
+                f"address, content_hash, status, intent_at) SELECT campaign_id, customer_id, ?, send_date, "
+                f"send_id, ?, address, content_hash, 'pending', ? FROM _batch",
+                [channel, batch_id, now],
+            )
+        finally:
+            self.con.unregister("_batch")
 
-    def record_outcomes(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()) -> None:
-        """Write the outcome of a batch (and any suppressions) in one transaction.
-
-        `suppress`: (channel, address, reason, customer_id, source) rows for the suppression list."""
-        now = _now()
-        statuses = {o.status for o in outcomes}
-        uniform = (
-            len(outcomes) > 0
-            and len(statuses) == 1
-            and len({(o.reason, o.provider_id, o.retryable) for o in outcomes}) == 1
+    def _record_tx(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple], now: datetime) -> None:
+        if any(o.retryable for o in outcomes):
+            self._has_retryable = True
+        first = outcomes[0] if outcomes else None
+        uniform = first is not None and all(
+            o.status == first.status and o.reason == first.reason and o.provider_id == first.provider_id
+            and o.retryable == first.retryable for o in outcomes
         )
-        with self._lock:
-            self.con.execute("BEGIN")
+        if uniform:
+            self.con.execute(
+                f"UPDATE {LEDGER} SET status = ?, reason = ?, provider_id = ?, retryable = ?, outcome_at = ? "
+                f"WHERE batch_id = ? AND status = 'pending'",
+                [first.status, first.reason, first.provider_id, first.retryable, now, batch_id],
+            )
+        elif outcomes:
+            tbl = pa.table(
+                {
+                    "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
+                    "status": pa.array([o.status for o in outcomes], pa.string()),
+                    "reason": pa.array([o.reason for o in outcomes], pa.string()),
+                    "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
+                    "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
+                }
+            )
+            self.con.register("_out", tbl)
             try:
-                if uniform:
-                    o = outcomes[0]
-                    self.con.execute(
-                        f"UPDATE {LEDGER} SET status = ?, reason = ?, provider_id = ?, retryable = ?, outcome_at = ? "
-                        f"WHERE batch_id = ? AND status = 'pending'",
-                        [o.status, o.reason, o.provider_id, o.retryable, now, batch_id],
-                    )
-                elif outcomes:
-                    tbl = pa.table(
-                        {
-                            "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
-                            "status": pa.array([o.status for o in outcomes], pa.string()),
-                            "reason": pa.array([o.reason for o in outcomes], pa.string()),
-                            "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
-                            "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
-                        }
-                    )
-                    self.con.register("_out", tbl)
-                    try:
-                        self.con.execute(
-                            f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, "
-                            f"provider_id = o.provider_id, retryable = o.retryable, outcome_at = ? "
-                            f"FROM _out o WHERE l.send_id = o.send_id AND l.batch_id = ? AND l.status = 'pending'",
-                            [now, batch_id],
-                        )
-                    finally:
-                        self.con.unregister("_out")
-                if suppress:
-                    self._insert_suppressions(suppress, now)
-                self.con.execute("COMMIT")
-            except Exception:
-                self.con.execute("ROLLBACK")
-                raise
+                self.con.execute(
+                    f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, "
+                    f"provider_id = o.provider_id, retryable = o.retryable, outcome_at = ? "
+                    f"FROM _out o WHERE l.send_id = o.send_id AND l.batch_id = ? AND l.status = 'pending'",
+                    [now, batch_id],
+                )
+            finally:
+                self.con.unregister("_out")
+        if suppress:
+            self._insert_suppressions(suppress, now)
 
     def _insert_suppressions(self, rows: Sequence[tuple], now: datetime) -> None:
         tbl = pa.table(
@@ -300,6 +319,8 @@ class SendLedger:
         if not outcomes:
             return
         now = _now()
+        if any(o.retryable for o in outcomes):
+            self._has_retryable = True
         tbl = pa.table(
             {
                 "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
@@ -323,6 +344,7 @@ class SendLedger:
 
     def release_ambiguous(self, batch_id: str) -> int:
         """Operator decision: the provider did NOT accept this ambiguous batch; resend on next run."""
+        self._has_retryable = True
         with self._lock:
             n = self.con.execute(
                 f"SELECT count(*) FROM {LEDGER} WHERE batch_id = ? AND status = 'ambiguous'", [batch_id]

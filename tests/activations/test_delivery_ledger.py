@@ -84,10 +84,7 @@ class _FreshLedgerIgnoringPending(SendLedger):
     def pending(self, channel):
         return []
 
-    def mark_pending(self, batch_id, channel, messages):
-        return None
-
-    def record_outcomes(self, batch_id, outcomes, suppress=()):
+    def step(self, finished, pending):
         return None
 
 

@@ -62,6 +62,10 @@ class FakeServer(ABC):
         self.storm_retry_after = 1.0
         self.stats: Counter = Counter()
         self.request_times: list[float] = []
+        self.received: Counter = Counter()
+        self._seen: set[int] = set()
+        self._dups = 0
+        self._deliveries = 0
         self._server: ThreadingHTTPServer | None = None
 
     # --- knobs
@@ -179,6 +183,26 @@ class FakeServer(ABC):
         with self.lock:
             return {"stats": dict(self.stats)}
 
+    def _count(self, key: tuple) -> None:
+        """Count one delivery (caller holds the lock). Compact mode (record_bodies=False, for
+        benchmarks) keeps 64-bit hashes only."""
+        if self.record_bodies:
+            self.received[key] += 1
+            return
+        h = hash(key)
+        if h in self._seen:
+            self._dups += 1
+        else:
+            self._seen.add(h)
+        self._deliveries += 1
+
+    def delivery_counts(self) -> tuple[int, int, int]:
+        """(recipients, deliveries, duplicates); caller holds the lock."""
+        if self.record_bodies:
+            return (len(self.received), sum(self.received.values()),
+                    sum(v - 1 for v in self.received.values() if v > 1))
+        return len(self._seen), self._deliveries, self._dups
+
 
 # ---------------------------------------------------------------------------- SendGrid
 class FakeSendGrid(FakeServer):
@@ -190,7 +214,6 @@ class FakeSendGrid(FakeServer):
         super().__init__(**kw)
         self.api_key = api_key
         self.invalid_addresses = {a.lower() for a in invalid_addresses}
-        self.received: Counter = Counter()  # (to, campaign_id) -> times accepted
         self.by_batch: dict[str, dict[str, str]] = defaultdict(dict)
         self.requests_bodies: list[dict] = []
         self.personalizations_per_request: list[int] = []
@@ -247,17 +270,15 @@ class FakeSendGrid(FakeServer):
                 ca = p.get("custom_args") or {}
                 for to in p["to"]:
                     addr = to["email"].lower()
-                    self.received[(addr, ca.get("campaign_id"))] += 1
-                    if ca.get("batch_id"):
+                    self._count((addr, ca.get("campaign_id")))
+                    if ca.get("batch_id") and self.record_bodies:
                         self.by_batch[ca["batch_id"]][addr] = msg_id
         return 202, {"X-Message-Id": msg_id}, None
 
     def snapshot(self):
         snap = super().snapshot()
         with self.lock:
-            snap["recipients"] = len(self.received)
-            snap["deliveries"] = sum(self.received.values())
-            snap["duplicates"] = sum(v - 1 for v in self.received.values() if v > 1)
+            snap["recipients"], snap["deliveries"], snap["duplicates"] = self.delivery_counts()
             snap["max_personalizations"] = max(self.personalizations_per_request, default=0)
         return snap
 
@@ -280,7 +301,6 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         self.stopped = set(stopped)
         self.landlines = set(landlines)
-        self.received: Counter = Counter()  # (to, body) -> times accepted
         self.by_to: dict[str, list[dict]] = defaultdict(list)
         self.forms: list[dict] = []
 
@@ -327,18 +347,17 @@ class FakeTwilio(FakeServer):
         }
         with self.lock:
             self.stats["created"] += 1
-            self.received[(to, form.get("Body", ""))] += 1
+            self._count((to, form.get("Body", "")))
             if self.record_bodies:
                 self.forms.append(form)
                 self.by_to[to].append({**msg, "_ts": time.time()})
+            self.stats["segments_ucs2" if any(ord(c) > 127 for c in form.get("Body", "")) else "segments_gsm"] += 1
         return 201, {}, msg
 
     def snapshot(self):
         snap = super().snapshot()
         with self.lock:
-            snap["recipients"] = len(self.received)
-            snap["deliveries"] = sum(self.received.values())
-            snap["duplicates"] = sum(v - 1 for v in self.received.values() if v > 1)
+            snap["recipients"], snap["deliveries"], snap["duplicates"] = self.delivery_counts()
             times = self.request_times
             snap["first_request"] = times[0] if times else None
             snap["last_request"] = times[-1] if times else None
