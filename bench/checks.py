@@ -48,7 +48,7 @@ def _customers(n: int, start: int, seed: int):
     births = (np.datetime64("1950-01-01") + rng.integers(0, 20_000, n).astype("timedelta64[D]")).astype(
         "datetime64[D]"
     )
-    reg = np.datetime64("2023-01-01T00:00:00") + rng.integers(0, 90_000_000, n).astype("timedelta64[s]")
+    reg = np.datetime64("2015-01-01T00:00:00") + rng.integers(0, 250_000_000, n).astype("timedelta64[s]")
     const = lambda v: pa.array([v] * n, pa.string())  # noqa: E731
     data = {
         "source_system": const("crm"),

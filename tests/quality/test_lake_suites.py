@@ -187,3 +187,5 @@ def test_reads_only_this_source_and_needed_columns(lake, q):
     wanted = set(needed_columns(rows_suite("orders", as_of=AS_OF, thresholds=q, referential=True)))
     assert set(rows.frame.columns) - {"_unknown_customer_id"} == wanted
     assert "store_id" not in rows.frame.columns
+    # timestamps in ns so GX compares them vectorised
+    assert str(rows.frame["ordered_at"].dtype) == "datetime64[ns]"
