@@ -107,9 +107,7 @@ def channel_addresses(profiles: pd.DataFrame, channel: str) -> pd.Series:
     return out.astype(object).where(out.notna(), None)
 
 
-def expand_audience(
-    profiles: pd.DataFrame, campaign: Campaign, as_of: date, send_date: date
-) -> pd.DataFrame:
+def expand_audience(profiles: pd.DataFrame, campaign: Campaign, as_of: date, send_date: date) -> pd.DataFrame:
     """Pure: segment members (already selected) → one row per member × channel (AUDIENCE_COLUMNS)."""
     if profiles.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in AUDIENCE_COLUMNS}).astype(
@@ -145,7 +143,9 @@ def profile_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
         "WHERE table_schema = 'marts' AND table_name = 'customer_profiles' ORDER BY ordinal_position"
     ).fetchall()
     if not rows:
-        raise LookupError("marts.customer_profiles does not exist in the warehouse (run the dbt models first)")
+        raise LookupError(
+            "marts.customer_profiles does not exist in the warehouse (run the dbt models first)"
+        )
     cols = [r[0] for r in rows]
     missing = [c for c in REQUIRED_PROFILE_COLUMNS if c not in cols]
     if missing:
@@ -219,7 +219,9 @@ def compute_audiences(
         if progress:
             progress(f"{camp.id}: {len(prof)} people in segment ({camp.segment.describe()})")
     audience = (
-        pd.concat(frames, ignore_index=True) if frames else expand_audience(pd.DataFrame(), plan.campaigns[0], as_of, send_date)
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else expand_audience(pd.DataFrame(), plan.campaigns[0], as_of, send_date)
     )
     return audience, profiles_by_campaign, summary
 

@@ -90,7 +90,9 @@ class CampaignRenderer:
     def __init__(self, plan: Plan, campaign: Campaign, send_date: date):
         self.plan = plan
         self.campaign = campaign
-        text_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        text_env = SandboxedEnvironment(
+            undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+        )
         html_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
         self.templates: dict[tuple[str, str, str], Template] = {}
         self.variables: dict[tuple[str, str, str], tuple[str, ...]] = {}
@@ -102,7 +104,9 @@ class CampaignRenderer:
                     env = html_env if fname == "html" else text_env
                     source = getattr(loc, lang)
                     self.templates[(ch, fname, lang)] = env.from_string(source)
-                    self.variables[(ch, fname, lang)] = tuple(sorted(meta.find_undeclared_variables(env.parse(source))))
+                    self.variables[(ch, fname, lang)] = tuple(
+                        sorted(meta.find_undeclared_variables(env.parse(source)))
+                    )
         self.base = {
             "campaign_id": campaign.id,
             "campaign_name": campaign.name,

@@ -39,7 +39,11 @@ _COMMON_HEAD: list[tuple[str, str, Getter]] = [
 ]
 _COMMON_TAIL: list[tuple[str, str, Getter]] = [
     ("language", "language of the rendered content (th / en)", lambda m: m.language),
-    ("send_id", "id of this send (campaign, customer, channel, send date); quote it in replies", lambda m: m.send_id),
+    (
+        "send_id",
+        "id of this send (campaign, customer, channel, send date); quote it in replies",
+        lambda m: m.send_id,
+    ),
 ]
 
 CHANNEL_COLUMNS: dict[str, list[tuple[str, str, Getter]]] = {
@@ -53,9 +57,16 @@ CHANNEL_COLUMNS: dict[str, list[tuple[str, str, Getter]]] = {
         *_COMMON_HEAD,
         ("mobile", "mobile number, E.164", lambda m: m.to),
         ("sms_text", "rendered SMS text", lambda m: m.sms_body),
-        ("sms_segments", "SMS parts billed (Thai is UCS-2: 70 characters, 67 per part)", lambda m: m.sms_segments),
-        ("not_before", "quiet hours: not to be sent before this time (Asia/Bangkok)",
-         lambda m: m.not_before.isoformat() if m.not_before else None),
+        (
+            "sms_segments",
+            "SMS parts billed (Thai is UCS-2: 70 characters, 67 per part)",
+            lambda m: m.sms_segments,
+        ),
+        (
+            "not_before",
+            "quiet hours: not to be sent before this time (Asia/Bangkok)",
+            lambda m: m.not_before.isoformat() if m.not_before else None,
+        ),
         *_COMMON_TAIL,
     ],  # fmt: skip
     "ads": [
@@ -145,12 +156,17 @@ def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]
 
                 sheets += xw.add_sheet(ch, names, rows(), _widths(names))
             os.replace(tmp, path)
-            csv_entries.append({"name": path.name, "kind": "csv", "channel": ch, "rows": count, "encoding": "utf-8-sig"})
+            csv_entries.append(
+                {"name": path.name, "kind": "csv", "channel": ch, "rows": count, "encoding": "utf-8-sig"}
+            )
         desc = [[ch, name, d] for ch in campaign.channels for name, d, _ in CHANNEL_COLUMNS[ch]]
         xw.add_sheet("columns", ["sheet", "column", "description"], desc, [14, 18, 80])
     os.replace(xlsx_tmp, xlsx)
     rows_per_channel = {e["channel"]: e["rows"] for e in csv_entries}
-    return [{"name": xlsx.name, "kind": "xlsx", "sheets": [*sheets, "columns"], "rows": rows_per_channel}, *csv_entries]
+    return [
+        {"name": xlsx.name, "kind": "xlsx", "sheets": [*sheets, "columns"], "rows": rows_per_channel},
+        *csv_entries,
+    ]
 
 
 def write_campaign_exports(

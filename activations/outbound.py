@@ -46,7 +46,8 @@ class Message:
     html: str | None = None  # email HTML part
     sms_body: str | None = None  # SMS text
     not_before: datetime | None = None  # tz-aware; set when SMS quiet hours defer the send
-    custom_args: dict[str, str] = field(default_factory=dict)  # campaign_id, send_id, customer_id, channel, send_date
+    # campaign_id, send_id, customer_id, channel, send_date (SendGrid custom_args, Twilio callback)
+    custom_args: dict[str, str] = field(default_factory=dict)
     sender: str | None = None  # email From address | SMS sender id / messaging service (config, not secret)
     sender_name: str | None = None
     language: str = "th"  # "th" | "en": the template variant rendered

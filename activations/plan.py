@@ -235,7 +235,9 @@ class Campaign(_Strict):
     @classmethod
     def _id_slug(cls, v: str) -> str:
         if not _ID_RE.match(v):
-            raise ValueError(f"campaign id {v!r} must be lower-case letters, digits and _ (2–63, letter first)")
+            raise ValueError(
+                f"campaign id {v!r} must be lower-case letters, digits and _ (2–63, letter first)"
+            )
         return v
 
     @model_validator(mode="after")
@@ -485,7 +487,9 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+            loc = tuple(
+                p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+            )
             line = _node_line(root, loc)
             path = ".".join(str(p) for p in loc) or "(top)"
             lines.append(f"{source}:{line}: {path}: {err['msg']}")

@@ -199,7 +199,11 @@ def prepare_messages(
         )
 
     prepared = PreparedCampaigns(as_of=as_of, send_date=send_date)
-    groups = dict(tuple(result.eligible.groupby(["campaign_id", "channel"], sort=False))) if len(result.eligible) else {}
+    groups = (
+        dict(tuple(result.eligible.groupby(["campaign_id", "channel"], sort=False)))
+        if len(result.eligible)
+        else {}
+    )
     price = plan.sms.price_per_segment
     for camp in plan.campaigns:
         pc = PreparedCampaign(
@@ -211,7 +215,11 @@ def prepare_messages(
         for ch in camp.channels:
             counts = summary.counts[camp.id][ch]
             rows = groups.get((camp.id, ch))
-            msgs = build_messages(plan, camp.id, ch, rows, send_date) if rows is not None else MessageList(0, _none)
+            msgs = (
+                build_messages(plan, camp.id, ch, rows, send_date)
+                if rows is not None
+                else MessageList(0, _none)
+            )
             sample = msgs[0] if len(msgs) else None  # renders one now: a template error surfaces here
             batch = ChannelBatch(
                 campaign_id=camp.id,

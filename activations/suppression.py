@@ -41,7 +41,14 @@ CAMPAIGN_SUPPRESSIONS_TABLE = "activations.campaign_suppressions"
 NOT_CONTACTED_STATUSES = ("failed",)  # ledger statuses that do not count towards the cap
 
 # When a person is on the list for several reasons, the first of these wins.
-LIST_REASON_PRIORITY = ("sms_stop", "spam_report", "unsubscribed", "hard_bounce", "landline", "invalid_number")
+LIST_REASON_PRIORITY = (
+    "sms_stop",
+    "spam_report",
+    "unsubscribed",
+    "hard_bounce",
+    "landline",
+    "invalid_number",
+)
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
@@ -50,7 +57,8 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 class SuppressionResult:
     eligible: pd.DataFrame  # audience rows (not holdout, not suppressed) + profile columns + not_before
     suppressed: pd.DataFrame  # SUPPRESSION_COLUMNS
-    counts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # (campaign, channel) -> reason -> n
+    # (campaign_id, channel) -> reason -> people
+    counts: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +277,8 @@ def apply_suppression(
 def _table_exists(con: duckdb.DuckDBPyConnection, qualified: str) -> bool:
     schema, name = qualified.split(".")
     rows = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?", [schema, name]
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
     ).fetchall()
     return rows[0][0] > 0
 
@@ -278,9 +287,7 @@ def load_suppression_list(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """activations.suppression_list (empty frame when the table does not exist yet)."""
     if not _table_exists(con, SUPPRESSION_LIST_TABLE):
         return pd.DataFrame({"channel": [], "address": [], "reason": [], "customer_id": []})
-    return con.execute(
-        f"SELECT channel, address, reason, customer_id FROM {SUPPRESSION_LIST_TABLE}"
-    ).df()
+    return con.execute(f"SELECT channel, address, reason, customer_id FROM {SUPPRESSION_LIST_TABLE}").df()
 
 
 HARD_BOUNCE_TYPES = ("bounce", "invalid address", "mailbox unavailable")
@@ -328,7 +335,9 @@ def load_event_suppressions(lake_dir: str | Path | None) -> pd.DataFrame:
 def load_ledger(con: duckdb.DuckDBPyConnection, since: date, until: date) -> pd.DataFrame:
     """Ledger rows with since <= send_date <= until (empty when there is no ledger yet)."""
     if not _table_exists(con, LEDGER_TABLE):
-        return pd.DataFrame({"campaign_id": [], "customer_id": [], "channel": [], "send_date": [], "status": []})
+        return pd.DataFrame(
+            {"campaign_id": [], "customer_id": [], "channel": [], "send_date": [], "status": []}
+        )
     return con.execute(
         f"SELECT campaign_id, customer_id, channel, send_date, status FROM {LEDGER_TABLE} "
         "WHERE send_date BETWEEN ? AND ?",
@@ -347,8 +356,10 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, suppressed: pd.DataFrame,
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {CAMPAIGN_SUPPRESSIONS_TABLE} WHERE send_date = ?", [send_date])
-        con.execute(f"INSERT INTO {CAMPAIGN_SUPPRESSIONS_TABLE} SELECT campaign_id, customer_id, channel, "
-                    "reason, CAST(send_date AS DATE) FROM df")
+        con.execute(
+            f"INSERT INTO {CAMPAIGN_SUPPRESSIONS_TABLE} SELECT campaign_id, customer_id, channel, "
+            "reason, CAST(send_date AS DATE) FROM df"
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

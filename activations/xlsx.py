@@ -83,7 +83,11 @@ class XlsxWriter:
             self._zip.close()  # a failed write leaves an incomplete file; the caller discards it
 
     def add_sheet(
-        self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], widths: Sequence[int] | None = None
+        self,
+        name: str,
+        header: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        widths: Sequence[int] | None = None,
     ) -> list[str]:
         """Write a sheet (continued on `name_2`, `name_3`, ... past Excel's row limit); returns the sheet names."""
         if not name or len(name) > 31 or _BAD_SHEET_CHARS.search(name):
@@ -116,14 +120,18 @@ class XlsxWriter:
                 f'<worksheet xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheetViews><sheetView workbookViewId="0">'
                 '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
                 f"{cols}<sheetData>",
-                '<row r="1">' + "".join(_cell(f"{r}1", h, ' s="1"') for r, h in zip(refs, header, strict=True)) + "</row>",
+                '<row r="1">'
+                + "".join(_cell(f"{r}1", h, ' s="1"') for r, h in zip(refs, header, strict=True))
+                + "</row>",
             ]
             n = 1
             full = False
             for row in it:
                 n += 1
                 buf.append(
-                    f'<row r="{n}">' + "".join(_cell(f"{r}{n}", v) for r, v in zip(refs, row, strict=True)) + "</row>"
+                    f'<row r="{n}">'
+                    + "".join(_cell(f"{r}{n}", v) for r, v in zip(refs, row, strict=True))
+                    + "</row>"
                 )
                 if len(buf) >= 2000:
                     raw.write("".join(buf).encode("utf-8"))
@@ -166,15 +174,18 @@ class XlsxWriter:
         )
         z.writestr(
             "xl/workbook.xml",
-            _XML_HEAD + f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>'
+            _XML_HEAD
+            + f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>'
             + "".join(
-                f"<sheet name={quoteattr(s)} sheetId=\"{i}\" r:id=\"rId{i}\"/>" for i, s in enumerate(self._sheets, 1)
+                f'<sheet name={quoteattr(s)} sheetId="{i}" r:id="rId{i}"/>'
+                for i, s in enumerate(self._sheets, 1)
             )
             + "</sheets></workbook>",
         )
         z.writestr(
             "xl/_rels/workbook.xml.rels",
-            _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
+            _XML_HEAD
+            + f'<Relationships xmlns="{_PKG_REL_NS}">'
             + "".join(
                 f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
                 for i in range(1, n + 1)

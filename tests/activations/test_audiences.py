@@ -49,22 +49,40 @@ def test_build_audiences_writes_tables(tmp_path: Path):
     for cid, ch, _, hold in rows:
         assert hold == summary.counts[cid][ch]["holdout"]
     # the same person is held out on every channel of a campaign
-    assert _rows(wh, "SELECT count(*) FROM (SELECT customer_id FROM marts.campaign_audiences "
-                     "WHERE campaign_id = 'vip_party' GROUP BY customer_id HAVING count(DISTINCT holdout) > 1)") == [(0,)]
-    reg = _rows(wh, "SELECT DISTINCT reason_included FROM marts.campaign_audiences WHERE campaign_id = 'regular_winback'")
+    assert _rows(
+        wh,
+        "SELECT count(*) FROM (SELECT customer_id FROM marts.campaign_audiences "
+        "WHERE campaign_id = 'vip_party' GROUP BY customer_id HAVING count(DISTINCT holdout) > 1)",
+    ) == [(0,)]
+    reg = _rows(
+        wh,
+        "SELECT DISTINCT reason_included FROM marts.campaign_audiences WHERE campaign_id = 'regular_winback'",
+    )
     assert reg == [("rank = 'Regular' AND days_since_last_order > 365",)]
-    addr = dict(_rows(wh, "SELECT channel, address FROM marts.campaign_audiences WHERE customer_id = 'C00061'"))
+    addr = dict(
+        _rows(wh, "SELECT channel, address FROM marts.campaign_audiences WHERE customer_id = 'C00061'")
+    )
     assert addr == {"email": "c61@example.co.th", "sms": "+66810000061", "ads": "c61@example.co.th"}
-    mail = _rows(wh, "SELECT address FROM marts.campaign_audiences WHERE customer_id = 'C00001' AND channel = 'direct_mail'")
+    mail = _rows(
+        wh,
+        "SELECT address FROM marts.campaign_audiences WHERE customer_id = 'C00001' AND channel = 'direct_mail'",
+    )
     assert mail == [("1 ถนนสุขุมวิท วัฒนา กรุงเทพมหานคร 10110",)]
 
 
 def test_holdout_same_across_runs_and_snapshot_per_send_date(tmp_path: Path):
     wh = write_profiles(tmp_path / "w.duckdb", standard_rows(30))
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)
-    first = _rows(wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL")
+    first = _rows(
+        wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL"
+    )
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)  # rerun of the same send date
-    assert _rows(wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL") == first
+    assert (
+        _rows(
+            wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL"
+        )
+        == first
+    )
     assert _rows(wh, "SELECT count(*) FROM marts.campaign_audience_snapshots") == [(len(first),)]
     build_audiences(wh, PLAN_PATH, SEND, date(2026, 11, 23))  # next day keeps the previous snapshot
     snap = dict(_rows(wh, "SELECT send_date, count(*) FROM marts.campaign_audience_snapshots GROUP BY ALL"))
@@ -83,7 +101,10 @@ def test_inactive_campaigns_and_conditions(tmp_path: Path):
     text = text.replace(
         "      rank: VIP\n      conditions: []",
         "      rank: VIP\n      conditions:\n        - {field: province, op: in, value: [เชียงใหม่]}",
-    ).replace("    end_date: 2030-12-31\n    holdout_share: 0.05", "    end_date: 2025-12-31\n    holdout_share: 0.05")
+    ).replace(
+        "    end_date: 2030-12-31\n    holdout_share: 0.05",
+        "    end_date: 2025-12-31\n    holdout_share: 0.05",
+    )
     plan = parse_plan(text, "plan.yml")
     summary = build_audiences(wh, plan, AS_OF, SEND)
     assert summary.inactive == ["new_thank_you"]
@@ -96,7 +117,9 @@ def test_missing_profiles_table_is_a_clear_error(tmp_path: Path):
     with pytest.raises(LookupError, match="marts.customer_profiles does not exist"):
         build_audiences(tmp_path / "w.duckdb", load_plan(PLAN_PATH), AS_OF, SEND)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    con.execute("CREATE SCHEMA marts; CREATE TABLE marts.customer_profiles (customer_id VARCHAR, rank VARCHAR)")
+    con.execute(
+        "CREATE SCHEMA marts; CREATE TABLE marts.customer_profiles (customer_id VARCHAR, rank VARCHAR)"
+    )
     con.close()
     with pytest.raises(LookupError, match="lacks column"):
         build_audiences(tmp_path / "w.duckdb", load_plan(PLAN_PATH), AS_OF, SEND)

@@ -89,7 +89,8 @@ def test_sandbox_blocks_unsafe_attribute_access():
 
 def test_subject_is_one_line():
     text = PLAN_PATH.read_text(encoding="utf-8").replace(
-        'en: "{{ first_name }}, try our new product free"', 'en: "{{ first_name }}, try\\nour\\r\\nnew product"'
+        'en: "{{ first_name }}, try our new product free"',
+        'en: "{{ first_name }}, try\\nour\\r\\nnew product"',
     )
     plan = parse_plan(text, "plan.yml")
     r = CampaignRenderer(plan, plan.campaign("regular_winback"), date(2026, 11, 22))

@@ -34,7 +34,10 @@ def test_default_plan_matches_domain():
     assert (cond.field, cond.op, cond.value) == ("days_since_last_order", ">", 365)
     assert (reg.kpi.metric, reg.kpi.target) == ("apply_rate", 0.15)
     assert new.channels == ["email"] and (new.kpi.metric, new.kpi.target) == ("open_rate", 0.30)
-    assert pro.channels == ["email", "sms", "ads"] and (pro.kpi.metric, pro.kpi.target) == ("purchase_rate", 0.10)
+    assert pro.channels == ["email", "sms", "ads"] and (pro.kpi.metric, pro.kpi.target) == (
+        "purchase_rate",
+        0.10,
+    )
     assert plan.frequency_cap.max_messages >= 1 and plan.frequency_cap.window_days == 7
     assert str(plan.sms.quiet_hours.start) == "21:00:00" and str(plan.sms.quiet_hours.end) == "08:00:00"
     for c in plan.campaigns:
@@ -81,9 +84,7 @@ def test_compile_segment_is_parameterised():
     ],
 )
 def test_bad_conditions_are_rejected_with_line(condition, message):
-    text = _default_text().replace(
-        '- {field: days_since_last_order, op: ">", value: 365}', f"- {condition}"
-    )
+    text = _default_text().replace('- {field: days_since_last_order, op: ">", value: 365}', f"- {condition}")
     line = _line_of(text, condition)
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yml")
@@ -101,10 +102,12 @@ def test_injection_in_rank_value_is_only_a_parameter(tmp_path: Path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     con.execute("CREATE SCHEMA marts; CREATE TABLE marts.customer_profiles (rank VARCHAR, province VARCHAR)")
     con.execute("INSERT INTO marts.customer_profiles VALUES ('VIP', 'เชียงใหม่')")
-    assert con.execute(f"SELECT count(*) FROM marts.customer_profiles WHERE {where}", params).fetchall() == [(0,)]
+    assert con.execute(f"SELECT count(*) FROM marts.customer_profiles WHERE {where}", params).fetchall() == [
+        (0,)
+    ]
     con.close()
     with pytest.raises(PlanError, match="not a valid rank name"):
-        parse_plan(_default_text().replace("rank: VIP", "rank: \"VIP') OR 1=1 --\""), "plan.yml")
+        parse_plan(_default_text().replace("rank: VIP", 'rank: "VIP\') OR 1=1 --"'), "plan.yml")
 
 
 def test_errors_name_the_line():
@@ -134,7 +137,9 @@ def test_yaml_syntax_and_structure_errors(tmp_path: Path):
     text = _default_text().replace("id: new_thank_you", "id: vip_party")
     with pytest.raises(PlanError, match="used twice"):
         parse_plan(text, "plan.yml")
-    text = _default_text().replace("    channels: [phone, direct_mail]", "    channels: [phone, direct_mail, email]")
+    text = _default_text().replace(
+        "    channels: [phone, direct_mail]", "    channels: [phone, direct_mail, email]"
+    )
     with pytest.raises(PlanError, match="channel 'email' has no content"):
         parse_plan(text, "plan.yml")
     text = _default_text().replace("  max_messages: 3", "  max_messages: 3\n  max_per_day: 1")
@@ -144,7 +149,9 @@ def test_yaml_syntax_and_structure_errors(tmp_path: Path):
 
 
 def test_template_errors_are_caught_at_load():
-    text = _default_text().replace('en: "{{ first_name }}, try our', 'en: "{{ first_name.__class__ }} {{ secret }}, try our')
+    text = _default_text().replace(
+        'en: "{{ first_name }}, try our', 'en: "{{ first_name.__class__ }} {{ secret }}, try our'
+    )
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yml")
     assert "unknown template variable(s) ['secret']" in str(err.value)

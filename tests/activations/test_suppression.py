@@ -67,7 +67,13 @@ def test_each_reason_is_counted_and_counts_add_up():
         profile("C2", "Prospect", consent_email="opt_out", consent_sms="unknown", consent_ads=None),
         profile("C3", "Prospect", email=None, phone="02-026-1456"),  # landline
         profile("C4", "Prospect", email="not-an-email", phone="12345"),
-        profile("C5", "Prospect", has_valid_email=False, phone=None, email=None, ),
+        profile(
+            "C5",
+            "Prospect",
+            has_valid_email=False,
+            phone=None,
+            email=None,
+        ),
         profile("C6", "Prospect"),  # on the suppression list
         profile("C7", "Prospect"),  # STOP by customer id
         profile("C8", "Prospect"),  # unsubscribed via an 'all' entry
@@ -75,7 +81,12 @@ def test_each_reason_is_counted_and_counts_add_up():
     aud, prof = _audience(plan, "prospect_welcome", rows)
     slist = pd.DataFrame(
         [
-            {"channel": "email", "address": "C6@Example.co.th ", "reason": "hard_bounce", "customer_id": None},
+            {
+                "channel": "email",
+                "address": "C6@Example.co.th ",
+                "reason": "hard_bounce",
+                "customer_id": None,
+            },
             {"channel": "email", "address": "c6@example.co.th", "reason": "spam_report", "customer_id": None},
             {"channel": "sms", "address": "+66800000000", "reason": "sms_stop", "customer_id": "C7"},
             {"channel": "all", "address": "c8@example.co.th", "reason": "unsubscribed", "customer_id": None},
@@ -84,7 +95,11 @@ def test_each_reason_is_counted_and_counts_add_up():
     res = apply_suppression(aud, prof, plan, SEND, NOON, slist, None)
     r = _reasons(res)
     assert ("C1", "email") not in r and ("C1", "sms") not in r and ("C1", "ads") not in r
-    assert r[("C2", "email")] == "opted_out" and r[("C2", "sms")] == "no_consent" and r[("C2", "ads")] == "no_consent"
+    assert (
+        r[("C2", "email")] == "opted_out"
+        and r[("C2", "sms")] == "no_consent"
+        and r[("C2", "ads")] == "no_consent"
+    )
     assert r[("C3", "email")] == "missing_email" and r[("C3", "sms")] == "landline"
     assert ("C3", "ads") not in r  # ads match on the phone; a landline still matches an ad account
     assert r[("C4", "email")] == "invalid_email" and r[("C4", "sms")] == "invalid_mobile"
@@ -106,9 +121,9 @@ def test_each_reason_is_counted_and_counts_add_up():
 
 def test_unknown_consent_allowed_per_campaign():
     text = PLAN_PATH.read_text(encoding="utf-8").replace(
-        "    email_unsubscribe_group: 1001\n    content:\n      email:\n        subject:\n          th: \"ยินดี",
+        '    email_unsubscribe_group: 1001\n    content:\n      email:\n        subject:\n          th: "ยินดี',
         "    email_unsubscribe_group: 1001\n    unknown_consent_allowed: [sms]\n    content:\n      email:\n"
-        "        subject:\n          th: \"ยินดี",
+        '        subject:\n          th: "ยินดี',
     )
     plan = parse_plan(text, "plan.yml")
     assert plan.campaign("prospect_welcome").unknown_consent_allowed == ["sms"]
@@ -125,7 +140,9 @@ def test_holdout_never_suppressed_or_sent():
     aud, prof = _audience(plan, "prospect_welcome", rows)
     res = apply_suppression(aud, prof, plan, SEND, NOON)
     held = set(aud.loc[aud["holdout"], "customer_id"])
-    assert held and not held & set(res.eligible["customer_id"]) and not held & set(res.suppressed["customer_id"])
+    assert (
+        held and not held & set(res.eligible["customer_id"]) and not held & set(res.suppressed["customer_id"])
+    )
 
 
 def test_frequency_cap_counts_ledger_and_today_in_plan_order():
@@ -152,7 +169,11 @@ def test_frequency_cap_counts_ledger_and_today_in_plan_order():
     r = _reasons(res)
     assert ("C1", "email") not in r and r[("C1", "sms")] == "frequency_cap"
     assert ("C2", "email") not in r and ("C2", "sms") not in r
-    assert r[("C3", "email")] == "frequency_cap" and r[("C3", "sms")] == "frequency_cap" and ("C3", "ads") not in r
+    assert (
+        r[("C3", "email")] == "frequency_cap"
+        and r[("C3", "sms")] == "frequency_cap"
+        and ("C3", "ads") not in r
+    )
 
 
 def test_quiet_hours_queue_sms_not_drop():
@@ -160,7 +181,11 @@ def test_quiet_hours_queue_sms_not_drop():
     aud, prof = _audience(plan, "prospect_welcome", [profile("C1", "Prospect")])
     res = apply_suppression(aud, prof, plan, SEND, datetime(2026, 11, 22, 23, 0, tzinfo=BKK))
     nb = dict(zip(res.eligible["channel"], res.eligible["not_before"], strict=True))
-    assert nb["sms"] == datetime(2026, 11, 23, 8, 0, tzinfo=BKK) and nb["email"] is None and len(res.suppressed) == 0
+    assert (
+        nb["sms"] == datetime(2026, 11, 23, 8, 0, tzinfo=BKK)
+        and nb["email"] is None
+        and len(res.suppressed) == 0
+    )
 
 
 def test_prepare_messages_end_to_end(tmp_path: Path):
@@ -171,7 +196,9 @@ def test_prepare_messages_end_to_end(tmp_path: Path):
     con.execute("CREATE SCHEMA activations; CREATE TABLE activations.suppression_list (channel VARCHAR NOT NULL, "
                 "address VARCHAR NOT NULL, reason VARCHAR NOT NULL, customer_id VARCHAR, recorded_at TIMESTAMP, "
                 "source VARCHAR)")  # fmt: skip
-    con.execute("INSERT INTO activations.suppression_list VALUES ('sms', '+66810000062', 'sms_stop', NULL, now(), 'test')")
+    con.execute(
+        "INSERT INTO activations.suppression_list VALUES ('sms', '+66810000062', 'sms_stop', NULL, now(), 'test')"
+    )
     con.close()
     late = datetime(2026, 11, 22, 22, 0, tzinfo=BKK)
     prepared = prepare_messages(wh, PLAN_PATH, AS_OF, SEND, late)
@@ -196,7 +223,9 @@ def test_prepare_messages_end_to_end(tmp_path: Path):
     assert sms.estimated_cost == round(sms.sms_segments * 0.35, 4)
     total_sup = sum(b.suppressed_total for b in prepared.batches())
     con = duckdb.connect(str(wh))
-    stored = con.execute("SELECT campaign_id, customer_id, channel, reason FROM activations.campaign_suppressions").fetchall()
+    stored = con.execute(
+        "SELECT campaign_id, customer_id, channel, reason FROM activations.campaign_suppressions"
+    ).fetchall()
     con.close()
     assert len(stored) == total_sup
     assert all(m.custom_args["send_id"] == m.send_id and m.custom_args["campaign_id"] == m.campaign_id
