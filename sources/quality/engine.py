@@ -368,4 +368,29 @@ def _write_run_index(
         ),
         encoding="utf-8",
     )
+    _write_runs_index(docs_dir)
     return out
+
+
+def _write_runs_index(docs_dir: Path, limit: int = 1000) -> None:
+    """`<docs_dir>/runs/index.html`: every run page, newest first (GX's own index.html lists only
+    the validations of the latest run, since each run uses a fresh ephemeral context)."""
+    import html
+    import os
+
+    runs = docs_dir / "runs"
+    pages = sorted(
+        (p for p in runs.glob("*/*.html") if p.name != "index.html"), key=lambda p: p.stat().st_mtime, reverse=True
+    )[:limit]
+    items = "".join(
+        f"<li><a href='{html.escape(p.relative_to(runs).as_posix())}'>{html.escape(p.parent.name)}</a> "
+        f"{html.escape(p.stem)}</li>"
+        for p in pages
+    )
+    tmp = runs / f".index-{os.getpid()}.tmp"
+    tmp.write_text(
+        f"<!doctype html><meta charset='utf-8'><title>crmloop data-quality runs</title>"
+        f"<h1>Data-quality runs</h1><p><a href='../index.html'>GX Data Docs</a></p><ul>{items}</ul>",
+        encoding="utf-8",
+    )
+    os.replace(tmp, runs / "index.html")

@@ -506,3 +506,47 @@ def test_empty_jsonl_is_zero_rows_not_an_error(env):
     assert [f.error for f in res.files] == [None, None]
     assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (0, 0, 0)
     assert [p.name for p in res.lake_files] == ["web_events-0000.parquet"]
+
+
+def test_xlsx_sheet_by_name_header_row_and_cell_kinds(tmp_path, decls):
+    from sources import ingest_partition
+    from sources.declarations import load_declarations as load
+
+    ddir = tmp_path / "decls"
+    ddir.mkdir()
+    (ddir / "shop_x.yml").write_text(
+        "entity: products\nformats: [xlsx]\nxlsx: {sheet: สินค้า, header_row: 3}\ncolumns:\n"
+        "  product_id: {required: true, from: [รหัส]}\n  name: {from: [ชื่อสินค้า]}\n"
+        "  category: {from: [หมวด]}\n  price: {from: [ราคา]}\n",
+        encoding="utf-8",
+    )
+    wb = openpyxl.Workbook()
+    wb.active.title = "cover"
+    wb.active.append(["this sheet is not the data"])
+    ws = wb.create_sheet("สินค้า")
+    ws.append(["รายงานสินค้า"])  # a title row
+    ws.append([])
+    ws.append(["รหัส", "ชื่อสินค้า", "หมวด", "ราคา"])
+    ws.append(["0012", "หม้อหุงข้าว & กระทะ", True, 1234.5])
+    ws.append([12, "=A5", None, "฿1,299"])
+    ws["B5"] = '="rice"&" cooker"'
+    ws.append([13.0, "Fan <20in>", "air", 1e3])
+    p = tmp_path / "landing" / "shop_x" / "2025-01-02" / "p.xlsx"
+    p.parent.mkdir(parents=True)
+    wb.save(p)
+    res = ingest_partition(
+        load(ddir)["shop_x"],
+        landing_dir=tmp_path / "landing",
+        lake_dir=tmp_path / "lake",
+        quarantine_dir=tmp_path / "q",
+        load_date=D,
+    )
+    rows = [
+        (r["product_id"], r["name"], r["category"], r["price"], r["_row_number"])
+        for r in pq.read_table(res.lake_files[0]).to_pylist()
+    ]
+    assert rows == [
+        ("0012", "หม้อหุงข้าว & กระทะ", "true", 1234.5, 1),
+        ("12", None, None, 1299.0, 2),  # a formula without a cached value is empty
+        ("13", "Fan <20in>", "air", 1000.0, 3),
+    ]
