@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, meta
@@ -63,19 +63,19 @@ def pick_language(plan: Plan, first_name: Any) -> str:
 
 
 def _clean(v: Any) -> Any:
-    """None / NaN / NaT render as an empty string, dates as ISO text."""
-    if v is None:
-        return ""
+    """None / NaN / NaT render as an empty string; timestamps become dates (shown as YYYY-MM-DD,
+    and `strftime` still works in a template)."""
+    if v is None or isinstance(v, str):
+        return "" if v is None else v
+    if isinstance(v, datetime):  # also pandas.Timestamp
+        return "" if v != v else v.date()
+    if isinstance(v, date):
+        return v
     try:
-        if v != v:  # NaN, NaT
+        if v != v:  # NaN
             return ""
     except (TypeError, ValueError):
         pass
-    if hasattr(v, "isoformat") and not isinstance(v, str):
-        try:
-            return v.date().isoformat() if hasattr(v, "date") and callable(v.date) else v.isoformat()
-        except (TypeError, ValueError):
-            return str(v)
     return v
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -444,8 +444,17 @@ def template_fields(campaign: Campaign) -> set[str]:
     return names - set(EXTRA_TEMPLATE_VARS)
 
 
+_SAMPLE_VALUES = {"str": "ทดสอบ", "int": 1, "float": 1.5, "bool": True, "date": date(2026, 1, 1)}
+_SAMPLE_CONTEXT = {
+    **{f: _SAMPLE_VALUES[t] for f, t in FIELD_TYPES.items()},
+    **{v: "2026-01-01" for v in EXTRA_TEMPLATE_VARS},
+    "language": "th",
+}
+
+
 def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
     env = _template_env()
+    strict = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
     allowed = set(PROFILE_COLUMNS) | set(EXTRA_TEMPLATE_VARS)
     for ci, camp in enumerate(plan.campaigns):
         for ch, cc in camp.content.items():
@@ -469,6 +478,13 @@ def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
                             f"unknown template variable(s) {sorted(unknown)}; allowed: profile fields and "
                             f"{', '.join(EXTRA_TEMPLATE_VARS)}"
                         )
+                    try:  # a trial render in the sandbox with typed sample values
+                        strict.from_string(text).render(_SAMPLE_CONTEXT)
+                    except Exception as exc:  # noqa: BLE001 - any failure is the plan's fault; report it
+                        raise PlanError(
+                            f"{where}: campaigns[{ci}] ({camp.id}) content.{ch}.{fname}.{lang}: "
+                            f"template fails on sample values: {type(exc).__name__}: {exc}"
+                        ) from None
 
 
 def parse_plan(text: str, source: str = "<plan>") -> Plan:

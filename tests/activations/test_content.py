@@ -6,7 +6,7 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from activations.content import CampaignRenderer, pick_language, sms_cost, sms_segments
-from activations.plan import load_plan, parse_plan
+from activations.plan import PlanError, load_plan, parse_plan
 from crmloop.settings import REPO_ROOT
 
 PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
@@ -81,8 +81,15 @@ def test_sandbox_blocks_unsafe_attribute_access():
         'en: "{{ first_name }}, try our new product free"',
         'en: "{{ first_name.__class__.__mro__ }} try our new product free"',
     )
-    plan = parse_plan(text, "plan.yml")  # only known variables: passes validation
-    r = CampaignRenderer(plan, plan.campaign("regular_winback"), date(2026, 11, 22))
+    with pytest.raises(PlanError, match="template fails on sample values: SecurityError"):
+        parse_plan(text, "plan.yml")  # caught when the plan loads, with its line
+    plan = load_plan(PLAN_PATH)
+    camp = plan.campaign("regular_winback")
+    r = CampaignRenderer(plan, camp, date(2026, 11, 22))
+    unsafe = r.templates[("email", "subject", "en")].environment.from_string(
+        "{{ first_name.__class__.__mro__ }}"
+    )
+    r.templates[("email", "subject", "en")] = unsafe  # the renderer's own environment is sandboxed too
     with pytest.raises(SecurityError):
         r.render("email", {"first_name": "Anna"}, language="en")
 
@@ -96,3 +103,15 @@ def test_subject_is_one_line():
     r = CampaignRenderer(plan, plan.campaign("regular_winback"), date(2026, 11, 22))
     out = r.render("email", {"first_name": "Anna\r\nBcc: x@evil.example"}, language="en")
     assert "\n" not in out["subject"] and "\r" not in out["subject"]
+
+
+def test_dates_and_missing_values_in_context():
+    import math
+
+    import pandas as pd
+
+    from activations.content import _clean
+
+    assert _clean(pd.Timestamp("2026-10-01 10:00")) == date(2026, 10, 1)
+    assert _clean(pd.NaT) == "" and _clean(None) == "" and _clean(math.nan) == ""
+    assert _clean(date(2026, 1, 2)) == date(2026, 1, 2) and _clean(3) == 3 and _clean("x") == "x"
