@@ -58,8 +58,10 @@ def _custom_args(m: Any, batch_id: str) -> dict[str, str]:
 
 
 def fits_substitutions(m: Any) -> bool:
-    size = len((m.text or "").encode()) + len((m.html or "").encode())
-    return size <= MAX_SUBSTITUTION_BYTES
+    chars = len(m.text or "") + len(m.html or "")
+    if chars * 4 <= MAX_SUBSTITUTION_BYTES:  # UTF-8 needs at most 4 bytes a character
+        return True
+    return len((m.text or "").encode()) + len((m.html or "").encode()) <= MAX_SUBSTITUTION_BYTES
 
 
 def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str) -> dict[str, Any]:
@@ -131,8 +133,11 @@ def plan_email_batches(messages: Iterable[Any], max_size: int = MAX_PERSONALIZAT
         if not template and not fits_substitutions(m):
             yield [m]
             continue
-        key = (m.campaign_id, m.sender, getattr(m, "sender_name", None), m.send_date)
-        batch, seen = open_batches.setdefault(key, ([], set()))
+        key = (m.campaign_id, m.sender, m.sender_name, m.send_date)
+        entry = open_batches.get(key)
+        if entry is None:
+            entry = open_batches[key] = ([], set())
+        batch, seen = entry
         addr = m.to.lower()
         if addr in seen:
             overflow.setdefault(key, []).append(m)
@@ -142,13 +147,13 @@ def plan_email_batches(messages: Iterable[Any], max_size: int = MAX_PERSONALIZAT
         if len(batch) >= max_size:
             yield batch
             del open_batches[key]
-            pending = overflow.pop(key, [])
+            pending = overflow.pop(key, None)
             if pending:
                 yield from plan_email_batches(pending, max_size, template)
     for key, (batch, _) in list(open_batches.items()):
         if batch:
             yield batch
-        pending = overflow.pop(key, [])
+        pending = overflow.pop(key, None)
         if pending:
             yield from plan_email_batches(pending, max_size, template)
 
