@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     gen = None if args.own_input else _demo_generator()
     if gen is not None:
         if not landing.exists():
-            gen(customers=args.customers, seed=42, out=landing, orders_scale=args.orders_per_customer / 10)
+            # the generator's calibrated default is ~2.15 orders per customer; scale it to the target
+            gen(customers=args.customers, seed=42, out=landing, orders_scale=args.orders_per_customer / 2.15)
         input_kind = "crmloop.demo_data"
     else:
         cust_file = landing / "customers" / LOAD_DATE.isoformat() / "customers.csv"

@@ -148,7 +148,9 @@ def enum_key(value: str) -> str:
 
 # ---------------------------------------------------------------------------------------- numbers
 _NUM_RE = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
-_CURRENCY_RE = r"(?i)(?:thb|baht|บาท|฿|\$|,|\s|_|')"
+# thousands commas only in groups of three: `1,234.50` yes, `1,5` and `1.234,50` no (not guessed)
+_GROUPED_RE = r"^[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)$"
+_CURRENCY_RE = r"(?i)(?:thb|baht|บาท|฿|\$|\s|_|')"
 
 
 def _numeric_strings(v: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -157,7 +159,8 @@ def _numeric_strings(v: pa.Array) -> tuple[pa.Array, pa.Array]:
     # accounting negatives: (1,234.50)
     neg = pc.fill_null(pc.match_substring_regex(s, r"^\(.*\)$"), False)
     s = pc.if_else(neg, pc.binary_join_element_wise("-", pc.replace_substring_regex(s, r"[()]", ""), ""), s)
-    ok = pc.match_substring_regex(s, _NUM_RE)
+    ok = pc.match_substring_regex(s, _GROUPED_RE)
+    s = pc.replace_substring(s, ",", "")
     present = pc.is_valid(v)
     invalid = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
     s = pc.if_else(pc.fill_null(ok, False), s, pa.scalar(None, STRING))
@@ -171,8 +174,9 @@ def norm_amount(arr: pa.Array) -> Normalised:
     if n == 0:
         return Normalised(pa.array([], pa.float64()), _false(0))
     # fast path: plain numbers, thousands commas and a leading baht sign (literal replaces, no regex)
-    s = pc.replace_substring(pc.replace_substring(v, ",", ""), "฿", "")
-    plain = pc.fill_null(pc.match_substring_regex(s, _NUM_RE), False)
+    s = pc.replace_substring(v, "฿", "")
+    plain = pc.fill_null(pc.match_substring_regex(s, _GROUPED_RE), False)
+    s = pc.replace_substring(s, ",", "")
     vals = pc.cast(pc.if_else(plain, s, pa.scalar(None, STRING)), pa.float64())
     left = pc.and_(pc.is_valid(v), pc.invert(plain))
     invalid = _false(n)

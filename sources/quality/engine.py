@@ -77,13 +77,30 @@ class Expect:
             raise ValueError(f"expectation {self.name!r}: unknown GX expectation type {self.type!r}")
         kwargs = dict(self.kwargs)
         if "row_condition" in kwargs:
-            kwargs.setdefault("condition_parser", "pandas")
+            kwargs["row_condition"] = _row_condition(self.name, kwargs["row_condition"])
         return cls(
             **kwargs,
             severity=_GX_SEVERITY[self.severity],
             meta={"crm_name": self.name, "crm_severity": self.severity},
             description=self.description or None,
         )
+
+
+_CONDITION = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*(True|False|'[^']*'|\"[^\"]*\"|-?\d+(?:\.\d+)?)\s*$"
+)
+
+
+def _row_condition(name: str, text: str):
+    """`column==value` (value: True, False, a quoted string or a number) as a GX Condition object."""
+    import ast
+
+    from great_expectations.expectations.row_conditions import Column
+
+    m = _CONDITION.match(text)
+    if not m:
+        raise ValueError(f"expectation {name!r}: row_condition {text!r} must be `column==value`")
+    return Column(m.group(1)) == ast.literal_eval(m.group(2))
 
 
 @dataclass
@@ -380,7 +397,9 @@ def _write_runs_index(docs_dir: Path, limit: int = 1000) -> None:
 
     runs = docs_dir / "runs"
     pages = sorted(
-        (p for p in runs.glob("*/*.html") if p.name != "index.html"), key=lambda p: p.stat().st_mtime, reverse=True
+        (p for p in runs.glob("*/*.html") if p.name != "index.html"),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
     )[:limit]
     items = "".join(
         f"<li><a href='{html.escape(p.relative_to(runs).as_posix())}'>{html.escape(p.parent.name)}</a> "

@@ -550,3 +550,24 @@ def test_xlsx_sheet_by_name_header_row_and_cell_kinds(tmp_path, decls):
         ("12", None, None, 1299.0, 2),  # a formula without a cached value is empty
         ("13", "Fan <20in>", "air", 1000.0, 3),
     ]
+
+
+def test_header_only_csv_crlf_and_semicolons(env):
+    env.drop(
+        "orders", "a_header_only.csv", "source_system,order_id,customer_id,order_date,status,total_amount\r\n"
+    )
+    env.drop(
+        "orders",
+        "b_semicolon.csv",
+        "source_system;order_id;customer_id;order_date;status;total_amount\r\n"
+        'pos;O1;0012;2025-01-02 10:00:00;completed;"1,5"\r\n'
+        "pos;O2;0012;02/01/2568;completed;1.234,50\r\n",
+    )
+    res = env.ingest("orders")
+    assert [f.error for f in res.files] == [None, None]
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (2, 0, 2)
+    # neither `1,5` nor `1.234,50` is a Thai amount: not guessed, quarantined
+    assert res.reason_counts == {"invalid_amount:total_amount": 2}
+    q = sorted(env.quarantine_rows("orders"), key=lambda r: r["row"])
+    assert [(r["row"], r["value"]) for r in q] == [(1, "1,5"), (2, "1.234,50")]
+    assert json.loads(q[1]["raw"])["order_date"] == "02/01/2568"
