@@ -64,12 +64,19 @@ class Orders:
     channel_code: np.ndarray  # 0 store, 1 web, 2 app
 
     def order_id(self, idx: np.ndarray) -> pa.Array:
-        return F.choose((self.system[idx] == WEB).astype(np.int8), F.join("PO", F.zpad(self.seq[idx], 10)),
-                        F.join("WEB-", F.zpad(self.seq[idx], 9)))
+        web = self.system[idx] == WEB
+        if not web.any():
+            return F.fixed_text("PO", (self.seq[idx], 10))
+        if web.all():
+            return F.fixed_text("WEB-", (self.seq[idx], 9))
+        return F.choose(web.astype(np.int8), F.fixed_text("PO", (self.seq[idx], 10)),
+                        F.fixed_text("WEB-", (self.seq[idx], 9)))
 
     def store_id(self, idx: np.ndarray) -> pa.Array:
-        return F.choose((self.system[idx] == WEB).astype(np.int8), F.join("S", F.zpad(self.store[idx], 3)),
-                        pa.scalar("ONLINE"))
+        web = self.system[idx] == WEB
+        if web.all():
+            return pa.repeat(pa.scalar("ONLINE"), idx.size)
+        return F.choose(web.astype(np.int8), F.fixed_text("S", (self.store[idx], 3)), pa.scalar("ONLINE"))
 
     def channel(self, idx: np.ndarray) -> pa.Array:
         return F.choose(self.channel_code[idx], pa.scalar("store"), pa.scalar("web"), pa.scalar("app"))
@@ -240,7 +247,7 @@ class Events:
     with_email: np.ndarray
 
     def event_id(self, idx: np.ndarray) -> pa.Array:
-        return F.join("EV", F.zpad(idx + 10_000_001, 11))
+        return F.fixed_text("EV", (idx + 10_000_001, 11))
 
     def url(self, idx: np.ndarray, pools: Pools) -> pa.Array:
         products = pa.array(pools.products["product_id"]).take(pa.array(self.product[idx]))
@@ -350,7 +357,7 @@ def make_tickets(rng: np.random.Generator, p: People, rec_idx: np.ndarray, cal: 
     subjects = pa.array([TICKET_SUBJECTS[c][j] for c in TICKET_CATEGORIES for j in range(3)])
     subject = subjects.take(pa.array(cat * 3 + sub))
     category = pa.array(TICKET_CATEGORIES).take(pa.array(cat))
-    ticket_id = F.join("TK", F.zpad(np.arange(1, rec.size + 1) + 200_000, 8))
+    ticket_id = F.fixed_text("TK", (np.arange(1, rec.size + 1) + 200_000, 8))
     return Tickets(record=rec, opened_sec=opened, closed_sec=closed, category=category, subject=subject,
                    ticket_id=ticket_id)
 

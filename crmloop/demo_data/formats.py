@@ -87,33 +87,62 @@ def ts_array(seconds: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(seconds, dtype="int64").astype("datetime64[s]")).cast(pa.timestamp("s"))
 
 
-def fixed_text(*parts) -> pa.Array:
-    """Fixed-width text from literal strings and (int array, width) digit groups, built as a byte matrix.
+_D4T = np.array([[48 + i // 1000, 48 + i // 100 % 10, 48 + i // 10 % 10, 48 + i % 10] for i in range(10_000)],
+                dtype=np.uint8).T.copy()  # (4, 10000): digit position x value
 
-    Much faster than strftime or string joins: fixed_text((day, 2), "/", (month, 2)) -> "05/02"."""
+
+def _digit_rows(v: np.ndarray, width: int) -> list[np.ndarray]:
+    """The ASCII digits of v, zero-padded to width: one contiguous uint8 row per position."""
+    rows = []
+    right = width
+    while right > 0:
+        w = right % 4 or 4
+        right -= w
+        chunk = (v // (10 ** right)) % 10_000 if right else v % 10_000
+        rows += [_D4T[j][chunk] for j in range(4 - w, 4)]
+    return rows
+
+
+def _digit_bytes(v: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) ASCII digits of v, zero-padded."""
+    return np.stack(_digit_rows(v, width), axis=1)
+
+
+def _from_matrix(mat: np.ndarray) -> pa.Array:
+    mat = np.ascontiguousarray(mat, dtype=np.uint8)
+    n, width = mat.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(mat)).cast(pa.string())
+
+
+def fixed_text(*parts) -> pa.Array:
+    """Fixed-width text from literal ASCII strings and (int array, width) digit groups, built as a byte
+    matrix: much faster than strftime or string joins. fixed_text((day, 2), "/", (month, 2)) -> "05/02"."""
     n = next(len(p[0]) for p in parts if not isinstance(p, str))
-    cols = []
+    rows: list = []
     for part in parts:
         if isinstance(part, str):
-            lit = np.frombuffer(part.encode("ascii"), dtype=np.uint8)
-            cols.append(np.broadcast_to(lit, (n, lit.size)))
+            rows += [int(b) for b in part.encode("ascii")]
         else:
-            v, width = np.asarray(part[0], dtype=np.int64), part[1]
-            pow10 = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-            cols.append(((v[:, None] // pow10) % 10 + 48).astype(np.uint8))
-    mat = np.ascontiguousarray(np.concatenate(cols, axis=1))
-    width = mat.shape[1]
-    offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
-    return pa.StringArray.from_buffers(n, offsets.buffers()[1], pa.py_buffer(mat.tobytes()))
+            rows += _digit_rows(np.asarray(part[0], dtype=np.int64), part[1])
+    mat = np.empty((len(rows), n), dtype=np.uint8)
+    for i, r in enumerate(rows):
+        mat[i] = r
+    return _from_matrix(mat.T)
 
 
 def _civil(seconds: np.ndarray):
+    """(year, month, day, hour, minute, second) of epoch seconds, by integer arithmetic (proleptic Gregorian)."""
     sec = np.asarray(seconds, dtype=np.int64)
-    days = (sec // 86400).astype("datetime64[D]")
-    months = days.astype("datetime64[M]")
-    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = months.astype(np.int64) % 12 + 1
-    day = (days - months).astype(np.int64) + 1
+    z = sec // 86400 + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
     tod = sec % 86400
     return year, month, day, tod // 3600, tod // 60 % 60, tod % 60
 
@@ -152,25 +181,39 @@ def excel_serial(seconds: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- amounts
+def _amount_text(whole: np.ndarray, frac: np.ndarray, commas: bool) -> pa.Array:
+    """'1,234,567.50' (commas) or '1234567.50', whole < 10**9, via a byte matrix and one left-trim."""
+    g3, g2, g1 = whole // 1_000_000 % 1000, whole // 1000 % 1000, whole % 1000
+    digits = np.maximum(1, np.floor(np.log10(np.maximum(whole, 1))).astype(np.int64) + 1)
+    if commas:
+        mat = np.concatenate([_digit_bytes(g3, 3), np.full((whole.size, 1), 44, np.uint8), _digit_bytes(g2, 3),
+                              np.full((whole.size, 1), 44, np.uint8), _digit_bytes(g1, 3)], axis=1)
+        keep = digits + (digits - 1) // 3
+    else:
+        mat = _digit_bytes(whole, 9)
+        keep = digits
+    lead = mat.shape[1] - keep
+    mat[np.arange(mat.shape[1])[None, :] < lead[:, None]] = 32
+    full = np.concatenate([mat, np.full((whole.size, 1), 46, np.uint8), _digit_bytes(frac, 2)], axis=1)
+    return pc.ascii_ltrim_whitespace(_from_matrix(full))
+
+
 def thousands(whole: np.ndarray) -> pa.Array:
-    """Integers formatted with thousands separators: 1234567 -> '1,234,567' (non-negative)."""
+    """Integers formatted with thousands separators: 1234567 -> '1,234,567' (0 <= value < 10**9)."""
     v = np.asarray(whole, dtype=np.int64)
-    m, t, u = v // 1_000_000, (v // 1000) % 1000, v % 1000
-    sm, st, su = s(m), s(t), s(u)
-    pt, pu = zpad(t, 3), zpad(u, 3)
-    big = join(sm, ",", pt, ",", pu)
-    mid = join(st, ",", pu)
-    return choose(np.where(v >= 1_000_000, 2, np.where(v >= 1000, 1, 0)), su, mid, big)
+    return slice_(_amount_text(v, np.zeros_like(v), True), 0, -3)
 
 
 def format_amount(amount: np.ndarray, style: np.ndarray) -> pa.Array:
     """style 0: '1,234.50'; 1: '฿1,234' (decimals only when not whole); 2: '1234.50'."""
     cents = np.round(np.asarray(amount, dtype=np.float64) * 100).astype(np.int64)
     whole, frac = cents // 100, cents % 100
-    dec = join(".", zpad(frac, 2))
-    th = thousands(whole)
-    baht = pc.if_else(pa.array(frac == 0), join("฿", th), join("฿", th, dec))
-    return choose(style, join(th, dec), baht, join(s(whole), dec))
+    style = np.asarray(style)
+    if (style == 2).all():
+        return _amount_text(whole, frac, False)
+    with_commas = _amount_text(whole, frac, True)
+    baht = join("฿", pc.if_else(pa.array(frac == 0), slice_(with_commas, 0, -3), with_commas))
+    return choose(style, with_commas, baht, _amount_text(whole, frac, False))
 
 
 # ---------------------------------------------------------------- writers
@@ -238,9 +281,10 @@ def _col_letter(i: int) -> str:
 
 
 def _xml_escape(arr: pa.Array) -> pa.Array:
-    arr = pc.replace_substring(arr, "&", "&amp;")
-    arr = pc.replace_substring(arr, "<", "&lt;")
-    return pc.replace_substring(arr, ">", "&gt;")
+    for ch, ent in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        if pc.any(pc.match_substring(arr, ch)).as_py():
+            arr = pc.replace_substring(arr, ch, ent)
+    return arr
 
 
 def _concat_bytes(arr: pa.Array) -> bytes:
@@ -332,10 +376,10 @@ def write_xlsx(header: Sequence[str], columns: Sequence[pa.Array], kinds: Sequen
         for name, text in _xlsx_parts(sheet).items():
             zi = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
             zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, text.encode())
+            zf.writestr(zi, text.encode(), compresslevel=1)
         zi = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=_ZIP_TIME)
         zi.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(zi, sheet_xml)
+        zf.writestr(zi, sheet_xml, compresslevel=1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(out.getvalue())
     return len(out.getvalue())

@@ -192,7 +192,7 @@ def _set(table: pa.Table, name: str, values) -> pa.Table:
 
 
 def _const(n: int, value: str) -> pa.Array:
-    return pa.array(np.full(n, value, dtype=object), pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _broken_id(prefix: str):

@@ -151,7 +151,7 @@ def make_people(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -
 
     has_card = (systems == LOYALTY).any(axis=1) | (((systems == POS).any(axis=1)) & (rng.random(n) < 0.3))
     card_no = 1_000_000_000 + unique_ints(rng, 0, 9_000_000_000, n)
-    card = F.with_nulls(F.join("LC", F.s(card_no)), has_card)
+    card = F.with_nulls(F.fixed_text("LC", (card_no, 10)), has_card)
 
     third_not_web = (systems[:, 2] != WEB) & (systems[:, 2] >= 0)
     transitive = (n_records == 3) & third_not_web & (rng.random(n) < 0.35)
@@ -295,5 +295,12 @@ def _source_ids(rng: np.random.Generator, system: np.ndarray) -> pa.Array:
     for s in range(len(SYSTEMS)):
         idx = np.flatnonzero(system == s)
         seq[idx] = rng.permutation(idx.size) + 1
-    parts = [F.join(ID_PREFIX[s], F.zpad(seq, ID_WIDTH[s])) for s in range(len(SYSTEMS))]
-    return F.choose(system, *parts)
+    pieces, order = [], []
+    for s in range(len(SYSTEMS)):
+        idx = np.flatnonzero(system == s)
+        pieces.append(F.fixed_text(ID_PREFIX[s], (seq[idx], ID_WIDTH[s])))
+        order.append(idx)
+    flat = pa.concat_arrays(pieces)
+    inverse = np.empty(system.size, dtype=np.int64)
+    inverse[np.concatenate(order)] = np.arange(system.size)
+    return flat.take(pa.array(inverse))
