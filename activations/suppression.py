@@ -50,6 +50,10 @@ LIST_REASON_PRIORITY = (
     "invalid_number",
 )
 
+# DOMAIN.md: a 10-digit number starting 06/08/09 is a mobile (phonenumbers' allocation tables reject
+# newer blocks such as 069x); 02 + 7 digits or 03x/04x/05x/07x + 6 digits is a landline.
+_TH_MOBILE = re.compile(r"^[689]\d{8}$")
+_TH_FIXED = re.compile(r"^(?:2|[3-57]\d)\d{6}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -73,6 +77,12 @@ def classify_mobile(number: str | None, region: str = "TH") -> str:
         parsed = phonenumbers.parse(str(number), region)
     except phonenumbers.NumberParseException:
         return "invalid"
+    if parsed.country_code == 66:  # the business rule for Thailand, as sources/normalise.py applies it
+        nsn = str(parsed.national_number)
+        if _TH_MOBILE.match(nsn):
+            return "mobile"
+        if _TH_FIXED.match(nsn):
+            return "landline"
     if not phonenumbers.is_valid_number(parsed):
         return "invalid"
     kind = phonenumbers.number_type(parsed)

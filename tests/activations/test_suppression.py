@@ -41,6 +41,9 @@ def test_classify_mobile():
     assert classify_mobile("081-234-5678") == "mobile"
     assert classify_mobile("02-026-1456") == "landline"
     assert classify_mobile("+6621234567") == "landline"
+    assert classify_mobile("+66691234567") == "mobile"  # 069x: a mobile by the business rule
+    assert classify_mobile("053-123-456") == "landline"
+    assert classify_mobile("+6612345678") == "invalid"
     assert classify_mobile("12345") == "invalid"
     assert classify_mobile("not a number") == "invalid"
     assert classify_mobile(None) == "missing" and classify_mobile(" ") == "missing"
