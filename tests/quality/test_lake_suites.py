@@ -49,6 +49,8 @@ def test_clean_partitions_pass_every_expectation(lake, docs, q):
     assert (docs / "index.html").is_file()
     html = rep.docs_path.read_text(encoding="utf-8")
     assert "volume.within_band" in html and "validations/" in html
+    runs_index = (docs / "runs" / "index.html").read_text(encoding="utf-8")
+    assert rep.docs_path.relative_to(docs / "runs").as_posix() in runs_index
 
 
 def report_for(lake, docs, q, source="pos_orders", entity="orders", d=AS_OF):
