@@ -124,35 +124,40 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
     od = start + rng.integers(0, days, m).astype("timedelta64[D]")
     ordered_at = od.astype("datetime64[us]") + rng.integers(8 * 3600, 21 * 3600, m).astype("timedelta64[s]")
     amount = np.round(rng.gamma(1.5, 1200, m), 2)
-    status = np.where(rng.random(m) < 0.03, "cancelled", "completed").astype(object)
-    oid = np.char.mod("o%d", np.arange(m)).astype(object)
+    cancelled = rng.random(m) < 0.03
     on_web = np.isin(owner, w) & (rng.random(m) < 0.3)
-    sys_ = np.where(on_web, "web", "crm").astype(object)
-    cust = np.where(on_web, np.char.add("w", ids[owner]), ids[owner]).astype(object)
+
+    def order_cols(sel: np.ndarray, status: np.ndarray | None = None) -> dict:
+        # strings are built per slice (10M Python strings at once would need gigabytes)
+        k = sel.size
+        return {"source_system": np.where(on_web[sel], "web", "crm").astype(object),
+                "order_id": np.char.mod("o%d", sel).astype(object),
+                "source_customer_id": np.where(on_web[sel], np.char.add("w", ids[owner[sel]]), ids[owner[sel]]).astype(object),
+                "ordered_at": ordered_at[sel], "channel": np.full(k, "store", dtype=object),
+                "store_id": np.full(k, "S01", dtype=object),
+                "status": status if status is not None else np.where(cancelled[sel], "cancelled", "completed").astype(object),
+                "total_amount": amount[sel], "currency": np.full(k, "THB", dtype=object)}
+
     month = od.astype("datetime64[M]")
-    months = np.unique(month)
-    for mo in months:
-        sel = np.nonzero(month == mo)[0]
-        day = mo.astype("datetime64[D]").astype(date)
-        cols = {"source_system": sys_[sel], "order_id": oid[sel], "source_customer_id": cust[sel],
-                "ordered_at": ordered_at[sel], "channel": np.full(sel.size, "store", dtype=object),
-                "store_id": np.full(sel.size, "S01", dtype=object), "status": status[sel],
-                "total_amount": amount[sel], "currency": np.full(sel.size, "THB", dtype=object)}
+    order_by_month = np.argsort(month, kind="stable")
+    bounds = np.searchsorted(month[order_by_month], np.unique(month))
+    for j, lo in enumerate(bounds):
+        hi = bounds[j + 1] if j + 1 < len(bounds) else m
+        sel = np.sort(order_by_month[lo:hi])
+        day = month[sel[0]].astype("datetime64[D]").astype(date)
+        cols = order_cols(sel)
         write("orders", day, "pos", cols, sel.size)
-        lines = {"source_system": sys_[sel], "order_id": oid[sel], "line_no": np.ones(sel.size, np.int64),
-                 "product_id": np.full(sel.size, "P1", dtype=object), "quantity": np.ones(sel.size, np.int64),
-                 "unit_price": amount[sel]}
+        lines = {"source_system": cols["source_system"], "order_id": cols["order_id"],
+                 "line_no": np.ones(sel.size, np.int64), "product_id": np.full(sel.size, "P1", dtype=object),
+                 "quantity": np.ones(sel.size, np.int64), "unit_price": amount[sel]}
         write("order_lines", day, "pos", lines, sel.size)
-    # later deliveries: 2% refunded, 1% duplicated (in the last monthly partition's folder + 1 day)
-    redo = rng.choice(m, m // 33, replace=False)
-    refund = redo[: m // 50]
-    st = status[redo].copy()
-    st[: refund.size] = "refunded"
+        del cols, lines
+    # later deliveries (day before as_of): 2% of orders refunded, 1% delivered twice
+    redo = np.sort(rng.choice(m, m // 33, replace=False))
+    st = np.where(cancelled[redo], "cancelled", "completed").astype(object)
+    st[rng.random(redo.size) < 0.66] = "refunded"
     late = AS_OF - timedelta(days=1)
-    write("orders", late, "pos_late", {
-        "source_system": sys_[redo], "order_id": oid[redo], "source_customer_id": cust[redo],
-        "ordered_at": ordered_at[redo], "status": st, "total_amount": amount[redo],
-        "currency": np.full(redo.size, "THB", dtype=object)}, redo.size)
+    write("orders", late, "pos_late", order_cols(redo, st), redo.size)
     write_empty_entities(lake, load_date=str(first_day))
     # the new day for the incremental run
     k = max(m // 1000, 10)

@@ -8,6 +8,8 @@
 {%- endmacro %}
 
 {% macro lake(entity) -%}
+    {#- registers the dependency on source lake.<entity> (lineage); the relation itself is not queried -#}
+    {%- set _ = source('lake', entity) -%}
     {{ return(adapter.dispatch('lake', 'crmloop')(entity)) }}
 {%- endmacro %}
 
