@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from sources.quality import ERROR, WARN, partition_batches, validate_partition
+from sources.quality import ERROR, WARN, LakeError, partition_batches, validate_partition
 from sources.quality.lake import source_files
 from sources.quality.suites import needed_columns, rows_suite
 from tests.quality.conftest import AS_OF
@@ -191,3 +191,28 @@ def test_reads_only_this_source_and_needed_columns(lake, q):
     assert "store_id" not in rows.frame.columns
     # timestamps in ns so GX compares them vectorised
     assert str(rows.frame["ordered_at"].dtype) == "datetime64[ns]"
+
+
+def test_thai_mobile_format_applies_only_to_numbers_flagged_mobile(lake, q):
+    t = customers_table(100)
+    phones = t.column("phone").to_pylist()
+    mobile = t.column("phone_is_mobile").to_pylist()
+    for i in range(10):  # landlines, correctly flagged: not a mobile problem
+        phones[i], mobile[i] = "+6621234567", False
+    for i in range(10, 20):  # flagged mobile but a landline number: 10% > 5% tolerance
+        phones[i] = "+6621234568"
+    t = t.set_column(t.schema.get_field_index("phone"), "phone", pa.array(phones))
+    t = t.set_column(t.schema.get_field_index("phone_is_mobile"), "phone_is_mobile", pa.array(mobile))
+    write_partition(lake, "customers", "crm_customers", AS_OF, t)
+    report = report_for(lake, None, q, "crm_customers", "customers")
+    o = report.outcome("phone.th_mobile")
+    assert not o.passed and o.severity == WARN
+    assert o.unexpected_count == 10 and o.unexpected_percent == pytest.approx(100 * 10 / 90)
+    assert report.outcome("phone.e164").passed
+
+
+def test_unreadable_parquet_names_the_file(lake, q):
+    bad = lake / "orders" / f"load_date={AS_OF}" / "pos_orders-0001.parquet"
+    bad.write_bytes(b"not parquet at all")
+    with pytest.raises(LakeError, match="pos_orders-0001.parquet"):
+        validate_partition("pos_orders", "orders", AS_OF, lake_dir=lake, docs_dir=None, thresholds=q)
