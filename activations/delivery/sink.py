@@ -197,11 +197,10 @@ class SandboxSink:
             return h._reply(200, twilio_page(path, msgs))
         m = _META_USERS.match(path)
         if m and method in ("POST", "DELETE"):
-            form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True)) if raw else dict(parse_qsl(query))
-            payload = json.loads(form.get("payload") or "{}")
-            session = json.loads(form.get("session") or "{}")
-            form.pop("access_token", None)  # a token never goes into the outbox
-            self._append("ads", "meta", {**base, "form": form})
+            body = _graph_params(raw, query, h.headers.get("Content-Type", ""))
+            payload, session = body.get("payload") or {}, body.get("session") or {}
+            body.pop("access_token", None)  # a token never goes into the outbox
+            self._append("ads", "meta", {**base, "body": body})
             return h._reply(200, {
                 "audience_id": m.group(2),
                 "session_id": session.get("session_id"),
@@ -210,6 +209,18 @@ class SandboxSink:
                 "invalid_entry_samples": {},
             })
         return h._reply(404, {"errors": [{"message": f"sandbox sink: no route for {method} {path}"}]})
+
+
+def _graph_params(raw: bytes, query: str, content_type: str) -> dict:
+    """Graph API parameters from a JSON body, a form body or the query string (JSON-valued
+    form fields decoded)."""
+    if raw and content_type.startswith("application/json"):
+        return json.loads(raw)
+    form = dict(parse_qsl(raw.decode("utf-8") if raw else query, keep_blank_values=True))
+    for key in ("payload", "session"):
+        if isinstance(form.get(key), str):
+            form[key] = json.loads(form[key])
+    return form
 
 
 def twilio_message_json(account_sid: str, sid: str, form: dict, now: datetime) -> dict:

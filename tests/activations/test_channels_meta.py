@@ -22,8 +22,9 @@ def test_diff_and_session_payloads_are_pure():
     d = diff_audience({"a": ["1"], "b": ["2"], "c": ["9"]}, {"a": ["1"], "c": ["3"], "z": ["4"]})
     assert d.add == [("b", ["2"]), ("c", ["9"])] and d.remove == [("c", ["3"]), ("z", ["4"])] and d.unchanged == 1
     forms = session_payloads([["h"]] * 25_001, session_id=77)
-    sessions = [json.loads(f["session"]) for f in forms]
-    assert [len(json.loads(f["payload"])["data"]) for f in forms] == [10_000, 10_000, 5_001]
+    sessions = [f["session"] for f in forms]
+    assert [len(f["payload"]["data"]) for f in forms] == [10_000, 10_000, 5_001]
+    json.dumps(forms[0])  # JSON-serialisable as sent
     assert [s["batch_seq"] for s in sessions] == [1, 2, 3]
     assert [s["last_batch_flag"] for s in sessions] == [False, False, True]
     assert {s["session_id"] for s in sessions} == {77} and sessions[0]["estimated_num_total"] == 25_001
@@ -34,18 +35,18 @@ def test_sync_batches_of_10000_then_diff_adds_and_removes(tmp_path, meta):
     ledger = SendLedger(cfg.warehouse_path)
     client = MetaAudienceClient(cfg)
     try:
-        first = sync_meta_audience(email_messages(12_000), "aud1", client, ledger)
-        assert first.added == 12_000 and first.removed == 0
-        assert [c["rows"] for c in meta.calls] == [10_000, 2_000]
+        first = sync_meta_audience(email_messages(10_050), "aud1", client, ledger)
+        assert first.added == 10_050 and first.removed == 0
+        assert [c["rows"] for c in meta.calls] == [10_000, 50]
         assert len({c["session"]["session_id"] for c in meta.calls}) == 1
         assert meta.calls[-1]["session"]["last_batch_flag"] is True
-        assert len(meta.members["aud1"]) == 12_000
-        # next day: 500 left (0..499), 300 new (12000..12299)
-        second = sync_meta_audience(email_messages(11_800, start=500), "aud1", client, ledger)
-        assert (second.added, second.removed, second.unchanged) == (300, 500, 11_500)
-        assert len(meta.members["aud1"]) == 11_800
-        assert [(c["method"], c["rows"]) for c in meta.calls[2:]] == [("DELETE", 500), ("POST", 300)]
-        third = sync_meta_audience(email_messages(11_800, start=500), "aud1", client, ledger)
+        assert len(meta.members["aud1"]) == 10_050
+        # next day: 30 left (0..29), 20 new (10050..10069)
+        second = sync_meta_audience(email_messages(10_040, start=30), "aud1", client, ledger)
+        assert (second.added, second.removed, second.unchanged) == (20, 30, 10_020)
+        assert len(meta.members["aud1"]) == 10_040
+        assert [(c["method"], c["rows"]) for c in meta.calls[2:]] == [("DELETE", 30), ("POST", 20)]
+        third = sync_meta_audience(email_messages(10_040, start=30), "aud1", client, ledger)
         assert (third.added, third.removed, third.requests) == (0, 0, 0)
     finally:
         client.close()

@@ -42,7 +42,7 @@ def test_deliver_prepared_sandbox_counts_add_up_and_rerun_is_idempotent(tmp_path
     assert ads["audience"] == ads["holdout"] + sum(ads["suppressed"].values()) + ads["sent"]
     day = tmp_path / "outbox"
     meta_lines = (day / "ads/2025-03-14/meta.jsonl").read_text(encoding="utf-8").splitlines()
-    payload = json.loads(json.loads(meta_lines[0])["form"]["payload"])
+    payload = json.loads(meta_lines[0])["body"]["payload"]
     assert payload["schema"] == ["EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"] and len(payload["data"]) == 25
     assert "access_token" not in meta_lines[0]
     with open(day / "ads/2025-03-14/google_customer_match_welcome.csv", encoding="utf-8", newline="") as fh:

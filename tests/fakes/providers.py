@@ -381,17 +381,26 @@ class FakeMeta(FakeServer):
                                                                     "type": "OAuthException", "code": 80003, "is_transient": True}}
 
     def handle(self, method, path, query, headers, body):
-        form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)) if body else dict(query)
+        if body and headers.get("Content-Type", "").startswith("application/json"):
+            try:
+                form = json.loads(body)
+            except ValueError:
+                return 400, {}, {"error": {"message": "(#100) Invalid JSON", "type": "OAuthException", "code": 100}}
+        else:
+            form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)) if body else dict(query)
+            for key in ("payload", "session"):
+                try:
+                    form[key] = json.loads(form[key]) if key in form else None
+                except ValueError:
+                    return 400, {}, {"error": {"message": f"(#100) Invalid parameter {key}", "code": 100}}
         if form.get("access_token") != self.access_token:
             return 400, {}, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
         m = re.match(r"^/(v[\d.]+)/([^/]+)/users$", path)
         if not m or method not in ("POST", "DELETE"):
             return 400, {}, {"error": {"message": "Unsupported request", "type": "GraphMethodException", "code": 100}}
-        try:
-            payload = json.loads(form["payload"])
-            session = json.loads(form.get("session") or "{}")
-        except (KeyError, ValueError):
-            return 400, {}, {"error": {"message": "(#100) Invalid parameter", "type": "OAuthException", "code": 100}}
+        payload, session = form.get("payload"), form.get("session") or {}
+        if not isinstance(payload, dict):
+            return 400, {}, {"error": {"message": "(#100) Invalid parameter payload", "type": "OAuthException", "code": 100}}
         rows = payload.get("data") or []
         if len(rows) > 10_000:
             return 400, {}, {"error": {"message": "(#100) Too many entries: maximum 10000 per request", "code": 100,
