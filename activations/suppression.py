@@ -12,7 +12,8 @@ Order of checks (a person is counted once, under the first reason that applies):
    customer id, for the channel or for `all`;
 3. address validity: `missing_email` / `invalid_email`, `missing_mobile` / `invalid_mobile` /
    `landline` (SMS), `missing_phone` / `invalid_phone` (calls), `missing_address` (mail),
-   `missing_identifiers` (ads);
+   `missing_identifiers` (ads); then `duplicate_address`: an email address or number shared by
+   several people of a campaign × channel gets one message (the lowest customer id keeps it);
 4. `frequency_cap`: at most N messages per person in the window, counting the send ledger's
    earlier days (`activations.send_ledger`, statuses other than `failed`) and this send date's
    messages in plan order (campaign order, then channel order).
@@ -38,7 +39,8 @@ SUPPRESSION_COLUMNS = ["campaign_id", "customer_id", "channel", "reason", "send_
 LEDGER_TABLE = "activations.send_ledger"
 SUPPRESSION_LIST_TABLE = "activations.suppression_list"
 CAMPAIGN_SUPPRESSIONS_TABLE = "activations.campaign_suppressions"
-NOT_CONTACTED_STATUSES = ("failed",)  # ledger statuses that do not count towards the cap
+NOT_CONTACTED_STATUSES = ("failed",)
+DEDUPE_CHANNELS = ("email", "sms", "phone")  # ledger statuses that do not count towards the cap
 
 # When a person is on the list for several reasons, the first of these wins.
 LIST_REASON_PRIORITY = (
@@ -234,6 +236,18 @@ def apply_suppression(
         mark(is_dm & a["has_postal_address"].eq(False), "missing_address")
     mark(is_dm & missing, "missing_address")
     mark((ch == "ads").to_numpy() & missing, "missing_identifiers")
+
+    # 3b. one message per mailbox / number per campaign × channel (shared or placeholder addresses)
+    dedupe = (ch.isin(DEDUPE_CHANNELS) & reason.isna()).to_numpy()
+    if dedupe.any():
+        cand = a.loc[dedupe, ["campaign_id", "channel", "customer_id"]].assign(
+            _addr=_norm_address(ch[dedupe], a.loc[dedupe, "address"])
+        )
+        cand = cand.sort_values("customer_id", kind="stable")
+        dup_idx = cand.index[cand.duplicated(["campaign_id", "channel", "_addr"], keep="first").to_numpy()]
+        dup = np.zeros(n, dtype=bool)
+        dup[dup_idx] = True
+        mark(dup, "duplicate_address")
 
     # 4. frequency cap, across campaigns
     cap = plan.frequency_cap

@@ -284,3 +284,18 @@ def test_feedback_events_in_the_lake_become_suppressions(tmp_path: Path):
     assert email.suppressed == {"hard_bounce": 2, "spam_report": 1}
     assert sms.suppressed == {"sms_stop": 1, "landline": 1}
     assert {m.customer_id for m in email.messages} == {"C2", "C4"}
+
+
+def test_shared_addresses_get_one_message_per_campaign_channel():
+    plan = _no_holdout_plan()
+    rows = [
+        profile("C1", "Prospect", email="no@email.com", phone="+66811111111"),
+        profile("C2", "Prospect", email="NO@email.com ", phone="+66811111111"),
+        profile("C3", "Prospect", email="no@email.com", phone="+66822222222"),
+    ]
+    aud, prof = _audience(plan, "prospect_welcome", rows)
+    res = apply_suppression(aud, prof, plan, SEND, NOON)
+    r = _reasons(res)
+    assert r == {("C2", "email"): "duplicate_address", ("C3", "email"): "duplicate_address",
+                 ("C2", "sms"): "duplicate_address"}  # fmt: skip
+    assert int((res.eligible["channel"] == "ads").sum()) == 3  # ad platforms deduplicate themselves
