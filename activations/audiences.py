@@ -154,12 +154,18 @@ def profile_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def select_segment(
-    con: duckdb.DuckDBPyConnection, campaign: Campaign, as_of: date, columns: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    campaign: Campaign,
+    as_of: date,
+    columns: list[str] | None = None,
+    fields: set[str] | None = None,
 ) -> pd.DataFrame:
-    """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`."""
+    """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`.
+
+    Selects only what suppression, delivery and the templates read (`fields`: template fields,
+    default this campaign's), so every campaign of a run returns the same columns."""
     cols = columns or profile_columns(con)
-    # only what suppression, delivery and this campaign's templates read
-    needed = {*REQUIRED_PROFILE_COLUMNS, "as_of", *template_fields(campaign)}
+    needed = {*REQUIRED_PROFILE_COLUMNS, "as_of", *(template_fields(campaign) if fields is None else fields)}
     wanted = [c for c in cols if c in PROFILE_COLUMNS and c in needed]
     absent = sorted({c.field for c in campaign.segment.conditions} - set(cols))
     if absent:
@@ -196,6 +202,7 @@ def compute_audiences(
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], AudienceSummary]:
     """Audience rows of all active campaigns, the profiles per campaign, and the counts (no writes)."""
     cols = profile_columns(con)
+    fields = set().union(*(template_fields(c) for c in plan.campaigns))
     summary = AudienceSummary(as_of=as_of, send_date=send_date)
     frames: list[pd.DataFrame] = []
     profiles_by_campaign: dict[str, pd.DataFrame] = {}
@@ -205,7 +212,7 @@ def compute_audiences(
             if progress:
                 progress(f"{camp.id}: inactive on {send_date} ({camp.start_date} – {camp.end_date})")
             continue
-        prof = select_segment(con, camp, as_of, cols)
+        prof = select_segment(con, camp, as_of, cols, fields)
         profiles_by_campaign[camp.id] = prof
         aud = expand_audience(prof, camp, as_of, send_date)
         frames.append(aud)

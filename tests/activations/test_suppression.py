@@ -299,3 +299,40 @@ def test_shared_addresses_get_one_message_per_campaign_channel():
     assert r == {("C2", "email"): "duplicate_address", ("C3", "email"): "duplicate_address",
                  ("C2", "sms"): "duplicate_address"}  # fmt: skip
     assert int((res.eligible["channel"] == "ads").sum()) == 3  # ad platforms deduplicate themselves
+
+
+def test_overlapping_campaigns_share_the_cap_and_render_their_own_fields(tmp_path: Path):
+    text = PLAN_PATH.read_text(encoding="utf-8").replace("  max_messages: 3", "  max_messages: 2")
+    for share in ("0.10", "0.05"):
+        text = text.replace(f"holdout_share: {share}", "holdout_share: 0.0")
+    text += """
+  - id: vip_bangkok_email
+    name: "VIP news"
+    objective: "Tell Bangkok VIPs about the party by email too"
+    segment:
+      rank: [VIP]
+      conditions:
+        - {field: province, op: "=", value: กรุงเทพมหานคร}
+    channels: [email]
+    content:
+      email:
+        subject: {th: "ข่าวสำหรับ {{ province }}", en: "News for {{ province }}"}
+        text: {th: "สวัสดี {{ occupation }}", en: "Hello {{ occupation }}"}
+        html: {th: "<p>{{ age_band }}</p>", en: "<p>{{ age_band }}</p>"}
+    kpi: {metric: open_rate, target: 0.3, window_days: 7}
+    start_date: 2024-01-01
+    end_date: 2030-12-31
+"""
+    plan = parse_plan(text, "plan.yml")
+    rows = [profile("C1", "VIP"), profile("C2", "VIP", province="เชียงใหม่"), profile("C3", "New")]
+    wh = write_profiles(tmp_path / "warehouse.duckdb", rows)
+    prepared = prepare_messages(wh, plan, AS_OF, SEND, NOON)
+    extra = prepared.campaigns["vip_bangkok_email"].channels["email"]
+    # C1 already gets phone + direct mail from vip_party (earlier in the plan): cap 2 reached
+    assert extra.audience == 1 and extra.suppressed == {"frequency_cap": 1} and extra.eligible == 0
+    plan2 = parse_plan(text.replace("  max_messages: 2", "  max_messages: 3"), "plan.yml")
+    prepared = prepare_messages(wh, plan2, AS_OF, SEND, NOON)
+    (msg,) = list(prepared.campaigns["vip_bangkok_email"].channels["email"].messages)
+    assert (
+        msg.subject == "ข่าวสำหรับ กรุงเทพมหานคร" and msg.text == "สวัสดี engineer" and msg.html == "<p>25-34</p>"
+    )
