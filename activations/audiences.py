@@ -213,6 +213,12 @@ def compute_audiences(
                 progress(f"{camp.id}: inactive on {send_date} ({camp.start_date} – {camp.end_date})")
             continue
         prof = select_segment(con, camp, as_of, cols, fields)
+        dups = prof.loc[prof["customer_id"].duplicated(), "customer_id"]
+        if len(dups):
+            raise LookupError(
+                f"marts.customer_profiles has {len(dups)} duplicate customer_id(s) in campaign {camp.id!r}'s "
+                f"segment (one row per person expected), e.g. {sorted(map(str, dups.unique()))[:5]}"
+            )
         profiles_by_campaign[camp.id] = prof
         aud = expand_audience(prof, camp, as_of, send_date)
         frames.append(aud)

@@ -170,6 +170,7 @@ class PreparedCampaigns:
     as_of: date
     send_date: date
     campaigns: dict[str, PreparedCampaign] = field(default_factory=dict)
+    elapsed_seconds: float = 0.0  # audiences + suppression + counting (rendering is lazy)
 
     def batches(self, channel: str | None = None) -> Iterator[ChannelBatch]:
         for camp in self.campaigns.values():
@@ -186,6 +187,7 @@ class PreparedCampaigns:
         return {
             "as_of": self.as_of.isoformat(),
             "send_date": self.send_date.isoformat(),
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
             "campaigns": {cid: c.metadata() for cid, c in self.campaigns.items()},
         }
 

@@ -239,4 +239,5 @@ def prepare_messages(
             pc.channels[ch] = batch
             if progress:
                 progress(f"{camp.id}/{ch}: {batch.metadata()}")
+    prepared.elapsed_seconds = time.perf_counter() - t0
     return prepared

@@ -157,3 +157,9 @@ def test_vectorised_addresses_match_the_row_rules():
     df = pd.DataFrame(rows)
     for ch in ("email", "sms", "phone", "ads", "direct_mail"):
         assert channel_addresses(df, ch).tolist() == [channel_address(ch, r) for r in rows], ch
+
+
+def test_duplicate_profile_rows_are_a_clear_error(tmp_path: Path):
+    wh = write_profiles(tmp_path / "w.duckdb", [profile("C1", "VIP"), profile("C1", "VIP")])
+    with pytest.raises(LookupError, match=r"duplicate customer_id.*'vip_party'.*\['C1'\]"):
+        build_audiences(wh, PLAN_PATH, AS_OF, SEND)
