@@ -21,12 +21,21 @@ from pathlib import Path
 from crmloop.demo_data import generate
 
 
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--orders-scale", type=float, default=5.0,
-                    help="multiplies orders per person (5.0 gives ~10 orders per customer)")
+    ap.add_argument(
+        "--orders-scale",
+        type=float,
+        default=5.0,
+        help="multiplies orders per person (5.0 gives ~10 orders per customer)",
+    )
     ap.add_argument("--events-scale", type=float, default=1.0)
     ap.add_argument("--as-of", default="2026-11-21")
     ap.add_argument("--out", default=None, help="landing directory (default: a temporary one, removed after)")
@@ -45,8 +54,15 @@ def main() -> int:
         print(f"[{time.monotonic() - t0:7.1f}s peak {rss:7.0f} MB] {msg}", file=sys.stderr, flush=True)
 
     try:
-        summary = generate(customers=args.customers, seed=args.seed, out=out, as_of=date.fromisoformat(args.as_of),
-                           orders_scale=args.orders_scale, events_scale=args.events_scale, progress=progress)
+        summary = generate(
+            customers=args.customers,
+            seed=args.seed,
+            out=out,
+            as_of=date.fromisoformat(args.as_of),
+            orders_scale=args.orders_scale,
+            events_scale=args.events_scale,
+            progress=progress,
+        )
         seconds = time.monotonic() - t0
         rows = summary.rows_per_source
         total_rows = sum(rows.values())
@@ -61,6 +77,7 @@ def main() -> int:
             "bytes_written": sum(f["bytes"] for f in summary.files),
             "files": len(summary.files),
             "people_by_rank": summary.people_by_rank,
+            "cpu_seconds": round(_cpu(), 1),  # user + system: comparable on a shared machine
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         }
     finally:

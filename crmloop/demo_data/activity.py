@@ -42,8 +42,9 @@ def record_index(p: People, rec: Records) -> np.ndarray:
 def _hour_of_day(rng: np.random.Generator, n: int, web: np.ndarray) -> np.ndarray:
     """Seconds after midnight: stores open 10:00-21:00; web peaks in the evening."""
     store = 10 * 3600 + rng.random(n, dtype=np.float32) * np.float32(11 * 3600)
-    web_hours = np.array([1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3, 3, 3.2, 3.5, 3, 3, 3, 3.2, 3.5, 4, 5, 6,
-                          6, 4.5, 2.5])
+    web_hours = np.array(
+        [1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.8, 1.5, 2.5, 3, 3, 3.2, 3.5, 3, 3, 3, 3.2, 3.5, 4, 5, 6, 6, 4.5, 2.5]
+    )
     h = rng.choice(24, n, p=web_hours / web_hours.sum())
     online = h * 3600 + rng.random(n, dtype=np.float32) * np.float32(3600)
     return np.where(web, online, store).astype(np.int64)
@@ -69,8 +70,11 @@ class Orders:
             return F.fixed_text("PO", (self.seq[idx], 10))
         if web.all():
             return F.fixed_text("WEB-", (self.seq[idx], 9))
-        return F.choose(web.astype(np.int8), F.fixed_text("PO", (self.seq[idx], 10)),
-                        F.fixed_text("WEB-", (self.seq[idx], 9)))
+        return F.choose(
+            web.astype(np.int8),
+            F.fixed_text("PO", (self.seq[idx], 10)),
+            F.fixed_text("WEB-", (self.seq[idx], 9)),
+        )
 
     def store_id(self, idx: np.ndarray) -> pa.Array:
         web = self.system[idx] == WEB
@@ -92,8 +96,15 @@ class Lines:
     warranty_day: np.ndarray  # -1 = none
 
 
-def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.ndarray, cal: Calendar,
-                pools: Pools, orders_scale: float = 1.0) -> tuple[Orders, Lines]:
+def make_orders(
+    rng: np.random.Generator,
+    p: People,
+    rec: Records,
+    rec_idx: np.ndarray,
+    cal: Calendar,
+    pools: Pools,
+    orders_scale: float = 1.0,
+) -> tuple[Orders, Lines]:
     n, rank = p.n, p.rank
     D = cal.as_of_day
     k = np.zeros(n, dtype=np.int64)
@@ -143,10 +154,12 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     pre_ok = np.isin(rank, [VIP, REGULAR]) & (p.first_seen < cal.window_start_day - MARGIN_DAYS - 30)
     n_pre = np.where(pre_ok, rng.poisson(0.8 * max(orders_scale, 0.1), n), 0)
     people_ids = np.arange(n, dtype=np.int32)
-    ex_owner = np.concatenate([np.repeat(people_ids, n_ref), np.repeat(people_ids, n_can),
-                               np.repeat(people_ids, n_pre)])
-    ex_kind = np.concatenate([np.full(n_ref.sum(), REFUNDED), np.full(n_can.sum(), CANCELLED),
-                              np.full(n_pre.sum(), PRE_WINDOW)]).astype(np.int8)
+    ex_owner = np.concatenate(
+        [np.repeat(people_ids, n_ref), np.repeat(people_ids, n_can), np.repeat(people_ids, n_pre)]
+    )
+    ex_kind = np.concatenate(
+        [np.full(n_ref.sum(), REFUNDED), np.full(n_can.sum(), CANCELLED), np.full(n_pre.sum(), PRE_WINDOW)]
+    ).astype(np.int8)
     ex_amount = np.floor(200 + rng.gamma(2.0, 1500, ex_owner.size))
     ex_lo = np.where(ex_kind == PRE_WINDOW, p.first_seen[ex_owner], lo_p[ex_owner])
     ex_hi = np.where(ex_kind == PRE_WINDOW, cal.window_start_day - MARGIN_DAYS, hi_p[ex_owner])
@@ -160,8 +173,11 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
 
     has_pos = rec_idx[owner, POS] >= 0
     has_web = rec_idx[owner, WEB] >= 0
-    system = np.where(has_pos & has_web, np.where(rng.random(owner.size, dtype=np.float32) < 0.6, POS, WEB),
-                      np.where(has_pos, POS, WEB)).astype(np.int8)
+    system = np.where(
+        has_pos & has_web,
+        np.where(rng.random(owner.size, dtype=np.float32) < 0.6, POS, WEB),
+        np.where(has_pos, POS, WEB),
+    ).astype(np.int8)
     sec = day * 86400 + _hour_of_day(rng, owner.size, system == WEB)
     record = rec_idx[owner, system].astype(np.int32)
     del day, has_pos, has_web
@@ -180,20 +196,36 @@ def make_orders(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
         idx = np.flatnonzero(system == s)
         seq[idx] = np.arange(1, idx.size + 1) + (100_000 if s == POS else 5_000_000)
     home_store = rng.integers(1, 46, n).astype(np.int16)
-    store = np.where(rng.random(owner.size, dtype=np.float32) < 0.8, home_store[owner],
-                     rng.integers(1, 46, owner.size).astype(np.int16))
-    channel = np.where(system == POS, 0, np.where(rng.random(owner.size, dtype=np.float32) < 0.3, 2, 1)).astype(np.int8)
+    store = np.where(
+        rng.random(owner.size, dtype=np.float32) < 0.8,
+        home_store[owner],
+        rng.integers(1, 46, owner.size).astype(np.int16),
+    )
+    channel = np.where(
+        system == POS, 0, np.where(rng.random(owner.size, dtype=np.float32) < 0.3, 2, 1)
+    ).astype(np.int8)
 
     end_of_day = D * 86400 + 86399
-    refund_sec = np.where(kind == REFUNDED,
-                          np.minimum(sec + rng.integers(86400, 30 * 86400, owner.size), end_of_day), -1)
+    refund_sec = np.where(
+        kind == REFUNDED, np.minimum(sec + rng.integers(86400, 30 * 86400, owner.size), end_of_day), -1
+    )
     duplicated = (kind == COUNTING) & (rng.random(owner.size) < 0.004)
 
     lines = _make_lines(rng, amount, sec // 86400, pools)
     total = np.round(np.bincount(lines.order, lines.quantity * lines.unit_price, minlength=owner.size), 2)
-    orders = Orders(pid=owner, system=system, record=record,
-                    kind=kind, sec=sec, refund_sec=refund_sec, duplicated=duplicated, total=total, seq=seq,
-                    store=store, channel_code=channel)
+    orders = Orders(
+        pid=owner,
+        system=system,
+        record=record,
+        kind=kind,
+        sec=sec,
+        refund_sec=refund_sec,
+        duplicated=duplicated,
+        total=total,
+        seq=seq,
+        store=store,
+        channel_code=channel,
+    )
     return orders, lines
 
 
@@ -231,7 +263,9 @@ def _make_lines(rng: np.random.Generator, amount: np.ndarray, day: np.ndarray, p
     prod = np.clip(prod, 0, prices.size - 1).astype(np.int16)
     years = pools.products["warranty_years"][prod]
     warranty = np.where(years > 0, day[owner] + years * 365, -1).astype(np.int32)
-    return Lines(order=owner, line_no=line_no, product=prod, quantity=qty, unit_price=unit, warranty_day=warranty)
+    return Lines(
+        order=owner, line_no=line_no, product=prod, quantity=qty, unit_price=unit, warranty_day=warranty
+    )
 
 
 # ---------------------------------------------------------------- web events
@@ -254,15 +288,26 @@ class Events:
         cats = pa.array(pools.products["category"]).take(pa.array(self.product[idx]))
         quoted = pa.array([quote_plus(x) for x in SEARCH_TERMS]).take(pa.array(self.term[idx]))
         page = F.choose(self.page_kind[idx], F.join(SITE + "/p/", products), F.join(SITE + "/c/", cats))
-        return F.choose(self.event_type[idx], pa.scalar(SITE + "/account/login"), page,
-                        F.join(SITE + "/search?q=", quoted))
+        return F.choose(
+            self.event_type[idx],
+            pa.scalar(SITE + "/account/login"),
+            page,
+            F.join(SITE + "/search?q=", quoted),
+        )
 
     def search_term(self, idx: np.ndarray) -> pa.Array:
         return F.with_nulls(pa.array(SEARCH_TERMS).take(pa.array(self.term[idx])), self.event_type[idx] == 2)
 
 
-def make_events(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.ndarray, cal: Calendar,
-                pools: Pools, events_scale: float = 1.0) -> Events:
+def make_events(
+    rng: np.random.Generator,
+    p: People,
+    rec: Records,
+    rec_idx: np.ndarray,
+    cal: Calendar,
+    pools: Pools,
+    events_scale: float = 1.0,
+) -> Events:
     web_rec = rec_idx[:, WEB]
     who = np.flatnonzero(web_rec >= 0)
     lam = np.array([40, 20, 10, 3, 6], dtype=np.float64)[p.rank[who]] * events_scale
@@ -282,8 +327,16 @@ def make_events(rng: np.random.Generator, p: People, rec: Records, rec_idx: np.n
     page_kind = (rng.random(m, dtype=np.float32) < 0.3).astype(np.int8)
     term = rng.integers(0, len(SEARCH_TERMS), m).astype(np.int16)
     with_email = (etype == 0) | (rng.random(m, dtype=np.float32) < 0.2)
-    return Events(record=record, pid=pid, sec=sec, event_type=etype, product=prod, page_kind=page_kind, term=term,
-                  with_email=with_email)
+    return Events(
+        record=record,
+        pid=pid,
+        sec=sec,
+        event_type=etype,
+        product=prod,
+        page_kind=page_kind,
+        term=term,
+        with_email=with_email,
+    )
 
 
 # ---------------------------------------------------------------- consents
@@ -317,10 +370,14 @@ def make_consents(rng: np.random.Generator, rec: Records, cal: Calendar) -> Cons
     out_sec = in_sec[out] + np.floor(rng.random(int(out.sum())) * (end - in_sec[out])).astype(np.int64)
     eligible = np.flatnonzero(np.isin(rec.system, list(_OPT_IN_P)))
     all_out = eligible[rng.random(eligible.size) < 0.004]
-    all_sec = rec.reg_sec[all_out] + np.floor(rng.random(all_out.size) * (end - rec.reg_sec[all_out])).astype(np.int64)
+    all_sec = rec.reg_sec[all_out] + np.floor(rng.random(all_out.size) * (end - rec.reg_sec[all_out])).astype(
+        np.int64
+    )
     record = np.concatenate([ri, ri[out], all_out])
     channel = np.concatenate([ch, ch[out], np.full(all_out.size, 5)])
-    opt_in = np.concatenate([np.ones(ri.size, bool), np.zeros(int(out.sum()), bool), np.zeros(all_out.size, bool)])
+    opt_in = np.concatenate(
+        [np.ones(ri.size, bool), np.zeros(int(out.sum()), bool), np.zeros(all_out.size, bool)]
+    )
     sec = np.concatenate([in_sec, out_sec, all_sec])
     order = np.lexsort((rng.random(sec.size), sec))
     return Consents(record=record[order], channel=channel[order], opt_in=opt_in[order], sec=sec[order])
@@ -358,8 +415,14 @@ def make_tickets(rng: np.random.Generator, p: People, rec_idx: np.ndarray, cal: 
     subject = subjects.take(pa.array(cat * 3 + sub))
     category = pa.array(TICKET_CATEGORIES).take(pa.array(cat))
     ticket_id = F.fixed_text("TK", (np.arange(1, rec.size + 1) + 200_000, 8))
-    return Tickets(record=rec, opened_sec=opened, closed_sec=closed, category=category, subject=subject,
-                   ticket_id=ticket_id)
+    return Tickets(
+        record=rec,
+        opened_sec=opened,
+        closed_sec=closed,
+        category=category,
+        subject=subject,
+        ticket_id=ticket_id,
+    )
 
 
 def expected_ranks(p: People, o: Orders, cal: Calendar) -> dict[str, np.ndarray]:
@@ -373,9 +436,18 @@ def expected_ranks(p: People, o: Orders, cal: Calendar) -> dict[str, np.ndarray]
     spend_life = np.round(np.bincount(o.pid[counted], o.total[counted], minlength=p.n), 2)
     last = np.full(p.n, -1, dtype=np.int64)
     np.maximum.at(last, o.pid[counted], o.sec[counted])
-    rank = np.where((spend_3y >= 30_000) | (orders_3y >= 9), 0,
-                    np.where((spend_3y >= 10_000) | (orders_3y >= 4), 1,
-                             np.where(orders_3y >= 1, 2, np.where(ever > 0, 3, 4))))
-    return {"orders_3y": orders_3y, "spend_3y": spend_3y, "orders_lifetime": ever, "spend_lifetime": spend_life,
-            "last_order_sec": last, "rank": rank}
-
+    rank = np.where(
+        (spend_3y >= 30_000) | (orders_3y >= 9),
+        0,
+        np.where(
+            (spend_3y >= 10_000) | (orders_3y >= 4), 1, np.where(orders_3y >= 1, 2, np.where(ever > 0, 3, 4))
+        ),
+    )
+    return {
+        "orders_3y": orders_3y,
+        "spend_3y": spend_3y,
+        "orders_lifetime": ever,
+        "spend_lifetime": spend_life,
+        "last_order_sec": last,
+        "rank": rank,
+    }

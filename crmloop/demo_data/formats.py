@@ -87,8 +87,10 @@ def ts_array(seconds: np.ndarray) -> pa.Array:
     return pa.array(np.asarray(seconds, dtype="int64").astype("datetime64[s]")).cast(pa.timestamp("s"))
 
 
-_D4T = np.array([[48 + i // 1000, 48 + i // 100 % 10, 48 + i // 10 % 10, 48 + i % 10] for i in range(10_000)],
-                dtype=np.uint8).T.copy()  # (4, 10000): digit position x value
+_D4T = np.array(
+    [[48 + i // 1000, 48 + i // 100 % 10, 48 + i // 10 % 10, 48 + i % 10] for i in range(10_000)],
+    dtype=np.uint8,
+).T.copy()  # (4, 10000): digit position x value
 
 
 def _digit_rows(v: np.ndarray, width: int) -> list[np.ndarray]:
@@ -98,7 +100,7 @@ def _digit_rows(v: np.ndarray, width: int) -> list[np.ndarray]:
     while right > 0:
         w = right % 4 or 4
         right -= w
-        chunk = (v // (10 ** right)) % 10_000 if right else v % 10_000
+        chunk = (v // (10**right)) % 10_000 if right else v % 10_000
         rows += [_D4T[j][chunk] for j in range(4 - w, 4)]
     return rows
 
@@ -186,8 +188,16 @@ def _amount_text(whole: np.ndarray, frac: np.ndarray, commas: bool) -> pa.Array:
     g3, g2, g1 = whole // 1_000_000 % 1000, whole // 1000 % 1000, whole % 1000
     digits = np.maximum(1, np.floor(np.log10(np.maximum(whole, 1))).astype(np.int64) + 1)
     if commas:
-        mat = np.concatenate([_digit_bytes(g3, 3), np.full((whole.size, 1), 44, np.uint8), _digit_bytes(g2, 3),
-                              np.full((whole.size, 1), 44, np.uint8), _digit_bytes(g1, 3)], axis=1)
+        mat = np.concatenate(
+            [
+                _digit_bytes(g3, 3),
+                np.full((whole.size, 1), 44, np.uint8),
+                _digit_bytes(g2, 3),
+                np.full((whole.size, 1), 44, np.uint8),
+                _digit_bytes(g1, 3),
+            ],
+            axis=1,
+        )
         keep = digits + (digits - 1) // 3
     else:
         mat = _digit_bytes(whole, 9)
@@ -217,18 +227,21 @@ def format_amount(amount: np.ndarray, style: np.ndarray) -> pa.Array:
 
 
 # ---------------------------------------------------------------- writers
-def write_csv(table: pa.Table, path: Path, encoding: str = "utf-8", bom: bool = False) -> int:
+def write_csv(
+    table: pa.Table, path: Path, encoding: str = "utf-8", bom: bool = False, chunk_rows: int = 250_000
+) -> int:
+    """CSV (strings quoted, empty field = null) in `encoding`, written in chunks to bound memory."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    opts = pacsv.WriteOptions(quoting_style="needed")
-    if encoding.lower().replace("-", "") != "utf8":
-        buf = io.BytesIO()
-        pacsv.write_csv(table, buf, write_options=opts)
-        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().decode("utf-8").encode(encoding))
-    else:
-        with path.open("wb") as fh:
-            if bom:
-                fh.write(b"\xef\xbb\xbf")
-            pacsv.write_csv(table, fh, write_options=opts)
+    utf8 = encoding.lower().replace("-", "") == "utf8"
+    with path.open("wb") as fh:
+        if bom:
+            fh.write(b"\xef\xbb\xbf")
+        for i, start in enumerate(range(0, max(table.num_rows, 1), chunk_rows)):
+            opts = pacsv.WriteOptions(quoting_style="needed", include_header=i == 0)
+            buf = io.BytesIO()
+            pacsv.write_csv(table.slice(start, chunk_rows), buf, write_options=opts)
+            data = buf.getvalue()
+            fh.write(data if utf8 else data.decode("utf-8").encode(encoding))
     return path.stat().st_size
 
 
@@ -246,7 +259,7 @@ def _json_values(col: pa.Array) -> pa.Array:
     return pc.fill_null(col.cast(pa.string()), "null")
 
 
-def write_jsonl(table: pa.Table, path: Path, chunk_rows: int = 1_000_000) -> int:
+def write_jsonl(table: pa.Table, path: Path, chunk_rows: int = 250_000) -> int:
     """One JSON object per line, built with Arrow string kernels (no per-row Python)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     names = table.column_names
@@ -292,8 +305,8 @@ def _concat_bytes(arr: pa.Array) -> bytes:
     arr = pa.concat_arrays([arr.cast(pa.large_string())]) if len(arr) else pa.array([], pa.large_string())
     if len(arr) == 0:
         return b""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr) + 1]
-    return arr.buffers()[2].to_pybytes()[offsets[0]: offsets[-1]]
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    return arr.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
 
 _STYLES = (
@@ -309,7 +322,7 @@ _STYLES = (
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    '</styleSheet>'
+    "</styleSheet>"
 )
 
 
@@ -318,7 +331,8 @@ def _xlsx_parts(sheet: str) -> dict[str, str]:
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     return {
-        "[Content_Types].xml": head + (
+        "[Content_Types].xml": head
+        + (
             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
             '<Default Extension="xml" ContentType="application/xml"/>'
@@ -328,60 +342,90 @@ def _xlsx_parts(sheet: str) -> dict[str, str]:
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
             '<Override PartName="/xl/styles.xml" '
             'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            '</Types>'),
-        "_rels/.rels": head + (
+            "</Types>"
+        ),
+        "_rels/.rels": head
+        + (
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
-            '</Relationships>'),
-        "xl/workbook.xml": head + (
+            "</Relationships>"
+        ),
+        "xl/workbook.xml": head
+        + (
             f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-            f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>'),
-        "xl/_rels/workbook.xml.rels": head + (
+            f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+        ),
+        "xl/_rels/workbook.xml.rels": head
+        + (
             '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
             f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
             f'<Relationship Id="rId2" Type="{rel}/styles" Target="styles.xml"/>'
-            '</Relationships>'),
+            "</Relationships>"
+        ),
         "xl/styles.xml": _STYLES,
     }
 
 
-def write_xlsx(header: Sequence[str], columns: Sequence[pa.Array], kinds: Sequence[str], path: Path,
-               sheet: str = "Sheet1") -> int:
+def write_xlsx(
+    header: Sequence[str],
+    columns: Sequence[pa.Array],
+    kinds: Sequence[str],
+    path: Path,
+    sheet: str = "Sheet1",
+    chunk_rows: int = 100_000,
+) -> int:
     """A minimal, deterministic XLSX written straight from Arrow arrays (openpyxl is far too slow).
 
     kinds per column: "text" (inline string), "number", "date" or "datetime" (Excel serial
-    numbers with a dd/mm/yyyy [hh:mm] format). Nulls are empty cells."""
+    numbers with a dd/mm/yyyy [hh:mm] format). Nulls are empty cells. The sheet XML is built and
+    compressed in chunks of rows."""
     n = len(columns[0]) if columns else 0
-    row_no = s(np.arange(2, n + 2))
-    cells = []
-    for j, (col, kind) in enumerate(zip(columns, kinds, strict=True)):
-        ref = join('<c r="', _col_letter(j), row_no)
-        if kind == "text":
-            cell = join(ref, '" t="inlineStr"><is><t xml:space="preserve">', _xml_escape(col.cast(pa.string())),
-                        "</t></is></c>")
-        else:
-            style = {"number": "", "date": ' s="1"', "datetime": ' s="2"'}[kind]
-            cell = join(ref, f'"{style}><v>', col.cast(pa.string()), "</v></c>")
-        cells.append(pc.fill_null(cell, ""))
-    rows = join(join('<row r="', row_no, '">'), *cells, "</row>") if cells else pa.array([], pa.string())
     head_cells = "".join(
-        f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(header))
-    sheet_xml = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-        f'<row r="1">{head_cells}</row>'
-    ).encode() + _concat_bytes(rows) + b"</sheetData></worksheet>"
+        f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(header)
+    )
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, text in _xlsx_parts(sheet).items():
-            zi = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(zi, text.encode(), compresslevel=1)
-        zi = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=_ZIP_TIME)
-        zi.compress_type = zipfile.ZIP_DEFLATED
-        zf.writestr(zi, sheet_xml, compresslevel=1)
+            zf.writestr(_zip_info(name), text.encode(), compresslevel=1)
+        with zf.open(_zip_info("xl/worksheets/sheet1.xml"), "w") as fh:
+            fh.write(
+                (
+                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                    f'<row r="1">{head_cells}</row>'
+                ).encode()
+            )
+            for start in range(0, n, chunk_rows):
+                stop = min(n, start + chunk_rows)
+                fh.write(_xlsx_rows([c.slice(start, stop - start) for c in columns], kinds, start + 2))
+            fh.write(b"</sheetData></worksheet>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(out.getvalue())
     return len(out.getvalue())
 
 
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    zi = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    zi.compress_type = zipfile.ZIP_DEFLATED
+    for attr in ("compress_level", "_compresslevel"):  # 3.13+ / 3.11-3.12 spelling
+        try:
+            setattr(zi, attr, 1)
+        except AttributeError:
+            pass
+    return zi
+
+
+def _xlsx_rows(columns: Sequence[pa.Array], kinds: Sequence[str], first_row: int) -> bytes:
+    n = len(columns[0])
+    row_no = s(np.arange(first_row, first_row + n))
+    cells = []
+    for j, (col, kind) in enumerate(zip(columns, kinds, strict=True)):
+        ref = join('<c r="', _col_letter(j), row_no)
+        if kind == "text":
+            text = _xml_escape(col.cast(pa.string()))
+            cell = join(ref, '" t="inlineStr"><is><t xml:space="preserve">', text, "</t></is></c>")
+        else:
+            style = {"number": "", "date": ' s="1"', "datetime": ' s="2"'}[kind]
+            cell = join(ref, f'"{style}><v>', col.cast(pa.string()), "</v></c>")
+        cells.append(pc.fill_null(cell, ""))
+    return _concat_bytes(join(join('<row r="', row_no, '">'), *cells, "</row>"))

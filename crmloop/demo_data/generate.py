@@ -45,15 +45,42 @@ from crmloop.demo_data.people import (
 )
 from crmloop.demo_data.pools import OCCUPATIONS_EN, OCCUPATIONS_TH, Pools, draw_pools
 
-CUSTOMER_COLUMNS = ["source_system", "source_customer_id", "first_name", "last_name", "email", "phone", "gender",
-                    "birth_date", "occupation", "address", "district", "province", "postal_code", "country",
-                    "loyalty_card_id", "registered_at", "updated_at"]
+CUSTOMER_COLUMNS = [
+    "source_system",
+    "source_customer_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "gender",
+    "birth_date",
+    "occupation",
+    "address",
+    "district",
+    "province",
+    "postal_code",
+    "country",
+    "loyalty_card_id",
+    "registered_at",
+    "updated_at",
+]
 # The dealer's own export headers, in file order, with the canonical column each one means.
 DEALER_HEADERS = [
-    ("รหัสลูกค้า", "source_customer_id"), ("ชื่อ", "first_name"), ("นามสกุล", "last_name"), ("อีเมล", "email"),
-    ("เบอร์โทร", "phone"), ("เพศ", "gender"), ("วันเกิด", "birth_date"), ("อาชีพ", "occupation"),
-    ("ที่อยู่", "address"), ("อำเภอ/เขต", "district"), ("จังหวัด", "province"), ("รหัสไปรษณีย์", "postal_code"),
-    ("Member Card", "loyalty_card_id"), ("Register Date", "registered_at"), ("Last Update", "updated_at"),
+    ("รหัสลูกค้า", "source_customer_id"),
+    ("ชื่อ", "first_name"),
+    ("นามสกุล", "last_name"),
+    ("อีเมล", "email"),
+    ("เบอร์โทร", "phone"),
+    ("เพศ", "gender"),
+    ("วันเกิด", "birth_date"),
+    ("อาชีพ", "occupation"),
+    ("ที่อยู่", "address"),
+    ("อำเภอ/เขต", "district"),
+    ("จังหวัด", "province"),
+    ("รหัสไปรษณีย์", "postal_code"),
+    ("Member Card", "loyalty_card_id"),
+    ("Register Date", "registered_at"),
+    ("Last Update", "updated_at"),
 ]
 BROKEN_SHARE = 0.005
 Progress = Callable[[str], None]
@@ -66,7 +93,9 @@ class DemoSummary:
     as_of: date
     customers: int
     seed: int
-    files: list[dict] = field(default_factory=list)  # path (relative to out), source, partition, format, rows, bytes
+    files: list[dict] = field(
+        default_factory=list
+    )  # path (relative to out), source, partition, format, rows, bytes
     people_by_rank: dict[str, int] = field(default_factory=dict)
     sales_by_rank: dict[str, float] = field(default_factory=dict)
     broken_rows: int = 0
@@ -84,16 +113,23 @@ class DemoSummary:
         return sorted({f["partition"] for f in self.files})
 
     def describe(self) -> str:
-        lines = [f"demo data: {self.customers:,} people, seed {self.seed}, as of {self.as_of}, "
-                 f"{self.seconds:.1f}s -> {self.out}",
-                 f"partitions: {', '.join(self.partitions)}; truth: {self.truth_dir}", "files:"]
+        lines = [
+            f"demo data: {self.customers:,} people, seed {self.seed}, as of {self.as_of}, "
+            f"{self.seconds:.1f}s -> {self.out}",
+            f"partitions: {', '.join(self.partitions)}; truth: {self.truth_dir}",
+            "files:",
+        ]
         for f in self.files:
-            lines.append(f"  {f['path']:<58} {f['format']:<14} {f['rows']:>10,} rows {f['bytes'] / 1e6:>9.2f} MB")
+            lines.append(
+                f"  {f['path']:<58} {f['format']:<14} {f['rows']:>10,} rows {f['bytes'] / 1e6:>9.2f} MB"
+            )
         lines.append("rows per source: " + ", ".join(f"{k} {v:,}" for k, v in self.rows_per_source.items()))
         lines.append(f"broken rows (must be quarantined): {self.broken_rows:,}")
         lines.append("people by latent rank (3-year window):")
         for r in RANKS:
-            lines.append(f"  {r:<9} {self.people_by_rank.get(r, 0):>9,}   sales {self.sales_by_rank.get(r, 0.0):>16,.0f} THB")
+            lines.append(
+                f"  {r:<9} {self.people_by_rank.get(r, 0):>9,}   sales {self.sales_by_rank.get(r, 0.0):>16,.0f} THB"
+            )
         return "\n".join(lines)
 
 
@@ -111,8 +147,9 @@ def _day(d: date) -> int:
 class _Writer:
     """Writes files into <out>/<source>/<partition>/ and keeps the summary and broken-row manifest."""
 
-    def __init__(self, out: Path, rng: np.random.Generator, summary: DemoSummary, progress: Progress,
-                 part_rows: int):
+    def __init__(
+        self, out: Path, rng: np.random.Generator, summary: DemoSummary, progress: Progress, part_rows: int
+    ):
         self.out, self.rng, self.summary, self.progress = out, rng, summary, progress
         self.part_rows = part_rows
         self.broken: list[tuple[str, int, str]] = []
@@ -145,13 +182,24 @@ class _Writer:
             self.broken.append((rel, int(row), reason))
         return pa.concat_tables([table, broken]).take(pa.array(order))
 
-    def emit(self, source: str, partition: date, name: str, fmt: str, table: pa.Table | None = None,
-             kinds: list | None = None, xlsx: dict | None = None, n_rows: int | None = None,
-             build: Callable[[int, int], pa.Table] | None = None) -> None:
+    def emit(
+        self,
+        source: str,
+        partition: date,
+        name: str,
+        fmt: str,
+        table: pa.Table | None = None,
+        kinds: list | None = None,
+        xlsx: dict | None = None,
+        n_rows: int | None = None,
+        build: Callable[[int, int], pa.Table] | None = None,
+    ) -> None:
         """Write one file, or with `build` (rows a..b -> table) as many parts of `part_rows` as needed."""
         if xlsx is not None:
             rel = f"{source}/{partition.isoformat()}/{name}"
-            size = F.write_xlsx(xlsx["header"], xlsx["columns"], xlsx["kinds"], self.out / rel, sheet=xlsx["sheet"])
+            size = F.write_xlsx(
+                xlsx["header"], xlsx["columns"], xlsx["kinds"], self.out / rel, sheet=xlsx["sheet"]
+            )
             self._record(rel, source, partition, fmt, len(xlsx["columns"][0]), size)
             return
         if build is None:
@@ -180,8 +228,16 @@ class _Writer:
         self._record(rel, source, partition, fmt, table.num_rows, size)
 
     def _record(self, rel: str, source: str, partition: date, fmt: str, rows: int, size: int) -> None:
-        self.summary.files.append({"path": rel, "source": source, "partition": partition.isoformat(),
-                                   "format": fmt, "rows": rows, "bytes": size})
+        self.summary.files.append(
+            {
+                "path": rel,
+                "source": source,
+                "partition": partition.isoformat(),
+                "format": fmt,
+                "rows": rows,
+                "bytes": size,
+            }
+        )
         self.progress(f"wrote {rel} ({rows:,} rows)")
 
 
@@ -199,10 +255,18 @@ def _broken_id(prefix: str):
     return lambda t, serial: _set(t, "source_customer_id", F.join(prefix, F.s(serial)))
 
 
-def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("data/landing"),
-             as_of: date | None = None, *, truth_dir: Path | str | None = None, orders_scale: float = 1.0,
-             events_scale: float = 1.0, part_rows: int = 2_000_000,
-             progress: Progress | None = None) -> DemoSummary:
+def generate(
+    customers: int = 35_000,
+    seed: int = 42,
+    out: Path | str = Path("data/landing"),
+    as_of: date | None = None,
+    *,
+    truth_dir: Path | str | None = None,
+    orders_scale: float = 1.0,
+    events_scale: float = 1.0,
+    part_rows: int = 2_000_000,
+    progress: Progress | None = None,
+) -> DemoSummary:
     """Simulate `customers` people of a Thai appliance retailer and write their extracts.
 
     Writes `<out>/<source>/<as_of-1>/...` (all history up to and including as_of-1) and
@@ -220,8 +284,9 @@ def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("da
     out = Path(out)
     truth = Path(truth_dir) if truth_dir else out.resolve().parent / "demo_truth"
     window_start = _minus_years(as_of, 3)
-    cal = Calendar(as_of_day=_day(as_of), window_start_day=_day(window_start),
-                   history_start_day=_day(window_start) - 400)
+    cal = Calendar(
+        as_of_day=_day(as_of), window_start_day=_day(window_start), history_start_day=_day(window_start) - 400
+    )
     seeds = np.random.SeedSequence(seed).spawn(8)
     rngs = [np.random.default_rng(s) for s in seeds]
 
@@ -263,8 +328,16 @@ def generate(customers: int = 35_000, seed: int = 42, out: Path | str = Path("da
 
 
 # ---------------------------------------------------------------- customers
-def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: People, rec: Records, pools: Pools,
-                    address: np.ndarray | None = None, upd_sec: np.ndarray | None = None) -> dict:
+def _customer_table(
+    rng: np.random.Generator,
+    sysc: int,
+    idx: np.ndarray,
+    p: People,
+    rec: Records,
+    pools: Pools,
+    address: np.ndarray | None = None,
+    upd_sec: np.ndarray | None = None,
+) -> dict:
     """The columns one system shows for records idx (values formatted the way that system writes them)."""
     n = idx.size
     pid = rec.pid[idx]
@@ -282,9 +355,14 @@ def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: Peo
     occ_en = pa.array(OCCUPATIONS_EN).take(pa.array(p.occupation[pid]))
     birth = p.birth_day[pid]
     card = F.with_nulls(p.card.take(tpid), rec.show_card[idx])
-    cols = {"source_system": _const(n, SYSTEMS[sysc]), "source_customer_id": rec.source_id.take(pa.array(idx)),
-            "first_name": thai_first, "last_name": thai_last, "email": rec.email_display.take(pa.array(idx)),
-            "phone": rec.phone_display.take(pa.array(idx))}
+    cols = {
+        "source_system": _const(n, SYSTEMS[sysc]),
+        "source_customer_id": rec.source_id.take(pa.array(idx)),
+        "first_name": thai_first,
+        "last_name": thai_last,
+        "email": rec.email_display.take(pa.array(idx)),
+        "phone": rec.phone_display.take(pa.array(idx)),
+    }
     mf = F.choose(female.astype(np.int8), pa.scalar("M"), pa.scalar("F"))
     has_addr = np.ones(n, dtype=bool)
     if sysc == POS:
@@ -296,8 +374,9 @@ def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: Peo
         latin = rng.random(n) < 0.6
         cols["first_name"] = pc.if_else(pa.array(latin), p.latin_first.take(tpid), thai_first)
         cols["last_name"] = pc.if_else(pa.array(latin), p.latin_last.take(tpid), thai_last)
-        cols["gender"] = F.with_nulls(F.choose(female.astype(np.int8), pa.scalar("male"), pa.scalar("female")),
-                                      rng.random(n) < 0.8)
+        cols["gender"] = F.with_nulls(
+            F.choose(female.astype(np.int8), pa.scalar("male"), pa.scalar("female")), rng.random(n) < 0.8
+        )
         cols["birth_date"] = F.with_nulls(F.iso_date(birth), rng.random(n) < 0.5)
         cols["occupation"] = F.with_nulls(occ_en, rng.random(n) < 0.6)
         has_addr = rng.random(n) < 0.5
@@ -317,8 +396,9 @@ def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: Peo
         has_addr = rng.random(n) < 0.7
         cols["registered_at"], cols["updated_at"] = F.iso_ts(reg), F.iso_ts(upd)
     else:  # dealer
-        cols["gender"] = F.with_nulls(F.choose(female.astype(np.int8), pa.scalar("ชาย"), pa.scalar("หญิง")),
-                                      rng.random(n) < 0.8)
+        cols["gender"] = F.with_nulls(
+            F.choose(female.astype(np.int8), pa.scalar("ชาย"), pa.scalar("หญิง")), rng.random(n) < 0.8
+        )
         cols["birth_date"] = F.with_nulls(F.ts_array(birth * 86400), rng.random(n) < 0.5)
         cols["occupation"] = F.with_nulls(occ_th, rng.random(n) < 0.5)
         cols["registered_at"], cols["updated_at"] = F.ts_array(reg), F.ts_array(upd)
@@ -331,7 +411,9 @@ def _customer_table(rng: np.random.Generator, sysc: int, idx: np.ndarray, p: Peo
     return cols
 
 
-def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, cal: Calendar, days: dict) -> None:
+def _write_customers(
+    w: _Writer, rng, p: People, rec: Records, pools: Pools, cal: Calendar, days: dict
+) -> None:
     D = cal.as_of_day
     reg_day = rec.reg_sec // 86400
     # Updated records on as_of: people who moved (new address), re-sent with today's updated_at.
@@ -356,8 +438,9 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, cal
             cols = _customer_table(rng, sysc, idx, p, rec, pools)
             if key == "today":
                 us = rec.system[upd_idx] == sysc
-                extra = _customer_table(rng, sysc, upd_idx[us], p, rec, pools, address=upd_addr[us],
-                                        upd_sec=upd_sec[us])
+                extra = _customer_table(
+                    rng, sysc, upd_idx[us], p, rec, pools, address=upd_addr[us], upd_sec=upd_sec[us]
+                )
                 cols = {k: pa.concat_arrays([cols[k], extra[k].cast(cols[k].type)]) for k in cols}
             if len(cols["source_customer_id"]) == 0 and key == "today" and sysc == DEALER:
                 continue
@@ -369,14 +452,34 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, cal
             table = pa.table({c: cols[c] for c in CUSTOMER_COLUMNS})
             kinds = []
             if sysc == POS:
-                kinds = [("missing source_customer_id", lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string()))),
-                         ("unparseable registered_at", lambda t, s: _set(_broken_id("POS")(t, s), "registered_at",
-                                                                           _const(t.num_rows, "31/02/2567 10:15")))]
+                kinds = [
+                    (
+                        "missing source_customer_id",
+                        lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())),
+                    ),
+                    (
+                        "unparseable registered_at",
+                        lambda t, s: _set(
+                            _broken_id("POS")(t, s), "registered_at", _const(t.num_rows, "31/02/2567 10:15")
+                        ),
+                    ),
+                ]
             elif sysc == WEB:
-                kinds = [("missing source_customer_id", lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())))]
+                kinds = [
+                    (
+                        "missing source_customer_id",
+                        lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())),
+                    )
+                ]
             elif sysc == LOYALTY:
-                kinds = [("unparseable birth_date", lambda t, s: _set(_broken_id("LOY")(t, s), "birth_date",
-                                                                        _const(t.num_rows, "45/13/1985")))]
+                kinds = [
+                    (
+                        "unparseable birth_date",
+                        lambda t, s: _set(
+                            _broken_id("LOY")(t, s), "birth_date", _const(t.num_rows, "45/13/1985")
+                        ),
+                    )
+                ]
             w.emit(source, part, name, fmt, table, kinds)
 
 
@@ -387,9 +490,16 @@ def _xlsx_spec(sysc: int, cols: dict) -> dict:
         return pc.floor(v).cast(pa.int64()) if whole else v
 
     if sysc == WARRANTY:
-        kinds = ["number" if c in ("birth_date", "registered_at", "updated_at") else "text" for c in CUSTOMER_COLUMNS]
-        return {"header": CUSTOMER_COLUMNS, "columns": [cols[c] for c in CUSTOMER_COLUMNS], "kinds": kinds,
-                "sheet": "warranty"}
+        kinds = [
+            "number" if c in ("birth_date", "registered_at", "updated_at") else "text"
+            for c in CUSTOMER_COLUMNS
+        ]
+        return {
+            "header": CUSTOMER_COLUMNS,
+            "columns": [cols[c] for c in CUSTOMER_COLUMNS],
+            "kinds": kinds,
+            "sheet": "warranty",
+        }
     columns, kinds = [], []
     for _, c in DEALER_HEADERS:
         if c == "birth_date":
@@ -416,7 +526,9 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
     dup_sec = np.minimum(dup_sec, part_end)
     row_order = np.concatenate([base, ref, dup])
     row_sec = np.concatenate([o.sec, o.refund_sec[ref], dup_sec])
-    row_kind = np.concatenate([np.zeros(base.size, np.int8), np.ones(ref.size, np.int8), np.full(dup.size, 2, np.int8)])
+    row_kind = np.concatenate(
+        [np.zeros(base.size, np.int8), np.ones(ref.size, np.int8), np.full(dup.size, 2, np.int8)]
+    )
     status_code = np.where(row_kind == 1, 2, np.where(o.kind[row_order] == CANCELLED, 1, 0))
     srt = np.lexsort((row_kind, row_sec))
     row_order, row_sec, status_code = row_order[srt], row_sec[srt], status_code[srt]
@@ -436,28 +548,48 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
                 else:
                     amount = pa.array(o.total[oi])
                     ordered = F.iso_ts(o.sec[oi], "T")
-                return pa.table({
-                    "source_system": _const(n, SYSTEMS[sysc]),
-                    "order_id": o.order_id(oi),
-                    "source_customer_id": rec.source_id.take(pa.array(o.record[oi])),
-                    "ordered_at": ordered,
-                    "channel": o.channel(oi),
-                    "store_id": o.store_id(oi),
-                    "status": F.choose(status_code[rows], pa.scalar("completed"), pa.scalar("cancelled"),
-                                       pa.scalar("refunded")),
-                    "total_amount": amount,
-                    "currency": _const(n, "THB"),
-                })
+                return pa.table(
+                    {
+                        "source_system": _const(n, SYSTEMS[sysc]),
+                        "order_id": o.order_id(oi),
+                        "source_customer_id": rec.source_id.take(pa.array(o.record[oi])),
+                        "ordered_at": ordered,
+                        "channel": o.channel(oi),
+                        "store_id": o.store_id(oi),
+                        "status": F.choose(
+                            status_code[rows],
+                            pa.scalar("completed"),
+                            pa.scalar("cancelled"),
+                            pa.scalar("refunded"),
+                        ),
+                        "total_amount": amount,
+                        "currency": _const(n, "THB"),
+                    }
+                )
 
             prefix = "PO9" if sysc == POS else "WEB-9"
             fresh_order = lambda t, s, p=prefix: _set(t, "order_id", F.join(p, F.s(s)))  # noqa: E731
-            kinds = [("missing source_customer_id",
-                      lambda t, s, f=fresh_order: _set(f(t, s), "source_customer_id", pa.nulls(t.num_rows, pa.string()))),
-                     ("unparseable ordered_at",
-                      lambda t, s, f=fresh_order: _set(f(t, s), "ordered_at", _const(t.num_rows, "2024-13-45 25:61")))]
+            kinds = [
+                (
+                    "missing source_customer_id",
+                    lambda t, s, f=fresh_order: _set(
+                        f(t, s), "source_customer_id", pa.nulls(t.num_rows, pa.string())
+                    ),
+                ),
+                (
+                    "unparseable ordered_at",
+                    lambda t, s, f=fresh_order: _set(
+                        f(t, s), "ordered_at", _const(t.num_rows, "2024-13-45 25:61")
+                    ),
+                ),
+            ]
             if sysc == POS:
-                kinds.append(("unparseable total_amount",
-                              lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc"))))
+                kinds.append(
+                    (
+                        "unparseable total_amount",
+                        lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc")),
+                    )
+                )
             w.emit("orders", days[key], name, fmt, kinds=kinds, n_rows=sel.size, build=build)
 
 
@@ -472,32 +604,58 @@ def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calenda
             rows = sel[a:b]
             ords = lines.order[rows]
             wd = lines.warranty_day[rows]
-            return pa.table({
-                "source_system": F.choose(o.system[ords], pa.scalar("pos"), pa.scalar("web")),
-                "order_id": o.order_id(ords),
-                "line_no": pa.array(lines.line_no[rows].astype(np.int64), pa.int64()),
-                "product_id": products.take(pa.array(lines.product[rows])),
-                "quantity": pa.array(lines.quantity[rows].astype(np.int64), pa.int64()),
-                "unit_price": pa.array(lines.unit_price[rows], pa.float64()),
-                "warranty_until": pa.array(np.where(wd >= 0, wd, 0).astype("datetime64[D]"), pa.date32(), mask=wd < 0),
-            })
+            return pa.table(
+                {
+                    "source_system": F.choose(o.system[ords], pa.scalar("pos"), pa.scalar("web")),
+                    "order_id": o.order_id(ords),
+                    "line_no": pa.array(lines.line_no[rows].astype(np.int64), pa.int64()),
+                    "product_id": products.take(pa.array(lines.product[rows])),
+                    "quantity": pa.array(lines.quantity[rows].astype(np.int64), pa.int64()),
+                    "unit_price": pa.array(lines.unit_price[rows], pa.float64()),
+                    "warranty_until": pa.array(
+                        np.where(wd >= 0, wd, 0).astype("datetime64[D]"), pa.date32(), mask=wd < 0
+                    ),
+                }
+            )
 
-        kinds = [("negative quantity",
-                  lambda t, s: _set(_set(t, "order_id", F.join("PO9", F.s(s))), "quantity",
-                                    pa.array(-np.maximum(t["quantity"].to_numpy(), 1), pa.int64())))]
-        w.emit("order_lines", days[key], "order_lines.parquet", "parquet", kinds=kinds, n_rows=sel.size, build=build)
+        kinds = [
+            (
+                "negative quantity",
+                lambda t, s: _set(
+                    _set(t, "order_id", F.join("PO9", F.s(s))),
+                    "quantity",
+                    pa.array(-np.maximum(t["quantity"].to_numpy(), 1), pa.int64()),
+                ),
+            )
+        ]
+        w.emit(
+            "order_lines",
+            days[key],
+            "order_lines.parquet",
+            "parquet",
+            kinds=kinds,
+            n_rows=sel.size,
+            build=build,
+        )
 
 
 def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
     pr = pools.products
-    table = pa.table({"product_id": pa.array(pr["product_id"]), "name": pa.array(pr["name"]),
-                      "category": pa.array(pr["category"]),
-                      "price": F.format_amount(pr["price"], np.full(pr["price"].size, 2))})
+    table = pa.table(
+        {
+            "product_id": pa.array(pr["product_id"]),
+            "name": pa.array(pr["name"]),
+            "category": pa.array(pr["category"]),
+            "price": F.format_amount(pr["price"], np.full(pr["price"].size, 2)),
+        }
+    )
     w.emit("products", days["bulk"], "products.csv", "csv-utf8", table)
 
 
 # ---------------------------------------------------------------- web events, consents, tickets
-def _write_events(w: _Writer, e: Events, rec: Records, p: People, pools: Pools, cal: Calendar, days: dict) -> None:
+def _write_events(
+    w: _Writer, e: Events, rec: Records, p: People, pools: Pools, cal: Calendar, days: dict
+) -> None:
     D = cal.as_of_day
     day = e.sec // 86400
     for key in ("bulk", "today"):
@@ -505,20 +663,34 @@ def _write_events(w: _Writer, e: Events, rec: Records, p: People, pools: Pools, 
 
         def build(a: int, b: int, sel=sel) -> pa.Table:
             rows = sel[a:b]
-            return pa.table({
-                "event_id": e.event_id(rows), "source_system": _const(rows.size, "web"),
-                "source_customer_id": rec.source_id.take(pa.array(e.record[rows])),
-                "email": F.with_nulls(p.email.take(pa.array(e.pid[rows])), e.with_email[rows]),
-                "event_type": F.choose(e.event_type[rows], pa.scalar("login"), pa.scalar("page_view"),
-                                       pa.scalar("search")),
-                "occurred_at": F.iso_ts(e.sec[rows], "T"), "url": e.url(rows, pools),
-                "search_term": e.search_term(rows),
-            })
+            return pa.table(
+                {
+                    "event_id": e.event_id(rows),
+                    "source_system": _const(rows.size, "web"),
+                    "source_customer_id": rec.source_id.take(pa.array(e.record[rows])),
+                    "email": F.with_nulls(p.email.take(pa.array(e.pid[rows])), e.with_email[rows]),
+                    "event_type": F.choose(
+                        e.event_type[rows], pa.scalar("login"), pa.scalar("page_view"), pa.scalar("search")
+                    ),
+                    "occurred_at": F.iso_ts(e.sec[rows], "T"),
+                    "url": e.url(rows, pools),
+                    "search_term": e.search_term(rows),
+                }
+            )
 
-        kinds = [("unparseable occurred_at",
-                  lambda t, s: _set(_set(t, "event_id", F.join("EV9", F.s(s))), "occurred_at",
-                                    _const(t.num_rows, "not-a-date")))]
-        w.emit("web_events", days[key], "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build)
+        kinds = [
+            (
+                "unparseable occurred_at",
+                lambda t, s: _set(
+                    _set(t, "event_id", F.join("EV9", F.s(s))),
+                    "occurred_at",
+                    _const(t.num_rows, "not-a-date"),
+                ),
+            )
+        ]
+        w.emit(
+            "web_events", days[key], "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build
+        )
 
 
 def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: dict) -> None:
@@ -526,16 +698,22 @@ def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: 
     for key in ("bulk", "today"):
         sel = np.flatnonzero((c.sec // 86400 < D) if key == "bulk" else (c.sec // 86400 == D))
         r = pa.array(c.record[sel])
-        table = pa.table({
-            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system[c.record[sel]]], pa.string()),
-            "source_customer_id": rec.source_id.take(r), "email": rec.email_display.take(r),
-            "phone": rec.phone_display.take(r),
-            "channel": pa.array(np.array(CONSENT_CHANNELS, dtype=object)[c.channel[sel]], pa.string()),
-            "status": F.choose(c.opt_in[sel].astype(np.int8), pa.scalar("opt_out"), pa.scalar("opt_in")),
-            "recorded_at": F.iso_ts(c.sec[sel]),
-        })
-        kinds = [("unparseable recorded_at",
-                  lambda t, s: _set(t, "recorded_at", _const(t.num_rows, "yesterday")))]
+        table = pa.table(
+            {
+                "source_system": pa.array(
+                    np.array(SYSTEMS, dtype=object)[rec.system[c.record[sel]]], pa.string()
+                ),
+                "source_customer_id": rec.source_id.take(r),
+                "email": rec.email_display.take(r),
+                "phone": rec.phone_display.take(r),
+                "channel": pa.array(np.array(CONSENT_CHANNELS, dtype=object)[c.channel[sel]], pa.string()),
+                "status": F.choose(c.opt_in[sel].astype(np.int8), pa.scalar("opt_out"), pa.scalar("opt_in")),
+                "recorded_at": F.iso_ts(c.sec[sel]),
+            }
+        )
+        kinds = [
+            ("unparseable recorded_at", lambda t, s: _set(t, "recorded_at", _const(t.num_rows, "yesterday")))
+        ]
         w.emit("consents", days[key], "consents.csv", "csv-utf8", table, kinds)
 
 
@@ -547,21 +725,36 @@ def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, cal: Calenda
     rows_bulk = np.flatnonzero(oday < D)
     closed_in_bulk = cday[rows_bulk] < D
     rows_today = np.concatenate([np.flatnonzero(oday == D), np.flatnonzero((oday < D) & (cday == D))])
-    for key, rows, closed in (("bulk", rows_bulk, closed_in_bulk), ("today", rows_today, cday[rows_today] == D)):
+    for key, rows, closed in (
+        ("bulk", rows_bulk, closed_in_bulk),
+        ("today", rows_today, cday[rows_today] == D),
+    ):
         r = pa.array(rec_i := t.record[rows])
         email = pa.array(rec.email_display.take(pa.array(rec_i)))
         closed_txt = F.with_nulls(F.iso_ts(np.maximum(t.closed_sec[rows], 0)), closed)
-        table = pa.table({
-            "ticket_id": t.ticket_id.take(pa.array(rows)),
-            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system[rec_i]], pa.string()),
-            "source_customer_id": rec.source_id.take(r), "email": email,
-            "opened_at": F.iso_ts(t.opened_sec[rows]), "closed_at": closed_txt,
-            "status": F.choose(closed.astype(np.int8), pa.scalar("open"), pa.scalar("closed")),
-            "category": t.category.take(pa.array(rows)), "subject": t.subject.take(pa.array(rows)),
-        })
-        kinds = [("unparseable opened_at",
-                  lambda tb, s: _set(_set(tb, "ticket_id", F.join("TK9", F.s(s))), "opened_at",
-                                     _const(tb.num_rows, "32/01/2024")))]
+        table = pa.table(
+            {
+                "ticket_id": t.ticket_id.take(pa.array(rows)),
+                "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system[rec_i]], pa.string()),
+                "source_customer_id": rec.source_id.take(r),
+                "email": email,
+                "opened_at": F.iso_ts(t.opened_sec[rows]),
+                "closed_at": closed_txt,
+                "status": F.choose(closed.astype(np.int8), pa.scalar("open"), pa.scalar("closed")),
+                "category": t.category.take(pa.array(rows)),
+                "subject": t.subject.take(pa.array(rows)),
+            }
+        )
+        kinds = [
+            (
+                "unparseable opened_at",
+                lambda tb, s: _set(
+                    _set(tb, "ticket_id", F.join("TK9", F.s(s))),
+                    "opened_at",
+                    _const(tb.num_rows, "32/01/2024"),
+                ),
+            )
+        ]
         w.emit("support_tickets", days[key], "support_tickets.csv", "csv-utf8", table, kinds)
 
 
@@ -571,49 +764,74 @@ def _write_truth(truth: Path, p: People, rec: Records, exp: dict, broken: list, 
 
     truth.mkdir(parents=True, exist_ok=True)
     last = exp["last_order_sec"]
-    people = pa.table({
-        "person_id": pa.array(np.arange(p.n), pa.int64()),
-        "latent_rank": pa.array(np.array(RANKS, dtype=object)[p.rank], pa.string()),
-        "expected_rank": pa.array(np.array(RANKS, dtype=object)[exp["rank"]], pa.string()),
-        "orders_3y": pa.array(exp["orders_3y"], pa.int64()),
-        "spend_3y": pa.array(exp["spend_3y"], pa.float64()),
-        "orders_lifetime": pa.array(exp["orders_lifetime"], pa.int64()),
-        "spend_lifetime": pa.array(exp["spend_lifetime"], pa.float64()),
-        "last_order_at": pa.array(np.where(last >= 0, last, 0).astype("datetime64[s]"), pa.timestamp("s"),
-                                  mask=last < 0).cast(pa.timestamp("us")),
-        "lapsed_regular": pa.array(p.lapsed),
-        "email": p.email,
-        "mobile_e164": F.join("+66", F.s(p.mobile)),
-        "loyalty_card_id": p.card,
-        "n_records": pa.array(p.n_records, pa.int64()),
-        "transitive_only": pa.array(p.transitive),
-    })
+    people = pa.table(
+        {
+            "person_id": pa.array(np.arange(p.n), pa.int64()),
+            "latent_rank": pa.array(np.array(RANKS, dtype=object)[p.rank], pa.string()),
+            "expected_rank": pa.array(np.array(RANKS, dtype=object)[exp["rank"]], pa.string()),
+            "orders_3y": pa.array(exp["orders_3y"], pa.int64()),
+            "spend_3y": pa.array(exp["spend_3y"], pa.float64()),
+            "orders_lifetime": pa.array(exp["orders_lifetime"], pa.int64()),
+            "spend_lifetime": pa.array(exp["spend_lifetime"], pa.float64()),
+            "last_order_at": pa.array(
+                np.where(last >= 0, last, 0).astype("datetime64[s]"), pa.timestamp("s"), mask=last < 0
+            ).cast(pa.timestamp("us")),
+            "lapsed_regular": pa.array(p.lapsed),
+            "email": p.email,
+            "mobile_e164": F.join("+66", F.s(p.mobile)),
+            "loyalty_card_id": p.card,
+            "n_records": pa.array(p.n_records, pa.int64()),
+            "transitive_only": pa.array(p.transitive),
+        }
+    )
     pq.write_table(people, truth / "people.parquet")
-    records = pa.table({
-        "person_id": pa.array(rec.pid, pa.int64()),
-        "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system], pa.string()),
-        "source_customer_id": rec.source_id,
-        "chain_position": pa.array(rec.position, pa.int64()),
-        "email_shown": pa.array(rec.show_email), "mobile_shown": pa.array(rec.show_mobile),
-        "card_shown": pa.array(rec.show_card), "landline_shown": pa.array(rec.show_landline),
-        "junk_email": pa.array(rec.junk_email), "junk_phone": pa.array(rec.junk_phone),
-        "shop_phone": pa.array(rec.shop_phone),
-        "email_raw": rec.email_display, "phone_raw": rec.phone_display,
-    })
+    records = pa.table(
+        {
+            "person_id": pa.array(rec.pid, pa.int64()),
+            "source_system": pa.array(np.array(SYSTEMS, dtype=object)[rec.system], pa.string()),
+            "source_customer_id": rec.source_id,
+            "chain_position": pa.array(rec.position, pa.int64()),
+            "email_shown": pa.array(rec.show_email),
+            "mobile_shown": pa.array(rec.show_mobile),
+            "card_shown": pa.array(rec.show_card),
+            "landline_shown": pa.array(rec.show_landline),
+            "junk_email": pa.array(rec.junk_email),
+            "junk_phone": pa.array(rec.junk_phone),
+            "shop_phone": pa.array(rec.shop_phone),
+            "email_raw": rec.email_display,
+            "phone_raw": rec.phone_display,
+        }
+    )
     pq.write_table(records, truth / "records.parquet")
-    pq.write_table(pa.table({
-        "file": pa.array([b[0] for b in broken], pa.string()),
-        "row_number": pa.array([b[1] for b in broken], pa.int64()),
-        "reason": pa.array([b[2] for b in broken], pa.string()),
-    }), truth / "broken_rows.parquet")
-    pq.write_table(pa.table({
-        "order_id": o.order_id(np.arange(o.pid.size)), "person_id": pa.array(o.pid, pa.int64()),
-        "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system], pa.string()),
-        "final_status": F.choose(np.where(o.kind == REFUNDED, 2, np.where(o.kind == CANCELLED, 1, 0)),
-                                 pa.scalar("completed"), pa.scalar("cancelled"), pa.scalar("refunded")),
-        "ordered_at": F.ts_array(o.sec).cast(pa.timestamp("us")),
-        "total_amount": pa.array(o.total), "duplicated": pa.array(o.duplicated),
-    }), truth / "orders.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "file": pa.array([b[0] for b in broken], pa.string()),
+                "row_number": pa.array([b[1] for b in broken], pa.int64()),
+                "reason": pa.array([b[2] for b in broken], pa.string()),
+            }
+        ),
+        truth / "broken_rows.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "order_id": o.order_id(np.arange(o.pid.size)),
+                "person_id": pa.array(o.pid, pa.int64()),
+                "source_system": pa.array(np.array(SYSTEMS, dtype=object)[o.system], pa.string()),
+                "final_status": F.choose(
+                    np.where(o.kind == REFUNDED, 2, np.where(o.kind == CANCELLED, 1, 0)),
+                    pa.scalar("completed"),
+                    pa.scalar("cancelled"),
+                    pa.scalar("refunded"),
+                ),
+                "ordered_at": F.ts_array(o.sec).cast(pa.timestamp("us")),
+                "total_amount": pa.array(o.total),
+                "duplicated": pa.array(o.duplicated),
+            }
+        ),
+        truth / "orders.parquet",
+    )
 
 
 __all__ = ["DemoSummary", "generate"]

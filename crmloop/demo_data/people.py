@@ -108,11 +108,17 @@ def make_people(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -
     birth_day = cal.as_of_day - age_days
 
     tm, tf, tl = pools.thai_first_male, pools.thai_first_female, pools.thai_last
-    thai_first = np.where(female, np.array(tf, dtype=object)[rng.integers(0, len(tf), n)],
-                          np.array(tm, dtype=object)[rng.integers(0, len(tm), n)])
+    thai_first = np.where(
+        female,
+        np.array(tf, dtype=object)[rng.integers(0, len(tf), n)],
+        np.array(tm, dtype=object)[rng.integers(0, len(tm), n)],
+    )
     thai_last = np.array(tl, dtype=object)[rng.integers(0, len(tl), n)]
-    lf = np.where(female, np.array(LATIN_FIRST_FEMALE, dtype=object)[rng.integers(0, len(LATIN_FIRST_FEMALE), n)],
-                  np.array(LATIN_FIRST_MALE, dtype=object)[rng.integers(0, len(LATIN_FIRST_MALE), n)])
+    lf = np.where(
+        female,
+        np.array(LATIN_FIRST_FEMALE, dtype=object)[rng.integers(0, len(LATIN_FIRST_FEMALE), n)],
+        np.array(LATIN_FIRST_MALE, dtype=object)[rng.integers(0, len(LATIN_FIRST_MALE), n)],
+    )
     ll = np.array(LATIN_LAST, dtype=object)[rng.integers(0, len(LATIN_LAST), n)]
     latin_first, latin_last = pa.array(lf, pa.string()), pa.array(ll, pa.string())
 
@@ -121,8 +127,10 @@ def make_people(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -
     sep = F.choose(rng.choice(3, n, p=[0.5, 0.3, 0.2]), pa.scalar("."), pa.scalar("_"), pa.scalar(""))
     lower_last = pc.utf8_lower(latin_last)
     last_part = F.choose(rng.choice(2, n, p=[0.4, 0.6]), lower_last, F.slice_(lower_last, 0, 1))
-    domain = pa.array(np.array(EMAIL_DOMAINS, dtype=object)[rng.choice(len(EMAIL_DOMAINS), n, p=EMAIL_DOMAIN_P)],
-                      pa.string())
+    domain = pa.array(
+        np.array(EMAIL_DOMAINS, dtype=object)[rng.choice(len(EMAIL_DOMAINS), n, p=EMAIL_DOMAIN_P)],
+        pa.string(),
+    )
     email = F.join(pc.utf8_lower(latin_first), sep, last_part, F.s(suffix), "@", domain)
 
     # Unique mobile numbers 06x/08x/09x-xxx-xxxx: one draw from the joint space keeps them distinct.
@@ -142,8 +150,9 @@ def make_people(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -
     logw = np.where(buyer[:, None], np.log(w_buyer)[None, :], np.log(w_prospect)[None, :])
     keys = logw + rng.gumbel(size=(n, 5))
     order = np.argsort(-keys, axis=1, kind="stable")[:, :3]
-    n_records = np.where(buyer, rng.choice([1, 2, 3], n, p=[0.4, 0.4, 0.2]),
-                         rng.choice([1, 2, 3], n, p=[0.75, 0.2, 0.05]))
+    n_records = np.where(
+        buyer, rng.choice([1, 2, 3], n, p=[0.4, 0.4, 0.2]), rng.choice([1, 2, 3], n, p=[0.75, 0.2, 0.05])
+    )
     systems = np.where(np.arange(3)[None, :] < n_records[:, None], order, -1)
     has_pw = ((systems == POS) | (systems == WEB)).any(axis=1)
     fix = buyer & ~has_pw
@@ -157,11 +166,26 @@ def make_people(rng: np.random.Generator, n: int, cal: Calendar, pools: Pools) -
     transitive = (n_records == 3) & third_not_web & (rng.random(n) < 0.35)
 
     return People(
-        n=n, rank=rank, female=female, first_seen=first_seen, lapsed=lapsed, birth_day=birth_day,
-        thai_first=pa.array(thai_first, pa.string()), thai_last=pa.array(thai_last, pa.string()),
-        latin_first=latin_first, latin_last=latin_last, email=email, mobile=mobile, landline=landline,
-        card=card, has_card=has_card, occupation=occupation, address=address, n_records=n_records,
-        transitive=transitive, systems=systems,
+        n=n,
+        rank=rank,
+        female=female,
+        first_seen=first_seen,
+        lapsed=lapsed,
+        birth_day=birth_day,
+        thai_first=pa.array(thai_first, pa.string()),
+        thai_last=pa.array(thai_last, pa.string()),
+        latin_first=latin_first,
+        latin_last=latin_last,
+        email=email,
+        mobile=mobile,
+        landline=landline,
+        card=card,
+        has_card=has_card,
+        occupation=occupation,
+        address=address,
+        n_records=n_records,
+        transitive=transitive,
+        systems=systems,
     )
 
 
@@ -240,7 +264,9 @@ def make_records(rng: np.random.Generator, p: People, cal: Calendar) -> Records:
     reg_sec = reg_day * 86400 + (hour * 3600).astype(np.int64)
     updated = rng.random(r) < 0.3
     upd_day = reg_day + np.floor(rng.random(r) * np.maximum(cal.bulk_day - reg_day, 0)).astype(np.int64)
-    upd_sec = np.where(updated & (reg_day < cal.as_of_day), upd_day * 86400 + rng.integers(28800, 72000, r), reg_sec)
+    upd_sec = np.where(
+        updated & (reg_day < cal.as_of_day), upd_day * 86400 + rng.integers(28800, 72000, r), reg_sec
+    )
     upd_sec = np.maximum(upd_sec, reg_sec)
 
     # Displayed values.
@@ -263,28 +289,54 @@ def make_records(rng: np.random.Generator, p: People, cal: Calendar) -> Records:
 
     junk_e = pa.array(np.array(JUNK_EMAILS, dtype=object)[rng.integers(0, len(JUNK_EMAILS), r)], pa.string())
     junk_p = pa.array(np.array(JUNK_PHONES, dtype=object)[rng.integers(0, len(JUNK_PHONES), r)], pa.string())
-    email_display = pc.if_else(pa.array(show_email), email_display,
-                               pc.if_else(pa.array(junk_email), junk_e, pa.scalar(None, pa.string())))
+    email_display = pc.if_else(
+        pa.array(show_email),
+        email_display,
+        pc.if_else(pa.array(junk_email), junk_e, pa.scalar(None, pa.string())),
+    )
     phone_display = pc.if_else(
-        pa.array(show_mobile), mobile_display,
-        pc.if_else(pa.array(show_landline), land_display,
-                   pc.if_else(pa.array(shop_phone), pa.scalar(SHOP_PHONE),
-                              pc.if_else(pa.array(junk_phone), junk_p, pa.scalar(None, pa.string())))))
-    return Records(pid=pid, system=system, position=position, source_id=source_id, reg_sec=reg_sec, upd_sec=upd_sec,
-                   show_email=show_email, show_mobile=show_mobile, show_card=show_card, show_landline=show_landline,
-                   email_display=email_display, phone_display=phone_display, junk_email=junk_email,
-                   junk_phone=junk_phone, shop_phone=shop_phone)
+        pa.array(show_mobile),
+        mobile_display,
+        pc.if_else(
+            pa.array(show_landline),
+            land_display,
+            pc.if_else(
+                pa.array(shop_phone),
+                pa.scalar(SHOP_PHONE),
+                pc.if_else(pa.array(junk_phone), junk_p, pa.scalar(None, pa.string())),
+            ),
+        ),
+    )
+    return Records(
+        pid=pid,
+        system=system,
+        position=position,
+        source_id=source_id,
+        reg_sec=reg_sec,
+        upd_sec=upd_sec,
+        show_email=show_email,
+        show_mobile=show_mobile,
+        show_card=show_card,
+        show_landline=show_landline,
+        email_display=email_display,
+        phone_display=phone_display,
+        junk_email=junk_email,
+        junk_phone=junk_phone,
+        shop_phone=shop_phone,
+    )
 
 
 def _phone_styles(rng: np.random.Generator, system: np.ndarray) -> np.ndarray:
     # PHONE_STYLES: dashed, plain, intl_spaced, intl_plain, spaced
-    probs = np.array([
-        [0.55, 0.45, 0.0, 0.0, 0.0],  # pos
-        [0.0, 0.5, 0.4, 0.1, 0.0],  # web
-        [0.1, 0.2, 0.0, 0.4, 0.3],  # warranty
-        [0.5, 0.3, 0.2, 0.0, 0.0],  # loyalty
-        [0.2, 0.2, 0.2, 0.2, 0.2],  # dealer
-    ])
+    probs = np.array(
+        [
+            [0.55, 0.45, 0.0, 0.0, 0.0],  # pos
+            [0.0, 0.5, 0.4, 0.1, 0.0],  # web
+            [0.1, 0.2, 0.0, 0.4, 0.3],  # warranty
+            [0.5, 0.3, 0.2, 0.0, 0.0],  # loyalty
+            [0.2, 0.2, 0.2, 0.2, 0.2],  # dealer
+        ]
+    )
     cum = np.cumsum(probs, axis=1)[system]
     u = rng.random(system.size)[:, None]
     return np.minimum((u >= cum).sum(axis=1), 4)

@@ -15,8 +15,9 @@ class Generated:
     def __init__(self, root: Path, customers: int, seed: int = 7, **kw):
         self.landing = root / "landing"
         self.truth_dir = root / "truth"
-        self.summary = generate(customers=customers, seed=seed, out=self.landing, as_of=AS_OF,
-                                truth_dir=self.truth_dir, **kw)
+        self.summary = generate(
+            customers=customers, seed=seed, out=self.landing, as_of=AS_OF, truth_dir=self.truth_dir, **kw
+        )
         self.people = pd.read_parquet(self.truth_dir / "people.parquet")
         self.records = pd.read_parquet(self.truth_dir / "records.parquet")
         self.broken = pd.read_parquet(self.truth_dir / "broken_rows.parquet")

@@ -12,8 +12,17 @@ BE = re.compile(r"^(\d{2})/(\d{2})/(\d{4})(?: (\d{2}):(\d{2}))?$")
 def be_to_datetime(values: pd.Series) -> pd.Series:
     parts = values.astype("string").str.extract(BE)
     year = pd.to_numeric(parts[2], errors="coerce") - 543
-    iso = (year.astype("Int64").astype("string") + "-" + parts[1] + "-" + parts[0] + " "
-           + parts[3].fillna("00") + ":" + parts[4].fillna("00"))
+    iso = (
+        year.astype("Int64").astype("string")
+        + "-"
+        + parts[1]
+        + "-"
+        + parts[0]
+        + " "
+        + parts[3].fillna("00")
+        + ":"
+        + parts[4].fillna("00")
+    )
     return pd.to_datetime(iso, format="%Y-%m-%d %H:%M", errors="coerce")
 
 

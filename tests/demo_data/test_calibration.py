@@ -25,16 +25,23 @@ def _ranks_from_files(g) -> pd.DataFrame:
     done = done.assign(person_id=done["source_customer_id"].map(who))
     assert done["person_id"].notna().all(), "every valid order must belong to a known source record"
     win = done[(done["ts"] >= start) & (done["ts"] < end)]
-    per = win.groupby("person_id").agg(orders=("order_id", "size"), spend=("amount", "sum"),
-                                       last=("ts", "max"))
+    per = win.groupby("person_id").agg(
+        orders=("order_id", "size"), spend=("amount", "sum"), last=("ts", "max")
+    )
     people = g.people.set_index("person_id")[["expected_rank", "latent_rank", "lapsed_regular"]].join(per)
     people["orders"] = people["orders"].fillna(0)
     people["spend"] = people["spend"].fillna(0.0)
     ever = set(done["person_id"])
     rank = np.select(
-        [(people["spend"] >= 30000) | (people["orders"] >= 9), (people["spend"] >= 10000) | (people["orders"] >= 4),
-         people["orders"] >= 1, people.index.isin(ever)],
-        ["VIP", "Regular", "New", "Dormant"], default="Prospect")
+        [
+            (people["spend"] >= 30000) | (people["orders"] >= 9),
+            (people["spend"] >= 10000) | (people["orders"] >= 4),
+            people["orders"] >= 1,
+            people.index.isin(ever),
+        ],
+        ["VIP", "Regular", "New", "Dormant"],
+        default="Prospect",
+    )
     return people.assign(rank=rank)
 
 

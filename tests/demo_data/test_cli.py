@@ -7,8 +7,9 @@ from crmloop.cli import main
 
 def test_cli_demo_data_writes_landing_and_prints_summary(tmp_path):
     out = tmp_path / "landing"
-    result = CliRunner().invoke(main, ["demo-data", "--customers", "300", "--seed", "9", "--out", str(out),
-                                       "--as-of", "2026-11-21"])
+    result = CliRunner().invoke(
+        main, ["demo-data", "--customers", "300", "--seed", "9", "--out", str(out), "--as-of", "2026-11-21"]
+    )
     assert result.exit_code == 0, result.output
     assert "people by latent rank" in result.output
     assert (out / "orders" / "2026-11-20" / "pos_orders.csv").is_file()

@@ -44,7 +44,9 @@ def _link_keys(df: pd.DataFrame) -> pd.DataFrame:
     keys.append(pd.DataFrame({"id": df["source_customer_id"], "key": "e:" + email}))
     mobile = df["phone_n"].where(df["phone_n"].str.match(r"^\+66[689]\d{8}$", na=False))
     keys.append(pd.DataFrame({"id": df["source_customer_id"], "key": "m:" + mobile}))
-    keys.append(pd.DataFrame({"id": df["source_customer_id"], "key": "c:" + df["loyalty_card_id"].astype("string")}))
+    keys.append(
+        pd.DataFrame({"id": df["source_customer_id"], "key": "c:" + df["loyalty_card_id"].astype("string")})
+    )
     return pd.concat(keys).dropna()
 
 
@@ -107,7 +109,9 @@ def test_phone_and_email_variants_and_junk_identifiers(small):
     landline = phones.str.fullmatch(r"02-\d{3}-\d{4}") & (e164(phones) != SHOP_PHONE)
     assert landline.sum() >= 3
     emails = df["email"].dropna().astype(str)
-    assert (emails != emails.str.strip()).any() and (emails.str.strip() != emails.str.strip().str.lower()).any()
+    assert (emails != emails.str.strip()).any() and (
+        emails.str.strip() != emails.str.strip().str.lower()
+    ).any()
     person = small.records.set_index("source_customer_id")["person_id"]
     shop = df[df["phone_n"] == SHOP_PHONE]
     assert len(shop) >= 20 and shop["source_customer_id"].map(person).nunique() >= 20
@@ -119,8 +123,14 @@ def test_phone_and_email_variants_and_junk_identifiers(small):
 
 def test_broken_row_manifest_points_at_the_broken_rows(small):
     b = small.broken
-    assert set(b["reason"]) >= {"missing source_customer_id", "unparseable ordered_at", "unparseable total_amount",
-                                "negative quantity", "unparseable registered_at", "unparseable occurred_at"}
+    assert set(b["reason"]) >= {
+        "missing source_customer_id",
+        "unparseable ordered_at",
+        "unparseable total_amount",
+        "negative quantity",
+        "unparseable registered_at",
+        "unparseable occurred_at",
+    }
     total = sum(f["rows"] for f in small.summary.files)
     share = len(b) / total
     assert 0.003 <= share <= 0.01, share
@@ -148,17 +158,27 @@ def test_broken_row_manifest_points_at_the_broken_rows(small):
     cust_path = f"customers/{bulk}/pos_customers.csv"
     cust = pd.read_csv(small.landing / cust_path, encoding="cp874", dtype=str)
     listed = set(b.loc[b["file"] == cust_path, "row_number"])
-    actual = set(cust.index[cust["source_customer_id"].isna() | be_to_datetime(cust["registered_at"]).isna()] + 1)
+    actual = set(
+        cust.index[cust["source_customer_id"].isna() | be_to_datetime(cust["registered_at"]).isna()] + 1
+    )
     assert listed == actual
 
 
 def test_orders_scale_multiplies_orders_and_truth_follows(tmp_path):
     from crmloop.demo_data import generate
 
-    base = generate(customers=300, seed=3, out=tmp_path / "a" / "landing", as_of=AS_OF,
-                    truth_dir=tmp_path / "a" / "truth")
-    more = generate(customers=300, seed=3, out=tmp_path / "b" / "landing", as_of=AS_OF,
-                    truth_dir=tmp_path / "b" / "truth", orders_scale=3.0, part_rows=400)
+    base = generate(
+        customers=300, seed=3, out=tmp_path / "a" / "landing", as_of=AS_OF, truth_dir=tmp_path / "a" / "truth"
+    )
+    more = generate(
+        customers=300,
+        seed=3,
+        out=tmp_path / "b" / "landing",
+        as_of=AS_OF,
+        truth_dir=tmp_path / "b" / "truth",
+        orders_scale=3.0,
+        part_rows=400,
+    )
     assert more.rows_per_source["orders"] > 2.5 * base.rows_per_source["orders"]
     parts = sorted(p.name for p in (tmp_path / "b" / "landing" / "orders").glob("*/pos_orders-*.csv"))
     assert parts and parts[0] == "pos_orders-0001.csv"

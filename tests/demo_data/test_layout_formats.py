@@ -14,8 +14,16 @@ from .conftest import AS_OF
 from .readback import be_to_datetime, parse_amount
 
 BULK, TODAY = (AS_OF - timedelta(days=1)).isoformat(), AS_OF.isoformat()
-SOURCES = {"customers", "dealer_customers", "orders", "order_lines", "products", "web_events", "consents",
-           "support_tickets"}
+SOURCES = {
+    "customers",
+    "dealer_customers",
+    "orders",
+    "order_lines",
+    "products",
+    "web_events",
+    "consents",
+    "support_tickets",
+}
 
 
 def test_landing_layout_has_two_partitions_per_source(small):
@@ -67,7 +75,9 @@ def test_pos_customers_are_cp874_with_buddhist_era_dates(small):
 def test_loyalty_csv_has_bom_and_web_customers_are_jsonl(small):
     raw = (small.landing / "customers" / BULK / "loyalty_members.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
-    df = pd.read_csv(small.landing / "customers" / BULK / "loyalty_members.csv", encoding="utf-8-sig", dtype=str)
+    df = pd.read_csv(
+        small.landing / "customers" / BULK / "loyalty_members.csv", encoding="utf-8-sig", dtype=str
+    )
     assert df["loyalty_card_id"].str.fullmatch(r"LC\d{10}").all()
     lines = (small.landing / "customers" / BULK / "web_customers.jsonl").read_text("utf-8").splitlines()
     rows = [json.loads(x) for x in lines]
@@ -169,7 +179,9 @@ def test_today_partition_is_one_day_of_activity(small):
     ev_ts = pd.to_datetime(ev["occurred_at"], format="%Y-%m-%dT%H:%M:%S", errors="coerce").dropna()
     assert len(ev_ts) > 0 and (ev_ts.dt.date == AS_OF).all()
     # updated customer records: known ids re-sent with today's updated_at
-    today = pd.read_csv(small.landing / "customers" / TODAY / "pos_customers.csv", encoding="cp874", dtype=str)
+    today = pd.read_csv(
+        small.landing / "customers" / TODAY / "pos_customers.csv", encoding="cp874", dtype=str
+    )
     bulk = pd.read_csv(small.landing / "customers" / BULK / "pos_customers.csv", encoding="cp874", dtype=str)
     webt = pd.read_json(small.landing / "customers" / TODAY / "web_customers.jsonl", lines=True, dtype=False)
     webb = pd.read_json(small.landing / "customers" / BULK / "web_customers.jsonl", lines=True, dtype=False)
@@ -177,7 +189,8 @@ def test_today_partition_is_one_day_of_activity(small):
     resent |= set(webt["source_customer_id"]) & set(webb["source_customer_id"].dropna())
     assert resent, "expected some updated customer records today"
     new = (set(today["source_customer_id"]) - set(bulk["source_customer_id"].dropna())) | (
-        set(webt["source_customer_id"]) - set(webb["source_customer_id"].dropna()))
+        set(webt["source_customer_id"]) - set(webb["source_customer_id"].dropna())
+    )
     assert new, "expected a few new customers today"
 
 
@@ -185,8 +198,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
     def run(name, seed):
         out = tmp_path / name / "landing"
         generate(customers=400, seed=seed, out=out, as_of=AS_OF, truth_dir=tmp_path / name / "truth")
-        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}, \
-            {p.name: p.read_bytes() for p in sorted((tmp_path / name / "truth").iterdir())}
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}, {
+            p.name: p.read_bytes() for p in sorted((tmp_path / name / "truth").iterdir())
+        }
 
     a, ta = run("a", 11)
     b, tb = run("b", 11)
