@@ -101,7 +101,7 @@ def audience_expectations(
         ),
     ]
     notes = {}
-    bounds = volume_bounds([previous_size], band) if previous_size is not None else None
+    bounds = volume_bounds([previous_size], band, min_history=1) if previous_size is not None else None
     if bounds is not None:
         exps.append(
             Expect(

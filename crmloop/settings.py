@@ -51,8 +51,9 @@ def _env_int(name: str, default: int) -> int:
 class QualityThresholds:
     """Data-quality gate thresholds (documented in README, overridable by env)."""
 
-    volume_band: float = 0.5  # today's rows must be within ±50% of the trailing average
+    volume_band: float = 0.5  # today's rows must be within ±50% of the trailing median
     volume_trailing_days: int = 7
+    volume_min_history: int = 3  # fewer trailing partitions than this: volume is not judged
     freshness_days: int = 2  # newest partition not older than this many days before as-of
     max_null_share: float = 0.2  # tolerated share of nulls in nullable contact columns
     audience_band: float = 0.5  # audience size within ±50% of the previous run's
@@ -66,6 +67,7 @@ class QualityThresholds:
         return cls(
             volume_band=_env_float("CRM_DQ_VOLUME_BAND", cls.volume_band),
             volume_trailing_days=_env_int("CRM_DQ_VOLUME_TRAILING_DAYS", cls.volume_trailing_days),
+            volume_min_history=_env_int("CRM_DQ_VOLUME_MIN_HISTORY", cls.volume_min_history),
             freshness_days=_env_int("CRM_DQ_FRESHNESS_DAYS", cls.freshness_days),
             max_null_share=_env_float("CRM_DQ_MAX_NULL_SHARE", cls.max_null_share),
             audience_band=_env_float("CRM_DQ_AUDIENCE_BAND", cls.audience_band),

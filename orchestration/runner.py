@@ -70,7 +70,7 @@ def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: th
         stop.wait(0.5)
 
 
-def execute_partition(defs, job_name: str, partition: str, instance) -> RunOutcome:
+def execute_partition(defs, job_name: str, partition: str, instance, log_level: str = "WARNING") -> RunOutcome:
     """Execute one job for one partition in-process, with a progress bar; never raises on step failure."""
     from dagster import DagsterEventType
 
@@ -92,6 +92,7 @@ def execute_partition(defs, job_name: str, partition: str, instance) -> RunOutco
         watcher.start()
         try:
             result = job.execute_in_process(
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
                 instance=instance, partition_key=partition, raise_on_error=False, run_id=run_id,
                 tags={"crmloop/source": "cli"},
             )

@@ -1,6 +1,5 @@
 """One daily-partitioned asset per declared source: landing partition D → lake partition D."""
 
-from __future__ import annotations
 
 from datetime import date
 

@@ -4,10 +4,10 @@ dbt runs for one partition with `--vars {"as_of": <partition date>}`; every ware
 shares the pool `duckdb_writer` (limit 1 in dagster.yaml): DuckDB allows one writer process.
 """
 
-from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from orchestration.defs.ingestion import ingestion_key, sources_by_entity
 from orchestration.defs.partitions import daily_partitions
 
 WAREHOUSE_POOL = "duckdb_writer"
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 LAKE_SOURCE_NAME = "lake"
 
 
@@ -48,7 +49,9 @@ def dbt_project(settings: Settings) -> DbtProject:
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
         target.mkdir(parents=True, exist_ok=True)
-        project.preparer.prepare(project)
+        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=target
+        ).wait()
     return project
 
 
@@ -103,4 +106,6 @@ def warehouse_assets(settings: Settings) -> dg.AssetsDefinition:
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
     project = dbt_project(settings)
-    return DbtCliResource(project_dir=project, profiles_dir=str(settings.dbt_project_dir))
+    return DbtCliResource(
+        project_dir=project, profiles_dir=str(settings.dbt_project_dir), dbt_executable=DBT_EXECUTABLE
+    )

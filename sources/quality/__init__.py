@@ -97,7 +97,7 @@ def partition_batches(
         batches.append(Batch(f"{prefix}.schema", schema_frame(files, schemas, wanted), schema_suite(entity)))
 
         trailing = [s.rows for s in stats if s.load_date < load_date][-q.volume_trailing_days :]
-        bounds = volume_bounds(trailing, q.volume_band)
+        bounds = volume_bounds(trailing, q.volume_band, q.volume_min_history)
         referential = entity == "orders"
         exps = rows_suite(entity, as_of=as_of, thresholds=q, volume_bounds=bounds, referential=referential)
         columns = needed_columns(exps)
@@ -116,7 +116,9 @@ def partition_batches(
         usable = [e for e in exps if set(e.columns) <= present]
         notes = {}
         if bounds is None:
-            notes["volume.within_band"] = "no trailing partitions: volume not checked"
+            notes["volume.within_band"] = (
+                f"{len(trailing)} trailing partition(s), fewer than {q.volume_min_history}: volume not checked"
+            )
         else:
             notes["volume.within_band"] = f"trailing rows {trailing}, allowed {bounds[0]}..{bounds[1]}"
         batches.append(Batch(f"{prefix}.rows", frame, usable, notes))

@@ -269,7 +269,7 @@ def rows_suite(
                 ERROR,
                 "expect_table_row_count_to_be_between",
                 kw,
-                f"row count within ±{q.volume_band:.0%} of the trailing {q.volume_trailing_days}-partition average",
+                f"row count within ±{q.volume_band:.0%} of the trailing {q.volume_trailing_days}-partition median",
             )
         )
     return exps
@@ -294,13 +294,19 @@ def partitions_suite(thresholds: QualityThresholds) -> list[Expect]:
     ]
 
 
-def volume_bounds(trailing_rows: list[int], band: float) -> tuple[int, int | None] | None:
-    """(min, max) rows allowed given the trailing partitions' row counts; None without history."""
-    if not trailing_rows:
+def volume_bounds(trailing_rows: list[int], band: float, min_history: int = 3) -> tuple[int, int | None] | None:
+    """(min, max) rows allowed given the trailing partitions' row counts; None without enough history.
+
+    The centre is the median, not the mean, so one initial full extract among daily deltas does
+    not move the band; with fewer than `min_history` trailing partitions volume is not judged.
+    """
+    if len(trailing_rows) < max(min_history, 1):
         return None
-    avg = sum(trailing_rows) / len(trailing_rows)
-    lo = int(avg * (1.0 - band))
-    hi = int(avg * (1.0 + band) + 0.999999)
+    ordered = sorted(trailing_rows)
+    mid = len(ordered) // 2
+    centre = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    lo = int(centre * (1.0 - band))
+    hi = int(centre * (1.0 + band) + 0.999999)
     return max(lo, 0), hi
 
 
