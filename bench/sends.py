@@ -83,6 +83,24 @@ class RssSampler:
         s = self.samples
         return [round(s[i][1] / 2**20, 1) for i in (0, len(s) // 2, -1)] if s else []
 
+    def progress(self, total: int):
+        """A delivery progress callback that notes RSS at 10 %, 50 % and 100 % of `total` sent."""
+        marks: dict[str, float] = {}
+
+        def cb(stage: str, info: dict) -> None:
+            sent = info.get("sent", 0)
+            for label, share in (("10pct", 0.1), ("50pct", 0.5), ("100pct", 1.0)):
+                if label not in marks and total and sent >= share * total:
+                    marks[label] = round(self.proc.memory_info().rss / 2**20, 1)
+
+        cb.marks = marks
+        return cb
+
+
+def cpu_seconds() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
 
 def stats(url: str) -> dict:
     with urllib.request.urlopen(url + "/_fake/stats", timeout=10) as r:
@@ -92,8 +110,8 @@ def stats(url: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--emails", type=int, default=1_000_000)
-    ap.add_argument("--sms", type=int, default=30_000, help="SMS to send (200,000 takes 200000/rate seconds)")
-    ap.add_argument("--sms-rate", type=float, default=300.0, help="configured Twilio requests per second")
+    ap.add_argument("--sms", type=int, default=20_000, help="SMS to send (200,000 takes 200000/rate seconds)")
+    ap.add_argument("--sms-rate", type=float, default=200.0, help="configured Twilio requests per second")
     ap.add_argument("--sms-concurrency", type=int, default=16)
     ap.add_argument("--email-rate", type=float, default=100.0, help="SendGrid requests per second (x1000 emails)")
     ap.add_argument("--email-concurrency", type=int, default=4)
@@ -115,20 +133,26 @@ def main(argv: list[str] | None = None) -> int:
             }
             cfg = DeliveryConfig.from_env(home=Path(home), env=env)
             with RssSampler() as rss_email:
-                t0 = time.perf_counter()
-                s = send_messages("email", gen_email(args.emails), cfg=cfg, send_date=SEND_DATE)
-                email_s = time.perf_counter() - t0
+                t0, c0 = time.perf_counter(), cpu_seconds()
+                email_cb = rss_email.progress(args.emails)
+                s = send_messages("email", gen_email(args.emails), cfg=cfg, send_date=SEND_DATE, progress=email_cb)
+                email_s, email_cpu = time.perf_counter() - t0, cpu_seconds() - c0
             sg = stats(urls["sendgrid"])
             result["email"] = {
                 "sent": s.sent, "failed": dict(s.failed), "requests": s.requests, "seconds": round(email_s, 2),
                 "emails_per_second": round(s.sent / email_s), "target_per_second": 20_000,
+                "sender_cpu_seconds": round(email_cpu, 2),
+                "emails_per_sender_cpu_second": round(s.sent / email_cpu) if email_cpu else None,
+                "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
                 "fake_deliveries": sg["deliveries"], "fake_duplicates": sg["duplicates"],
                 "max_personalizations_per_request": sg["max_personalizations"],
                 "rss_mb_start_mid_end": rss_email.start_mid_end_mb(),
+                "rss_mb_at_sent_share": email_cb.marks,
             }
             with RssSampler() as rss_sms:
                 t0 = time.perf_counter()
-                t = send_messages("sms", gen_sms(args.sms), cfg=cfg, send_date=SEND_DATE)
+                sms_cb = rss_sms.progress(args.sms)
+                t = send_messages("sms", gen_sms(args.sms), cfg=cfg, send_date=SEND_DATE, progress=sms_cb)
                 sms_s = time.perf_counter() - t0
             tw = stats(urls["twilio"])
             span = (tw["last_request"] or 0) - (tw["first_request"] or 0)
@@ -140,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                 "within_5pct": abs(measured - args.sms_rate) <= 0.05 * args.sms_rate,
                 "fake_deliveries": tw["deliveries"], "fake_duplicates": tw["duplicates"],
                 "rss_mb_start_mid_end": rss_sms.start_mid_end_mb(),
+                "rss_mb_at_sent_share": sms_cb.marks,
             }
     finally:
         fakes.stdin.close()

@@ -54,6 +54,7 @@ class ChannelSummary:
     suppressed_at_send: Counter = field(default_factory=Counter)  # reason -> n (suppression list hit)
     reconciled: Counter = field(default_factory=Counter)  # sent / released / ambiguous (crash recovery)
     ambiguous_batches: list[str] = field(default_factory=list)
+    duplicate_in_input: int = 0  # same ledger key offered twice in one run (sent once)
     requests: int = 0
     retries: int = 0
     batches: int = 0
@@ -73,6 +74,7 @@ class ChannelSummary:
             + self.ambiguous
             + sum(self.already_in_ledger.values())
             + sum(self.suppressed_at_send.values())
+            + self.duplicate_in_input
         )
 
     def add_plan(self, batch_metadata: dict) -> None:
@@ -99,6 +101,7 @@ class ChannelSummary:
             "ambiguous_batches": self.ambiguous_batches[:50],
             "already_in_ledger": dict(self.already_in_ledger),
             "suppressed_at_send": dict(self.suppressed_at_send),
+            "duplicate_in_input": self.duplicate_in_input,
             "reconciled_after_crash": dict(self.reconciled),
             "requests": self.requests,
             "retries": self.retries,
@@ -155,7 +158,12 @@ def _prefilter(
         ids = [sid_of(m) for m in block]
         existing = ledger.existing(ids)
         suppressed = ledger.suppressed_addresses(client.channel, [m.to for m in block])
-        for m, sid in zip(block, ids, strict=False):
+        seen: set[str] = set()
+        for m, sid in zip(block, ids, strict=True):
+            if sid in seen:  # the same key twice in the input: one message only
+                summary.duplicate_in_input += 1
+                continue
+            seen.add(sid)
             state = existing.get(sid)
             if state is not None and not (state[0] == "failed" and state[1]):
                 summary.already_in_ledger[state[0]] += 1

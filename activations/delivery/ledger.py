@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS {SUPPRESSION_LIST} (
 """
 
 
+class DuplicateSendError(ValueError):
+    """A batch's intent collided with an existing ledger row: nothing of that batch was sent."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """The result for one message of a batch."""
@@ -216,6 +220,14 @@ class SendLedger:
                 if pending is not None:
                     self._pending_tx(*pending, now)
                 self.con.execute("COMMIT")
+            except duckdb.ConstraintException as exc:
+                self.con.execute("ROLLBACK")
+                if pending is not None and finished:
+                    self.step(finished, None)  # keep what the finished batches did
+                raise DuplicateSendError(
+                    f"batch {pending[0] if pending else '?'}: a message key is already in {LEDGER} "
+                    f"(the same campaign/customer/channel/send date offered twice in one run?): {exc}"
+                ) from exc
             except Exception:
                 self.con.execute("ROLLBACK")
                 raise

@@ -58,13 +58,13 @@ class SandboxSink:
             self.requests += 1
 
     def _read(self, channel: str, provider: str):
-        p = self.path(channel, provider)
-        if not p.exists():
-            return
-        with open(p, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    yield json.loads(line)
+        """Every record of this channel, all send dates (a crash on one day may be reconciled
+        by a run for another)."""
+        for p in sorted((self.outbox_dir / channel).glob(f"*/{provider}.jsonl")):
+            with open(p, encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield json.loads(line)
 
     # ------------------------------------------------------------------ lookups
     def _sms_lookup(self, to: str) -> list[dict]:
