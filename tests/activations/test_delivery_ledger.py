@@ -119,3 +119,12 @@ def test_summary_accounts_for_every_message(tmp_path):
     assert s.offered == 11 == s.accounted()
     assert md["suppressed_at_send"] == {"unsubscribed": 1} and md["already_in_ledger"] == {"sent": 4}
     assert md["sent"] == 6 and md["sample"]["personalization"]["to"][0]["email"].endswith("@example.com")
+
+
+def test_same_key_twice_in_one_run_is_sent_once(tmp_path):
+    cfg = DeliveryConfig.from_env(home=tmp_path, env={})
+    msgs = email_messages(5)
+    s = send_messages("email", msgs + [msgs[2]], cfg=cfg, send_date=SEND_DATE)
+    assert s.sent == 5 and s.duplicate_in_input == 1 and s.accounted() == 6
+    rec = json.loads((tmp_path / "outbox/email/2025-03-14/sendgrid.jsonl").read_text(encoding="utf-8"))
+    assert len(rec["body"]["personalizations"]) == 5
