@@ -1,7 +1,8 @@
 -- Edges between records that share an identifier (normalised email, mobile number, loyalty card).
 -- Placeholders and identifiers used by more than var('identity_max_records_per_identifier') records
 -- are shared/junk and never merge people. Each identifier links its records to its smallest record
--- (a star, not a clique). The edge list is symmetric and has a self-loop per record.
+-- (a star, not a clique). The edge list is symmetric, with a self-loop per linked record; records
+-- without edges are their own component and skip the propagation passes.
 with identifiers as (
     select rec_idx, 'email' as id_type, email as id_value
     from {{ ref('int_identity_records') }}
@@ -32,4 +33,4 @@ select a as src, b as dst from star
 union all
 select b as src, a as dst from star
 union all
-select rec_idx as src, rec_idx as dst from {{ ref('int_identity_records') }}
+select node as src, node as dst from (select a as node from star union select b as node from star) linked

@@ -1,15 +1,8 @@
 -- Orders of people: latest status per order, with customer_id and items per order.
 -- counts = completed (cancelled and refunded orders do not count towards spend or orders).
 with lines as (
-    select source_system, order_id, sum(quantity) as items, max(product_id) as any_product_id
-    from (
-        select l.*, row_number() over (
-            partition by source_system, order_id, line_no
-            order by load_date desc, _source_file desc, _row_number desc) as _rn
-        from {{ ref('stg_order_lines') }} l
-        where load_date <= {{ as_of() }}
-    ) x
-    where _rn = 1
+    select source_system, order_id, sum(quantity) as items
+    from {{ ref('int_order_lines_latest') }}
     group by source_system, order_id
 )
 select

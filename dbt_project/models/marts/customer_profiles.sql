@@ -89,19 +89,12 @@ mode_season as (
               from orders) s
         group by customer_id, season) x where rn = 1
 ),
-latest_lines as (
-    select source_system, order_id, product_id, quantity from (
-        select l.*, row_number() over (partition by source_system, order_id, line_no
-                                       order by load_date desc, _source_file desc, _row_number desc) as _rn
-        from {{ ref('stg_order_lines') }} l where load_date <= {{ asof }}) x
-    where _rn = 1
-),
 top_category as (
     select customer_id, category as top_category from (
         select o.customer_id, p.category,
                row_number() over (partition by o.customer_id order by sum(l.quantity) desc, p.category) as rn
         from orders o
-        join latest_lines l on l.source_system = o.source_system and l.order_id = o.order_id
+        join {{ ref('int_order_lines_latest') }} l on l.source_system = o.source_system and l.order_id = o.order_id
         join {{ ref('stg_products') }} p on p.product_id = l.product_id
         where p.category is not null
         group by o.customer_id, p.category) x where rn = 1
