@@ -1,0 +1,39 @@
+import dagster as dg
+
+from orchestration.defs.automation import landing_sensor
+
+
+def _evaluate(cursor=None):
+    ctx = dg.build_sensor_context(cursor=cursor)
+    result = landing_sensor(ctx)
+    return ctx, result
+
+
+def test_landing_sensor_requests_a_run_per_new_partition_and_again_when_files_change(crm_env):
+    landing = crm_env / "landing"
+    (landing / "orders" / "2025-03-01").mkdir(parents=True)
+    (landing / "orders" / "2025-03-01" / "a.csv").write_text("order_id\n1\n")
+    (landing / "customers" / "2025-03-02").mkdir(parents=True)
+    (landing / "customers" / "2025-03-02" / "c.csv").write_text("id\n1\n")
+
+    ctx, result = _evaluate()
+    assert sorted(r.partition_key for r in result) == ["2025-03-01", "2025-03-02"]
+
+    # nothing new: skip
+    ctx2, result2 = _evaluate(ctx.cursor)
+    assert isinstance(result2, dg.SkipReason)
+
+    # a late file for an already-seen date: run that date again
+    (landing / "orders" / "2025-03-01" / "b.csv").write_text("order_id\n2\n")
+    ctx3, result3 = _evaluate(ctx2.cursor)
+    assert [r.partition_key for r in result3] == ["2025-03-01"]
+    assert result3[0].run_key != result[0].run_key
+
+
+def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env):
+    landing = crm_env / "landing"
+    (landing / "orders" / "2019-01-01").mkdir(parents=True)
+    (landing / "orders" / "2019-01-01" / "a.csv").write_text("order_id\n1\n")
+    ctx, result = _evaluate()
+    keys = [] if isinstance(result, dg.SkipReason) else [r.partition_key for r in result]
+    assert "2019-01-01" not in keys
