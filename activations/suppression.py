@@ -165,7 +165,9 @@ def apply_suppression(
     unknown_ok = {(c.id, ch) for c in plan.campaigns for ch in c.unknown_consent_allowed}
 
     a = audience.loc[~audience["holdout"].astype(bool)].copy()
-    prof = profiles.drop_duplicates("customer_id")
+    a["customer_id"] = a["customer_id"].astype(str)
+    prof = profiles.drop_duplicates("customer_id").copy()
+    prof["customer_id"] = prof["customer_id"].astype(str)
     # profile columns that clash with audience columns (address, as_of) keep a `_profile` suffix
     a = a.merge(prof, on="customer_id", how="left", validate="many_to_one", suffixes=("", "_profile"))
     a = a.reset_index(drop=True)

@@ -163,3 +163,19 @@ def test_duplicate_profile_rows_are_a_clear_error(tmp_path: Path):
     wh = write_profiles(tmp_path / "w.duckdb", [profile("C1", "VIP"), profile("C1", "VIP")])
     with pytest.raises(LookupError, match=r"duplicate customer_id.*'vip_party'.*\['C1'\]"):
         build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+
+
+def test_empty_segments_give_empty_batches(tmp_path: Path):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from activations.outbound import prepare_messages
+
+    wh = write_profiles(tmp_path / "w.duckdb", [profile("C1", "Dormant")])  # in no campaign's segment
+    prepared = prepare_messages(
+        wh, PLAN_PATH, AS_OF, SEND, datetime(2026, 11, 22, 12, tzinfo=ZoneInfo("Asia/Bangkok"))
+    )
+    batches = list(prepared.batches())
+    assert len(batches) == 7 and all(b.audience == b.eligible == 0 and b.sample is None for b in batches)
+    assert list(prepared.messages()) == []
+    assert _rows(wh, "SELECT count(*) FROM marts.campaign_audiences") == [(0,)]
