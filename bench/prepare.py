@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -62,6 +63,11 @@ FROM g
 """
 
 
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -81,19 +87,23 @@ def main() -> int:
         t_gen = time.perf_counter() - t0
         print(f"profiles: {args.customers} in {t_gen:.1f}s", file=sys.stderr, flush=True)
         t1 = time.perf_counter()
+        c1 = _cpu_s()
         now = datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
         prepared = prepare_messages(
             wh, plan, AS_OF, date(2026, 11, 22), now, progress=lambda m: print(m, file=sys.stderr, flush=True)
         )
         t_prep = time.perf_counter() - t1
+        c_prep = _cpu_s() - c1
         n_msgs = sum(b.eligible for b in prepared.batches())
         audience = sum(b.audience for b in prepared.batches())
         ok = all(b.counts_add_up() for b in prepared.batches())
-        t_exp = 0.0
+        t_exp = c_exp = 0.0
         if not args.no_exports:
             t2 = time.perf_counter()
+            c2 = _cpu_s()
             write_exports(prepared, Path(tmp) / "exports")
             t_exp = time.perf_counter() - t2
+            c_exp = _cpu_s() - c2
         result = {
             "bench": "prepare",
             "customers": args.customers,
@@ -102,8 +112,11 @@ def main() -> int:
             "counts_add_up": ok,
             "profiles_s": round(t_gen, 2),
             "prepare_s": round(t_prep, 2),
+            "prepare_cpu_s": round(c_prep, 2),
             "messages_per_s": round(n_msgs / t_prep) if t_prep else None,
             "exports_s": round(t_exp, 2),
+            "exports_cpu_s": round(c_exp, 2),
+            "load_avg_1m": round(os.getloadavg()[0], 1),
             "peak_rss_mb": _rss_mb(),
         }
     print(json.dumps(result))
