@@ -622,6 +622,49 @@ class JsonlReader:
             _head, self.encoding = _check_text(path, "jsonl")
 
     def batches(self) -> Iterator[RawBatch]:
+        """Arrow's JSON reader when every line parses and each field keeps one type (fields it
+        would read as timestamps are kept as text); otherwise the file starts over line by
+        line with Python's json, which quarantines each bad line with its number."""
+        if self.encoding in ("utf-8", "utf-8-sig"):
+            row = 0
+            try:
+                for rb in self._arrow_batches():
+                    n = rb.num_rows
+                    cols = [_arrow_to_str(c) for c in rb.columns]
+                    yield RawBatch(
+                        list(rb.schema.names), cols, pa.array(range(row + 1, row + n + 1), pa.int64())
+                    )
+                    row += n
+                return
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                if row:
+                    yield RestartFile()  # type: ignore[misc]
+        yield from self._python_batches()
+
+    def _arrow_batches(self):
+        import pyarrow.json as pajson
+
+        with self.path.open("rb") as fh:
+            head = fh.read(1 << 20)
+        cut = head.rfind(b"\n")
+        head = head[: cut + 1] if cut >= 0 else head
+        inferred = pajson.read_json(io.BytesIO(head)).schema
+        fields = []
+        for f in inferred:
+            t = f.type
+            if pa.types.is_temporal(t) or pa.types.is_null(t):
+                t = STRING
+            fields.append(pa.field(f.name, t))
+        reader = pajson.open_json(
+            self.path,
+            read_options=pajson.ReadOptions(block_size=16 << 20),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=pa.schema(fields), unexpected_field_behavior="infer", newlines_in_values=False
+            ),
+        )
+        yield from reader
+
+    def _python_batches(self) -> Iterator[RawBatch]:
         enc = self.encoding
         objs: list[dict] = []
         nums: list[int] = []

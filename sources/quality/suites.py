@@ -294,7 +294,9 @@ def partitions_suite(thresholds: QualityThresholds) -> list[Expect]:
     ]
 
 
-def volume_bounds(trailing_rows: list[int], band: float, min_history: int = 3) -> tuple[int, int | None] | None:
+def volume_bounds(
+    trailing_rows: list[int], band: float, min_history: int = 3
+) -> tuple[int, int | None] | None:
     """(min, max) rows allowed given the trailing partitions' row counts; None without enough history.
 
     The centre is the median, not the mean, so one initial full extract among daily deltas does

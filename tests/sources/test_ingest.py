@@ -571,3 +571,47 @@ def test_header_only_csv_crlf_and_semicolons(env):
     q = sorted(env.quarantine_rows("orders"), key=lambda r: r["row"])
     assert [(r["row"], r["value"]) for r in q] == [(1, "1,5"), (2, "1.234,50")]
     assert json.loads(q[1]["raw"])["order_date"] == "02/01/2568"
+
+
+def test_jsonl_arrow_fast_path_matches_line_by_line(tmp_path):
+    from sources.readers import JsonlReader, RestartFile
+
+    lines = [
+        {
+            "event_id": "e1",
+            "n": 12,
+            "amount": 1234.5,
+            "ts": "2025-01-02T08:00:00",
+            "tags": ["a", "b"],
+            "th": "ค้นหา",
+        },
+        {"event_id": "e2", "n": 13, "amount": 99, "ts": "not-a-date", "extra": True},
+        {"event_id": "e3", "ts": None},
+    ]
+    p = tmp_path / "e.jsonl"
+    p.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n\n", encoding="utf-8")
+
+    def rows(batches):
+        out = []
+        for b in batches:
+            assert not isinstance(b, RestartFile)
+            for i in range(b.num_rows):
+                rec = {n: c[i].as_py() for n, c in zip(b.names, b.columns, strict=True)}
+                out.append((b.row_numbers[i].as_py(), {k: v for k, v in rec.items() if v is not None}))
+        return out
+
+    fast = rows(JsonlReader(p).batches())
+    slow = rows(JsonlReader(p)._python_batches())
+    assert fast == slow
+    assert fast[0] == (
+        1,
+        {
+            "event_id": "e1",
+            "n": "12",
+            "amount": "1234.5",
+            "ts": "2025-01-02T08:00:00",
+            "tags": '["a", "b"]',
+            "th": "ค้นหา",
+        },
+    )
+    assert fast[1][1]["amount"] == "99" and fast[1][1]["extra"] == "true"
