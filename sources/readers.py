@@ -312,7 +312,7 @@ def _number_to_str(v: str) -> str:
 # One token per row start or cell: (row attrs) | (cell attrs, <v> text, fast inline text, other inline)
 _TOKEN_RE = re.compile(
     r"<(?:\w+:)?row\b([^>]*?)/?>"
-    r"|<(?:\w+:)?c\b([^>]*?)(?:/>|>"
+    r"|<(?:\w+:)?c\b(?: r=\"([A-Z]+)\d+\")?([^>]*?)(?:/>|>"
     r"(?:<(?:\w+:)?f\b[^>]*/>|<(?:\w+:)?f\b[^>]*>[^<]*</(?:\w+:)?f>)?"
     r"(?:<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>"
     r"|<(?:\w+:)?is><(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t></(?:\w+:)?is>"
@@ -382,7 +382,7 @@ class _SheetStream:
         cells: dict[int, str | None] | None = None
         col = -1
         for m in _TOKEN_RE.finditer(text):
-            row_attrs, attrs, v, t_fast, inner = m.groups()
+            row_attrs, letters, attrs, v, t_fast, inner = m.groups()
             if row_attrs is not None:
                 if cells is not None:
                     out.append((last_row, cells))
@@ -393,8 +393,13 @@ class _SheetStream:
                     out.append((last_row, cells))
                     cells = None
                 continue
-            ref = _attr(attrs, "r")
-            col = _col_index(ref) if ref else col + 1
+            if letters is not None:
+                col = _COL_CACHE.get(letters)
+                if col is None:
+                    col = _col_index(letters)
+            else:
+                ref = _attr(attrs, "r")
+                col = _col_index(ref) if ref else col + 1
             if cells is None:
                 continue
             if t_fast is not None:  # <is><t>text</t></is>, the common inline string
