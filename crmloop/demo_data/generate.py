@@ -133,6 +133,11 @@ class DemoSummary:
         return "\n".join(lines)
 
 
+def _release() -> None:
+    """Hand memory Arrow's allocator keeps cached back to the OS, so stages' peaks do not stack."""
+    pa.default_memory_pool().release_unused()
+
+
 def _minus_years(d: date, years: int) -> date:
     try:
         return d.replace(year=d.year - years)
@@ -238,6 +243,7 @@ class _Writer:
                 "bytes": size,
             }
         )
+        _release()
         self.progress(f"wrote {rel} ({rows:,} rows)")
 
 
@@ -295,8 +301,10 @@ def generate(
     people = make_people(rngs[0], customers, cal, pools)
     rec = make_records(rngs[1], people, cal)
     rec_idx = record_index(people, rec)
+    _release()
     progress(f"{customers:,} people, {rec.pid.size:,} source records; drawing orders")
     orders, lines = make_orders(rngs[2], people, rec, rec_idx, cal, pools, orders_scale)
+    _release()
     progress(f"{orders.pid.size:,} orders, {lines.order.size:,} lines; drawing web events")
     events = make_events(rngs[3], people, rec, rec_idx, cal, pools, events_scale)
     consents = make_consents(rngs[4], rec, cal)
