@@ -40,7 +40,12 @@ LEDGER_TABLE = "activations.send_ledger"
 SUPPRESSION_LIST_TABLE = "activations.suppression_list"
 CAMPAIGN_SUPPRESSIONS_TABLE = "activations.campaign_suppressions"
 NOT_CONTACTED_STATUSES = ("failed",)
-DEDUPE_CHANNELS = ("email", "sms", "phone")  # ledger statuses that do not count towards the cap
+DEDUPE_CHANNELS = ("email", "sms", "phone")
+CHECK_FLAGS = (
+    "has_valid_email",
+    "has_valid_mobile",
+    "has_postal_address",
+)  # ledger statuses that do not count towards the cap
 
 # When a person is on the list for several reasons, the first of these wins.
 LIST_REASON_PRIORITY = (
@@ -168,8 +173,9 @@ def apply_suppression(
     a["customer_id"] = a["customer_id"].astype(str)
     prof = profiles.drop_duplicates("customer_id").copy()
     prof["customer_id"] = prof["customer_id"].astype(str)
-    # profile columns that clash with audience columns (address, as_of) keep a `_profile` suffix
-    a = a.merge(prof, on="customer_id", how="left", validate="many_to_one", suffixes=("", "_profile"))
+    # the checks read only these; the other profile columns join the eligible rows at the end
+    check_cols = [c for c in (*CONSENT_COLUMN.values(), *CHECK_FLAGS) if c in prof.columns]
+    a = a.merge(prof[["customer_id", *check_cols]], on="customer_id", how="left", validate="many_to_one")
     a = a.reset_index(drop=True)
     n = len(a)
     reason = pd.Series([None] * n, dtype="object")
@@ -285,6 +291,11 @@ def apply_suppression(
     suppressed["send_date"] = send_date
     suppressed = suppressed[SUPPRESSION_COLUMNS].reset_index(drop=True)
     eligible = a.loc[~sup_mask].reset_index(drop=True)
+    rest = [c for c in prof.columns if c not in check_cols]
+    # profile columns that clash with audience columns (address, as_of) keep a `_profile` suffix
+    eligible = eligible.merge(
+        prof[rest], on="customer_id", how="left", validate="many_to_one", suffixes=("", "_profile")
+    )
     nb = quiet_hours_not_before(now, plan.sms.quiet_hours.start, plan.sms.quiet_hours.end, plan.timezone)
     eligible["not_before"] = pd.Series(
         [nb if c == "sms" else None for c in eligible["channel"]], dtype="object"
