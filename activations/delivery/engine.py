@@ -233,22 +233,25 @@ def deliver(
         return finished
 
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"send-{client.channel}") as pool:
-        for batch in client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk)):
-            if not batch:
-                continue
-            finished = collect(block=len(in_flight) >= limit)
-            while len(in_flight) >= limit:
-                finished += collect(block=True)
-            batch_id = new_batch_id(client.channel)
-            # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
-            ledger.step(finished, (batch_id, client.channel, batch))
-            summary.batches += 1
-            in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
-            if progress and time.monotonic() - last_report > 2.0:
-                last_report = time.monotonic()
-                progress("send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered})
-        while in_flight:
-            ledger.step(collect(block=True), None)
+        try:
+            for batch in client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk)):
+                if not batch:
+                    continue
+                finished = collect(block=len(in_flight) >= limit)
+                while len(in_flight) >= limit:
+                    finished += collect(block=True)
+                batch_id = new_batch_id(client.channel)
+                # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
+                ledger.step(finished, (batch_id, client.channel, batch))
+                summary.batches += 1
+                in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
+                if progress and time.monotonic() - last_report > 2.0:
+                    last_report = time.monotonic()
+                    progress("send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered})
+        finally:
+            # also when the loop failed: what was sent is recorded, nothing is left pending
+            while in_flight:
+                ledger.step(collect(block=True), None)
     summary.elapsed_seconds = time.perf_counter() - started
     if progress:
         progress("done", summary.to_metadata())
