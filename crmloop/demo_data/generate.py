@@ -44,6 +44,7 @@ from crmloop.demo_data.people import (
     make_records,
 )
 from crmloop.demo_data.pools import OCCUPATIONS_EN, OCCUPATIONS_TH, Pools, draw_pools
+from crmloop.settings import default_as_of
 
 CUSTOMER_COLUMNS = [
     "source_system",
@@ -286,7 +287,7 @@ def generate(
         raise ValueError(f"customers must be at least 1, not {customers}")
     t0 = time.monotonic()
     progress = progress or (lambda _msg: None)
-    as_of = as_of or (date.today() - timedelta(days=1))
+    as_of = as_of or default_as_of()
     out = Path(out)
     truth = Path(truth_dir) if truth_dir else out.resolve().parent / "demo_truth"
     window_start = _minus_years(as_of, 3)
