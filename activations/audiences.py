@@ -125,7 +125,7 @@ def expand_audience(profiles: pd.DataFrame, campaign: Campaign, as_of: date, sen
                     "customer_id": ids,
                     "channel": ch,
                     "holdout": hold,
-                    "reason_included": reason,
+                    "reason_included": pd.Categorical([reason] * len(ids)),
                     "address": channel_addresses(profiles, ch).to_numpy(dtype=object),
                     "as_of": as_of,
                     "send_date": send_date,
