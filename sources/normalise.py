@@ -324,7 +324,28 @@ def parse_timestamps(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return np.where(ok, us, 0), ok, has_time
 
 
-_FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d")
+_FAST_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d", "%Y-%m-%d %H:%M")
+_DMY_FAST_RE = r"^\d{2}/\d{2}/\d{4}(?: \d{2}:\d{2}(?::\d{2})?)?$"
+
+
+def _dmy_to_iso(v: pa.Array) -> pa.Array:
+    """`31/01/2568 14:05` → `2025-01-31 14:05` (BE years converted) for zero-padded DD/MM/YYYY values;
+    other values unchanged. Lets the common Thai form take Arrow's strptime fast path."""
+    shaped = pc.fill_null(pc.match_substring_regex(v, _DMY_FAST_RE), False)
+    if not pc.any(shaped).as_py():
+        return v
+    y = pc.cast(pc.if_else(shaped, pc.utf8_slice_codeunits(v, 6, 10), pa.scalar(None, STRING)), pa.int64())
+    y = pc.if_else(pc.greater_equal(y, 2400), pc.subtract(y, 543), y)
+    iso = pc.binary_join_element_wise(
+        pc.utf8_lpad(pc.cast(y, STRING), 4, "0"),
+        "-",
+        pc.utf8_slice_codeunits(v, 3, 5),
+        "-",
+        pc.utf8_slice_codeunits(v, 0, 2),
+        pc.utf8_slice_codeunits(v, 10, 100),
+        "",
+    )
+    return pc.if_else(shaped, iso, v)
 
 
 def _parse_column(arr: pa.Array, unit: str) -> Normalised:
@@ -336,15 +357,16 @@ def _parse_column(arr: pa.Array, unit: str) -> Normalised:
     if n == 0:
         return Normalised(pa.array([], out_type), _false(0))
     ts = pa.nulls(n, pa.timestamp("us"))
+    iso = _dmy_to_iso(v)
     for fmt in _FAST_FORMATS:
         todo = pc.and_(pc.is_valid(v), pc.is_null(ts))
         if not pc.any(todo).as_py():
             break
-        parsed = pc.strptime(v, format=fmt, unit="us", error_is_null=True)
+        parsed = pc.strptime(iso, format=fmt, unit="us", error_is_null=True)
         # strptime rolls 2025-02-30 over to March: keep only values whose day survived, and CE years
-        shaped = pc.fill_null(pc.match_substring_regex(v, r"^\d{4}-\d{2}-\d{2}"), False)
+        shaped = pc.fill_null(pc.match_substring_regex(iso, r"^\d{4}-\d{2}-\d{2}"), False)
         dd = pc.cast(
-            pc.if_else(shaped, pc.utf8_slice_codeunits(v, 8, 10), pa.scalar(None, STRING)), pa.int64()
+            pc.if_else(shaped, pc.utf8_slice_codeunits(iso, 8, 10), pa.scalar(None, STRING)), pa.int64()
         )
         keep = pc.and_(pc.less(pc.year(parsed), 2400), pc.equal(pc.day(parsed), dd))
         parsed = pc.if_else(pc.fill_null(keep, False), parsed, pa.scalar(None, ts.type))
