@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> int:
                 "CRM_SMS_LEDGER_BATCH": "500",
             }
             cfg = DeliveryConfig.from_env(home=Path(home), env=env)
+            # what building the messages costs (the plan side's work, included in the run below)
+            c0, n_gen = cpu_seconds(), min(args.emails, 100_000)
+            for _ in gen_email(n_gen):
+                pass
+            gen_cpu_per_msg = (cpu_seconds() - c0) / max(1, n_gen)
             with RssSampler() as rss_email:
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 email_cb = rss_email.progress(args.emails)
@@ -143,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 "emails_per_second": round(s.sent / email_s), "target_per_second": 20_000,
                 "sender_cpu_seconds": round(email_cpu, 2),
                 "emails_per_sender_cpu_second": round(s.sent / email_cpu) if email_cpu else None,
+                "message_generation_cpu_us": round(gen_cpu_per_msg * 1e6, 1),
+                "emails_per_delivery_cpu_second": round(s.sent / max(1e-9, email_cpu - gen_cpu_per_msg * s.sent)),
                 "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
                 "fake_deliveries": sg["deliveries"], "fake_duplicates": sg["duplicates"],
                 "max_personalizations_per_request": sg["max_personalizations"],
