@@ -31,6 +31,7 @@ _TOP_KEYS = {
     "csv",
     "xlsx",
     "columns",
+    "quality",
 }
 _COL_KEYS = {
     "from",
@@ -87,11 +88,34 @@ class SourceDeclaration:
     csv_encoding: str = "auto"
     xlsx_sheet: str | int | None = None  # None = first sheet
     xlsx_header_row: int = 1
+    quality: dict = field(default_factory=dict)  # overrides of QualityThresholds for this source
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def required_columns(self) -> list[str]:
         return [c for c, s in self.columns.items() if s.required and s.default is None]
+
+
+def _parse_quality(path: Path, spec: Any) -> dict:
+    """`quality:` overrides the data-quality thresholds (crmloop.settings.QualityThresholds) for
+    this source only, e.g. a POS export where a third of customers give no email."""
+    from dataclasses import fields
+
+    from crmloop.settings import QualityThresholds
+
+    if spec is None:
+        return {}
+    known = {f.name: f.type for f in fields(QualityThresholds)}
+    if not isinstance(spec, dict):
+        raise _err(path, "quality", f"must be a mapping of thresholds ({', '.join(sorted(known))})")
+    out = {}
+    for k, v in spec.items():
+        if k not in known:
+            raise _err(path, f"quality.{k}", f"unknown threshold (known: {', '.join(sorted(known))})")
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise _err(path, f"quality.{k}", f"must be a number, got {v!r}")
+        out[k] = int(v) if known[k] in (int, "int") else float(v)
+    return out
 
 
 def _err(path: Path, where: str, msg: str) -> DeclarationError:
@@ -296,6 +320,7 @@ def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
         csv_encoding=encoding,
         xlsx_sheet=sheet,
         xlsx_header_row=header_row,
+        quality=_parse_quality(path, data.get("quality")),
         raw=data,
     )
 

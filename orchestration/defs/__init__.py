@@ -8,16 +8,25 @@ from crmloop.settings import Settings
 
 
 def build_definitions() -> dg.Definitions:
-    from orchestration.defs import automation, ingestion, quality, warehouse
+    from orchestration.defs import activation, automation, ingestion, quality, warehouse
     from orchestration.defs.resources import CrmSettings
 
     settings = Settings.from_env()
     daily_job, ingest_job = automation.jobs()
     return dg.Definitions(
-        assets=[*ingestion.ingestion_assets(), warehouse.warehouse_assets(settings)],
-        asset_checks=[*quality.lake_quality_checks()],
+        assets=[
+            *ingestion.ingestion_assets(),
+            warehouse.warehouse_assets(settings),
+            activation.campaign_audiences,
+            activation.channels,
+        ],
+        asset_checks=[*quality.lake_quality_checks(), *quality.audience_quality_checks()],
         jobs=[daily_job, ingest_job],
         schedules=[automation.daily_schedule(daily_job)],
         sensors=[automation.landing_sensor],
-        resources={"crm": CrmSettings(), "dbt": warehouse.dbt_resource(settings)},
+        resources={
+            "crm": CrmSettings(),
+            "dbt": warehouse.dbt_resource(settings),
+            "providers": activation.provider_secrets(),
+        },
     )

@@ -168,13 +168,20 @@ def validate_partition_for(
     load_date: date,
     progress: Callable[[str], None] | None = None,
 ) -> ValidationReport:
-    """`validate_partition` with the lake, Data Docs folder and thresholds of `settings`."""
+    """`validate_partition` with the lake, Data Docs folder and thresholds of `settings`, and the
+    source declaration's own `quality:` overrides."""
+    from dataclasses import replace
+
+    from sources.declarations import load_declarations
+
+    decl = load_declarations().get(source)
+    thresholds = replace(settings.quality, **decl.quality) if decl is not None and decl.quality else settings.quality
     return validate_partition(
         source,
         entity,
         load_date,
         lake_dir=settings.lake_dir,
         docs_dir=settings.data_docs_dir,
-        thresholds=settings.quality,
+        thresholds=thresholds,
         progress=progress,
     )

@@ -35,6 +35,18 @@ CONSENT_STATUSES = ["opt_in", "opt_out"]
 TICKET_STATUSES = ["open", "closed"]
 RESPONSES = ["rsvp", "attended", "applied", "redeemed"]
 GENDERS = ["M", "F"]
+# provider vocabularies (the receiver in activations/webhooks accepts exactly these)
+EMAIL_EVENTS = [
+    "processed", "delivered", "open", "click", "bounce", "dropped", "spamreport",
+    "unsubscribe", "group_unsubscribe", "group_resubscribe", "deferred",
+]
+SMS_STATUSES = [
+    "queued", "sent", "delivered", "undelivered", "failed", "received", "accepted", "scheduled",
+    "sending", "receiving", "read", "canceled", "partially_delivered",
+]
+AD_PLATFORMS = ["meta", "google"]
+# providers retry webhooks: the same event may arrive twice; the warehouse keeps the first
+RETRIED_EVENTS = {"email_events", "sms_events"}
 
 # per entity: the key that must be unique within one delivered file, and the timestamp columns
 KEYS: dict[str, list[str]] = {
@@ -46,6 +58,9 @@ KEYS: dict[str, list[str]] = {
     "consents": ["source_system", "source_customer_id", "channel", "recorded_at"],
     "support_tickets": ["ticket_id"],
     "campaign_responses": ["response_id"],
+    "email_events": ["event_id"],
+    "sms_events": ["event_id"],
+    "ad_reports": ["platform", "audience_id", "date"],
 }
 TIMESTAMPS: dict[str, list[str]] = {
     "customers": ["registered_at", "updated_at"],
@@ -54,6 +69,8 @@ TIMESTAMPS: dict[str, list[str]] = {
     "consents": ["recorded_at"],
     "support_tickets": ["opened_at", "closed_at"],
     "campaign_responses": ["occurred_at"],
+    "email_events": ["occurred_at"],
+    "sms_events": ["occurred_at"],
 }
 
 
@@ -161,7 +178,7 @@ def rows_suite(
     exps.append(
         Expect(
             "key.unique_per_file",
-            ERROR,
+            WARN if entity in RETRIED_EVENTS else ERROR,
             "expect_compound_columns_to_be_unique",
             {"column_list": ["_source_file", *key]},
             f"({', '.join(key)}) unique within each delivered file",
@@ -257,6 +274,30 @@ def rows_suite(
             _in_set("response", RESPONSES),
             _regex("phone.e164", "phone", E164_REGEX, ERROR),
             _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+        ]
+    elif entity == "email_events":
+        exps += [
+            _not_null("event"),
+            _in_set("event", EMAIL_EVENTS),
+            _not_null("occurred_at"),
+            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            _not_null("campaign_id", WARN, keep),
+        ]
+    elif entity == "sms_events":
+        exps += [
+            _not_null("status"),
+            _in_set("status", SMS_STATUSES),
+            _not_null("occurred_at"),
+            _regex("to.e164", "to", E164_REGEX, ERROR),
+        ]
+    elif entity == "ad_reports":
+        exps += [
+            _in_set("platform", AD_PLATFORMS),
+            _min("impressions"),
+            _min("clicks"),
+            _min("spend"),
+            _min("matched_users"),
+            _min("uploaded_users"),
         ]
     if volume_bounds is not None:
         lo, hi = volume_bounds

@@ -1,0 +1,211 @@
+"""Activation assets: audiences (gated), then one asset per channel, each recording what it did.
+
+Partition D builds audiences from the warehouse as of D and sends on D+1 (the 02:00 run):
+send_date = D + 1. Every step writes the warehouse, so all share the `duckdb_writer` pool.
+"""
+
+import json
+import os
+import time
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from crmloop.settings import TIMEZONE, Settings
+from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.resources import CrmSettings
+from orchestration.defs.warehouse import WAREHOUSE_POOL
+
+GROUP = "activation"
+AUDIENCES = dg.AssetKey(["activations", "campaign_audiences"])
+EMAIL = dg.AssetKey(["activations", "email"])
+SMS = dg.AssetKey(["activations", "sms"])
+ADS = dg.AssetKey(["activations", "ads"])
+FILES = dg.AssetKey(["activations", "marketer_files"])
+PROFILES = dg.AssetKey(["warehouse", "customer_profiles"])
+
+SECRET_NAMES = (
+    "SENDGRID_API_KEY",
+    "TWILIO_ACCOUNT_SID",
+    "TWILIO_AUTH_TOKEN",
+    "TWILIO_MESSAGING_SERVICE_SID",
+    "META_ACCESS_TOKEN",
+    "META_AD_ACCOUNT_ID",
+    "META_CUSTOM_AUDIENCE_ID",
+)
+
+
+class ProviderSecrets(dg.ConfigurableResource):
+    """Provider credentials, from the environment through Dagster `EnvVar` (never in code or metadata).
+
+    In sandbox mode none is needed; live mode names the missing variable."""
+
+    sendgrid_api_key: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    meta_access_token: str | None = None
+    meta_ad_account_id: str | None = None
+    meta_custom_audience_id: str | None = None
+
+    def as_env(self) -> dict[str, str]:
+        out = {}
+        for name in SECRET_NAMES:
+            value = getattr(self, name.lower())
+            if value:
+                out[name] = value
+        return out
+
+
+def provider_secrets() -> ProviderSecrets:
+    """Bind every secret that is set in the environment as an EnvVar (unset ones stay None)."""
+    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in SECRET_NAMES if os.environ.get(n)})
+
+
+def send_date_for(partition_key: str) -> date:
+    return date.fromisoformat(partition_key) + timedelta(days=1)
+
+
+def send_clock(send_date: date) -> datetime:
+    """The time the sends happen: now, or 02:00 Bangkok on the send date for a backfill/replay."""
+    tz = ZoneInfo(TIMEZONE)
+    now = datetime.now(tz)
+    return now if now.date() == send_date else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
+
+
+def _prepare(settings: Settings, partition_key: str, log):
+    from activations.outbound import prepare_messages
+    from activations.plan import load_plan
+
+    as_of = date.fromisoformat(partition_key)
+    send_date = send_date_for(partition_key)
+    plan = load_plan(settings.plan_path)
+    return prepare_messages(
+        settings.warehouse_path, plan, as_of, send_date, send_clock(send_date),
+        progress=log.info, lake_dir=settings.lake_dir,
+    )
+
+
+def _batches_markdown(prepared, channels: tuple[str, ...] | None = None) -> str:
+    lines = ["| campaign | channel | audience | holdout | suppressed | eligible | queued |", "|---|---|---|---|---|---|---|"]
+    for b in prepared.batches():
+        if channels and b.channel not in channels:
+            continue
+        m = b.metadata()
+        lines.append(
+            f"| {b.campaign_id} | {b.channel} | {m['audience']} | {m['holdout']} | {b.suppressed_total} "
+            f"| {b.eligible} | {m.get('queued', 0)} |"
+        )
+    return "\n".join(lines)
+
+
+def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> str:
+    totals: dict[str, int] = {}
+    for b in prepared.batches():
+        if channels and b.channel not in channels:
+            continue
+        for reason, n in b.suppressed.items():
+            totals[reason] = totals.get(reason, 0) + n
+    if not totals:
+        return "Nobody was suppressed."
+    return "\n".join(["| reason | people |", "|---|---|"] + [f"| {r} | {n} |" for r, n in sorted(totals.items(), key=lambda kv: -kv[1])])
+
+
+@dg.asset(
+    key=AUDIENCES,
+    deps=[PROFILES],
+    partitions_def=daily_partitions(),
+    pool=WAREHOUSE_POOL,
+    group_name=GROUP,
+    kinds={"python", "duckdb"},
+    description="Campaign audiences of the communication plan (activations/plan.yml) as of D: "
+    "marts.campaign_audiences with holdout, a membership snapshot for the send date, and every "
+    "suppression with its reason. Gated by the audience quality suite before anything is sent.",
+)
+def campaign_audiences(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
+    settings = crm.get()
+    t0 = time.monotonic()
+    prepared = _prepare(settings, context.partition_key, context.log)
+    totals = {"audience": 0, "holdout": 0, "suppressed": 0, "eligible": 0}
+    for b in prepared.batches():
+        m = b.metadata()
+        totals["audience"] += m["audience"]
+        totals["holdout"] += m["holdout"]
+        totals["suppressed"] += b.suppressed_total
+        totals["eligible"] += b.eligible
+    return dg.MaterializeResult(
+        metadata={
+            **totals,
+            "send_date": prepared.send_date.isoformat(),
+            "campaigns": dg.MetadataValue.md(_batches_markdown(prepared)),
+            "suppressed_by_reason": dg.MetadataValue.md(_suppressed_markdown(prepared)),
+            "seconds": round(time.monotonic() - t0, 2),
+        }
+    )
+
+
+def _summary_metadata(channel_meta: dict) -> dict:
+    """Channel summary (from activations.delivery) → Dagster metadata; nested values as JSON/markdown."""
+    out: dict = {}
+    for k, v in channel_meta.items():
+        if isinstance(v, bool | int | float | str) or v is None:
+            out[k] = v if v is not None else ""
+        elif k == "sample" and isinstance(v, dict):
+            body = "\n".join(f"**{field}**: {str(val)[:500]}" for field, val in v.items() if val)
+            out[k] = dg.MetadataValue.md(body or "(empty)")
+        else:
+            out[k] = dg.MetadataValue.json(json.loads(json.dumps(v, default=str)))
+    return out
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(EMAIL, deps=[AUDIENCES], group_name=GROUP, kinds={"sendgrid"},
+                     description="Email through the official SendGrid SDK, exactly once per ledger key."),
+        dg.AssetSpec(SMS, deps=[AUDIENCES], group_name=GROUP, kinds={"twilio"},
+                     description="SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
+        dg.AssetSpec(ADS, deps=[AUDIENCES], group_name=GROUP, kinds={"meta", "googleads"},
+                     description="Meta Custom Audience sync (diff) and Google Customer Match upload file."),
+        dg.AssetSpec(FILES, deps=[AUDIENCES], group_name=GROUP, kinds={"excel", "csv"},
+                     description="Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest."),
+    ],
+    partitions_def=daily_partitions(),
+    pool=WAREHOUSE_POOL,
+    can_subset=True,
+    name="channels",
+)
+def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
+    from activations.delivery import DeliveryConfig, deliver_prepared
+    from activations.exports import write_exports
+
+    settings = crm.get()
+    t0 = time.monotonic()
+    prepared = _prepare(settings, context.partition_key, context.log)
+    cfg = DeliveryConfig.from_env(home=settings.home, env={**os.environ, **providers.as_env()})
+    selected = context.selected_asset_keys
+    if selected & {EMAIL, SMS, ADS}:
+        delivered = deliver_prepared(prepared, settings, cfg=cfg, progress=context.log.info)
+    else:
+        delivered = {}
+    for key, channel in ((EMAIL, "email"), (SMS, "sms"), (ADS, "ads")):
+        if key not in selected:
+            continue
+        meta = _summary_metadata(delivered.get(channel, {"sent": 0, "note": "no campaign uses this channel"}))
+        meta["suppressed_by_reason"] = dg.MetadataValue.md(_suppressed_markdown(prepared, (channel,)))
+        meta["campaigns"] = dg.MetadataValue.md(_batches_markdown(prepared, (channel,)))
+        meta["mode"] = cfg.mode
+        yield dg.MaterializeResult(asset_key=key, metadata=meta)
+    if FILES in selected:
+        manifests = write_exports(prepared, settings.exports_dir, progress=context.log.info)
+        files = [f for m in manifests.values() for f in m.get("files", [])]
+        yield dg.MaterializeResult(
+            asset_key=FILES,
+            metadata={
+                "campaigns": len(manifests),
+                "files": len(files),
+                "folder": dg.MetadataValue.path(str(settings.exports_dir / prepared.send_date.isoformat())),
+                "manifest": dg.MetadataValue.json(json.loads(json.dumps(manifests, default=str))),
+                "seconds": round(time.monotonic() - t0, 2),
+            },
+        )
