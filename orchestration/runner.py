@@ -141,8 +141,8 @@ def run_daily(settings: Settings | None = None) -> bool:
     """One daily run as of settings.as_of (ingesting earlier landing partitions first)."""
     from dagster import DagsterInstance
 
-    from orchestration.defs.automation import DAILY_JOB, INGEST_JOB
     from orchestration.defs import build_definitions
+    from orchestration.defs.automation import DAILY_JOB, INGEST_JOB
 
     settings = settings or Settings.from_env()
     prepare_dagster_home(settings)
