@@ -1,0 +1,17 @@
+{{ config(schema='staging', materialized='view') }}
+-- Ad-platform reports (Meta and Google formats, mapped to one layout by sources/).
+select
+    cast(platform as {{ string_type() }}) as platform,
+    cast(campaign_id as {{ string_type() }}) as campaign_id,
+    cast(audience_id as {{ string_type() }}) as audience_id,
+    cast({{ adapter.quote('date') }} as date) as report_date,
+    cast(impressions as bigint) as impressions,
+    cast(clicks as bigint) as clicks,
+    cast(spend as double) as spend,
+    cast(conversions as double) as conversions,
+    cast(matched_users as bigint) as matched_users,
+    cast(uploaded_users as bigint) as uploaded_users,
+    _source_file, cast(_row_number as bigint) as _row_number,
+    cast(load_date as date) as load_date
+from {{ lake('ad_reports') }}
+where cast(load_date as date) <= {{ as_of() }}

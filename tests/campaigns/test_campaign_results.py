@@ -1,0 +1,178 @@
+"""Campaign results end to end on a small known scenario (tests/campaigns/scenario.py):
+export_campaign_state → lake → dbt build of the campaign models → exact counts, KPI, lift, diagnosis."""
+
+from __future__ import annotations
+
+from math import sqrt
+
+import pyarrow.parquet as pq
+import pytest
+
+from activations.plan import load_plan
+from activations.results_export import SCHEMAS, export_campaign_state
+from tests.campaigns.scenario import (
+    AS_OF,
+    EMAIL_CAMPAIGN,
+    SEND,
+    SMS_CAMPAIGN,
+    build_feedback_lake,
+    build_state_warehouse,
+)
+from tests.dbt.dbt_helpers import REPO, dbt_in_process, query
+
+PLAN = REPO / "activations" / "plan.yml"
+SELECT = [
+    "--select",
+    "+campaign_results+",
+    "+campaign_lift",
+    "+ad_match_rates",
+    "+rank_summary",
+    "+rank_migration",
+]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("campaigns")
+    lake, warehouse = root / "lake", root / "wh" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    build_state_warehouse(warehouse)
+    build_feedback_lake(lake)
+    exported = export_campaign_state(warehouse, lake, load_plan(PLAN), SEND)
+    results = dbt_in_process(["build", *SELECT], warehouse=warehouse, lake=lake, work=root / "w", as_of=AS_OF)
+    return {"root": root, "lake": lake, "warehouse": warehouse, "exported": exported, "results": results}
+
+
+def newcombe(x1, n1, x2, n2, z=1.959963984540054):
+    def wilson(x, n):
+        p = x / n
+        c = (p + z * z / (2 * n)) / (1 + z * z / n)
+        h = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return p, c - h, c + h
+
+    p1, l1, u1 = wilson(x1, n1)
+    p2, l2, u2 = wilson(x2, n2)
+    d = p1 - p2
+    return d, d - sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def row(warehouse, sql):
+    con_rows = query(warehouse, sql)
+    assert len(con_rows) == 1, con_rows
+    return con_rows[0]
+
+
+def test_export_counts_and_files(built):
+    ex = built["exported"]
+    assert ex["campaign_sends"] == 120
+    assert ex["outcomes"] == {
+        "holdout": 40,
+        "suppressed": 5,
+        "sent": 73,
+        "failed": 2,
+        "ambiguous": 0,
+        "queued": 0,
+    }
+    plan = load_plan(PLAN)
+    assert ex["campaign_plan"] == sum(len(c.channels) for c in plan.campaigns)
+    part = built["lake"] / "campaign_sends" / f"load_date={SEND.isoformat()}"
+    assert [p.name for p in part.iterdir()] == ["activations-0000.parquet"]
+    t = pq.read_table(part / "activations-0000.parquet")
+    assert t.schema.equals(SCHEMAS["campaign_sends"])
+    assert "load_date" not in t.schema.names
+    # no raw address anywhere in the file
+    assert not any("@example.com" in str(v) for v in t.column("address_hash").to_pylist())
+
+
+def test_every_unit_and_data_test_passed(built):
+    results = built["results"]["results"]
+    assert {r["status"] for r in results} <= {"success", "pass"}
+    names = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert {
+        "conversion_window",
+        "lift_newcombe_interval_known_answer",
+        "kpi_met_missed_and_diagnosis",
+        "email_events_dedupe_first_delivery",
+        "sms_events_dedupe_first_delivery",
+        "responses_dedupe_first_delivery",
+        "match_rate_per_sync",
+    } <= names
+
+
+def test_email_campaign_funnel_kpi_and_diagnosis(built):
+    r = row(
+        built["warehouse"],
+        "select audience, holdout, suppressed, sent, failed, ambiguous, queued, delivered, bounced, unique_opens,"
+        " unique_clicks, unsubscribed, responded_applied, responded_rsvp, converted_sent, converted,"
+        " converted_holdout, revenue, revenue_holdout, kpi_metric, kpi_target, kpi_actual, kpi_met, kpi_status,"
+        f" diagnosis from marts.campaign_results where campaign_id = '{EMAIL_CAMPAIGN}'",
+    )
+    assert r[:19] == (100, 40, 5, 53, 2, 0, 0, 50, 3, 20, 10, 1, 3, 0, 13, 14, 4, 14000.0, 4000.0)
+    assert r[19:21] == ("apply_rate", 0.15)
+    assert r[21] == pytest.approx(3 / 53, abs=1e-12)
+    assert r[22:] == (
+        False,
+        "missed",
+        "the application process was too complicated: people clicked but few applied",
+    )
+
+
+def test_sms_campaign_met(built):
+    r = row(
+        built["warehouse"],
+        "select channel, audience, holdout, sent, delivered, bounced, unsubscribed, converted_sent, kpi_actual,"
+        f" kpi_status, diagnosis from marts.campaign_results where campaign_id = '{SMS_CAMPAIGN}'",
+    )
+    assert r == ("sms", 20, 0, 20, 18, 2, 1, 13, 0.65, "met", None)
+
+
+def test_lift(built):
+    r = row(
+        built["warehouse"],
+        "select n_treatment, converted_treatment, n_holdout, converted_holdout, lift, lift_ci_low, lift_ci_high,"
+        f" significance from marts.campaign_lift where campaign_id = '{EMAIL_CAMPAIGN}'",
+    )
+    d, lo, hi = newcombe(14, 60, 4, 40)
+    assert r[:4] == (60, 14, 40, 4)
+    assert r[4:7] == (round(d, 6), round(lo, 6), round(hi, 6))
+    assert lo < 0 < hi  # 23.3% vs 10%: with 60 and 40 people the data cannot tell
+    assert r[7] == "not significant"
+    sms = row(
+        built["warehouse"],
+        f"select n_holdout, significance from marts.campaign_lift where campaign_id = '{SMS_CAMPAIGN}'",
+    )
+    assert sms == (0, "not significant")
+
+
+def test_ad_match_rate(built):
+    assert query(
+        built["warehouse"], "select platform, audience_id, match_rate from marts.ad_match_rates"
+    ) == [("meta", "aud1", 0.75)]
+
+
+def test_rerun_export_replaces_partition(tmp_path):
+    """A rerun of the same send date replaces the file (same rows), never adds a second one."""
+    wh, lake = tmp_path / "warehouse.duckdb", tmp_path / "lake"
+    build_state_warehouse(wh)
+    first = export_campaign_state(wh, lake, load_plan(PLAN), SEND)
+    (lake / "campaign_sends" / f"load_date={SEND.isoformat()}" / "activations-0001.parquet").write_bytes(
+        b"stale"
+    )
+    again = export_campaign_state(wh, lake, load_plan(PLAN), SEND)
+    assert again["outcomes"] == first["outcomes"]
+    part = lake / "campaign_sends" / f"load_date={SEND.isoformat()}"
+    assert [p.name for p in part.iterdir()] == ["activations-0000.parquet"]
+    assert not list((lake / ".staging").iterdir())
+
+
+def test_export_before_any_table_exists(tmp_path):
+    """First run: no warehouse tables yet → empty files with the full schema."""
+    import duckdb
+
+    wh = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(wh)).close()
+    out = export_campaign_state(wh, tmp_path / "lake", load_plan(PLAN), SEND)
+    assert out["campaign_sends"] == 0
+    t = pq.read_table(out["files"]["campaign_sends"])
+    assert t.num_rows == 0 and t.schema.equals(SCHEMAS["campaign_sends"])
+    assert pq.read_table(out["files"]["campaign_plan"]).num_rows == out["campaign_plan"] > 0
