@@ -87,9 +87,11 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
         arrays = []
         for name, typ in ENTITY_COLUMNS[entity]:
             arrays.append(pa.array(cols[name], type=typ) if name in cols else pa.nulls(n, typ))
-        arrays += [pa.array(np.full(n, source, dtype=object), pa.string()),
-                   pa.array(np.full(n, src_file, dtype=object), pa.string()),
-                   pa.array(np.arange(1, n + 1, dtype=np.int64))]
+        arrays += [
+            pa.array(np.full(n, source, dtype=object), pa.string()),
+            pa.array(np.full(n, src_file, dtype=object), pa.string()),
+            pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        ]
         d = lake_p / entity / f"load_date={day}"
         d.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_arrays(arrays, schema=schema), d / f"{source}-{file_no:04d}.parquet")
@@ -102,19 +104,40 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
     mobile = np.char.add("+668", np.char.zfill(np.char.mod("%d", rng.permutation(n) + 10_000_000), 8))
     has_mobile = rng.random(n) < 0.6
     first_day = AS_OF.replace(year=AS_OF.year - 3, day=1)
-    write("customers", first_day, "crm", {
-        "source_system": np.full(n, "crm", dtype=object), "source_customer_id": ids.astype(object),
-        "first_name": np.full(n, "Somchai", dtype=object), "email": emails.astype(object),
-        "email_valid": np.ones(n, bool), "phone": np.where(has_mobile, mobile, None).astype(object),
-        "phone_is_mobile": has_mobile, "registered_at": reg, "updated_at": reg,
-        "province": np.full(n, "Bangkok", dtype=object)}, n)
+    write(
+        "customers",
+        first_day,
+        "crm",
+        {
+            "source_system": np.full(n, "crm", dtype=object),
+            "source_customer_id": ids.astype(object),
+            "first_name": np.full(n, "Somchai", dtype=object),
+            "email": emails.astype(object),
+            "email_valid": np.ones(n, bool),
+            "phone": np.where(has_mobile, mobile, None).astype(object),
+            "phone_is_mobile": has_mobile,
+            "registered_at": reg,
+            "updated_at": reg,
+            "province": np.full(n, "Bangkok", dtype=object),
+        },
+        n,
+    )
     w = rng.choice(n, n // 10, replace=False)
-    write("customers", first_day, "web", {
-        "source_system": np.full(w.size, "web", dtype=object),
-        "source_customer_id": np.char.add("w", ids[w]).astype(object), "email": emails[w].astype(object),
-        "email_valid": np.ones(w.size, bool), "phone_is_mobile": np.zeros(w.size, bool),
-        "registered_at": reg[w] + np.timedelta64(86400, "s"), "updated_at": reg[w] + np.timedelta64(86400, "s")},
-        w.size)
+    write(
+        "customers",
+        first_day,
+        "web",
+        {
+            "source_system": np.full(w.size, "web", dtype=object),
+            "source_customer_id": np.char.add("w", ids[w]).astype(object),
+            "email": emails[w].astype(object),
+            "email_valid": np.ones(w.size, bool),
+            "phone_is_mobile": np.zeros(w.size, bool),
+            "registered_at": reg[w] + np.timedelta64(86400, "s"),
+            "updated_at": reg[w] + np.timedelta64(86400, "s"),
+        },
+        w.size,
+    )
 
     m = n * orders_per_customer
     owner = np.minimum((rng.pareto(1.2, m) * n / 8).astype(np.int64), n - 1)  # skewed: few heavy buyers
@@ -130,13 +153,21 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
     def order_cols(sel: np.ndarray, status: np.ndarray | None = None) -> dict:
         # strings are built per slice (10M Python strings at once would need gigabytes)
         k = sel.size
-        return {"source_system": np.where(on_web[sel], "web", "crm").astype(object),
-                "order_id": np.char.mod("o%d", sel).astype(object),
-                "source_customer_id": np.where(on_web[sel], np.char.add("w", ids[owner[sel]]), ids[owner[sel]]).astype(object),
-                "ordered_at": ordered_at[sel], "channel": np.full(k, "store", dtype=object),
-                "store_id": np.full(k, "S01", dtype=object),
-                "status": status if status is not None else np.where(cancelled[sel], "cancelled", "completed").astype(object),
-                "total_amount": amount[sel], "currency": np.full(k, "THB", dtype=object)}
+        return {
+            "source_system": np.where(on_web[sel], "web", "crm").astype(object),
+            "order_id": np.char.mod("o%d", sel).astype(object),
+            "source_customer_id": np.where(
+                on_web[sel], np.char.add("w", ids[owner[sel]]), ids[owner[sel]]
+            ).astype(object),
+            "ordered_at": ordered_at[sel],
+            "channel": np.full(k, "store", dtype=object),
+            "store_id": np.full(k, "S01", dtype=object),
+            "status": status
+            if status is not None
+            else np.where(cancelled[sel], "cancelled", "completed").astype(object),
+            "total_amount": amount[sel],
+            "currency": np.full(k, "THB", dtype=object),
+        }
 
     month = od.astype("datetime64[M]")
     order_by_month = np.argsort(month, kind="stable")
@@ -147,9 +178,14 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
         day = month[sel[0]].astype("datetime64[D]").astype(date)
         cols = order_cols(sel)
         write("orders", day, "pos", cols, sel.size)
-        lines = {"source_system": cols["source_system"], "order_id": cols["order_id"],
-                 "line_no": np.ones(sel.size, np.int64), "product_id": np.full(sel.size, "P1", dtype=object),
-                 "quantity": np.ones(sel.size, np.int64), "unit_price": amount[sel]}
+        lines = {
+            "source_system": cols["source_system"],
+            "order_id": cols["order_id"],
+            "line_no": np.ones(sel.size, np.int64),
+            "product_id": np.full(sel.size, "P1", dtype=object),
+            "quantity": np.ones(sel.size, np.int64),
+            "unit_price": amount[sel],
+        }
         write("order_lines", day, "pos", lines, sel.size)
         del cols, lines
     # later deliveries (day before as_of): 2% of orders refunded, 1% delivered twice
@@ -163,21 +199,41 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
     k = max(m // 1000, 10)
     no = rng.integers(0, n, k)
     nt = np.datetime64(NEW_DAY, "us") + rng.integers(8 * 3600, 21 * 3600, k).astype("timedelta64[s]")
-    write("orders", NEW_DAY, "pos", {
-        "source_system": np.full(k, "crm", dtype=object), "order_id": np.char.mod("n%d", np.arange(k)).astype(object),
-        "source_customer_id": ids[no].astype(object), "ordered_at": nt, "status": np.full(k, "completed", dtype=object),
-        "total_amount": np.round(rng.gamma(1.5, 1200, k), 2), "currency": np.full(k, "THB", dtype=object)}, k)
-    return {"customer_records": n + w.size, "orders": m, "late_deliveries": int(redo.size), "new_day_orders": k}
+    write(
+        "orders",
+        NEW_DAY,
+        "pos",
+        {
+            "source_system": np.full(k, "crm", dtype=object),
+            "order_id": np.char.mod("n%d", np.arange(k)).astype(object),
+            "source_customer_id": ids[no].astype(object),
+            "ordered_at": nt,
+            "status": np.full(k, "completed", dtype=object),
+            "total_amount": np.round(rng.gamma(1.5, 1200, k), 2),
+            "currency": np.full(k, "THB", dtype=object),
+        },
+        k,
+    )
+    return {
+        "customer_records": n + w.size,
+        "orders": m,
+        "late_deliveries": int(redo.size),
+        "new_day_orders": k,
+    }
 
 
 def _measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
     """Run cmd in a wrapper process; return (seconds, peak RSS MB of the cmd's process tree, stdout)."""
-    wrapper = ("import resource, subprocess, sys, json;"
-               "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
-               "print(json.dumps({'rc': p.returncode, 'out': p.stdout[-20000:], 'err': p.stderr[-4000:],"
-               "'rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))")
+    wrapper = (
+        "import resource, subprocess, sys, json;"
+        "p = subprocess.run(sys.argv[1:], capture_output=True, text=True);"
+        "print(json.dumps({'rc': p.returncode, 'out': p.stdout[-20000:], 'err': p.stderr[-4000:],"
+        "'rss': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))"
+    )
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=REPO)
+    p = subprocess.run(
+        [sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True, env=env, cwd=REPO
+    )
     secs = time.perf_counter() - t0
     res = json.loads(p.stdout.strip().splitlines()[-1])
     if res["rc"] != 0:
@@ -196,71 +252,119 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench_dbt_", dir=args.workdir))
     lake, wh = work / "lake", work / "wh" / "warehouse.duckdb"
     wh.parent.mkdir(parents=True)
-    env = {**os.environ, "DBT_PROFILES_DIR": str(REPO / "dbt_project"), "CRM_WAREHOUSE": str(wh),
-           "CRM_LAKE_DIR": str(lake), "CRM_DBT_TARGET": "duckdb", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-           "PYTHONPATH": str(REPO)}
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(REPO / "dbt_project"),
+        "CRM_WAREHOUSE": str(wh),
+        "CRM_LAKE_DIR": str(lake),
+        "CRM_DBT_TARGET": "duckdb",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONPATH": str(REPO),
+    }
     out: dict = {"customers": args.customers, "orders_per_customer": args.orders_per_customer}
     try:
         say = lambda m: print(f"[bench.dbt_build] {m}", file=sys.stderr, flush=True)  # noqa: E731
         say(f"writing lake: {args.customers:,} people, {args.customers * args.orders_per_customer:,} orders")
         t0 = time.perf_counter()
-        gen = subprocess.run([sys.executable, "-c",
-                              "import json, sys; from bench.dbt_build import _write_lake;"
-                              "print(json.dumps(_write_lake(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))",
-                              str(lake), str(args.customers), str(args.orders_per_customer), str(args.seed)],
-                             capture_output=True, text=True, env=env, cwd=REPO)
+        gen = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json, sys; from bench.dbt_build import _write_lake;"
+                "print(json.dumps(_write_lake(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))",
+                str(lake),
+                str(args.customers),
+                str(args.orders_per_customer),
+                str(args.seed),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
         if gen.returncode != 0:
             raise RuntimeError(gen.stderr[-4000:])
         out["lake"] = json.loads(gen.stdout.strip().splitlines()[-1])
         out["lake_seconds"] = round(time.perf_counter() - t0, 1)
 
         say("floor: one DuckDB query")
-        floor_code = ("import duckdb, json, sys; c = duckdb.connect();"
-                      "rows = c.execute(sys.argv[1]).fetchall();"
-                      "print(json.dumps([[r[0], r[1], r[2]] for r in rows]))")
+        floor_code = (
+            "import duckdb, json, sys; c = duckdb.connect();"
+            "rows = c.execute(sys.argv[1]).fetchall();"
+            "print(json.dumps([[r[0], r[1], r[2]] for r in rows]))"
+        )
         sql = FLOOR_SQL.format(lake=lake, as_of=AS_OF)
         secs, rss, stdout = _measured([sys.executable, "-c", floor_code, sql], env)
         floor = {r[0]: (r[1], r[2]) for r in json.loads(stdout.strip().splitlines()[-1])}
         out["floor"] = {"seconds": round(secs, 2), "peak_rss_mb": round(rss), "ranks": floor}
 
         dbt = str(REPO / ".venv" / "bin" / "dbt")
-        common = ["--project-dir", str(REPO / "dbt_project"), "--target-path", str(work / "target"),
-                  "--log-path", str(work / "logs")]
+        common = [
+            "--project-dir",
+            str(REPO / "dbt_project"),
+            "--target-path",
+            str(work / "target"),
+            "--log-path",
+            str(work / "logs"),
+        ]
+        from tests.dbt.dbt_helpers import CUSTOMER_MODEL  # the customer model: its marts and all upstream
+
+        sel = list(CUSTOMER_MODEL)
         say("dbt parse (fixed start-up)")
         secs, rss, _ = _measured([dbt, "parse", *common], env)
         out["dbt_startup_seconds"] = round(secs, 2)
 
         say("dbt build (full)")
-        secs, rss, _ = _measured([dbt, "build", "--vars", json.dumps({"as_of": str(AS_OF)}), *common], env)
+        secs, rss, _ = _measured(
+            [dbt, "build", *sel, "--vars", json.dumps({"as_of": str(AS_OF)}), *common], env
+        )
         out["dbt_build_full"] = {"seconds": round(secs, 2), "peak_rss_mb": round(rss)}
+        say(f"full build {secs:.1f}s, peak {rss:.0f} MB")
         import duckdb
 
         con = duckdb.connect(str(wh), read_only=True)
-        got = {r[0]: (r[1], r[2]) for r in con.execute(
-            "select rank, customers, sales from marts.rank_summary where as_of = ?", [AS_OF]).fetchall()}
-        (people,), = con.execute("select count(distinct customer_id) from marts.customer_identity").fetchall()
+        got = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                "select rank, customers, sales from marts.rank_summary where as_of = ?", [AS_OF]
+            ).fetchall()
+        }
+        ((people,),) = con.execute(
+            "select count(distinct customer_id) from marts.customer_identity"
+        ).fetchall()
         con.close()
         out["dbt_ranks"] = got
         out["people"] = people
         out["ranks_equal_floor"] = {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in floor.items()}
 
         say("dbt build after one new day (incremental)")
-        secs, rss, _ = _measured([dbt, "build", "--vars", json.dumps({"as_of": str(NEW_DAY)}), *common], env)
+        secs, rss, _ = _measured(
+            [dbt, "build", *sel, "--vars", json.dumps({"as_of": str(NEW_DAY)}), *common], env
+        )
         out["dbt_build_incremental"] = {"seconds": round(secs, 2), "peak_rss_mb": round(rss)}
         say("dbt run after one new day (models only, incremental)")
-        secs, rss, _ = _measured([dbt, "run", "--vars", json.dumps({"as_of": str(NEW_DAY)}), *common], env)
+        secs, rss, _ = _measured(
+            [dbt, "run", *sel, "--vars", json.dumps({"as_of": str(NEW_DAY)}), *common], env
+        )
         out["dbt_run_incremental_rerun"] = {"seconds": round(secs, 2), "peak_rss_mb": round(rss)}
         full = out["dbt_build_full"]["seconds"]
-        out["full_over_floor_plus_startup"] = round(full / (3 * out["floor"]["seconds"] + out["dbt_startup_seconds"]), 2)
-        out["target_full_within_3x_floor_plus_startup"] = full <= 3 * out["floor"]["seconds"] + out["dbt_startup_seconds"]
+        out["full_over_floor_plus_startup"] = round(
+            full / (3 * out["floor"]["seconds"] + out["dbt_startup_seconds"]), 2
+        )
+        out["target_full_within_3x_floor_plus_startup"] = (
+            full <= 3 * out["floor"]["seconds"] + out["dbt_startup_seconds"]
+        )
         out["target_incremental_under_30s"] = out["dbt_build_incremental"]["seconds"] < 30
+    except Exception as exc:  # report what was measured, then fail
+        out["error"] = str(exc)[-3000:]
+        raise
     finally:
         out["peak_rss_mb_self"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             out["workdir"] = str(work)
-    print(json.dumps(out))
+        print(json.dumps(out), flush=True)
     return out
 
 

@@ -59,6 +59,19 @@ def run_dbt(
     return json.loads(results_file.read_text()) if results_file.exists() else {}
 
 
+# The customer model: every mart of this room and everything upstream (with their tests), so the
+# suite does not depend on other rooms' models in the same project (e.g. models/campaigns/).
+CUSTOMER_MODEL = [
+    "--select",
+    "+customer_profiles",
+    "+customer_rank_history",
+    "+rank_migration",
+    "+rank_summary",
+    "+customer_id_merges",
+    "+customer_identity",
+    "+customer_ranks",
+]
+
 _MANIFEST = {}
 
 

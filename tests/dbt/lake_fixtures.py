@@ -159,11 +159,63 @@ def write_partition(
     return path
 
 
+LAKE_SOURCES_YML = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "staging" / "lake.yml"
+_YML_TYPES = {
+    "string": S,
+    "varchar": S,
+    "text": S,
+    "timestamp": TS,
+    "date": D,
+    "double": F,
+    "float": F,
+    "float64": F,
+    "bigint": INT,
+    "int": INT,
+    "integer": INT,
+    "int64": INT,
+    "boolean": B,
+    "bool": B,
+}
+
+
+def declared_entities() -> dict[str, list[tuple[str, pa.DataType]] | None]:
+    """Entities the dbt project reads (source `lake` in dbt_project/models/staging/lake.yml), with
+    their columns: from ENTITY_COLUMNS, else from the YAML's `columns` (`data_type`), else None."""
+    import yaml
+
+    doc = yaml.safe_load(LAKE_SOURCES_YML.read_text())
+    out: dict[str, list[tuple[str, pa.DataType]] | None] = {}
+    for src in doc.get("sources", []):
+        if src.get("name") != "lake":
+            continue
+        for t in src.get("tables", []):
+            name = t["name"]
+            if name in ENTITY_COLUMNS:
+                out[name] = ENTITY_COLUMNS[name]
+                continue
+            cols: list | None = []
+            for c in t.get("columns", []) or []:
+                typ = _YML_TYPES.get(str(c.get("data_type", "")).lower())
+                if typ is None:
+                    cols = None
+                    break
+                if c["name"] not in {"_source", "_source_file", "_row_number", "load_date"}:
+                    cols.append((c["name"], typ))
+            out[name] = cols or None
+    return out
+
+
 def write_empty_entities(
     lake: Path | str, load_date: str = "2020-01-01", entities: Iterable[str] | None = None
 ):
-    """Give every entity (that has no partition yet) an empty file with the full schema."""
-    for entity in entities or ENTITY_COLUMNS:
+    """Give every entity the dbt project reads (that has no partition yet) an empty file with the
+    full schema. Entities outside ENTITY_COLUMNS are written when lake.yml declares their `columns`
+    with `data_type`; others are skipped (the customer-model tests do not select their models)."""
+    declared = declared_entities()
+    for name, cols in declared.items():
+        if name not in ENTITY_COLUMNS and cols is not None:
+            ENTITY_COLUMNS[name] = cols
+    for entity in entities or list(ENTITY_COLUMNS):
         if not (Path(lake) / entity).exists():
             write_partition(lake, entity, load_date, [], source="empty")
 

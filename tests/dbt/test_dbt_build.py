@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dbt.dbt_helpers import dbt_in_process, query
+from tests.dbt.dbt_helpers import CUSTOMER_MODEL, dbt_in_process, query
 from tests.dbt.scenario import CHAIN, DAY1, DAY2, build_day1, build_day2
 
 MARTS = ["customer_identity", "customer_ranks", "customer_profiles", "customer_rank_history", "rank_summary"]
@@ -20,7 +20,7 @@ def built(tmp_path_factory):
     inc.parent.mkdir()
     full.parent.mkdir()
     build_day1(lake)
-    day1 = dbt_in_process(["build"], warehouse=inc, lake=lake, work=root / "w1", as_of=DAY1)
+    day1 = dbt_in_process(["build", *CUSTOMER_MODEL], warehouse=inc, lake=lake, work=root / "w1", as_of=DAY1)
     day1_ranks = dict(query(inc, "select customer_id, rank from marts.customer_ranks"))
     day1_ids = dict(
         query(
@@ -28,10 +28,11 @@ def built(tmp_path_factory):
         )
     )
     build_day2(lake)
-    day2 = dbt_in_process(["build"], warehouse=inc, lake=lake, work=root / "w2", as_of=DAY2)
+    day2 = dbt_in_process(["build", *CUSTOMER_MODEL], warehouse=inc, lake=lake, work=root / "w2", as_of=DAY2)
     dbt_in_process(
         [
             "build",
+            *CUSTOMER_MODEL,
             "--full-refresh",
             "--exclude-resource-type",
             "test",

@@ -9,7 +9,7 @@ import pytest
 
 from crmloop.demo_data.generate import generate
 from sources import ingest_partition, landing_partitions, load_declarations
-from tests.dbt.dbt_helpers import query, run_dbt
+from tests.dbt.dbt_helpers import CUSTOMER_MODEL, query, run_dbt
 
 AS_OF = date(2025, 6, 30)
 # DOMAIN.md's example table at 35,000 people (Dormant is the project's addition)
@@ -30,7 +30,9 @@ def test_demo_ranks_land_near_the_domain_table(tmp_path):
             assert r.rows_in == r.rows_loaded + r.rows_quarantined
     wh = tmp_path / "wh" / "warehouse.duckdb"
     wh.parent.mkdir()
-    run_dbt(["build"], warehouse=wh, lake=lake, work=tmp_path / "dbt", as_of=AS_OF.isoformat())
+    run_dbt(
+        ["build", *CUSTOMER_MODEL], warehouse=wh, lake=lake, work=tmp_path / "dbt", as_of=AS_OF.isoformat()
+    )
     got = {
         r: (n, s)
         for r, n, s in query(

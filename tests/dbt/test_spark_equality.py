@@ -16,10 +16,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 # models behind the two marts, plus the singular convergence test; generic data tests and unit
 # tests run on DuckDB in the fast suite (they would only add Spark job start-ups here)
-SELECT = ["--select", "+customer_ranks", "+customer_identity", "--exclude", "test_type:generic",
-          "--exclude-resource-type", "unit_test"]
+SELECT = [
+    "--select",
+    "+customer_ranks",
+    "+customer_identity",
+    "--exclude",
+    "test_type:generic",
+    "--exclude-resource-type",
+    "unit_test",
+]
 
-RANKS_SQL = "select customer_id, rank, round(spend_3y, 2), orders_3y, cast(as_of as date) from {t} order by all"
+RANKS_SQL = (
+    "select customer_id, rank, round(spend_3y, 2), orders_3y, cast(as_of as date) from {t} order by all"
+)
 IDENT_SQL = "select customer_id, source_system, source_customer_id, merged_into from {t} order by all"
 
 
@@ -36,14 +45,22 @@ def test_spark_matches_duckdb_row_for_row(tmp_path):
         if day == DAY2:
             build_day2(lake)
         run_dbt(["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / f"d{day}", as_of=day)
-        run_dbt(["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / f"s{day}", as_of=day,
-                target="spark", extra_env=spark_env)
+        run_dbt(
+            ["build", *SELECT],
+            warehouse=wh,
+            lake=lake,
+            work=tmp_path / f"s{day}",
+            as_of=day,
+            target="spark",
+            extra_env=spark_env,
+        )
         # Spark session mode keeps its tables as Parquet under the Spark warehouse: read them directly
         con = duckdb.connect()
         try:
             for mart, sql in (("customer_ranks", RANKS_SQL), ("customer_identity", IDENT_SQL)):
-                spark_rows = con.execute(sql.format(
-                    t=f"read_parquet('{spark_home}/marts.db/{mart}/**/*.parquet')")).fetchall()
+                spark_rows = con.execute(
+                    sql.format(t=f"read_parquet('{spark_home}/marts.db/{mart}/**/*.parquet')")
+                ).fetchall()
                 duck_rows = query(wh, sql.format(t=f"marts.{mart}"))
                 assert len(duck_rows) > (1000 if mart == "customer_identity" else 20)
                 assert spark_rows == duck_rows, (day, mart)
