@@ -125,6 +125,11 @@ class Settings:
     def dbt_project_dir(self) -> Path:
         return DBT_PROJECT_DIR
 
+    @property
+    def dbt_target_dir(self) -> Path:
+        """dbt's manifest and per-run artifacts and logs: under the home, never in the repo."""
+        return self.home / "dbt_target"
+
     @classmethod
     def from_env(cls) -> Settings:
         as_of_raw = os.environ.get("CRM_AS_OF")
@@ -147,4 +152,6 @@ class Settings:
             "CRM_WAREHOUSE": str(self.warehouse_path),
             "CRM_LAKE_DIR": str(self.lake_dir),
             "DBT_PROFILES_DIR": str(self.dbt_project_dir),
+            "DBT_TARGET_PATH": str(self.dbt_target_dir),
+            "DBT_LOG_PATH": str(self.dbt_target_dir),
         }

@@ -112,7 +112,8 @@ def execute_partition(defs, job_name: str, partition: str, instance, log_level: 
             if not data.passed:
                 sev = getattr(data.severity, "value", str(data.severity))
                 name = f"{data.asset_key.to_user_string()}:{data.check_name}"
-                outcome.failed_checks.append(f"{name} ({sev})")
+                why = (data.description or "").strip().replace("\n", " ")[:600]
+                outcome.failed_checks.append(f"{name} ({sev}){': ' + why if why else ''}")
                 if sev == "ERROR":
                     outcome.success = False
     return outcome

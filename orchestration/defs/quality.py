@@ -140,19 +140,12 @@ def build_lake_check(
         "ranges, formats, referential, volume against trailing partitions, freshness",
     )
     def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
-        from sources.quality import validate_partition
+        from sources.quality import validate_partition_for
 
         settings = crm.get()
         load_date = date.fromisoformat(context.partition_key)
-        report = validate_partition(
-            source,
-            entity,
-            load_date,
-            lake_dir=settings.lake_dir,
-            docs_dir=settings.data_docs_dir,
-            thresholds=settings.quality,
-            as_of=load_date,
-            progress=context.log.info,
+        report = validate_partition_for(
+            settings, source, entity, load_date, progress=context.log.info, as_of=load_date
         )
         context.log.info(report.summary())
         yield from check_results(report, key, partition=context.partition_key, entity=entity, source=source)

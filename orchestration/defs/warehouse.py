@@ -46,7 +46,7 @@ def _newest_mtime(root: Path) -> float:
 def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project with its manifest under the crmloop home, parsed when missing or stale."""
     os.environ.update(settings.dbt_env())
-    target = settings.home / "dbt_target"
+    target = settings.dbt_target_dir
     project = DbtProject(
         project_dir=settings.dbt_project_dir,
         profiles_dir=settings.dbt_project_dir,

@@ -167,6 +167,7 @@ def validate_partition_for(
     entity: str,
     load_date: date,
     progress: Callable[[str], None] | None = None,
+    as_of: date | None = None,
 ) -> ValidationReport:
     """`validate_partition` with the lake, Data Docs folder and thresholds of `settings`, and the
     source declaration's own `quality:` overrides."""
@@ -183,5 +184,6 @@ def validate_partition_for(
         lake_dir=settings.lake_dir,
         docs_dir=settings.data_docs_dir,
         thresholds=thresholds,
+        as_of=as_of,
         progress=progress,
     )
