@@ -22,7 +22,8 @@ BENCHES = {
     "demo_data": ("bench.demo_data", lambda n: ["--customers", str(n)]),
     "ingest": ("bench.ingest", lambda n: ["--customers", str(n)]),
     "dbt_build": ("bench.dbt_build", lambda n: ["--customers", str(n)]),
-    "checks": ("bench.checks", lambda n: ["--customers", str(n)]),
+    "checks": ("bench.checks", lambda n: ["--scale", str(n / 1_000_000)]),
+    "prepare": ("bench.prepare", lambda n: ["--customers", str(n)]),
     "sends": ("bench.sends", lambda n: []),
     "webhooks": ("bench.webhooks", lambda n: []),
 }
