@@ -10,37 +10,14 @@ import pytest
 
 from activations.plan import load_plan
 from activations.results_export import SCHEMAS, export_campaign_state
+from tests.campaigns.conftest import PLAN
 from tests.campaigns.scenario import (
-    AS_OF,
     EMAIL_CAMPAIGN,
     SEND,
     SMS_CAMPAIGN,
-    build_feedback_lake,
     build_state_warehouse,
 )
-from tests.dbt.dbt_helpers import REPO, dbt_in_process, query
-
-PLAN = REPO / "activations" / "plan.yml"
-SELECT = [
-    "--select",
-    "+campaign_results+",
-    "+campaign_lift",
-    "+ad_match_rates",
-    "+rank_summary",
-    "+rank_migration",
-]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("campaigns")
-    lake, warehouse = root / "lake", root / "wh" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
-    build_state_warehouse(warehouse)
-    build_feedback_lake(lake)
-    exported = export_campaign_state(warehouse, lake, load_plan(PLAN), SEND)
-    results = dbt_in_process(["build", *SELECT], warehouse=warehouse, lake=lake, work=root / "w", as_of=AS_OF)
-    return {"root": root, "lake": lake, "warehouse": warehouse, "exported": exported, "results": results}
+from tests.dbt.dbt_helpers import query
 
 
 def newcombe(x1, n1, x2, n2, z=1.959963984540054):

@@ -10,11 +10,11 @@ with people as (
     group by campaign_id, send_date, person_id
 )
 select campaign_id, send_date,
-       sum(1 - holdout) as n_treatment,
-       sum(case when holdout = 0 then converted else 0 end) as converted_treatment,
+       cast(sum(1 - holdout) as bigint) as n_treatment,
+       cast(sum(case when holdout = 0 then converted else 0 end) as bigint) as converted_treatment,
        sum(case when holdout = 0 then revenue else 0.0 end) as revenue_treatment,
-       sum(holdout) as n_holdout,
-       sum(case when holdout = 1 then converted else 0 end) as converted_holdout,
+       cast(sum(holdout) as bigint) as n_holdout,
+       cast(sum(case when holdout = 1 then converted else 0 end) as bigint) as converted_holdout,
        sum(case when holdout = 1 then revenue else 0.0 end) as revenue_holdout
 from people
 group by campaign_id, send_date

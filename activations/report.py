@@ -1,0 +1,446 @@
+"""The campaign report: one self-contained HTML file per run, and the same content as markdown.
+
+    write_report(warehouse_path, reports_dir, as_of)  -> <reports_dir>/<as_of>/campaign_report.html
+    report_markdown(warehouse_path, as_of)            -> markdown (Dagster metadata)
+
+Charts are matplotlib PNGs embedded as base64 data URIs (no external assets): rank distribution,
+rank migration, KPI vs target per campaign, the funnel per channel, and the lift with its 95%
+interval; then the diagnosis of missed KPIs and plain tables. The warehouse is read with a
+read-only DuckDB connection; a missing or empty table gives a "no data yet" note instead of a
+chart (first day, before any feedback).
+
+Pure parts: `load_report_data` is the only I/O; `chart_*` functions take DataFrames and return
+PNG bytes (or None when there is nothing to draw); `render_html` / `render_markdown` take a
+`ReportData`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+RANK_ORDER = ["VIP", "Regular", "New", "Dormant", "Prospect"]
+FUNNEL_STEPS = [
+    ("audience", "audience"),
+    ("sent", "sent"),
+    ("delivered", "delivered"),
+    ("unique_opens", "opened"),
+    ("unique_clicks", "clicked"),
+    ("responded", "responded"),
+    ("converted_sent", "purchased"),
+]
+MAX_MARKDOWN_IMAGE_BYTES = 100_000
+
+_QUERIES = {
+    "rank_summary": (
+        "marts.rank_summary",
+        "select rank, customers, sales from marts.rank_summary where as_of = ("
+        " select max(as_of) from marts.rank_summary where as_of <= ?) order by rank",
+    ),
+    "rank_migration": (
+        "marts.rank_migration",
+        "select from_rank, to_rank, customers from marts.rank_migration where as_of = ("
+        " select max(as_of) from marts.rank_migration where as_of <= ?) order by from_rank, to_rank",
+    ),
+    "results": (
+        "marts.campaign_results",
+        "select * from (select r.*, row_number() over (partition by campaign_id, channel"
+        " order by send_date desc) as _rn from marts.campaign_results r where send_date <= ?) d"
+        " where _rn = 1 order by campaign_id, channel",
+    ),
+    "lift": (
+        "marts.campaign_lift",
+        "select * from (select l.*, row_number() over (partition by campaign_id order by send_date desc) as _rn"
+        " from marts.campaign_lift l where send_date <= ?) d where _rn = 1 order by campaign_id",
+    ),
+    "match_rates": (
+        "marts.ad_match_rates",
+        "select platform, campaign_id, audience_id, report_date, uploaded_users, matched_users, match_rate"
+        " from marts.ad_match_rates where report_date <= ? order by report_date desc, platform, audience_id"
+        " limit 50",
+    ),
+}
+
+
+@dataclass
+class ReportData:
+    as_of: date
+    rank_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rank_migration: pd.DataFrame = field(default_factory=pd.DataFrame)
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    match_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    missing: list[str] = field(default_factory=list)  # tables not in the warehouse yet
+
+
+def load_report_data(warehouse_path: Path | str, as_of: date) -> ReportData:
+    """Read the marts the report needs (read-only). Missing tables or warehouse → empty frames."""
+    import duckdb
+
+    data = ReportData(as_of=as_of)
+    path = Path(warehouse_path)
+    if not path.exists():
+        data.missing = [t for t, _ in _QUERIES.values()]
+        return data
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = {
+            f"{s}.{n}"
+            for s, n in con.execute(
+                "select table_schema, table_name from information_schema.tables"
+            ).fetchall()
+        }
+        for attr, (table, sql) in _QUERIES.items():
+            if table not in tables:
+                data.missing.append(table)
+                continue
+            df = con.execute(sql, [as_of]).df()
+            setattr(data, attr, df.drop(columns=["_rn"], errors="ignore"))
+    finally:
+        con.close()
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts (pure: DataFrame in, PNG bytes out)
+
+
+def _figure(width: float = 6.4, height: float = 3.4):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=80)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=80)
+    return buf.getvalue()
+
+
+def _rank_sort_key(ranks: pd.Series) -> pd.Series:
+    return ranks.map(lambda r: (RANK_ORDER.index(r) if r in RANK_ORDER else len(RANK_ORDER), str(r)))
+
+
+def chart_rank_distribution(rank_summary: pd.DataFrame) -> bytes | None:
+    if rank_summary.empty:
+        return None
+    df = rank_summary.sort_values("rank", key=_rank_sort_key)
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    bars = ax.bar(df["rank"].astype(str), df["customers"].astype(float), color="#3b75af")
+    ax.bar_label(bars, labels=[f"{int(v):,}" for v in df["customers"]], fontsize=8)
+    ax.set_title("Customers per rank")
+    ax.set_ylabel("customers")
+    return _png(fig)
+
+
+def chart_rank_migration(rank_migration: pd.DataFrame) -> bytes | None:
+    if rank_migration.empty:
+        return None
+    pivot = rank_migration.pivot_table(
+        index="from_rank", columns="to_rank", values="customers", aggfunc="sum"
+    )
+    pivot = pivot.fillna(0)
+    rows = sorted(pivot.index, key=lambda r: (RANK_ORDER.index(r) if r in RANK_ORDER else -1, str(r)))
+    cols = sorted(pivot.columns, key=lambda r: (RANK_ORDER.index(r) if r in RANK_ORDER else 99, str(r)))
+    pivot = pivot.loc[rows, cols]
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(pivot.to_numpy(dtype=float), cmap="Blues", aspect="auto")
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols], fontsize=8)
+    ax.set_yticks(range(len(rows)), [str(r) for r in rows], fontsize=8)
+    ax.set_xlabel("to rank (this run)")
+    ax.set_ylabel("from rank (previous run)")
+    top = pivot.to_numpy().max() if pivot.size else 0
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            v = int(pivot.loc[r, c])
+            ax.text(
+                j,
+                i,
+                f"{v:,}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if v > top / 2 else "black",
+            )
+    ax.set_title("Rank migration")
+    return _png(fig)
+
+
+def _label(df: pd.DataFrame) -> list[str]:
+    return [f"{c}\n{ch}" for c, ch in zip(df["campaign_id"], df["channel"], strict=True)]
+
+
+def chart_kpi_vs_target(results: pd.DataFrame) -> bytes | None:
+    if results.empty:
+        return None
+    df = results.reset_index(drop=True)
+    fig = _figure(max(6.4, 1.2 * len(df) + 2), 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    x = list(range(len(df)))
+    actual = df["kpi_actual"].astype(float).fillna(0.0) * 100
+    target = df["kpi_target"].astype(float) * 100
+    colors = [
+        "#2e8b57" if s == "met" else ("#c0392b" if s == "missed" else "#999999") for s in df["kpi_status"]
+    ]
+    ax.bar(x, actual, color=colors, width=0.6, label="actual")
+    ax.scatter(x, target, marker="_", s=900, color="black", linewidths=2, label="target", zorder=3)
+    for i, (a, s) in enumerate(zip(actual, df["kpi_status"], strict=True)):
+        ax.text(i, a, f"{a:.1f}%" if s != "no data" else "no data", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(x, _label(df), fontsize=7)
+    ax.set_ylabel("%")
+    ax.set_title("KPI actual vs target (green met, red missed)")
+    ax.legend(fontsize=8, loc="upper right")
+    return _png(fig)
+
+
+def _with_responded(results: pd.DataFrame) -> pd.DataFrame:
+    df = results.copy()
+    resp_cols = [c for c in df.columns if c.startswith("responded_")]
+    df["responded"] = df[resp_cols].fillna(0).sum(axis=1) if resp_cols else 0
+    return df
+
+
+def chart_funnel(results: pd.DataFrame) -> bytes | None:
+    """The funnel per channel (summed over the campaigns using it)."""
+    if results.empty:
+        return None
+    df = _with_responded(results)
+    cols = [c for c, _ in FUNNEL_STEPS]
+    by_channel = df.groupby("channel")[cols].sum(numeric_only=True)
+    fig = _figure(6.8, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    n = len(by_channel)
+    width = 0.8 / max(n, 1)
+    for i, (channel, row) in enumerate(by_channel.iterrows()):
+        xs = [k + i * width - 0.4 + width / 2 for k in range(len(cols))]
+        ax.bar(xs, row.to_numpy(dtype=float), width=width, label=str(channel))
+    ax.set_xticks(range(len(cols)), [label for _, label in FUNNEL_STEPS], fontsize=8)
+    ax.set_ylabel("people")
+    ax.set_title("Funnel per channel")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def chart_lift(lift: pd.DataFrame) -> bytes | None:
+    if lift.empty or lift["lift"].isna().all():
+        return None
+    df = lift[lift["lift"].notna()].reset_index(drop=True)
+    fig = _figure(6.4, max(2.4, 0.7 * len(df) + 1.2))
+    ax = fig.add_subplot(1, 1, 1)
+    y = list(range(len(df)))
+    mid = df["lift"].astype(float) * 100
+    lo = df["lift_ci_low"].astype(float) * 100
+    hi = df["lift_ci_high"].astype(float) * 100
+    colors = ["#2e8b57" if s == "significant" else "#7f8c8d" for s in df["significance"]]
+    for i in y:
+        ax.errorbar(mid[i], i, xerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], fmt="o", color=colors[i], capsize=4)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(y, [str(c) for c in df["campaign_id"]], fontsize=8)
+    ax.set_xlabel("conversion lift, percentage points (treatment − holdout), 95% interval")
+    ax.set_title("Lift vs holdout")
+    return _png(fig)
+
+
+CHARTS: list[tuple[str, str, Callable[[ReportData], bytes | None]]] = [
+    ("rank_distribution", "Rank distribution", lambda d: chart_rank_distribution(d.rank_summary)),
+    ("rank_migration", "Rank migration", lambda d: chart_rank_migration(d.rank_migration)),
+    ("kpi_vs_target", "KPI vs target per campaign", lambda d: chart_kpi_vs_target(d.results)),
+    ("funnel", "Funnel per channel", lambda d: chart_funnel(d.results)),
+    ("lift", "Lift with its 95% interval", lambda d: chart_lift(d.lift)),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and text
+
+
+def _pct(v) -> str:
+    return "" if v is None or pd.isna(v) else f"{float(v) * 100:.1f}%"
+
+
+def results_table(results: pd.DataFrame) -> pd.DataFrame:
+    if results.empty:
+        return pd.DataFrame()
+    df = _with_responded(results)
+    out = pd.DataFrame(
+        {
+            "campaign": df["campaign_id"],
+            "channel": df["channel"],
+            "send date": df["send_date"].astype(str),
+            "audience": df["audience"],
+            "holdout": df["holdout"],
+            "suppressed": df["suppressed"],
+            "sent": df["sent"],
+            "delivered": df["delivered"],
+            "opens": df["unique_opens"],
+            "clicks": df["unique_clicks"],
+            "responded": df["responded"],
+            "purchased": df["converted_sent"],
+            "revenue (THB)": df["revenue"].map(lambda v: f"{float(v or 0):,.0f}"),
+            "KPI": df["kpi_metric"],
+            "target": df["kpi_target"].map(_pct),
+            "actual": df["kpi_actual"].map(_pct),
+            "status": df["kpi_status"],
+        }
+    )
+    return out
+
+
+def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
+    if lift.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "campaign": lift["campaign_id"],
+            "send date": lift["send_date"].astype(str),
+            "treatment": lift["n_treatment"],
+            "treatment conv.": lift["conversion_rate_treatment"].map(_pct),
+            "holdout": lift["n_holdout"],
+            "holdout conv.": lift["conversion_rate_holdout"].map(_pct),
+            "lift": lift["lift"].map(_pct),
+            "95% interval": [
+                "" if pd.isna(lo) else f"[{_pct(lo)}, {_pct(hi)}]"
+                for lo, hi in zip(lift["lift_ci_low"], lift["lift_ci_high"], strict=True)
+            ],
+            "significance": lift["significance"],
+        }
+    )
+
+
+def diagnoses(results: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """(campaign_id, channel, diagnosis) of every missed KPI."""
+    if results.empty:
+        return []
+    missed = results[results["diagnosis"].notna()]
+    return [(r.campaign_id, r.channel, r.diagnosis) for r in missed.itertuples()]
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _html_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p class='empty'>No data yet.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
+        for row in df.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_No data yet._"
+    cell = lambda v: ("" if pd.isna(v) else str(v)).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;margin:2rem;color:#222}
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}.empty{color:#777;font-style:italic}
+figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
+li.missed{color:#a02c1f}
+"""
+
+
+def render_html(data: ReportData) -> str:
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Campaign report {data.as_of.isoformat()}</title><style>{_CSS}</style></head><body>",
+        f"<h1>Campaign report — {data.as_of.isoformat()}</h1>",
+    ]
+    if data.missing:
+        parts.append("<p class='empty'>Not built yet: " + html.escape(", ".join(data.missing)) + ".</p>")
+    for key, title, fn in CHARTS:
+        parts.append(f"<h2 id='{key}'>{html.escape(title)}</h2>")
+        png = fn(data)
+        if png is None:
+            parts.append("<p class='empty'>No data yet.</p>")
+        else:
+            parts.append(
+                f"<figure><img id='chart-{key}' alt='{html.escape(title)}' src='{_data_uri(png)}'></figure>"
+            )
+    parts.append("<h2 id='diagnosis'>Why KPIs were missed</h2>")
+    diag = diagnoses(data.results)
+    if diag:
+        parts.append(
+            "<ul>"
+            + "".join(
+                f"<li class='missed'><b>{html.escape(c)}</b> ({html.escape(ch)}): {html.escape(d)}</li>"
+                for c, ch, d in diag
+            )
+            + "</ul>"
+        )
+    else:
+        parts.append("<p class='empty'>No missed KPI.</p>")
+    parts.append("<h2 id='results'>Results per campaign and channel</h2>")
+    parts.append(_html_table(results_table(data.results)))
+    parts.append("<h2 id='lift-table'>Lift vs holdout</h2>")
+    parts.append(_html_table(lift_table(data.lift)))
+    parts.append("<h2 id='match-rates'>Ad-platform match rates</h2>")
+    mr = data.match_rates.copy()
+    if not mr.empty:
+        mr["match_rate"] = mr["match_rate"].map(_pct)
+    parts.append(_html_table(mr))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def render_markdown(data: ReportData, max_image_bytes: int = MAX_MARKDOWN_IMAGE_BYTES) -> str:
+    lines = [f"## Campaign report {data.as_of.isoformat()}"]
+    if data.missing:
+        lines.append(f"_Not built yet: {', '.join(data.missing)}._")
+    for _key, title, fn in CHARTS:
+        png = fn(data)
+        lines.append(f"### {title}")
+        if png is None:
+            lines.append("_No data yet._")
+        elif len(png) > max_image_bytes:
+            lines.append(f"_Chart omitted: {len(png):,} bytes is above the {max_image_bytes:,}-byte limit._")
+        else:
+            lines.append(f"![{title}]({_data_uri(png)})")
+    lines.append("### Why KPIs were missed")
+    diag = diagnoses(data.results)
+    lines += [f"- **{c}** ({ch}): {d}" for c, ch, d in diag] or ["_No missed KPI._"]
+    lines += ["### Results", _md_table(results_table(data.results))]
+    lines += ["### Lift", _md_table(lift_table(data.lift))]
+    return "\n\n".join(lines)
+
+
+def write_report(warehouse_path: Path | str, reports_dir: Path | str, as_of: date) -> Path:
+    """Write `<reports_dir>/<as_of>/campaign_report.html` (self-contained) and return its path."""
+    data = load_report_data(warehouse_path, as_of)
+    out_dir = Path(reports_dir) / as_of.isoformat()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "campaign_report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(render_html(data), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def report_markdown(
+    warehouse_path: Path | str, as_of: date, max_image_bytes: int = MAX_MARKDOWN_IMAGE_BYTES
+) -> str:
+    """The report as markdown with embedded PNGs (each under `max_image_bytes`), for Dagster metadata."""
+    return render_markdown(load_report_data(warehouse_path, as_of), max_image_bytes)
