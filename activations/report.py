@@ -200,6 +200,7 @@ def chart_kpi_vs_target(results: pd.DataFrame) -> bytes | None:
     for i, (a, s) in enumerate(zip(actual, df["kpi_status"], strict=True)):
         ax.text(i, a, f"{a:.1f}%" if s != "no data" else "no data", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, _label(df), fontsize=7)
+    ax.set_ylim(0, max(float(actual.max()), float(target.max()), 1.0) * 1.2)
     ax.set_ylabel("%")
     ax.set_title("KPI actual vs target (green met, red missed)")
     ax.legend(fontsize=8, loc="upper right")

@@ -2,7 +2,7 @@
 -- Treatment vs holdout conversion per campaign × send_date, the absolute lift and its 95%
 -- confidence interval by Newcombe's hybrid score method (method 10: Wilson intervals of each
 -- proportion combined), portable SQL (sqrt only).
-{%- set z = 1.959963984540054 %}
+{%- set z = 'cast(1.959963984540054 as double)' %}
 with c as (select * from {{ ref('int_campaign_lift_counts') }}),
 p as (
     select c.*,
