@@ -93,3 +93,25 @@ def test_lift_chart_skips_rows_without_holdout():
     assert chart_lift(df).startswith(PNG_MAGIC)
     assert chart_lift(df.iloc[1:]) is None
     assert render_markdown(ReportData(as_of=date(2025, 6, 1))).count("_No data yet._") >= len(CHARTS)
+
+
+def test_first_day_lake_without_campaign_data(tmp_path):
+    """No export, no feedback yet: the campaign models build (empty) and the report renders."""
+    from tests.campaigns.conftest import SELECT, release_dbt_connection
+    from tests.dbt.dbt_helpers import dbt_in_process, query
+    from tests.dbt.lake_fixtures import customer, write_empty_entities, write_partition
+
+    lake, wh = tmp_path / "lake", tmp_path / "wh" / "warehouse.duckdb"
+    wh.parent.mkdir()
+    write_partition(lake, "customers", "2025-06-01", [customer("pos", "1", email="a@example.com")])
+    write_empty_entities(
+        lake, entities=["orders", "order_lines", "products", "web_events", "consents", "support_tickets"]
+    )
+    assert not (lake / "campaign_sends").exists() and not (lake / "email_events").exists()
+    dbt_in_process(["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / "w", as_of="2025-06-01")
+    release_dbt_connection()
+    for mart in ("campaign_results", "campaign_lift", "ad_match_rates"):
+        assert query(wh, f"select count(*) from marts.{mart}") == [(0,)]
+    text = write_report(wh, tmp_path / "reports", date(2025, 6, 1)).read_text(encoding="utf-8")
+    assert "chart-rank_distribution" in text  # ranks exist on day one
+    assert "chart-kpi_vs_target" not in text and "No missed KPI." in text

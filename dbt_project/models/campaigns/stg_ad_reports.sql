@@ -1,4 +1,5 @@
 {{ config(schema='staging', materialized='view') }}
+{%- set columns = {'platform': string_type(), 'campaign_id': string_type(), 'audience_id': string_type(), 'date': 'date', 'impressions': 'bigint', 'clicks': 'bigint', 'spend': 'double', 'conversions': 'double', 'matched_users': 'bigint', 'uploaded_users': 'bigint'} %}
 -- Ad-platform reports (Meta and Google formats, mapped to one layout by sources/).
 select
     cast(platform as {{ string_type() }}) as platform,
@@ -13,5 +14,5 @@ select
     cast(uploaded_users as bigint) as uploaded_users,
     _source_file, cast(_row_number as bigint) as _row_number,
     cast(load_date as date) as load_date
-from {{ lake('ad_reports') }}
+from {{ lake_or_empty('ad_reports', columns) }}
 where cast(load_date as date) <= {{ as_of() }}

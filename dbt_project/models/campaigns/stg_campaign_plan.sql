@@ -1,4 +1,5 @@
 {{ config(schema='staging', materialized='view') }}
+{%- set columns = {'campaign_id': string_type(), 'campaign_name': string_type(), 'channel': string_type(), 'segment': string_type(), 'objective': string_type(), 'kpi_metric': string_type(), 'kpi_target': 'double', 'kpi_window_days': 'bigint', 'start_date': 'date', 'end_date': 'date', 'holdout_share': 'double'} %}
 -- campaign_plan as written by activations/results_export.py: the plan in force on each send date
 -- (load_date = send date).
 select
@@ -14,5 +15,5 @@ select
     cast(end_date as date) as end_date,
     cast(holdout_share as double) as holdout_share,
     cast(load_date as date) as load_date
-from {{ lake('campaign_plan') }}
+from {{ lake_or_empty('campaign_plan', columns) }}
 where cast(load_date as date) <= {{ as_of() }}

@@ -1,4 +1,5 @@
 {{ config(schema='staging', materialized='view') }}
+{%- set columns = {'campaign_id': string_type(), 'customer_id': string_type(), 'channel': string_type(), 'send_date': 'date', 'holdout': 'boolean', 'outcome': string_type(), 'reason': string_type(), 'send_id': string_type(), 'address_hash': string_type()} %}
 -- campaign_sends as written by activations/results_export.py (one file per send date).
 select
     cast(campaign_id as {{ string_type() }}) as campaign_id,
@@ -12,5 +13,5 @@ select
     cast(address_hash as {{ string_type() }}) as address_hash,
     _source_file, cast(_row_number as bigint) as _row_number,
     cast(load_date as date) as load_date
-from {{ lake('campaign_sends') }}
+from {{ lake_or_empty('campaign_sends', columns) }}
 where cast(load_date as date) <= {{ as_of() }}
