@@ -7,24 +7,26 @@ with c as (select * from {{ ref('int_campaign_lift_counts') }}),
 p as (
     select c.*,
            {{ safe_ratio('converted_treatment', 'n_treatment') }} as p_t,
-           {{ safe_ratio('converted_holdout', 'n_holdout') }} as p_h
+           {{ safe_ratio('converted_holdout', 'n_holdout') }} as p_h,
+           cast(nullif(n_treatment, 0) as double) as nt,
+           cast(nullif(n_holdout, 0) as double) as nh
     from c
 ),
 w as (
     -- Wilson score interval of each proportion: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
     select p.*,
-           (p_t + {{ z }} * {{ z }} / (2.0 * n_treatment)
-            - {{ z }} * sqrt(p_t * (1 - p_t) / n_treatment + {{ z }} * {{ z }} / (4.0 * n_treatment * n_treatment)))
-           / (1 + {{ z }} * {{ z }} / n_treatment) as l_t,
-           (p_t + {{ z }} * {{ z }} / (2.0 * n_treatment)
-            + {{ z }} * sqrt(p_t * (1 - p_t) / n_treatment + {{ z }} * {{ z }} / (4.0 * n_treatment * n_treatment)))
-           / (1 + {{ z }} * {{ z }} / n_treatment) as u_t,
-           (p_h + {{ z }} * {{ z }} / (2.0 * n_holdout)
-            - {{ z }} * sqrt(p_h * (1 - p_h) / n_holdout + {{ z }} * {{ z }} / (4.0 * n_holdout * n_holdout)))
-           / (1 + {{ z }} * {{ z }} / n_holdout) as l_h,
-           (p_h + {{ z }} * {{ z }} / (2.0 * n_holdout)
-            + {{ z }} * sqrt(p_h * (1 - p_h) / n_holdout + {{ z }} * {{ z }} / (4.0 * n_holdout * n_holdout)))
-           / (1 + {{ z }} * {{ z }} / n_holdout) as u_h
+           (p_t + {{ z }} * {{ z }} / (2.0 * nt)
+            - {{ z }} * sqrt(p_t * (1 - p_t) / nt + {{ z }} * {{ z }} / (4.0 * nt * nt)))
+           / (1 + {{ z }} * {{ z }} / nt) as l_t,
+           (p_t + {{ z }} * {{ z }} / (2.0 * nt)
+            + {{ z }} * sqrt(p_t * (1 - p_t) / nt + {{ z }} * {{ z }} / (4.0 * nt * nt)))
+           / (1 + {{ z }} * {{ z }} / nt) as u_t,
+           (p_h + {{ z }} * {{ z }} / (2.0 * nh)
+            - {{ z }} * sqrt(p_h * (1 - p_h) / nh + {{ z }} * {{ z }} / (4.0 * nh * nh)))
+           / (1 + {{ z }} * {{ z }} / nh) as l_h,
+           (p_h + {{ z }} * {{ z }} / (2.0 * nh)
+            + {{ z }} * sqrt(p_h * (1 - p_h) / nh + {{ z }} * {{ z }} / (4.0 * nh * nh)))
+           / (1 + {{ z }} * {{ z }} / nh) as u_h
     from p
 ),
 ci as (
