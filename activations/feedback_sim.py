@@ -499,3 +499,48 @@ def simulate_feedback(
                   customer_keys=customer_keys)
     write_feedback(fb, landing_dir, progress)
     return fb
+
+
+SENDS_SQL = """
+with snap as (
+    select campaign_id, customer_id, channel, holdout, address
+    from marts.campaign_audience_snapshots where send_date = $d
+),
+supp as (
+    select campaign_id, customer_id, channel from activations.campaign_suppressions where send_date = $d
+),
+ledger as (
+    select campaign_id, customer_id, channel, address, send_id, status
+    from activations.send_ledger where send_date = $d
+)
+-- held out: never contacted, may still buy
+select campaign_id, customer_id, channel, address as "to", cast(null as varchar) as send_id, true as holdout
+from snap where holdout
+union all
+-- email / sms: what the ledger says was sent
+select campaign_id, customer_id, channel, address, send_id, false from ledger where status = 'sent'
+union all
+-- phone calls and direct mail go out as lists: everyone eligible on them
+select s.campaign_id, s.customer_id, s.channel, s.address, null, false
+from snap s anti join supp using (campaign_id, customer_id, channel)
+where not s.holdout and s.channel in ('phone', 'direct_mail')
+"""
+
+
+def sends_from_warehouse(warehouse_path: Path, send_date: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(sends, customer_keys) of one send date, read-only from the warehouse: the holdout, every
+    email/SMS the ledger marks sent, and the eligible rows of the phone and direct-mail lists;
+    customer_keys maps each customer to one of its source records (for simulated orders)."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        sends = con.execute(SENDS_SQL, {"d": send_date}).df()
+        keys = con.execute(
+            "select customer_id, min(source_system) as source_system, "
+            "min_by(source_customer_id, source_system) as source_customer_id "
+            "from marts.customer_identity group by customer_id"
+        ).df()
+    finally:
+        con.close()
+    return sends, keys

@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -167,13 +167,43 @@ def run_daily(settings: Settings | None = None) -> bool:
 
 
 def run_demo(customers: int, seed: int) -> bool:
-    """Generate demo data into the landing dir, run the day, print the summary."""
+    """The CRM loop over two days, as `make demo` shows it.
+
+    Day 1 (as_of - 1): generate the retailer's extracts, ingest, model, gate, send (sandbox)
+    and export. Then simulate what providers and customers send back (deliveries, opens,
+    clicks, bounces, unsubscribes, STOPs, responses, purchases: more in treatment than in the
+    holdout) into the landing zone. Day 2 (as_of): ingest that feedback and compare each
+    campaign's KPI with its target."""
+    from dataclasses import replace
+
+    from activations.feedback_sim import sends_from_warehouse, simulate_feedback
     from crmloop.demo_data import generate
+    from orchestration.defs.activation import send_date_for
 
     settings = Settings.from_env()
-    console.print(f"generating demo data: {customers} people, seed {seed}, as of {settings.as_of}")
-    summary = generate(customers=customers, seed=seed, out=settings.landing_dir, as_of=settings.as_of)
+    day2 = settings.as_of
+    day1 = day2 - timedelta(days=1)
+    console.print(f"generating demo data: {customers:,} people, seed {seed}, history up to {day1}")
+    summary = generate(customers=customers, seed=seed, out=settings.landing_dir, as_of=day1)
     console.print(summary.describe())
-    return run_daily(settings)
 
+    console.rule(f"day 1: {day1}")
+    if not run_daily(replace(settings, as_of=day1)):
+        return False
 
+    send_date = send_date_for(day1.isoformat())
+    sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
+    console.rule(f"provider feedback for the sends of {send_date}")
+    fb = simulate_feedback(
+        sends, send_date, settings.landing_dir, day=day2, seed=seed, plan_path=settings.plan_path,
+        customer_keys=keys, progress=lambda m: console.print(f"  {m}"),
+    )
+    produced = ", ".join(f"{k} {v:,}" for k, v in fb.counts().items())
+    console.print(f"  {len(sends):,} sends and holdout rows → {produced}")
+
+    console.rule(f"day 2: {day2}")
+    ok = run_daily(replace(settings, as_of=day2))
+    from orchestration.summary import print_kpis
+
+    print_kpis(settings)
+    return ok

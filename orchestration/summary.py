@@ -47,3 +47,32 @@ def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
             table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
         console.print(table)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
+
+
+def print_kpis(settings: Settings) -> None:
+    """KPI against target for every campaign and channel of the latest send date with results."""
+    rows = _warehouse_rows(
+        settings,
+        """
+        select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_met, diagnosis
+        from marts.campaign_results
+        where send_date = (select max(send_date) from marts.campaign_results)
+        order by campaign_id, channel
+        """,
+        [],
+    )
+    if not rows:
+        console.print("[yellow]no campaign results yet[/yellow]")
+        return
+    table = Table(title=f"KPI vs target, sends of {rows[0][2]}")
+    for col in ("campaign", "channel", "KPI", "target", "actual", "", "why"):
+        table.add_column(col)
+    for campaign, channel, _, metric, target, actual, met, diagnosis in rows:
+        table.add_row(
+            campaign, channel, str(metric),
+            "" if target is None else f"{target:.1%}",
+            "" if actual is None else f"{actual:.1%}",
+            "[green]met[/green]" if met else "[red]missed[/red]",
+            (diagnosis or "")[:90],
+        )
+    console.print(table)

@@ -16,9 +16,11 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[
             *ingestion.ingestion_assets(),
-            warehouse.warehouse_assets(settings),
+            *warehouse.warehouse_assets(settings),
             activation.campaign_audiences,
             activation.channels,
+            activation.campaign_state,
+            activation.campaign_report,
         ],
         asset_checks=[*quality.lake_quality_checks(), *quality.audience_quality_checks()],
         jobs=[daily_job, ingest_job],

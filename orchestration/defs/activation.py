@@ -24,6 +24,9 @@ SMS = dg.AssetKey(["activations", "sms"])
 ADS = dg.AssetKey(["activations", "ads"])
 FILES = dg.AssetKey(["activations", "marketer_files"])
 PROFILES = dg.AssetKey(["warehouse", "customer_profiles"])
+CAMPAIGN_SENDS = dg.AssetKey(["lake", "campaign_sends"])
+CAMPAIGN_PLAN = dg.AssetKey(["lake", "campaign_plan"])
+REPORT = dg.AssetKey(["reports", "campaign_report"])
 
 SECRET_NAMES = (
     "SENDGRID_API_KEY",
@@ -209,3 +212,62 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
                 "seconds": round(time.monotonic() - t0, 2),
             },
         )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(CAMPAIGN_SENDS, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"},
+                     description="Who was in each campaign on the send date and what happened to them "
+                     "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
+                     "activation, which the campaign results read."),
+        dg.AssetSpec(CAMPAIGN_PLAN, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"},
+                     description="The plan as it was on the send date: KPI metric, target and window per campaign."),
+    ],
+    partitions_def=daily_partitions(),
+    pool=WAREHOUSE_POOL,
+    name="campaign_state",
+)
+def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
+    from activations.plan import load_plan
+    from activations.results_export import export_campaign_state
+
+    settings = crm.get()
+    send_date = send_date_for(context.partition_key)
+    out = export_campaign_state(
+        settings.warehouse_path, settings.lake_dir, load_plan(settings.plan_path), send_date,
+        progress=context.log.info,
+    )
+    meta = json.loads(json.dumps(out, default=str))
+    yield dg.MaterializeResult(asset_key=CAMPAIGN_SENDS, metadata={"send_date": send_date.isoformat(),
+                                                                   "export": dg.MetadataValue.json(meta)})
+    yield dg.MaterializeResult(asset_key=CAMPAIGN_PLAN, metadata={"send_date": send_date.isoformat()})
+
+
+@dg.asset(
+    key=REPORT,
+    deps=[
+        dg.AssetKey(["warehouse", "campaign_results"]),
+        dg.AssetKey(["warehouse", "campaign_lift"]),
+        dg.AssetKey(["warehouse", "rank_summary"]),
+        dg.AssetKey(["warehouse", "rank_migration"]),
+    ],
+    partitions_def=daily_partitions(),
+    group_name="reports",
+    kinds={"html", "matplotlib"},
+    description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
+    "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML).",
+)
+def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
+    from activations.report import report_markdown, write_report
+
+    settings = crm.get()
+    as_of = date.fromisoformat(context.partition_key)
+    path = write_report(settings.warehouse_path, settings.reports_dir, as_of)
+    context.log.info(f"campaign report: {path}")
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.path(str(path)),
+            "report_url": dg.MetadataValue.url(path.as_uri()),
+            "preview": dg.MetadataValue.md(report_markdown(settings.warehouse_path, as_of)),
+        }
+    )

@@ -92,22 +92,35 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps)
 
 
-def warehouse_assets(settings: Settings) -> dg.AssetsDefinition:
-    project = dbt_project(settings)
+CAMPAIGN_MODELS = "path:models/campaigns"
 
+
+def _build(name: str, project: DbtProject, select: str, exclude: str):
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
+        select=select,
+        exclude=exclude,
         partitions_def=daily_partitions(),
         dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
         pool=WAREHOUSE_POOL,
-        name="warehouse",
+        name=name,
     )
-    def _warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         dbt_vars = {"as_of": context.partition_key}
         yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
-    return _warehouse
+    return _dbt
+
+
+def warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """Two dbt steps: the customer model (before activation) and the campaign results, which
+    read what activation wrote to the lake (so they run after it, in the same daily run)."""
+    project = dbt_project(settings)
+    return [
+        _build("warehouse", project, select="fqn:*", exclude=CAMPAIGN_MODELS),
+        _build("campaign_results", project, select=CAMPAIGN_MODELS, exclude=""),
+    ]
 
 
 def dbt_resource(settings: Settings) -> DbtCliResource:
