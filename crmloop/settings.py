@@ -56,6 +56,7 @@ class QualityThresholds:
     volume_min_history: int = 3  # fewer trailing partitions than this: volume is not judged
     freshness_days: int = 2  # newest partition not older than this many days before as-of
     max_null_share: float = 0.2  # tolerated share of nulls in nullable contact columns
+    max_duplicate_share: float = 0.02  # re-delivered order rows tolerated (both copies count)
     audience_band: float = 0.5  # audience size within ±50% of the previous run's
     max_invalid_share: float = 0.05  # tolerated share of badly formatted emails/mobiles, implausible birth dates
     max_orphan_share: float = 0.01  # tolerated share of orders whose customer is in no customers partition
@@ -70,6 +71,7 @@ class QualityThresholds:
             volume_min_history=_env_int("CRM_DQ_VOLUME_MIN_HISTORY", cls.volume_min_history),
             freshness_days=_env_int("CRM_DQ_FRESHNESS_DAYS", cls.freshness_days),
             max_null_share=_env_float("CRM_DQ_MAX_NULL_SHARE", cls.max_null_share),
+            max_duplicate_share=_env_float("CRM_DQ_MAX_DUPLICATE_SHARE", cls.max_duplicate_share),
             audience_band=_env_float("CRM_DQ_AUDIENCE_BAND", cls.audience_band),
             max_invalid_share=_env_float("CRM_DQ_MAX_INVALID_SHARE", cls.max_invalid_share),
             max_orphan_share=_env_float("CRM_DQ_MAX_ORPHAN_SHARE", cls.max_orphan_share),
