@@ -29,6 +29,22 @@ BENCHES = {
 }
 
 
+def derived_figures(results: dict) -> dict:
+    """Figures that combine benches: the share of a daily run at scale spent in quality checks
+    (target under 20%): checks / (incremental dbt build + prepare/exports + checks)."""
+    out = {}
+    checks = results.get("checks", {}).get("daily_checks_seconds_excluding_full_snapshot")
+    dbt_inc = results.get("dbt_build", {}).get("dbt_build_incremental", {}).get("seconds")
+    prepare = results.get("prepare", {})
+    act = (prepare.get("prepare_s") or 0) + (prepare.get("exports_s") or 0)
+    if checks is not None and dbt_inc is not None:
+        run = dbt_inc + act + checks
+        out["daily_run_seconds_estimate"] = round(run, 1)
+        out["checks_share_of_daily_run"] = round(checks / run, 3)
+        out["target_checks_under_20_percent"] = checks / run < 0.20
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", choices=sorted(BENCHES), help="run only these benches")
@@ -51,6 +67,9 @@ def main() -> int:
         last = [line for line in proc.stdout.strip().splitlines() if line.startswith("{")]
         results[name] = json.loads(last[-1]) if last else {"error": "no JSON result printed"}
         results[name]["wall_s"] = round(time.monotonic() - t0, 1)
+    derived = derived_figures(results)
+    if derived:
+        results["derived"] = derived
     out_dir = Path(__file__).parent / "results"
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
