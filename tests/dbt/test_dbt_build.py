@@ -3,6 +3,8 @@ run after one new day compared with a full refresh."""
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from tests.dbt.dbt_helpers import CUSTOMER_MODEL, dbt_in_process, query
@@ -196,10 +198,19 @@ def test_profile_fields(built):
 
 
 @pytest.mark.parametrize(
-    "mart", ["customer_identity", "customer_ranks", "customer_profiles", "stg_orders", "int_orders"]
+    "mart",
+    [
+        "customer_identity",
+        "customer_ranks",
+        "customer_profiles",
+        "stg_orders",
+        "int_orders_latest",
+        "int_order_lines_latest",
+        "int_orders",
+    ],
 )
 def test_incremental_after_one_new_day_equals_full_refresh(built, mart):
-    schema = {"stg_orders": "staging", "int_orders": "intermediate"}.get(mart, "marts")
+    schema = "staging" if mart.startswith("stg_") else "intermediate" if mart.startswith("int_") else "marts"
     cols = (
         "* exclude (merged_from_customer_id, merged_into, assigned_as_of)"
         if mart == "customer_identity"
@@ -209,3 +220,51 @@ def test_incremental_after_one_new_day_equals_full_refresh(built, mart):
     inc, full = query(built["inc"], sql), query(built["full"], sql)
     assert len(inc) > 0
     assert inc == full
+
+
+LATEST_ORDERS_SQL = """
+select source_system, order_id, source_customer_id, ordered_at, cast(ordered_at as date) as order_date,
+       channel, store_id, status, total_amount, currency, load_date
+from staging.stg_orders
+where load_date <= date '{as_of}' and order_id is not null
+qualify row_number() over (partition by source_system, order_id
+                           order by load_date desc, _source_file desc, _row_number desc) = 1
+order by all
+"""
+
+
+def test_older_as_of_rerun_sees_its_own_state(built, tmp_path):
+    """int_orders_latest is incremental by order: re-running day 1 after day 2 (whose refund of o2
+    and new orders are in staging) must give day 1's latest status per order, not day 2's."""
+    wh = tmp_path / "wh" / "warehouse.duckdb"
+    wh.parent.mkdir()
+    shutil.copy(built["inc"], wh)
+    latest = "select * from intermediate.int_orders_latest order by all"
+    assert query(wh, latest) == query(wh, LATEST_ORDERS_SQL.format(as_of=DAY2))
+    statuses = {
+        (a, b): c
+        for a, b, c in query(wh, "select source_system, order_id, status from intermediate.int_orders_latest")
+    }
+    assert statuses[("web", "o2")] == "refunded"
+    dbt_in_process(
+        ["run", "--select", "int_orders_latest", "int_order_lines_latest"],
+        warehouse=wh,
+        lake=built["lake"],
+        work=tmp_path / "w",
+        as_of=DAY1,
+    )
+    day1 = query(wh, latest)
+    assert day1 == query(wh, LATEST_ORDERS_SQL.format(as_of=DAY1))
+    assert day1 and all(str(r[-1]) <= DAY1 for r in day1)
+    assert {(r[0], r[1]): r[7] for r in day1}[("web", "o2")] == "completed"
+    lines = "select count(*) from intermediate.int_order_lines_latest where load_date > date '{}'"
+    assert query(wh, lines.format(DAY1)) == [(0,)]
+    # and forward again: the same rows as the incremental day 2 run
+    dbt_in_process(
+        ["run", "--select", "int_orders_latest", "int_order_lines_latest"],
+        warehouse=wh,
+        lake=built["lake"],
+        work=tmp_path / "w2",
+        as_of=DAY2,
+    )
+    assert query(wh, latest) == query(built["full"], latest)
