@@ -35,11 +35,13 @@ from sources.quality.lake import (
     file_schemas,
     partition_stats,
     read_columns,
+    rejected_files,
     schema_frame,
     source_files,
     unknown_customer_ids,
 )
 from sources.quality.suites import (
+    files_suite,
     needed_columns,
     partitions_suite,
     required_columns,
@@ -71,8 +73,12 @@ def partition_batches(
     lake_dir: Path,
     thresholds: QualityThresholds,
     as_of: date | None = None,
+    quarantine_dir: Path | None = None,
 ) -> list[Batch]:
-    """The (schema, rows, partitions) batches of one source partition, ready for `validate()`."""
+    """The (schema, rows, partitions) batches of one source partition, ready for `validate()`.
+
+    With `quarantine_dir`, also a `files` batch: every landing file ingestion rejected whole
+    (unreadable, a required column missing) fails `files.none_rejected` (ERROR)."""
     as_of = as_of or load_date
     q = thresholds
     prefix = f"{entity}.{source}"
@@ -123,6 +129,10 @@ def partition_batches(
             notes["volume.within_band"] = f"trailing rows {trailing}, allowed {bounds[0]}..{bounds[1]}"
         batches.append(Batch(f"{prefix}.rows", frame, usable, notes))
 
+    if quarantine_dir is not None:
+        rejected = rejected_files(quarantine_dir, source, load_date)
+        batches.append(Batch(f"{prefix}.files", rejected, files_suite()))
+
     newest = stats[-1].load_date.isoformat() if stats else "none"
     batches.append(
         Batch(
@@ -145,14 +155,18 @@ def validate_partition(
     thresholds: QualityThresholds | None = None,
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
+    quarantine_dir: Path | None = None,
 ) -> ValidationReport:
     """Validate partition `load_date` of `source` (which feeds lake entity `entity`).
 
     `as_of` (default: `load_date`) is the date timestamps must not exceed and freshness is
     measured against. Writes GX Data Docs under `docs_dir` (None: none) and returns the report.
+    `quarantine_dir` (ingestion's): files rejected whole fail the partition (see partition_batches).
     """
     q = thresholds or QualityThresholds()
-    batches = partition_batches(source, entity, load_date, lake_dir=lake_dir, thresholds=q, as_of=as_of)
+    batches = partition_batches(
+        source, entity, load_date, lake_dir=lake_dir, thresholds=q, as_of=as_of, quarantine_dir=quarantine_dir
+    )
     report = validate(
         batches, target=f"{source}@{load_date.isoformat()}", docs_dir=docs_dir, progress=progress
     )
@@ -186,4 +200,5 @@ def validate_partition_for(
         thresholds=thresholds,
         as_of=as_of,
         progress=progress,
+        quarantine_dir=settings.quarantine_dir,
     )

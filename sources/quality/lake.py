@@ -128,6 +128,20 @@ def read_columns(files: list[Path], schemas: list[pa.Schema], columns: list[str]
     return frame
 
 
+def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.DataFrame:
+    """Files of one source partition that ingestion rejected whole (its `files.parquet` in the
+    quarantine): one row each, column `rejected_file` = "<file>: <reason>"; empty when none."""
+    path = quarantine_dir / source / f"load_date={load_date.isoformat()}" / "files.parquet"
+    if not path.is_file():
+        return pd.DataFrame({"rejected_file": pd.Series([], dtype=object)})
+    try:
+        t = pq.read_table(path, columns=["file", "value"])
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise LakeError(f"{path}: unreadable quarantine manifest ({exc})") from exc
+    rows = [f"{f}: {v}" for f, v in zip(t.column("file").to_pylist(), t.column("value").to_pylist(), strict=True)]
+    return pd.DataFrame({"rejected_file": pd.Series(rows, dtype=object)})
+
+
 _NS_MIN = pd.Timestamp.min
 _NS_MAX = pd.Timestamp.max
 

@@ -325,6 +325,20 @@ def rows_suite(
     return exps
 
 
+def files_suite() -> list[Expect]:
+    """Over the files ingestion rejected whole (one row each, see `lake.rejected_files`)."""
+    return [
+        Expect(
+            "files.none_rejected",
+            ERROR,
+            "expect_column_values_to_be_null",
+            {"column": "rejected_file"},
+            "every delivered file was ingested (bad values: file and why it was rejected whole, "
+            "e.g. a required column missing)",
+        )
+    ]
+
+
 def partitions_suite(thresholds: QualityThresholds) -> list[Expect]:
     return [
         Expect(
