@@ -41,6 +41,8 @@ from sources.quality.lake import (
     unknown_customer_ids,
 )
 from sources.quality.suites import (
+    SUBJECT_COLUMN,
+    SUBJECT_SOURCES,
     files_suite,
     needed_columns,
     partitions_suite,
@@ -118,6 +120,13 @@ def partition_batches(
                 dtype=object,
             )
             present.add("_unknown_customer_id")
+        if SUBJECT_COLUMN in {c for e in exps for c in e.columns}:
+            subject = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+            for col in SUBJECT_SOURCES:
+                if col in present:
+                    subject = subject.where(subject.notna(), frame[col].astype(object))
+            frame[SUBJECT_COLUMN] = subject.where(subject.notna(), None)
+            present.add(SUBJECT_COLUMN)
         # expectations on absent columns are reported once, by the schema suite
         usable = [e for e in exps if set(e.columns) <= present]
         notes = {}

@@ -54,6 +54,10 @@ RETRIED_EVENTS = {"email_events", "sms_events"}
 # is broken and the check fails with ERROR.
 REDELIVERED = {"orders", "order_lines"}
 
+# derived (consents): source_customer_id, else email, else phone
+SUBJECT_COLUMN = "_subject"
+SUBJECT_SOURCES = ("source_customer_id", "email", "phone")
+
 # per entity: the key that must be unique within one delivered file, and the timestamp columns
 KEYS: dict[str, list[str]] = {
     "customers": ["source_system", "source_customer_id"],
@@ -180,6 +184,19 @@ def rows_suite(
     exps: list[Expect] = []
     key = KEYS[entity]
     for col in key:
+        if entity == "consents" and col == "source_customer_id":
+            # an opt-out by reply (SMS STOP, an email unsubscribe) knows only the number or the
+            # address: the warehouse links it by those, so the consent needs one of the three
+            exps.append(
+                Expect(
+                    "subject.not_null",
+                    ERROR,
+                    "expect_column_values_to_not_be_null",
+                    {"column": SUBJECT_COLUMN},
+                    "every consent names its person: source_customer_id, email or phone",
+                )
+            )
+            continue
         exps.append(_not_null(col))
     unique_kw: dict = {"column_list": ["_source_file", *key]}
     if entity in REDELIVERED:
@@ -387,6 +404,8 @@ def needed_columns(expectations: list[Expect]) -> list[str]:
     out: list[str] = []
     for e in expectations:
         for c in e.columns:
-            if c not in out and not c.startswith("_unknown"):
+            if c == SUBJECT_COLUMN:
+                out.extend(x for x in SUBJECT_SOURCES if x not in out)
+            elif c not in out and not c.startswith("_unknown"):
                 out.append(c)
     return out
