@@ -520,16 +520,16 @@ union all
 -- email / sms: what the ledger says was sent
 select campaign_id, customer_id, channel, address, send_id, false from ledger where status = 'sent'
 union all
--- phone calls and direct mail go out as lists: everyone eligible on them
+-- phone calls, direct mail and ad audiences go out as lists: everyone eligible on them
 select s.campaign_id, s.customer_id, s.channel, s.address, null, false
 from snap s anti join supp using (campaign_id, customer_id, channel)
-where not s.holdout and s.channel in ('phone', 'direct_mail')
+where not s.holdout and s.channel in ('phone', 'direct_mail', 'ads')
 """
 
 
 def sends_from_warehouse(warehouse_path: Path, send_date: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(sends, customer_keys) of one send date, read-only from the warehouse: the holdout, every
-    email/SMS the ledger marks sent, and the eligible rows of the phone and direct-mail lists;
+    email/SMS the ledger marks sent, and the eligible rows of the phone, direct-mail and ad lists;
     customer_keys maps each customer to one of its source records (for simulated orders)."""
     import duckdb
 

@@ -54,7 +54,7 @@ def print_kpis(settings: Settings) -> None:
     rows = _warehouse_rows(
         settings,
         """
-        select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_met, diagnosis
+        select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
         from marts.campaign_results
         where send_date = (select max(send_date) from marts.campaign_results)
         order by campaign_id, channel
@@ -67,12 +67,13 @@ def print_kpis(settings: Settings) -> None:
     table = Table(title=f"KPI vs target, sends of {rows[0][2]}")
     for col in ("campaign", "channel", "KPI", "target", "actual", "", "why"):
         table.add_column(col)
-    for campaign, channel, _, metric, target, actual, met, diagnosis in rows:
+    status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
+    for campaign, channel, _, metric, target, actual, status, diagnosis in rows:
         table.add_row(
             campaign, channel, str(metric),
             "" if target is None else f"{target:.1%}",
             "" if actual is None else f"{actual:.1%}",
-            "[green]met[/green]" if met else "[red]missed[/red]",
+            status_style.get(status, str(status or "")),
             (diagnosis or "")[:90],
         )
     console.print(table)
