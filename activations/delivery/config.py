@@ -33,6 +33,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 
+SANDBOX_RATE = 1000.0  # requests per second to the in-process sandbox sink
+
+
 class DeliveryConfigError(ValueError):
     """Delivery is misconfigured (missing credential, bad number): names the variable."""
 
@@ -164,9 +167,11 @@ class DeliveryConfig:
             twilio_base_url=_s(env, "CRM_TWILIO_BASE_URL", cls.twilio_base_url),
             meta_base_url=_s(env, "CRM_META_BASE_URL", cls.meta_base_url),
             meta_api_version=_s(env, "CRM_META_API_VERSION", cls.meta_api_version),
-            sendgrid_rate=_f(env, "CRM_SENDGRID_RATE", cls.sendgrid_rate),
-            twilio_rate=_f(env, "CRM_TWILIO_RATE", cls.twilio_rate),
-            meta_rate=_f(env, "CRM_META_RATE", cls.meta_rate),
+            # the provider rates protect real accounts; the sandbox sink on loopback needs no
+            # protection, so unless set explicitly it runs at SANDBOX_RATE requests per second
+            sendgrid_rate=_f(env, "CRM_SENDGRID_RATE", cls.sendgrid_rate if mode == "live" else SANDBOX_RATE),
+            twilio_rate=_f(env, "CRM_TWILIO_RATE", cls.twilio_rate if mode == "live" else SANDBOX_RATE),
+            meta_rate=_f(env, "CRM_META_RATE", cls.meta_rate if mode == "live" else SANDBOX_RATE),
             sendgrid_concurrency=_i(env, "CRM_SENDGRID_CONCURRENCY", cls.sendgrid_concurrency),
             twilio_concurrency=_i(env, "CRM_TWILIO_CONCURRENCY", cls.twilio_concurrency),
             sendgrid_batch=batch,
