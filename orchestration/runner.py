@@ -5,6 +5,7 @@ Runs are recorded in the Dagster instance under <home>/dagster, so `make dev` sh
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
@@ -45,6 +46,7 @@ class RunOutcome:
     failed_steps: list[str] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    log: Path | None = None
 
 
 def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: threading.Event) -> None:
@@ -90,18 +92,23 @@ def execute_partition(defs, job_name: str, partition: str, instance, log_level: 
         task = progress.add_task("starting", total=total)
         watcher = threading.Thread(target=_watch, args=(instance, run_id, total, progress, task, stop), daemon=True)
         watcher.start()
+        log_dir = Settings.from_env().home / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = log_dir / f"{job_name}-{partition}-{run_id[:8]}.log"
         try:
-            result = job.execute_in_process(
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                instance=instance, partition_key=partition, raise_on_error=False, run_id=run_id,
-                tags={"crmloop/source": "cli"},
-            )
+            # step output (dbt's log lines among it) goes to a file, the progress bar to the terminal
+            with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
+                result = job.execute_in_process(
+                    run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                    instance=instance, partition_key=partition, raise_on_error=False, run_id=run_id,
+                    tags={"crmloop/source": "cli"},
+                )
         finally:
             stop.set()
             watcher.join(timeout=5)
         progress.update(task, completed=total, description="done" if result.success else "FAILED")
 
-    outcome = RunOutcome(partition=partition, job=job_name, success=result.success, run_id=run_id)
+    outcome = RunOutcome(partition=partition, job=job_name, success=result.success, run_id=run_id, log=log_path)
     for ev in result.all_events:
         if ev.event_type == DagsterEventType.STEP_FAILURE:
             err = ev.event_specific_data.error

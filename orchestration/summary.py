@@ -27,7 +27,7 @@ def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
 def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
     for o in outcomes:
         status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
-        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id})")
+        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})")
         for m in o.messages:
             console.print(f"  [red]{m}[/red]")
         for c in o.failed_checks:
