@@ -24,6 +24,13 @@ def build_definitions() -> dg.Definitions:
         ],
         asset_checks=[*quality.lake_quality_checks(), *quality.audience_quality_checks()],
         jobs=[daily_job, ingest_job],
+        # In-process, as `crmloop run` executes. With the default multiprocess executor each step
+        # runs in a forkserver process whose `__main__` has no __file__, so pyspark.sql.connect
+        # (imported by great_expectations) takes itself for a doctest run and calls sys.exit(0):
+        # every quality check of a run launched from the Dagster UI failed with "SystemExit: 0".
+        # Steps writing DuckDB are serialised by the pool anyway, and a process per step costs
+        # seconds of imports each on a small machine.
+        executor=dg.in_process_executor,
         schedules=[automation.daily_schedule(daily_job)],
         sensors=[automation.landing_sensor],
         resources={

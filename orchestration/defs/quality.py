@@ -13,6 +13,7 @@ expectation config) and a link to the GX Data Docs written under `<home>/data_do
 """
 
 import json
+import sys
 from collections.abc import Mapping
 from datetime import date
 
@@ -23,6 +24,33 @@ from orchestration.defs.resources import CrmSettings
 ERROR_CHECK = "quality_error"
 WARN_CHECK = "quality_warn"
 AUDIENCE_KEY = dg.AssetKey(["activations", "campaign_audiences"])
+
+
+def import_great_expectations() -> None:
+    """Import great_expectations where Dagster runs a step, before the suites need it.
+
+    A run launched from the Dagster UI executes in a process started by multiprocessing, whose
+    `__main__` has neither `__spec__` nor `__file__`. great_expectations imports
+    pyspark.sql.connect, which takes such a `__main__` for a doctest run and calls sys.exit(0)
+    when its optional dependencies are missing: every quality check failed with "SystemExit: 0".
+    For the import only, `__main__` gets a `__file__` (removed again after), so pyspark raises
+    ImportError instead, which great_expectations handles."""
+    if "great_expectations" in sys.modules:
+        return
+    main = sys.modules.get("__main__")
+    patch = (
+        main is not None
+        and getattr(main, "__spec__", None) is None
+        and not hasattr(main, "__file__")
+        and not hasattr(sys, "ps1")
+    )
+    if patch:
+        main.__file__ = sys.argv[0] if sys.argv and sys.argv[0] else "<dagster step>"
+    try:
+        import great_expectations  # noqa: F401
+    finally:
+        if patch:
+            del main.__file__
 
 
 def lake_key(source: str) -> dg.AssetKey:
@@ -142,6 +170,8 @@ def build_lake_check(
     def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
         from sources.quality import validate_partition_for
 
+        import_great_expectations()
+
         settings = crm.get()
         load_date = date.fromisoformat(context.partition_key)
         report = validate_partition_for(
@@ -179,6 +209,8 @@ def audience_quality_checks(
     )
     def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
         from activations.quality import validate_audiences_for
+
+        import_great_expectations()
 
         settings = crm.get()
         report = validate_audiences_for(settings, progress=context.log.info)

@@ -1,0 +1,219 @@
+"""Headless Chromium on the Dagster UI and on the campaign report (issue 6, "Report and UI").
+
+1. `crmloop dev` on a small demo retailer: the lineage and the catalog show the ingestion
+   (`lake/...`), dbt (`warehouse/...`) and activation (`activations/...`) assets and their
+   checks; the daily job is launched for one partition from the launchpad, clicking as a person
+   would, and the run's page shows success.
+2. The next day is run in-process (with simulated provider feedback for the sends of the day
+   launched from the UI) and its campaign report is opened from disk: every chart image has
+   loaded and every section is there.
+
+Screenshots of each step are kept under the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+
+import pytest
+
+from tests.browser.conftest import DAY1, DAY2, SEED, DemoCrm
+from tests.orchestration.dagster_dev import dagster_dev, graphql
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+RUN_TIMEOUT_S = 600
+LOCATION = "orchestration.definitions"
+DAILY_JOB = "daily_run"
+
+
+def _dismiss_popups(page) -> None:
+    """Dagster's first-visit "Join the community" dialog covers the page until skipped."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(state="visible", timeout=3000)
+    except Exception:  # no dialog this time
+        return
+    skip.click()
+    skip.wait_for(state="hidden", timeout=10_000)
+
+
+def _open(page, url: str, wait_for_text: str, shots, name: str, timeout_ms: int = 60_000) -> str:
+    page.goto(url)
+    _dismiss_popups(page)
+    page.get_by_text(wait_for_text, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_timeout(1500)  # statuses and the rest of the rows stream in
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    return page.inner_text("body")
+
+
+def _lines(text: str) -> set[str]:
+    return {line.strip() for line in text.splitlines() if line.strip()}
+
+
+def _checks_of(url: str, asset_path: list[str]) -> list[str]:
+    data = graphql(
+        url,
+        "query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {"
+        " assetChecksOrError { ... on AssetChecks { checks { name } } } } } }",
+        {"key": {"path": asset_path}},
+    )
+    return [c["name"] for c in data["assetNodeOrError"]["assetChecksOrError"]["checks"]]
+
+
+def _run_status_text(page) -> str | None:
+    """The run's status as the run page's header shows it (Success, Failure, Started, ...)."""
+    for status in ("Success", "Failure", "Canceled", "Canceling", "Started", "Starting", "Queued", "Not started"):
+        loc = page.get_by_text(status, exact=True)
+        if loc.count() and loc.first.is_visible():
+            return status
+    return None
+
+
+def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpad(
+    demo_crm: DemoCrm, chromium_context, tmp_path
+):
+    from sources import load_declarations
+
+    shots = tmp_path
+    page = chromium_context.new_page()
+    page.set_default_timeout(60_000)
+    with dagster_dev(demo_crm.home, demo_crm.landing) as url:
+        # The global lineage: the four groups of the pipeline.
+        text = _open(page, f"{url}/asset-groups", "warehouse", shots, "01-lineage")
+        assert {"ingestion", "warehouse", "activation", "reports"} <= _lines(text), text[:2000]
+
+        # The catalog by key prefix; a tall viewport so the virtualised list renders every row.
+        page.set_viewport_size({"width": 1600, "height": 5200})
+        text = _open(page, f"{url}/assets/lake", "orders", shots, "02-catalog-lake")
+        missing = {s for s in load_declarations() if s not in _lines(text)}
+        assert not missing, f"ingestion assets not shown under lake/: {sorted(missing)}"
+        text = _open(page, f"{url}/assets/warehouse", "customer_ranks", shots, "03-catalog-warehouse")
+        assert {"customer_profiles", "customer_ranks", "rank_summary", "campaign_results", "campaign_lift"} <= _lines(
+            text
+        )
+        text = _open(page, f"{url}/assets/activations", "email", shots, "04-catalog-activations")
+        assert {"campaign_audiences", "email", "sms", "ads", "marketer_files"} <= _lines(text)
+        page.set_viewport_size({"width": 1600, "height": 1000})
+
+        # Checks: the blocking quality gates of an ingestion asset and of the audiences, and the
+        # dbt tests of the ranks, each on its asset's Checks tab.
+        for path, name in (
+            (["lake", "orders"], "05-checks-lake-orders"),
+            (["warehouse", "customer_ranks"], "06-checks-customer-ranks"),
+            (["activations", "campaign_audiences"], "07-checks-audiences"),
+        ):
+            expected = _checks_of(url, path)
+            assert expected, f"{'/'.join(path)} has no asset checks"
+            text = _open(page, f"{url}/assets/{'/'.join(path)}?view=checks", expected[0], shots, name)
+            assert set(expected) <= _lines(text), (path, expected)
+            assert f"Checks ({len(expected)})" in text
+
+        # Launch the daily job for DAY1 from the launchpad: pick the partition, click Launch Run.
+        page.goto(f"{url}/locations/{LOCATION}/jobs/{DAILY_JOB}/playground")
+        _dismiss_popups(page)
+        picker = page.get_by_placeholder("Partition")
+        picker.click()
+        picker.fill(DAY1.isoformat())
+        page.get_by_text(DAY1.isoformat(), exact=True).last.click()
+        page.get_by_text(f"partition: {DAY1.isoformat()}", exact=True).wait_for(state="visible")
+        page.screenshot(path=str(shots / "08-launchpad.png"))
+        page.get_by_role("button", name="Launch Run").click()
+        page.wait_for_url(re.compile(r".*/runs/[0-9a-f-]{36}.*"), timeout=60_000)
+        run_id = re.search(r"/runs/([0-9a-f-]{36})", page.url).group(1)
+
+        # Wait (bounded) until the run's own page says Success.
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        status = None
+        while time.monotonic() < deadline:
+            status = _run_status_text(page)
+            if status in ("Success", "Failure", "Canceled"):
+                break
+            page.wait_for_timeout(5000)
+        page.screenshot(path=str(shots / "09-run.png"))
+        assert status == "Success", f"run {run_id} shows {status!r} after waiting; see {shots / '09-run.png'}"
+
+        # The same run, as the API records it: the daily job, for DAY1, launched from the UI.
+        run = graphql(
+            url,
+            "query($id: ID!) { runOrError(runId: $id) { ... on Run { status jobName tags { key value } } } }",
+            {"id": run_id},
+        )["runOrError"]
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert run["status"] == "SUCCESS" and run["jobName"] == DAILY_JOB
+        assert tags.get("dagster/partition") == DAY1.isoformat()
+    assert (demo_crm.home / "reports" / DAY1.isoformat() / "campaign_report.html").is_file()
+
+
+def _day1_succeeded() -> bool:
+    from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+    from orchestration.runner import prepare_dagster_home
+
+    prepare_dagster_home()
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(
+            filters=RunsFilter(
+                job_name=DAILY_JOB, statuses=[DagsterRunStatus.SUCCESS], tags={"dagster/partition": DAY1.isoformat()}
+            ),
+            limit=1,
+        )
+    return bool(runs)
+
+
+@pytest.fixture(scope="module")
+def campaign_report(demo_crm: DemoCrm):
+    """The report of DAY2: DAY1 (the UI test's run, or in-process when it did not succeed), the
+    providers' simulated feedback on DAY1's sends, then DAY2 in-process."""
+    from activations.feedback_sim import sends_from_warehouse, simulate_feedback
+    from crmloop.settings import Settings
+    from orchestration.defs.activation import send_date_for
+    from orchestration.runner import run_daily
+
+    settings = Settings.from_env()
+    if not _day1_succeeded():
+        assert run_daily(replace(settings, as_of=DAY1)), f"daily run of {DAY1} failed"
+    send_date = send_date_for(DAY1.isoformat())
+    sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
+    assert len(sends), f"no sends on {send_date} to simulate feedback for"
+    simulate_feedback(
+        sends, send_date, settings.landing_dir, day=DAY2, seed=SEED, plan_path=settings.plan_path, customer_keys=keys
+    )
+    assert run_daily(replace(settings, as_of=DAY2)), f"daily run of {DAY2} failed"
+    return settings.reports_dir / DAY2.isoformat() / "campaign_report.html"
+
+
+def test_campaign_report_renders_every_chart_in_chromium(campaign_report, chromium_context, tmp_path):
+    from activations.report import CHARTS
+
+    assert campaign_report.is_file(), campaign_report
+    page = chromium_context.new_page()
+    page.goto(campaign_report.as_uri())
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+
+    images = page.evaluate(
+        "() => Array.from(document.images).map(i => ({id: i.id, src: i.src.slice(0, 22), complete: i.complete,"
+        " w: i.naturalWidth, h: i.naturalHeight}))"
+    )
+    assert len(images) == len(CHARTS), images
+    for img in images:
+        assert img["src"].startswith("data:image/png;base64"), img  # self-contained
+        assert img["complete"] and img["w"] > 0 and img["h"] > 0, f"chart {img['id']} did not render: {img}"
+    assert {img["id"] for img in images} == {f"chart-{key}" for key, _, _ in CHARTS}
+
+    headings = page.eval_on_selector_all("h2", "hs => hs.map(h => [h.id, h.innerText])")
+    ids = {h[0] for h in headings}
+    assert {"rank_distribution", "rank_migration", "kpi_vs_target", "funnel", "lift"} <= ids, headings
+    assert {"diagnosis", "results", "lift-table"} <= ids, headings
+    assert "No data yet." not in page.inner_text("body")
+    # Each chart is under its own heading and actually painted at a visible size.
+    for key, title, _ in CHARTS:
+        assert page.locator(f"h2#{key}").inner_text() == title
+        box = page.locator(f"#chart-{key}").bounding_box()
+        assert box and box["width"] > 100 and box["height"] > 50, (key, box)
+    # The results table lists a row per campaign and channel of the plan.
+    rows = page.locator("h2#results + table tbody tr").count()
+    assert rows >= 4, f"results table has {rows} rows"
