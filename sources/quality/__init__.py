@@ -87,15 +87,19 @@ def partition_batches(
     batches: list[Batch] = []
 
     stats = partition_stats(lake_dir, entity, source, up_to=max(as_of, load_date))
+    # Freshness counts the partitions that brought rows: ingestion writes an empty partition for a
+    # day when nothing landed, which must not make a source that stopped delivering look fresh.
+    # A source that never brought any (feedback before the first campaign) keeps its empty ones.
+    arrived = [s for s in stats if s.rows > 0] or stats
     inventory = pd.DataFrame(
         {
-            "load_date": [s.load_date.isoformat() for s in stats],
-            "rows": [s.rows for s in stats],
-            "age_days": [(as_of - s.load_date).days for s in stats],
+            "load_date": [s.load_date.isoformat() for s in arrived],
+            "rows": [s.rows for s in arrived],
+            "age_days": [(as_of - s.load_date).days for s in arrived],
         },
         columns=["load_date", "rows", "age_days"],
     )
-    if not stats:
+    if not arrived:
         inventory = inventory.astype({"load_date": object, "rows": "int64", "age_days": "int64"})
 
     files = source_files(lake_dir, entity, source, load_date)
@@ -142,7 +146,7 @@ def partition_batches(
         rejected = rejected_files(quarantine_dir, source, load_date)
         batches.append(Batch(f"{prefix}.files", rejected, files_suite()))
 
-    newest = stats[-1].load_date.isoformat() if stats else "none"
+    newest = arrived[-1].load_date.isoformat() if arrived else "none"
     batches.append(
         Batch(
             f"{prefix}.partitions",

@@ -35,3 +35,22 @@ def test_ingested_file_passes(tmp_path):
     report = _ingest_and_validate(tmp_path, HEADER)
     o = report.outcome("files.none_rejected")
     assert o.passed and o.unexpected_count == 0
+
+
+def test_empty_partition_of_a_day_when_nothing_landed_is_not_fresh(tmp_path):
+    """Ingestion writes an empty partition for a day with no landing files; freshness looks at the
+    newest partition that brought rows, so a source that stopped delivering is stale."""
+    from datetime import timedelta
+
+    landing, lake, quarantine = tmp_path / "landing", tmp_path / "lake", tmp_path / "quarantine"
+    old = DAY - timedelta(days=5)
+    folder = landing / "orders" / old.isoformat()
+    folder.mkdir(parents=True)
+    (folder / "pos_orders.csv").write_text(HEADER + ROW.replace("2025-03-10", old.isoformat()))
+    decl = load_declarations()["orders"]
+    for d in (old, DAY):
+        ingest_partition(decl, landing_dir=landing, lake_dir=lake, quarantine_dir=quarantine, load_date=d)
+    assert (lake / "orders" / f"load_date={DAY.isoformat()}").is_dir()  # the empty partition exists
+    report = validate_partition("orders", "orders", DAY, lake_dir=lake, docs_dir=None, quarantine_dir=quarantine)
+    o = report.outcome("freshness.newest_partition")
+    assert not o.passed and o.severity == ERROR and old.isoformat() in (o.note or ""), o
