@@ -29,11 +29,12 @@ LOCATION = "orchestration.definitions"
 DAILY_JOB = "daily_run"
 
 
-def _dismiss_popups(page) -> None:
-    """Dagster's first-visit "Join the community" dialog covers the page until skipped."""
+def _dismiss_popups(page, wait_ms: int = 500) -> None:
+    """Dagster's first-visit "Join the community" dialog covers the page until skipped (once:
+    the choice is kept in the profile's local storage)."""
     skip = page.get_by_role("button", name="Skip")
     try:
-        skip.wait_for(state="visible", timeout=3000)
+        skip.wait_for(state="visible", timeout=wait_ms)
     except Exception:  # no dialog this time
         return
     skip.click()
@@ -42,7 +43,7 @@ def _dismiss_popups(page) -> None:
 
 def _open(page, url: str, wait_for_text: str, shots, name: str, timeout_ms: int = 60_000) -> str:
     page.goto(url)
-    _dismiss_popups(page)
+    _dismiss_popups(page, 8000 if name.startswith("01") else 500)
     page.get_by_text(wait_for_text, exact=True).first.wait_for(state="visible", timeout=timeout_ms)
     page.wait_for_timeout(1500)  # statuses and the rest of the rows stream in
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
@@ -73,7 +74,7 @@ def _run_status_text(page) -> str | None:
 
 
 def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpad(
-    demo_crm: DemoCrm, chromium_context, tmp_path
+    chromium_context, demo_crm: DemoCrm, tmp_path
 ):
     from sources import load_declarations
 
@@ -113,7 +114,7 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
 
         # Launch the daily job for DAY1 from the launchpad: pick the partition, click Launch Run.
         page.goto(f"{url}/locations/{LOCATION}/jobs/{DAILY_JOB}/playground")
-        _dismiss_popups(page)
+        _dismiss_popups(page, 2000)
         picker = page.get_by_placeholder("Partition")
         picker.click()
         picker.fill(DAY1.isoformat())
@@ -185,7 +186,7 @@ def campaign_report(demo_crm: DemoCrm):
     return settings.reports_dir / DAY2.isoformat() / "campaign_report.html"
 
 
-def test_campaign_report_renders_every_chart_in_chromium(campaign_report, chromium_context, tmp_path):
+def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campaign_report, tmp_path):
     from activations.report import CHARTS
 
     assert campaign_report.is_file(), campaign_report
