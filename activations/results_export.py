@@ -90,6 +90,10 @@ def _with_meta(table: pa.Table, entity: str, send_date: date) -> pa.Table:
     return table.cast(SCHEMAS[entity])
 
 
+# channels delivered as a list in the run's own output (exports, ad sync), not message by message
+LIST_CHANNELS = frozenset({"phone", "direct_mail", "ads"})
+
+
 def compose_campaign_sends(
     audience: pd.DataFrame, suppressions: pd.DataFrame, ledger: pd.DataFrame, send_date: date
 ) -> pa.Table:
@@ -98,7 +102,9 @@ def compose_campaign_sends(
     audience: campaign_id, customer_id, channel, holdout, address (the send date's snapshot);
     suppressions: campaign_id, customer_id, channel, reason; ledger: campaign_id, customer_id,
     channel, status, reason, send_id. Rows of the other frames that match no audience member are
-    ignored. Precedence: holdout, then suppressed, then the ledger status, else queued."""
+    ignored. Precedence: holdout, then suppressed, then the ledger status; else `sent` on the
+    list channels (phone call list, direct-mail list, ad audience: handed over in the run's
+    files and syncs, never through the ledger) and `queued` on the others."""
     keys = ["campaign_id", "customer_id", "channel"]
     for name, df, cols in (
         ("audience", audience, [*keys, "holdout", "address"]),
@@ -118,7 +124,8 @@ def compose_campaign_sends(
     status = df["status"].astype(object).where(df["status"].notna(), None).tolist()
     led_reason = df["led_reason"].astype(object).where(df["led_reason"].notna(), None).tolist()
     outcome, reason = [], []
-    for h, sr, st, lr in zip(holdout, sup_reason, status, led_reason, strict=True):
+    channels = df["channel"].astype(str).tolist()
+    for h, sr, st, lr, ch in zip(holdout, sup_reason, status, led_reason, channels, strict=True):
         if h:
             outcome.append("holdout")
             reason.append(None)
@@ -131,7 +138,7 @@ def compose_campaign_sends(
             outcome.append(_LEDGER_OUTCOME[st])
             reason.append(lr if st != "sent" else None)
         else:
-            outcome.append("queued")
+            outcome.append("sent" if ch in LIST_CHANNELS else "queued")
             reason.append(None)
     led_sid = df["led_send_id"].astype(object).where(df["led_send_id"].notna(), None).tolist()
     send_ids = [

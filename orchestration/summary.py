@@ -7,7 +7,8 @@ from rich.table import Table
 
 from crmloop.settings import Settings
 
-console = Console()
+# wide enough for the KPI table when the output is a file or a pipe (CI, make demo | tee)
+console = Console(width=None if Console().is_terminal else 160)
 
 
 def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
