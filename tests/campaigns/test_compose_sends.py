@@ -25,8 +25,8 @@ def test_outcomes_by_precedence_and_list_channels_count_as_sent():
     ledger = pd.DataFrame(
         {"campaign_id": ["new"], "customer_id": ["c"], "channel": ["email"], "status": ["sent"], "reason": [None], "send_id": ["s1"]}
     )
-    t = compose_campaign_sends(audience, suppressions, ledger, SEND).to_pandas()
-    got = {(r.campaign_id, r.customer_id): (r.outcome, r.reason) for r in t.itertuples()}
+    rows = compose_campaign_sends(audience, suppressions, ledger, SEND).to_pylist()
+    got = {(r["campaign_id"], r["customer_id"]): (r["outcome"], r["reason"]) for r in rows}
     assert got[("vip", "a")] == ("holdout", None)
     assert got[("vip", "b")] == ("suppressed", "no_consent")
     # the phone call list was handed over in the run's export: those people were contacted
