@@ -54,17 +54,41 @@ RESPONSES_BY_METRIC: dict[str, tuple[str, ...]] = {
     "click_rate": (),
 }
 ORDER_COLUMNS = (
-    "source_system", "order_id", "source_customer_id", "ordered_at", "channel", "store_id", "status",
-    "total_amount", "currency",
+    "source_system",
+    "order_id",
+    "source_customer_id",
+    "ordered_at",
+    "channel",
+    "store_id",
+    "status",
+    "total_amount",
+    "currency",
 )
 RESPONSE_COLUMNS = ("response_id", "campaign_id", "customer_id", "email", "phone", "response", "occurred_at")
 META_COLUMNS = (
-    "Day", "Campaign name", "Ad set name", "Audience ID", "Impressions", "Link clicks",
-    "Amount spent (THB)", "Results", "Matched audience size", "Records uploaded",
+    "Day",
+    "Campaign name",
+    "Ad set name",
+    "Audience ID",
+    "Impressions",
+    "Link clicks",
+    "Amount spent (THB)",
+    "Results",
+    "Matched audience size",
+    "Records uploaded",
 )
 GOOGLE_COLUMNS = (
-    "Day", "Campaign", "Audience segment", "Audience ID", "Impr.", "Clicks", "Cost", "Currency code",
-    "Conversions", "Matched records", "Uploaded records",
+    "Day",
+    "Campaign",
+    "Audience segment",
+    "Audience ID",
+    "Impr.",
+    "Clicks",
+    "Cost",
+    "Currency code",
+    "Conversions",
+    "Matched records",
+    "Uploaded records",
 )
 
 
@@ -106,16 +130,24 @@ class FeedbackSet:
     meta: pd.DataFrame
     google: pd.DataFrame
     sendgrid_payloads: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    twilio_callbacks: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list, repr=False)
-    conversions: dict[tuple[str, bool], tuple[int, int]] = field(default_factory=dict)  # (campaign, holdout) -> (buyers, people)
+    twilio_callbacks: list[tuple[str, dict[str, str], dict[str, str]]] = field(
+        default_factory=list, repr=False
+    )
+    conversions: dict[tuple[str, bool], tuple[int, int]] = field(
+        default_factory=dict
+    )  # (campaign, holdout) -> (buyers, people)
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for r in self.records:
             key = r.source if r.source != "consents" else f"consents_{r.row['channel']}"
             out[key] = out.get(key, 0) + 1
-        out.update(campaign_responses=len(self.responses), orders=len(self.orders),
-                   meta_ad_rows=len(self.meta), google_ad_rows=len(self.google))
+        out.update(
+            campaign_responses=len(self.responses),
+            orders=len(self.orders),
+            meta_ad_rows=len(self.meta),
+            google_ad_rows=len(self.google),
+        )
         return out
 
 
@@ -172,7 +204,9 @@ def _prepare(sends: pd.DataFrame, send_date: date) -> pd.DataFrame:
         df["send_id"] = None
     df["send_id"] = [
         s if isinstance(s, str) and s else send_id_for(c, k, ch, send_date)
-        for s, c, k, ch in zip(df["send_id"], df["campaign_id"], df["customer_id"], df["channel"], strict=True)
+        for s, c, k, ch in zip(
+            df["send_id"], df["campaign_id"], df["customer_id"], df["channel"], strict=True
+        )
     ]
     bad = df.index[df["customer_id"].isin(["", "None", "nan"])]
     if len(bad):
@@ -221,12 +255,24 @@ def simulate(
     # ---- email
     for r in contacted[contacted["channel"] == "email"].itertuples(index=False):
         base = 8 * 3600 + _u(seed, "t", r.send_id) * 3600  # sent between 08:00 and 09:00
-        common = {"email": str(r.to), "campaign_id": r.campaign_id, "send_id": r.send_id,
-                  "customer_id": r.customer_id, "sg_message_id": f"sim{r.send_id[:20]}.filter0001"}
+        common = {
+            "email": str(r.to),
+            "campaign_id": r.campaign_id,
+            "send_id": r.send_id,
+            "customer_id": r.customer_id,
+            "sg_message_id": f"sim{r.send_id[:20]}.filter0001",
+        }
 
         def ev(kind: str, at: float, _c=common, _sid=r.send_id, **extra: Any) -> None:
-            sg_payloads.append({**_c, "event": kind, "timestamp": int(_at(day, at).timestamp()),
-                                "sg_event_id": hashlib.sha1(f"{_sid}|{kind}".encode()).hexdigest()[:22], **extra})
+            sg_payloads.append(
+                {
+                    **_c,
+                    "event": kind,
+                    "timestamp": int(_at(day, at).timestamp()),
+                    "sg_event_id": hashlib.sha1(f"{_sid}|{kind}".encode()).hexdigest()[:22],
+                    **extra,
+                }
+            )
 
         ev("processed", base)
         fate = _u(seed, "email_fate", r.send_id)
@@ -234,16 +280,24 @@ def simulate(
             ev("dropped", base + 1, reason="Bounced Address")
             continue
         if fate < rates.email_dropped + rates.email_bounce:
-            ev("bounce", base + 30, type="bounce", bounce_classification="Invalid Address",
-               reason="550 5.1.1 The email account that you tried to reach does not exist")
+            ev(
+                "bounce",
+                base + 30,
+                type="bounce",
+                bounce_classification="Invalid Address",
+                reason="550 5.1.1 The email account that you tried to reach does not exist",
+            )
             continue
         ev("delivered", base + 5 + 60 * _u(seed, "d", r.send_id), response="250 OK")
         if _u(seed, "open", r.send_id) < rates.email_open:
             opened = base + 600 + 36_000 * _u(seed, "ot", r.send_id)
             ev("open", opened)
             if _u(seed, "click", r.send_id) < rates.email_click:
-                ev("click", opened + 30 + 600 * _u(seed, "ct", r.send_id),
-                   url=f"https://shop.crmloop.example/c/{r.campaign_id}")
+                ev(
+                    "click",
+                    opened + 30 + 600 * _u(seed, "ct", r.send_id),
+                    url=f"https://shop.crmloop.example/c/{r.campaign_id}",
+                )
         u = _u(seed, "unsub", r.send_id)
         if u < rates.email_unsubscribe:
             ev("unsubscribe", base + 7200)
@@ -268,24 +322,43 @@ def simulate(
         else:
             statuses.append("delivered")
         for i, status in enumerate(statuses):
-            form = {"MessageSid": sid, "MessageStatus": status, "To": str(r.to), "From": our_number,
-                    "AccountSid": "AC" + "0" * 32}
+            form = {
+                "MessageSid": sid,
+                "MessageStatus": status,
+                "To": str(r.to),
+                "From": our_number,
+                "AccountSid": "AC" + "0" * 32,
+            }
             if status in ("failed", "undelivered"):
                 form["ErrorCode"] = "30003" if status == "undelivered" else "30006"
             tw_callbacks.append(("/twilio/status", query, form))
-            records += parse_twilio_callback(list(form.items()), query, (when + timedelta(seconds=5 * i)).astimezone(UTC), inbound=False)
+            records += parse_twilio_callback(
+                list(form.items()), query, (when + timedelta(seconds=5 * i)).astimezone(UTC), inbound=False
+            )
         if statuses[-1] == "delivered" and _u(seed, "stop", r.send_id) < rates.sms_stop:
             word = "หยุด" if _u(seed, "stopword", r.send_id) < 0.4 else "STOP"
             in_sid = "SM" + hashlib.md5(f"{seed}|in|{r.send_id}".encode()).hexdigest()
-            form = {"MessageSid": in_sid, "SmsStatus": "received", "From": str(r.to), "To": our_number, "Body": word}
+            form = {
+                "MessageSid": in_sid,
+                "SmsStatus": "received",
+                "From": str(r.to),
+                "To": our_number,
+                "Body": word,
+            }
             tw_callbacks.append(("/twilio/inbound", {}, form))
-            records += parse_twilio_callback(list(form.items()), {}, (when + timedelta(minutes=20)).astimezone(UTC), inbound=True)
+            records += parse_twilio_callback(
+                list(form.items()), {}, (when + timedelta(minutes=20)).astimezone(UTC), inbound=True
+            )
 
     # ---- people: responses and purchases (per campaign × customer, not per channel)
     people = (
         df.groupby(["campaign_id", "customer_id"], sort=True)
-        .agg(holdout=("holdout", "max"), channels=("channel", lambda s: tuple(sorted(set(s)))),
-             to_email=("to", lambda s: _first_match(s, "@")), to_phone=("to", lambda s: _first_match(s, "+")))
+        .agg(
+            holdout=("holdout", "max"),
+            channels=("channel", lambda s: tuple(sorted(set(s)))),
+            to_email=("to", lambda s: _first_match(s, "@")),
+            to_phone=("to", lambda s: _first_match(s, "+")),
+        )
         .reset_index()
     )
     keys = {}
@@ -297,7 +370,11 @@ def simulate(
     buyers: set[tuple[str, str]] = set()
     for p in people.itertuples(index=False):
         metric = kpi_metrics.get(p.campaign_id, "")
-        p_buy = rates.purchase_holdout if p.holdout else rates.purchase_treatment_by_metric.get(metric, rates.purchase_treatment)
+        p_buy = (
+            rates.purchase_holdout
+            if p.holdout
+            else rates.purchase_treatment_by_metric.get(metric, rates.purchase_treatment)
+        )
         bought = _u(seed, "buy", p.campaign_id, p.customer_id) < p_buy
         tally = conversions.setdefault((p.campaign_id, bool(p.holdout)), [0, 0])
         tally[0] += int(bought)
@@ -308,24 +385,41 @@ def simulate(
         if bought:
             system, src_id = keys.get(p.customer_id, ("crm", p.customer_id))
             amount = round(float(np.exp(7.2 + 0.6 * _gauss(seed, "amt", p.campaign_id, p.customer_id))), 2)
-            orders.append({
-                "source_system": system,
-                "order_id": "SIM-" + hashlib.sha1(f"{seed}|{p.campaign_id}|{p.customer_id}|{day}".encode()).hexdigest()[:16],
-                "source_customer_id": src_id, "ordered_at": when.replace(tzinfo=None).isoformat(timespec="seconds"),
-                "channel": "online" if _u(seed, "och", p.customer_id) < 0.5 else "store",
-                "store_id": "WEB" if _u(seed, "och", p.customer_id) < 0.5 else f"BKK{1 + int(_u(seed, 'st', p.customer_id) * 9):02d}",
-                "status": "completed", "total_amount": amount, "currency": "THB",
-            })
+            orders.append(
+                {
+                    "source_system": system,
+                    "order_id": "SIM-"
+                    + hashlib.sha1(f"{seed}|{p.campaign_id}|{p.customer_id}|{day}".encode()).hexdigest()[:16],
+                    "source_customer_id": src_id,
+                    "ordered_at": when.replace(tzinfo=None).isoformat(timespec="seconds"),
+                    "channel": "online" if _u(seed, "och", p.customer_id) < 0.5 else "store",
+                    "store_id": "WEB"
+                    if _u(seed, "och", p.customer_id) < 0.5
+                    else f"BKK{1 + int(_u(seed, 'st', p.customer_id) * 9):02d}",
+                    "status": "completed",
+                    "total_amount": amount,
+                    "currency": "THB",
+                }
+            )
         if p.holdout:
             continue  # not invited: no rsvp, application or redemption
         kinds = RESPONSES_BY_METRIC.get(metric, ())
 
         def respond(kind: str, at: datetime, _p=p) -> None:
-            responses.append({
-                "response_id": "R-" + hashlib.sha1(f"{seed}|{_p.campaign_id}|{_p.customer_id}|{kind}".encode()).hexdigest()[:16],
-                "campaign_id": _p.campaign_id, "customer_id": _p.customer_id, "email": _p.to_email,
-                "phone": _p.to_phone, "response": kind, "occurred_at": at.replace(tzinfo=None).isoformat(timespec="seconds"),
-            })
+            responses.append(
+                {
+                    "response_id": "R-"
+                    + hashlib.sha1(f"{seed}|{_p.campaign_id}|{_p.customer_id}|{kind}".encode()).hexdigest()[
+                        :16
+                    ],
+                    "campaign_id": _p.campaign_id,
+                    "customer_id": _p.customer_id,
+                    "email": _p.to_email,
+                    "phone": _p.to_phone,
+                    "response": kind,
+                    "occurred_at": at.replace(tzinfo=None).isoformat(timespec="seconds"),
+                }
+            )
 
         if "rsvp" in kinds and _u(seed, "rsvp", p.campaign_id, p.customer_id) < rates.response["rsvp"]:
             respond("rsvp", when)
@@ -333,15 +427,23 @@ def simulate(
                 respond("attended", when + timedelta(hours=2))
         if "applied" in kinds and _u(seed, "apply", p.campaign_id, p.customer_id) < rates.response["applied"]:
             respond("applied", when)
-        if "redeemed" in kinds and bought and _u(seed, "redeem", p.campaign_id, p.customer_id) < rates.response["redeemed"]:
+        if (
+            "redeemed" in kinds
+            and bought
+            and _u(seed, "redeem", p.campaign_id, p.customer_id) < rates.response["redeemed"]
+        ):
             respond("redeemed", when + timedelta(minutes=1))
 
     meta, google = _ad_reports(df, day, seed, rates, buyers)
     return FeedbackSet(
-        day=day, records=records,
+        day=day,
+        records=records,
         responses=pd.DataFrame(responses, columns=list(RESPONSE_COLUMNS)),
         orders=pd.DataFrame(orders, columns=list(ORDER_COLUMNS)),
-        meta=meta, google=google, sendgrid_payloads=sg_payloads, twilio_callbacks=tw_callbacks,
+        meta=meta,
+        google=google,
+        sendgrid_payloads=sg_payloads,
+        twilio_callbacks=tw_callbacks,
         conversions={k: (v[0], v[1]) for k, v in conversions.items()},
     )
 
@@ -376,15 +478,52 @@ def _ad_reports(
             conversions = int(rng.binomial(n_buyers, rates.ads_attribution)) if n_buyers else 0
             audience_id = f"crmloop_{campaign_id}_{platform}"
             if platform == "meta":
-                meta_rows.append(dict(zip(META_COLUMNS, (
-                    day.isoformat(), campaign_id, audience_id, audience_id, impressions, clicks, spend,
-                    conversions, matched, uploaded), strict=True)))
+                meta_rows.append(
+                    dict(
+                        zip(
+                            META_COLUMNS,
+                            (
+                                day.isoformat(),
+                                campaign_id,
+                                audience_id,
+                                audience_id,
+                                impressions,
+                                clicks,
+                                spend,
+                                conversions,
+                                matched,
+                                uploaded,
+                            ),
+                            strict=True,
+                        )
+                    )
+                )
             else:
-                google_rows.append(dict(zip(GOOGLE_COLUMNS, (
-                    day.isoformat(), campaign_id, audience_id, audience_id, impressions, clicks, spend,
-                    "THB", conversions, matched, uploaded), strict=True)))
-    return (pd.DataFrame(meta_rows, columns=list(META_COLUMNS)),
-            pd.DataFrame(google_rows, columns=list(GOOGLE_COLUMNS)))
+                google_rows.append(
+                    dict(
+                        zip(
+                            GOOGLE_COLUMNS,
+                            (
+                                day.isoformat(),
+                                campaign_id,
+                                audience_id,
+                                audience_id,
+                                impressions,
+                                clicks,
+                                spend,
+                                "THB",
+                                conversions,
+                                matched,
+                                uploaded,
+                            ),
+                            strict=True,
+                        )
+                    )
+                )
+    return (
+        pd.DataFrame(meta_rows, columns=list(META_COLUMNS)),
+        pd.DataFrame(google_rows, columns=list(GOOGLE_COLUMNS)),
+    )
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -397,15 +536,23 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write_feedback(feedback: FeedbackSet, landing_dir: Path, progress: Callable[[str], None] | None = None) -> list[Path]:
+def write_feedback(
+    feedback: FeedbackSet, landing_dir: Path, progress: Callable[[str], None] | None = None
+) -> list[Path]:
     """Write the landing files (replacing the simulator's own files for that day)."""
     landing_dir = Path(landing_dir)
     written: list[Path] = []
     by_file: dict[Path, list[bytes]] = {}
-    names = {"sendgrid": "feedback_sim-sendgrid.jsonl", "twilio": "feedback_sim-twilio.jsonl",
-             "sms_optouts": "sms_optouts-feedback_sim.jsonl", "email_optouts": "email_optouts-feedback_sim.jsonl"}
+    names = {
+        "sendgrid": "feedback_sim-sendgrid.jsonl",
+        "twilio": "feedback_sim-twilio.jsonl",
+        "sms_optouts": "sms_optouts-feedback_sim.jsonl",
+        "email_optouts": "email_optouts-feedback_sim.jsonl",
+    }
     for rec in feedback.records:
-        by_file.setdefault(landing_dir / rec.source / rec.day.isoformat() / names[rec.prefix], []).append(rec.line())
+        by_file.setdefault(landing_dir / rec.source / rec.day.isoformat() / names[rec.prefix], []).append(
+            rec.line()
+        )
     for path, lines in sorted(by_file.items()):
         _atomic_write(path, b"".join(lines))
         written.append(path)
@@ -456,19 +603,31 @@ def post_feedback(
         for start in range(0, len(feedback.sendgrid_payloads), batch):
             body = json.dumps(feedback.sendgrid_payloads[start : start + batch], ensure_ascii=False).encode()
             ts = str(int(_time.time()))
-            resp = client.post(f"{base}/sendgrid/events", content=body, headers={
-                "Content-Type": "application/json",
-                "X-Twilio-Email-Event-Webhook-Timestamp": ts,
-                "X-Twilio-Email-Event-Webhook-Signature": sign_sendgrid_payload(sendgrid_private_key, body, ts),
-            })
+            resp = client.post(
+                f"{base}/sendgrid/events",
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Twilio-Email-Event-Webhook-Timestamp": ts,
+                    "X-Twilio-Email-Event-Webhook-Signature": sign_sendgrid_payload(
+                        sendgrid_private_key, body, ts
+                    ),
+                },
+            )
             resp.raise_for_status()
             sent["sendgrid_events"] += resp.json()["stored"]
         for path, query, form in feedback.twilio_callbacks:
             url = f"{base}{path}" + (f"?{urlencode(query)}" if query else "")
-            resp = client.post(url, content=urlencode(form), headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": compute_twilio_signature(twilio_auth_token, url, list(form.items())),
-            })
+            resp = client.post(
+                url,
+                content=urlencode(form),
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Twilio-Signature": compute_twilio_signature(
+                        twilio_auth_token, url, list(form.items())
+                    ),
+                },
+            )
             resp.raise_for_status()
             sent["twilio_callbacks"] += 1
     finally:
@@ -495,8 +654,9 @@ def simulate_feedback(
     The responses simulated per campaign follow its KPI metric, from ``kpi_metrics`` or else
     from the plan file at ``plan_path`` (``campaigns[].kpi.metric``)."""
     metrics = dict(kpi_metrics) if kpi_metrics is not None else _kpi_metrics(plan_path)
-    fb = simulate(sends, send_date, day=day, seed=seed, rates=rates, kpi_metrics=metrics,
-                  customer_keys=customer_keys)
+    fb = simulate(
+        sends, send_date, day=day, seed=seed, rates=rates, kpi_metrics=metrics, customer_keys=customer_keys
+    )
     write_feedback(fb, landing_dir, progress)
     return fb
 

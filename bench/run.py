@@ -57,7 +57,9 @@ def main() -> int:
         module, extra = BENCHES[name]
         print(f"== bench {name} ({module})", flush=True)
         t0 = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", module, *extra(args.customers)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", module, *extra(args.customers)], capture_output=True, text=True
+        )
         sys.stdout.write(proc.stdout[-4000:])
         if proc.returncode != 0:
             sys.stdout.write(proc.stderr[-4000:])

@@ -35,18 +35,30 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _args(cid: str, channel: str) -> dict[str, str]:
     # as activations.prepare fills them: the send id is computed once, on the plan side
-    return {"campaign_id": "welcome", "send_id": send_id_for("welcome", cid, channel, SEND_DATE),
-            "customer_id": cid, "channel": channel, "send_date": SEND_DATE.isoformat()}
+    return {
+        "campaign_id": "welcome",
+        "send_id": send_id_for("welcome", cid, channel, SEND_DATE),
+        "customer_id": cid,
+        "channel": channel,
+        "send_date": SEND_DATE.isoformat(),
+    }
 
 
 def gen_email(n: int):
     for i in range(n):
         cid = f"C{i:08d}"
         yield Message(
-            campaign_id="welcome", customer_id=cid, channel="email", send_date=SEND_DATE,
+            campaign_id="welcome",
+            customer_id=cid,
+            channel="email",
+            send_date=SEND_DATE,
             custom_args=_args(cid, "email"),
-            to=f"p{i}@example.com", subject=f"ยินดีต้อนรับ คุณ{i}", text=f"สวัสดีค่ะ ลูกค้าหมายเลข {i} รับของขวัญฟรี",
-            html=f"<p>สวัสดีค่ะ ลูกค้าหมายเลข {i}</p>", sender="news@shop.example", sender_name="ร้านค้า",
+            to=f"p{i}@example.com",
+            subject=f"ยินดีต้อนรับ คุณ{i}",
+            text=f"สวัสดีค่ะ ลูกค้าหมายเลข {i} รับของขวัญฟรี",
+            html=f"<p>สวัสดีค่ะ ลูกค้าหมายเลข {i}</p>",
+            sender="news@shop.example",
+            sender_name="ร้านค้า",
         )
 
 
@@ -54,8 +66,13 @@ def gen_sms(n: int):
     for i in range(n):
         cid = f"C{i:08d}"
         yield Message(
-            campaign_id="welcome", customer_id=cid, channel="sms", send_date=SEND_DATE, custom_args=_args(cid, "sms"),
-            to=f"+668{i:08d}", sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}",
+            campaign_id="welcome",
+            customer_id=cid,
+            channel="sms",
+            send_date=SEND_DATE,
+            custom_args=_args(cid, "sms"),
+            to=f"+668{i:08d}",
+            sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}",
         )
 
 
@@ -113,22 +130,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sms", type=int, default=20_000, help="SMS to send (200,000 takes 200000/rate seconds)")
     ap.add_argument("--sms-rate", type=float, default=200.0, help="configured Twilio requests per second")
     ap.add_argument("--sms-concurrency", type=int, default=16)
-    ap.add_argument("--email-rate", type=float, default=100.0, help="SendGrid requests per second (x1000 emails)")
+    ap.add_argument(
+        "--email-rate", type=float, default=100.0, help="SendGrid requests per second (x1000 emails)"
+    )
     ap.add_argument("--email-concurrency", type=int, default=4)
     args = ap.parse_args(argv)
 
-    fakes = subprocess.Popen([sys.executable, "-m", "tests.fakes.serve"], cwd=REPO, stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    fakes = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.serve"],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     urls = json.loads(fakes.stdout.readline())
     result: dict = {"bench": "sends", "email_count": args.emails, "sms_count": args.sms}
     try:
         with tempfile.TemporaryDirectory(prefix="crm-bench-sends-") as home:
             env = {
-                "CRM_ACTIVATION_MODE": "live", "SENDGRID_API_KEY": "SG.bench", "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-                "TWILIO_AUTH_TOKEN": "bench-token", "TWILIO_MESSAGING_SERVICE_SID": "MG" + "2" * 32,
-                "CRM_SENDGRID_BASE_URL": urls["sendgrid"], "CRM_TWILIO_BASE_URL": urls["twilio"],
-                "CRM_SENDGRID_RATE": str(args.email_rate), "CRM_SENDGRID_CONCURRENCY": str(args.email_concurrency),
-                "CRM_TWILIO_RATE": str(args.sms_rate), "CRM_TWILIO_CONCURRENCY": str(args.sms_concurrency),
+                "CRM_ACTIVATION_MODE": "live",
+                "SENDGRID_API_KEY": "SG.bench",
+                "TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+                "TWILIO_AUTH_TOKEN": "bench-token",
+                "TWILIO_MESSAGING_SERVICE_SID": "MG" + "2" * 32,
+                "CRM_SENDGRID_BASE_URL": urls["sendgrid"],
+                "CRM_TWILIO_BASE_URL": urls["twilio"],
+                "CRM_SENDGRID_RATE": str(args.email_rate),
+                "CRM_SENDGRID_CONCURRENCY": str(args.email_concurrency),
+                "CRM_TWILIO_RATE": str(args.sms_rate),
+                "CRM_TWILIO_CONCURRENCY": str(args.sms_concurrency),
                 "CRM_SMS_LEDGER_BATCH": "500",
             }
             cfg = DeliveryConfig.from_env(home=Path(home), env=env)
@@ -140,18 +170,28 @@ def main(argv: list[str] | None = None) -> int:
             with RssSampler() as rss_email:
                 t0, c0 = time.perf_counter(), cpu_seconds()
                 email_cb = rss_email.progress(args.emails)
-                s = send_messages("email", gen_email(args.emails), cfg=cfg, send_date=SEND_DATE, progress=email_cb)
+                s = send_messages(
+                    "email", gen_email(args.emails), cfg=cfg, send_date=SEND_DATE, progress=email_cb
+                )
                 email_s, email_cpu = time.perf_counter() - t0, cpu_seconds() - c0
             sg = stats(urls["sendgrid"])
             result["email"] = {
-                "sent": s.sent, "failed": dict(s.failed), "requests": s.requests, "seconds": round(email_s, 2),
-                "emails_per_second": round(s.sent / email_s), "target_per_second": 20_000,
+                "sent": s.sent,
+                "failed": dict(s.failed),
+                "requests": s.requests,
+                "seconds": round(email_s, 2),
+                "emails_per_second": round(s.sent / email_s),
+                "target_per_second": 20_000,
                 "sender_cpu_seconds": round(email_cpu, 2),
                 "emails_per_sender_cpu_second": round(s.sent / email_cpu) if email_cpu else None,
                 "message_generation_cpu_us": round(gen_cpu_per_msg * 1e6, 1),
-                "emails_per_delivery_cpu_second": round(s.sent / max(1e-9, email_cpu - gen_cpu_per_msg * s.sent)),
-                "load_average_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
-                "fake_deliveries": sg["deliveries"], "fake_duplicates": sg["duplicates"],
+                "emails_per_delivery_cpu_second": round(
+                    s.sent / max(1e-9, email_cpu - gen_cpu_per_msg * s.sent)
+                ),
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "cpus": os.cpu_count(),
+                "fake_deliveries": sg["deliveries"],
+                "fake_duplicates": sg["duplicates"],
                 "max_personalizations_per_request": sg["max_personalizations"],
                 "rss_mb_start_mid_end": rss_email.start_mid_end_mb(),
                 "rss_mb_at_sent_share": email_cb.marks,
@@ -165,11 +205,15 @@ def main(argv: list[str] | None = None) -> int:
             span = (tw["last_request"] or 0) - (tw["first_request"] or 0)
             measured = (tw["stats"]["requests"] - 1) / span if span > 0 else 0.0
             result["sms"] = {
-                "sent": t.sent, "failed": dict(t.failed), "seconds": round(sms_s, 2),
-                "configured_rate": args.sms_rate, "measured_rate_at_provider": round(measured, 1),
+                "sent": t.sent,
+                "failed": dict(t.failed),
+                "seconds": round(sms_s, 2),
+                "configured_rate": args.sms_rate,
+                "measured_rate_at_provider": round(measured, 1),
                 "deviation_pct": round(100 * (measured - args.sms_rate) / args.sms_rate, 2),
                 "within_5pct": abs(measured - args.sms_rate) <= 0.05 * args.sms_rate,
-                "fake_deliveries": tw["deliveries"], "fake_duplicates": tw["duplicates"],
+                "fake_deliveries": tw["deliveries"],
+                "fake_duplicates": tw["duplicates"],
                 "rss_mb_start_mid_end": rss_sms.start_mid_end_mb(),
                 "rss_mb_at_sent_share": sms_cb.marks,
             }

@@ -66,10 +66,14 @@ def _read_loop(landing: str, stop, out) -> None:
         rows_max = max(rows_max, rows)
         files_max = max(files_max, len(files))
         time.sleep(0.05)
-    out.put({"passes": passes, "max_rows_seen": rows_max, "max_files_seen": files_max, "bad_lines": bad_lines})
+    out.put(
+        {"passes": passes, "max_rows_seen": rows_max, "max_files_seen": files_max, "bad_lines": bad_lines}
+    )
 
 
-def _batches(n_events: int, batch: int, key: ec.EllipticCurvePrivateKey) -> list[tuple[bytes, dict[str, str], int]]:
+def _batches(
+    n_events: int, batch: int, key: ec.EllipticCurvePrivateKey
+) -> list[tuple[bytes, dict[str, str], int]]:
     now = int(time.time())
     out = []
     for start in range(0, n_events, batch):
@@ -143,7 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     landing = Path(args.landing or tempfile.mkdtemp(prefix="crm-bench-webhooks-"))
     key = ec.generate_private_key(ec.SECP256R1())
     key_b64 = base64.b64encode(
-        key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     ).decode()
 
     sock = socket.socket()

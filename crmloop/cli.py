@@ -27,11 +27,17 @@ def _apply_env(landing: str | None = None, home: str | None = None, as_of: str |
 
 
 landing_option = click.option(
-    "--landing", envvar="CRM_LANDING_DIR", default="./data/landing", show_default=True,
+    "--landing",
+    envvar="CRM_LANDING_DIR",
+    default="./data/landing",
+    show_default=True,
     help="Landing zone: <landing>/<source>/<YYYY-MM-DD>/<files>.",
 )
 home_option = click.option(
-    "--home", envvar="CRM_HOME", default="./.crm", show_default=True,
+    "--home",
+    envvar="CRM_HOME",
+    default="./.crm",
+    show_default=True,
     help="Where a run keeps everything: lake, quarantine, warehouse, exports, reports, Dagster storage.",
 )
 
@@ -46,7 +52,12 @@ def main() -> None:
 @click.option("--customers", type=int, default=35_000, show_default=True, help="People to simulate.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--out", default="./data/landing", show_default=True, help="Landing directory to write.")
-@click.option("--as-of", "as_of", default=None, help="Last day of history (YYYY-MM-DD); default yesterday, Asia/Bangkok.")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Last day of history (YYYY-MM-DD); default yesterday, Asia/Bangkok.",
+)
 def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
     """Generate a realistic Thai retailer's source extracts into a landing directory."""
     from crmloop.demo_data import generate
@@ -59,7 +70,12 @@ def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
 @main.command("run")
 @landing_option
 @home_option
-@click.option("--as-of", "as_of", default=None, help="Business date to build (YYYY-MM-DD); default yesterday, Asia/Bangkok.")
+@click.option(
+    "--as-of",
+    "as_of",
+    default=None,
+    help="Business date to build (YYYY-MM-DD); default yesterday, Asia/Bangkok.",
+)
 def run(landing: str, home: str, as_of: str | None) -> None:
     """One daily run of every asset, in-process through Dagster.
 
@@ -77,7 +93,9 @@ def run(landing: str, home: str, as_of: str | None) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @landing_option
 @home_option
-@click.option("--as-of", "as_of", default=None, help="Demo day (YYYY-MM-DD); default yesterday, Asia/Bangkok.")
+@click.option(
+    "--as-of", "as_of", default=None, help="Demo day (YYYY-MM-DD); default yesterday, Asia/Bangkok."
+)
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
     """Generate demo data, run a full day, and print a summary (what `make demo` does)."""
     _apply_env(landing, home, as_of or default_as_of().isoformat())
@@ -107,17 +125,39 @@ def dev(landing: str, home: str, port: int) -> None:
 
 @main.command("webhooks")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=int, default=8787, show_default=True,
-              help="Port (the sender's CRM_WEBHOOK_BASE_URL defaults to http://127.0.0.1:8787).")
+@click.option(
+    "--port",
+    type=int,
+    default=8787,
+    show_default=True,
+    help="Port (the sender's CRM_WEBHOOK_BASE_URL defaults to http://127.0.0.1:8787).",
+)
 @landing_option
-@click.option("--public-url", envvar="CRM_WEBHOOK_PUBLIC_URL", default=None,
-              help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).")
-@click.option("--tolerance", type=float, envvar="CRM_WEBHOOK_TOLERANCE_SECONDS", default=300.0, show_default=True,
-              help="Seconds a SendGrid signature timestamp may differ from now.")
-@click.option("--seal-seconds", type=float, envvar="CRM_WEBHOOK_SEAL_SECONDS", default=60.0, show_default=True,
-              help="Seconds before an in-flight landing segment is sealed into a *.jsonl file.")
-def webhooks(host: str, port: int, landing: str, public_url: str | None, tolerance: float,
-             seal_seconds: float) -> None:
+@click.option(
+    "--public-url",
+    envvar="CRM_WEBHOOK_PUBLIC_URL",
+    default=None,
+    help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).",
+)
+@click.option(
+    "--tolerance",
+    type=float,
+    envvar="CRM_WEBHOOK_TOLERANCE_SECONDS",
+    default=300.0,
+    show_default=True,
+    help="Seconds a SendGrid signature timestamp may differ from now.",
+)
+@click.option(
+    "--seal-seconds",
+    type=float,
+    envvar="CRM_WEBHOOK_SEAL_SECONDS",
+    default=60.0,
+    show_default=True,
+    help="Seconds before an in-flight landing segment is sealed into a *.jsonl file.",
+)
+def webhooks(
+    host: str, port: int, landing: str, public_url: str | None, tolerance: float, seal_seconds: float
+) -> None:
     """Receive SendGrid and Twilio webhooks into the landing zone (email_events, sms_events, consents).
 
     Secrets come from the environment only: SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER) and
@@ -127,8 +167,10 @@ def webhooks(host: str, port: int, landing: str, public_url: str | None, toleran
     from activations.webhooks.server import serve
 
     config = WebhookConfig.from_env(
-        Path(os.environ["CRM_LANDING_DIR"]), public_base_url=public_url,
-        tolerance_seconds=tolerance, seal_seconds=seal_seconds,
+        Path(os.environ["CRM_LANDING_DIR"]),
+        public_base_url=public_url,
+        tolerance_seconds=tolerance,
+        seal_seconds=seal_seconds,
     )
     serve(config, host=host, port=port)
 

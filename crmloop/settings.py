@@ -58,7 +58,9 @@ class QualityThresholds:
     max_null_share: float = 0.2  # tolerated share of nulls in nullable contact columns
     max_duplicate_share: float = 0.02  # re-delivered order rows tolerated (both copies count)
     audience_band: float = 0.5  # audience size within ±50% of the previous run's
-    max_invalid_share: float = 0.05  # tolerated share of badly formatted emails/mobiles, implausible birth dates
+    max_invalid_share: float = (
+        0.05  # tolerated share of badly formatted emails/mobiles, implausible birth dates
+    )
     max_orphan_share: float = 0.01  # tolerated share of orders whose customer is in no customers partition
     future_tolerance_days: int = 1  # timestamps may be at most this many days after the checked date
     min_age_years: int = 10  # birth dates must be at least this many years before as-of

@@ -63,7 +63,11 @@ def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: th
             ev = rec.dagster_event
             if ev is None:
                 continue
-            if ev.event_type in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+            if ev.event_type in (
+                DagsterEventType.STEP_SUCCESS,
+                DagsterEventType.STEP_FAILURE,
+                DagsterEventType.STEP_SKIPPED,
+            ):
                 done += 1
                 progress.update(task, completed=min(done, total), description=f"{ev.step_key[:48]}")
             elif ev.event_type == DagsterEventType.STEP_START:
@@ -72,7 +76,9 @@ def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: th
         stop.wait(0.5)
 
 
-def execute_partition(defs, job_name: str, partition: str, instance, log_level: str = "WARNING") -> RunOutcome:
+def execute_partition(
+    defs, job_name: str, partition: str, instance, log_level: str = "WARNING"
+) -> RunOutcome:
     """Execute one job for one partition in-process, with a progress bar; never raises on step failure."""
     from dagster import DagsterEventType
 
@@ -90,7 +96,9 @@ def execute_partition(defs, job_name: str, partition: str, instance, log_level: 
         transient=False,
     ) as progress:
         task = progress.add_task("starting", total=total)
-        watcher = threading.Thread(target=_watch, args=(instance, run_id, total, progress, task, stop), daemon=True)
+        watcher = threading.Thread(
+            target=_watch, args=(instance, run_id, total, progress, task, stop), daemon=True
+        )
         watcher.start()
         log_dir = Settings.from_env().home / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +108,10 @@ def execute_partition(defs, job_name: str, partition: str, instance, log_level: 
             with open(log_path, "w", encoding="utf-8") as log, contextlib.redirect_stdout(log):
                 result = job.execute_in_process(
                     run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                    instance=instance, partition_key=partition, raise_on_error=False, run_id=run_id,
+                    instance=instance,
+                    partition_key=partition,
+                    raise_on_error=False,
+                    run_id=run_id,
                     tags={"crmloop/source": "cli"},
                 )
         finally:
@@ -108,7 +119,9 @@ def execute_partition(defs, job_name: str, partition: str, instance, log_level: 
             watcher.join(timeout=5)
         progress.update(task, completed=total, description="done" if result.success else "FAILED")
 
-    outcome = RunOutcome(partition=partition, job=job_name, success=result.success, run_id=run_id, log=log_path)
+    outcome = RunOutcome(
+        partition=partition, job=job_name, success=result.success, run_id=run_id, log=log_path
+    )
     for ev in result.all_events:
         if ev.event_type == DagsterEventType.STEP_FAILURE:
             err = ev.event_specific_data.error
@@ -155,7 +168,9 @@ def run_daily(settings: Settings | None = None) -> bool:
     settings = settings or Settings.from_env()
     prepare_dagster_home(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
-    console.print(f"crmloop run as of [bold]{settings.as_of}[/bold]  landing={settings.landing_dir}  home={settings.home}")
+    console.print(
+        f"crmloop run as of [bold]{settings.as_of}[/bold]  landing={settings.landing_dir}  home={settings.home}"
+    )
     t0 = time.monotonic()
     defs = build_definitions()
     outcomes: list[RunOutcome] = []
@@ -202,8 +217,14 @@ def run_demo(customers: int, seed: int) -> bool:
     sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
     console.rule(f"provider feedback for the sends of {send_date}")
     fb = simulate_feedback(
-        sends, send_date, settings.landing_dir, day=day2, seed=seed, plan_path=settings.plan_path,
-        customer_keys=keys, progress=lambda m: console.print(f"  {m}"),
+        sends,
+        send_date,
+        settings.landing_dir,
+        day=day2,
+        seed=seed,
+        plan_path=settings.plan_path,
+        customer_keys=keys,
+        progress=lambda m: console.print(f"  {m}"),
     )
     produced = ", ".join(f"{k} {v:,}" for k, v in fb.counts().items())
     console.print(f"  {len(sends):,} sends and holdout rows → {produced}")

@@ -71,7 +71,9 @@ def print_kpis(settings: Settings) -> None:
     status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
     for campaign, channel, _, metric, target, actual, status, diagnosis in rows:
         table.add_row(
-            campaign, channel, str(metric),
+            campaign,
+            channel,
+            str(metric),
             "" if target is None else f"{target:.1%}",
             "" if actual is None else f"{actual:.1%}",
             status_style.get(status, str(status or "")),

@@ -78,7 +78,10 @@ def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str)
         seen.add(addr)
     first = messages[0]
     body: dict[str, Any] = {
-        "from": {"email": first.sender or cfg.from_email, "name": getattr(first, "sender_name", None) or cfg.from_name},
+        "from": {
+            "email": first.sender or cfg.from_email,
+            "name": getattr(first, "sender_name", None) or cfg.from_name,
+        },
         "categories": [str(first.campaign_id)[:255]],
     }
     if cfg.template_id:
@@ -87,7 +90,11 @@ def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str)
             {
                 "to": [{"email": m.to}],
                 "dynamic_template_data": {
-                    **{k: v for k, v in (getattr(m, "fields", None) or {}).items() if isinstance(v, str | int | float)},
+                    **{
+                        k: v
+                        for k, v in (getattr(m, "fields", None) or {}).items()
+                        if isinstance(v, str | int | float)
+                    },
                     "subject": m.subject or "",
                     "text": m.text or "",
                     "html": m.html or "",
@@ -98,7 +105,11 @@ def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str)
         ]
     elif len(messages) == 1 and not fits_substitutions(first):
         body["personalizations"] = [
-            {"to": [{"email": first.to}], "subject": first.subject or "", "custom_args": _custom_args(first, batch_id)}
+            {
+                "to": [{"email": first.to}],
+                "subject": first.subject or "",
+                "custom_args": _custom_args(first, batch_id),
+            }
         ]
         body["content"] = [{"type": "text/plain", "value": first.text or ""}]
         if first.html:
@@ -122,7 +133,9 @@ def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str)
     return body
 
 
-def plan_email_batches(messages: Iterable[Any], max_size: int = MAX_PERSONALIZATIONS, template: bool = False) -> Iterator[list[Any]]:
+def plan_email_batches(
+    messages: Iterable[Any], max_size: int = MAX_PERSONALIZATIONS, template: bool = False
+) -> Iterator[list[Any]]:
     """Group messages into requests: same campaign/sender/date, ≤ max_size, each address once.
 
     Streams: keeps one open batch per group; an address repeated within a group moves to the
@@ -175,7 +188,10 @@ def _classify(exc: BaseException) -> tuple[str, float | None, str]:
         return RequestOutcome.AMBIGUOUS, None, f"connection_error: {type(inner).__name__}"
     if isinstance(exc, ConnectionRefusedError):
         return RequestOutcome.RETRY, None, "connection_refused"
-    if isinstance(exc, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError | http.client.HTTPException):
+    if isinstance(
+        exc,
+        http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError | http.client.HTTPException,
+    ):
         return RequestOutcome.AMBIGUOUS, None, f"dropped: {type(exc).__name__}"
     if isinstance(exc, TimeoutError | socket.timeout):
         return RequestOutcome.AMBIGUOUS, None, "timeout"
@@ -224,7 +240,9 @@ class EmailClient:
         return sdk
 
     def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]:
-        return plan_email_batches(messages, min(self.cfg.sendgrid_batch, MAX_PERSONALIZATIONS), bool(self.cfg.template_id))
+        return plan_email_batches(
+            messages, min(self.cfg.sendgrid_batch, MAX_PERSONALIZATIONS), bool(self.cfg.template_id)
+        )
 
     def _post(self, body: dict) -> tuple[str, Any, float | None, str]:
         """One attempt: (RequestOutcome, response-or-error-body, retry_after, reason)."""
@@ -262,7 +280,9 @@ class EmailClient:
                     if bad:
                         for m in bad:
                             why = "invalid_email"
-                            result.outcomes.append(Outcome(sid_of(m), "failed", reason=why, suppress_reason=why))
+                            result.outcomes.append(
+                                Outcome(sid_of(m), "failed", reason=why, suppress_reason=why)
+                            )
                             result.suppress.append(("email", m.to, why, m.customer_id, "sendgrid_400"))
                         todo = [m for i, m in enumerate(todo) if i not in idx]
                         attempt = 0  # the request was rejected whole: nothing was sent, send the rest
@@ -271,7 +291,9 @@ class EmailClient:
                     result.outcomes.extend(Outcome(sid_of(m), "failed", reason=why) for m in todo)
                     return result
                 # 401/403/413...: the provider accepted nothing; a rerun may send these
-                result.outcomes.extend(Outcome(sid_of(m), "failed", reason=reason, retryable=True) for m in todo)
+                result.outcomes.extend(
+                    Outcome(sid_of(m), "failed", reason=reason, retryable=True) for m in todo
+                )
                 return result
             if outcome == RequestOutcome.AMBIGUOUS:
                 if not self.cfg.sendgrid_activity_lookup:
@@ -282,12 +304,16 @@ class EmailClient:
                     result.outcomes.extend(Outcome(sid_of(m), "ambiguous", reason=reason) for m in todo)
                     return result
                 done = [m for m in todo if m.to.lower() in found]
-                result.outcomes.extend(Outcome(sid_of(m), "sent", provider_id=found[m.to.lower()]) for m in done)
+                result.outcomes.extend(
+                    Outcome(sid_of(m), "sent", provider_id=found[m.to.lower()]) for m in done
+                )
                 todo = [m for m in todo if m.to.lower() not in found]
                 if not todo:
                     return result
             if attempt >= self.cfg.retry.max_attempts:
-                result.outcomes.extend(Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True) for m in todo)
+                result.outcomes.extend(
+                    Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True) for m in todo
+                )
                 return result
             result.retries += 1
             self._sleep(self.backoff.delay(attempt, retry_after))
@@ -303,7 +329,9 @@ class EmailClient:
             try:
                 resp = self._sdk().client.messages.get(query_params={"query": query, "limit": 1000})
                 data = json.loads(resp.body or b"{}")
-                return {str(r["to_email"]).lower(): str(r.get("msg_id") or "") for r in data.get("messages", [])}
+                return {
+                    str(r["to_email"]).lower(): str(r.get("msg_id") or "") for r in data.get("messages", [])
+                }
             except Exception as exc:  # noqa: BLE001
                 outcome, retry_after, _ = _classify(exc)
                 if outcome == RequestOutcome.PERMANENT:
@@ -314,7 +342,10 @@ class EmailClient:
     def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]:
         """Pending rows of a crashed run: look them up if the Activity API is enabled, else ambiguous."""
         if not self.cfg.sendgrid_activity_lookup:
-            return [Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: no lookup for SendGrid") for r in rows]
+            return [
+                Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: no lookup for SendGrid")
+                for r in rows
+            ]
         by_batch: dict[str, list[PendingRow]] = {}
         for r in rows:
             by_batch.setdefault(r.batch_id, []).append(r)
@@ -326,11 +357,15 @@ class EmailClient:
                 if found is None:
                     out.append(Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup failed"))
                 elif r.address.lower() in found:
-                    out.append(Outcome(r.send_id, "sent", reason="reconciled", provider_id=found[r.address.lower()]))
+                    out.append(
+                        Outcome(r.send_id, "sent", reason="reconciled", provider_id=found[r.address.lower()])
+                    )
                 elif settled:
                     out.append(Outcome(r.send_id, "failed", reason="reconciled_not_sent", retryable=True))
                 else:
-                    out.append(Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup not settled"))
+                    out.append(
+                        Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup not settled")
+                    )
         return out
 
     def close(self) -> None:

@@ -44,8 +44,12 @@ class CustomerMatchFile:
     sha256: str
 
     def metadata(self) -> dict[str, Any]:
-        return {"path": str(self.path), "rows": self.rows, "skipped_unmatchable": self.skipped_unmatchable,
-                "sha256": self.sha256}
+        return {
+            "path": str(self.path),
+            "rows": self.rows,
+            "skipped_unmatchable": self.skipped_unmatchable,
+            "sha256": self.sha256,
+        }
 
 
 def write_customer_match(messages: Iterable[Any], path: Path) -> CustomerMatchFile:

@@ -73,21 +73,25 @@ def diff_audience(current: dict[str, list[str]], previous: dict[str, list[str]])
     return AudienceDiff(add, remove, same)
 
 
-def session_payloads(rows: Sequence[list[str]], session_id: int, max_rows: int = MAX_ROWS) -> list[dict[str, Any]]:
+def session_payloads(
+    rows: Sequence[list[str]], session_id: int, max_rows: int = MAX_ROWS
+) -> list[dict[str, Any]]:
     """JSON bodies (without the token) for each request of one session (pure). The Graph API
     takes the same parameters as a form or as a JSON body; JSON avoids URL-encoding 10,000 rows."""
     out = []
     chunks = [rows[i : i + max_rows] for i in range(0, len(rows), max_rows)] or []
     for seq, chunk in enumerate(chunks, start=1):
-        out.append({
-            "payload": {"schema": list(META_SCHEMA), "data": [list(r) for r in chunk]},
-            "session": {
-                "session_id": session_id,
-                "batch_seq": seq,
-                "last_batch_flag": seq == len(chunks),
-                "estimated_num_total": len(rows),
-            },
-        })
+        out.append(
+            {
+                "payload": {"schema": list(META_SCHEMA), "data": [list(r) for r in chunk]},
+                "session": {
+                    "session_id": session_id,
+                    "batch_seq": seq,
+                    "last_batch_flag": seq == len(chunks),
+                    "estimated_num_total": len(rows),
+                },
+            }
+        )
     return out
 
 
@@ -106,9 +110,22 @@ class MetaSyncSummary:
     sample: dict | None = None
 
     def to_metadata(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("audience_id", "audience_size", "unmatchable", "added", "removed",
-                                              "unchanged", "requests", "retries", "sessions", "elapsed_seconds",
-                                              "sample")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "audience_id",
+                "audience_size",
+                "unmatchable",
+                "added",
+                "removed",
+                "unchanged",
+                "requests",
+                "retries",
+                "sessions",
+                "elapsed_seconds",
+                "sample",
+            )
+        }
 
 
 class MetaAudienceClient:
@@ -134,8 +151,9 @@ class MetaAudienceClient:
             self.bucket.acquire()
             retry_after = None
             try:
-                resp = self.session.request(method, self.users_url(audience_id), json=data,
-                                            timeout=self.cfg.retry.timeout_seconds)
+                resp = self.session.request(
+                    method, self.users_url(audience_id), json=data, timeout=self.cfg.retry.timeout_seconds
+                )
             except requests.exceptions.RequestException as exc:
                 last = f"transport: {type(exc).__name__}"
             else:
@@ -147,13 +165,20 @@ class MetaAudienceClient:
                     err = {}
                 code = int(err.get("code") or 0)
                 last = f"http_{resp.status_code}: {err.get('message', '')[:200]}"
-                transient = resp.status_code == 429 or resp.status_code >= 500 or code in RATE_LIMIT_CODES or err.get("is_transient")
+                transient = (
+                    resp.status_code == 429
+                    or resp.status_code >= 500
+                    or code in RATE_LIMIT_CODES
+                    or err.get("is_transient")
+                )
                 if not transient:
                     raise MetaApiError(f"Meta {method} {audience_id}/users failed: {last}")
                 retry_after = parse_retry_after(resp.headers)
             retries += 1
             self._sleep(self.backoff.delay(attempt, retry_after))
-        raise MetaApiError(f"Meta {method} {audience_id}/users gave up after {self.cfg.retry.max_attempts} attempts: {last}")
+        raise MetaApiError(
+            f"Meta {method} {audience_id}/users gave up after {self.cfg.retry.max_attempts} attempts: {last}"
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -163,7 +188,8 @@ def _load_state(ledger: SendLedger, audience_id: str) -> dict[str, list[str]]:
     with ledger._lock:
         ledger.con.execute(STATE_DDL)
         rows = ledger.con.execute(
-            f"SELECT customer_id, row_json FROM {STATE} WHERE platform = 'meta' AND audience_id = ?", [audience_id]
+            f"SELECT customer_id, row_json FROM {STATE} WHERE platform = 'meta' AND audience_id = ?",
+            [audience_id],
         ).fetchall()
     return {cid: json.loads(rj) for cid, rj in rows}
 
@@ -177,20 +203,30 @@ def _apply_state(ledger: SendLedger, audience_id: str, campaign_id: str | None, 
             if removed:
                 t = pa.table({"customer_id": pa.array([c for c, _ in removed], pa.string())})
                 con.register("_rm", t)
-                con.execute(f"DELETE FROM {STATE} WHERE platform = 'meta' AND audience_id = ? "
-                            f"AND customer_id IN (SELECT customer_id FROM _rm)", [audience_id])
+                con.execute(
+                    f"DELETE FROM {STATE} WHERE platform = 'meta' AND audience_id = ? "
+                    f"AND customer_id IN (SELECT customer_id FROM _rm)",
+                    [audience_id],
+                )
                 con.unregister("_rm")
             if added:
-                t = pa.table({
-                    "customer_id": pa.array([c for c, _ in added], pa.string()),
-                    "row_hash": pa.array([sha256_hex("|".join(r)) for _, r in added], pa.string()),
-                    "row_json": pa.array([json.dumps(r) for _, r in added], pa.string()),
-                })
+                t = pa.table(
+                    {
+                        "customer_id": pa.array([c for c, _ in added], pa.string()),
+                        "row_hash": pa.array([sha256_hex("|".join(r)) for _, r in added], pa.string()),
+                        "row_json": pa.array([json.dumps(r) for _, r in added], pa.string()),
+                    }
+                )
                 con.register("_add", t)
-                con.execute(f"DELETE FROM {STATE} WHERE platform = 'meta' AND audience_id = ? "
-                            f"AND customer_id IN (SELECT customer_id FROM _add)", [audience_id])
-                con.execute(f"INSERT INTO {STATE} SELECT 'meta', ?, customer_id, row_hash, row_json, ?, ? FROM _add",
-                            [audience_id, campaign_id, now])
+                con.execute(
+                    f"DELETE FROM {STATE} WHERE platform = 'meta' AND audience_id = ? "
+                    f"AND customer_id IN (SELECT customer_id FROM _add)",
+                    [audience_id],
+                )
+                con.execute(
+                    f"INSERT INTO {STATE} SELECT 'meta', ?, customer_id, row_hash, row_json, ?, ? FROM _add",
+                    [audience_id, campaign_id, now],
+                )
                 con.unregister("_add")
             con.execute("COMMIT")
         except Exception:
@@ -232,8 +268,12 @@ def sync_meta_audience(
         for i, body in enumerate(bodies):
             part = items[i * MAX_ROWS : (i + 1) * MAX_ROWS]
             if summary.sample is None:
-                summary.sample = {"method": method, "session": body["session"],
-                                  "schema": list(META_SCHEMA), "first_row": part[0][1]}
+                summary.sample = {
+                    "method": method,
+                    "session": body["session"],
+                    "schema": list(META_SCHEMA),
+                    "first_row": part[0][1],
+                }
             _, retries = client.call(method, audience_id, body)
             summary.requests += 1 + retries
             summary.retries += retries

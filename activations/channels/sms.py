@@ -83,12 +83,30 @@ class _BaseUrlHttpClient(TwilioHttpClient):
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None, timeout=None, allow_redirects=False):
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ):
         if url.startswith(TWILIO_API):
-            url = self.base_url + url[len(TWILIO_API):]
+            url = self.base_url + url[len(TWILIO_API) :]
         self._tls.headers = None
-        resp = super().request(method, url, params=params, data=data, headers=headers, auth=auth,
-                               timeout=timeout, allow_redirects=allow_redirects)
+        resp = super().request(
+            method,
+            url,
+            params=params,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
         self._tls.headers = resp.headers
         return resp
 
@@ -119,7 +137,9 @@ class SmsClient:
         self.base_url = (base_url or cfg.twilio_base_url).rstrip("/")
         self.parallel_batches = 2
         # a small burst lets a worker that was late catch up, so the long-run rate is the configured one
-        self.bucket = TokenBucket(cfg.twilio_rate, burst=min(max(1, cfg.twilio_concurrency), max(2.0, cfg.twilio_rate * 0.02)))
+        self.bucket = TokenBucket(
+            cfg.twilio_rate, burst=min(max(1, cfg.twilio_concurrency), max(2.0, cfg.twilio_rate * 0.02))
+        )
         self.backoff = Backoff(cfg.retry)
         self._sleep = sleep
         self._now = now or (lambda: datetime.now(UTC))
@@ -127,7 +147,9 @@ class SmsClient:
         self.service_sid = cfg.secret("TWILIO_MESSAGING_SERVICE_SID")
         self._http = _BaseUrlHttpClient(self.base_url, cfg.retry.timeout_seconds, cfg.twilio_concurrency * 2)
         self._client = Client(self.account_sid, cfg.secret("TWILIO_AUTH_TOKEN"), http_client=self._http)
-        self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.twilio_concurrency), thread_name_prefix="twilio")
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, cfg.twilio_concurrency), thread_name_prefix="twilio"
+        )
         self.sample: dict | None = None
 
     def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]:
@@ -176,8 +198,12 @@ class SmsClient:
 
     def _send_one(self, batch_id: str, m: Any, started: datetime):
         if not E164.match(m.to or ""):
-            return Outcome(sid_of(m), "failed", reason="invalid_number", suppress_reason="invalid_number"), \
-                ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"), 0, 0
+            return (
+                Outcome(sid_of(m), "failed", reason="invalid_number", suppress_reason="invalid_number"),
+                ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"),
+                0,
+                0,
+            )
         params = self.create_params(m, batch_id)
         nb = getattr(m, "not_before", None)
         if "send_at" not in params and nb is not None:
@@ -205,11 +231,26 @@ class SmsClient:
                 elif code in PERMANENT_CODES:
                     why, sup = PERMANENT_CODES[code]
                     row = ("sms", m.to, sup, m.customer_id, f"twilio_{code}") if sup else None
-                    return Outcome(sid_of(m), "failed", reason=why, suppress_reason=sup), row, requests_made, retries
+                    return (
+                        Outcome(sid_of(m), "failed", reason=why, suppress_reason=sup),
+                        row,
+                        requests_made,
+                        retries,
+                    )
                 elif exc.status in (401, 403):
-                    return Outcome(sid_of(m), "failed", reason=f"http_{exc.status}", retryable=True), None, requests_made, retries
+                    return (
+                        Outcome(sid_of(m), "failed", reason=f"http_{exc.status}", retryable=True),
+                        None,
+                        requests_made,
+                        retries,
+                    )
                 else:
-                    return Outcome(sid_of(m), "failed", reason=f"twilio_{code or exc.status}"), None, requests_made, retries
+                    return (
+                        Outcome(sid_of(m), "failed", reason=f"twilio_{code or exc.status}"),
+                        None,
+                        requests_made,
+                        retries,
+                    )
             except requests.exceptions.RequestException as exc:
                 kind = _transport_kind(exc)
                 reason = f"transport: {type(exc).__name__}"
@@ -220,10 +261,20 @@ class SmsClient:
                     if found is None:
                         return Outcome(sid_of(m), "ambiguous", reason=reason), None, requests_made, retries
                     if found:
-                        return Outcome(sid_of(m), "sent", provider_id=found, reason="reconciled"), None, requests_made, retries
+                        return (
+                            Outcome(sid_of(m), "sent", provider_id=found, reason="reconciled"),
+                            None,
+                            requests_made,
+                            retries,
+                        )
             retries += 1
             self._sleep(self.backoff.delay(attempt, retry_after))
-        return Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True), None, requests_made, retries - 1
+        return (
+            Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True),
+            None,
+            requests_made,
+            retries - 1,
+        )
 
     def _lookup(self, to: str, body_hash: str, since: datetime) -> str | None:
         """sid of a message to `to` whose body hashes to `body_hash`, created since `since`;

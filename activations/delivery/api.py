@@ -66,7 +66,6 @@ def send_messages(
                 client.close()
             result.sample = result.sample or client.sample
             if channel == "sms":
-
                 result.extra.setdefault("sms_price_per_segment", cfg.sms_price_per_segment)
                 result.extra.setdefault("currency", cfg.sms_currency)
             return result
@@ -75,8 +74,9 @@ def send_messages(
             ledger.close()
 
 
-def deliver_prepared(prepared: Any, settings: Any, *, cfg: DeliveryConfig | None = None,
-                     progress: Progress | None = None) -> dict[str, Any]:
+def deliver_prepared(
+    prepared: Any, settings: Any, *, cfg: DeliveryConfig | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Deliver everything `activations.outbound.prepare_messages` returned.
 
     email, sms → send ledger + SendGrid / Twilio; ads → Meta Custom Audience sync + Google
@@ -95,8 +95,9 @@ def deliver_prepared(prepared: Any, settings: Any, *, cfg: DeliveryConfig | None
             for b in batches:
                 summary.add_plan(b.metadata())
             msgs = [m for b in batches for m in b.messages]
-            summary = send_messages(channel, msgs, cfg=cfg, send_date=send_date, ledger=ledger,
-                                    progress=progress, summary=summary)
+            summary = send_messages(
+                channel, msgs, cfg=cfg, send_date=send_date, ledger=ledger, progress=progress, summary=summary
+            )
             if summary.sample is None and batches[0].sample is not None:
                 summary.sample = _message_sample(batches[0].sample)
             out[channel] = summary.to_metadata()
@@ -112,7 +113,9 @@ def _message_sample(m: Any) -> dict:
     return {k: getattr(m, k, None) for k in ("to", "subject", "text", "sms_body")}
 
 
-def _deliver_ads(batches, cfg: DeliveryConfig, settings, send_date: date, ledger: SendLedger, progress) -> dict:
+def _deliver_ads(
+    batches, cfg: DeliveryConfig, settings, send_date: date, ledger: SendLedger, progress
+) -> dict:
     from activations.channels.google_ads import write_customer_match
     from activations.channels.meta import MetaAudienceClient, sync_meta_audience
 
@@ -126,11 +129,17 @@ def _deliver_ads(batches, cfg: DeliveryConfig, settings, send_date: date, ledger
                 audience_id = str(audience_ids.get(b.campaign_id) or cfg2.secret("META_CUSTOM_AUDIENCE_ID"))
                 if cfg.mode == "sandbox":
                     audience_id = f"sandbox-{b.campaign_id}"
-                msum = sync_meta_audience(b.messages, audience_id, meta, ledger, campaign_id=b.campaign_id,
-                                          progress=progress)
-                folder = (cfg.outbox_dir / "ads" / send_date.isoformat()) if cfg.mode == "sandbox" else (
-                    Path(settings.home) / "exports" / send_date.isoformat() / b.campaign_id)
-                gfile = write_customer_match(b.messages, folder / f"google_customer_match_{b.campaign_id}.csv")
+                msum = sync_meta_audience(
+                    b.messages, audience_id, meta, ledger, campaign_id=b.campaign_id, progress=progress
+                )
+                folder = (
+                    (cfg.outbox_dir / "ads" / send_date.isoformat())
+                    if cfg.mode == "sandbox"
+                    else (Path(settings.home) / "exports" / send_date.isoformat() / b.campaign_id)
+                )
+                gfile = write_customer_match(
+                    b.messages, folder / f"google_customer_match_{b.campaign_id}.csv"
+                )
                 result["campaigns"][b.campaign_id] = {
                     **b.metadata(),
                     "meta": msum.to_metadata(),

@@ -32,7 +32,6 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-
 SANDBOX_RATE = 1000.0  # requests per second to the in-process sandbox sink
 
 
@@ -162,7 +161,9 @@ class DeliveryConfig:
             raise DeliveryConfigError(f"CRM_SENDGRID_BATCH={batch}: SendGrid allows 1..1000 personalizations")
         return cls(
             mode=mode,
-            home=Path(home) if home is not None else Path(_s(env, "CRM_HOME", "./.crm")).expanduser().resolve(),
+            home=Path(home)
+            if home is not None
+            else Path(_s(env, "CRM_HOME", "./.crm")).expanduser().resolve(),
             sendgrid_base_url=_s(env, "CRM_SENDGRID_BASE_URL", cls.sendgrid_base_url),
             twilio_base_url=_s(env, "CRM_TWILIO_BASE_URL", cls.twilio_base_url),
             meta_base_url=_s(env, "CRM_META_BASE_URL", cls.meta_base_url),

@@ -79,10 +79,19 @@ class ChannelSummary:
 
     def add_plan(self, batch_metadata: dict) -> None:
         """Fold in the plan side's counts (`ChannelBatch.metadata()`), summing over campaigns."""
-        for key in ("audience", "holdout", "eligible", "suppressed_total", "queued_quiet_hours", "sms_segments"):
+        for key in (
+            "audience",
+            "holdout",
+            "eligible",
+            "suppressed_total",
+            "queued_quiet_hours",
+            "sms_segments",
+        ):
             self.plan[key] = self.plan.get(key, 0) + int(batch_metadata.get(key, 0) or 0)
         if "estimated_cost" in batch_metadata:
-            self.plan["estimated_cost"] = round(self.plan.get("estimated_cost", 0.0) + batch_metadata["estimated_cost"], 2)
+            self.plan["estimated_cost"] = round(
+                self.plan.get("estimated_cost", 0.0) + batch_metadata["estimated_cost"], 2
+            )
         sup = self.plan.setdefault("suppressed", {})
         for reason, n in (batch_metadata.get("suppressed") or {}).items():
             sup[reason] = sup.get(reason, 0) + n
@@ -117,7 +126,9 @@ def new_batch_id(channel: str) -> str:
     return f"{channel}-{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
-def recover_pending(client: ChannelClient, ledger: SendLedger, summary: ChannelSummary, progress: Progress | None = None) -> None:
+def recover_pending(
+    client: ChannelClient, ledger: SendLedger, summary: ChannelSummary, progress: Progress | None = None
+) -> None:
     """Reconcile rows a crashed run left `pending` (never resend them blindly)."""
     rows = ledger.pending(client.channel)
     if not rows:
@@ -138,7 +149,9 @@ def recover_pending(client: ChannelClient, ledger: SendLedger, summary: ChannelS
             summary.reconciled["failed"] += 1
         else:
             summary.reconciled["ambiguous"] += 1
-    summary.ambiguous_batches.extend(sorted({r.batch_id for r, o in zip(rows, final, strict=False) if o.status == "ambiguous"}))
+    summary.ambiguous_batches.extend(
+        sorted({r.batch_id for r, o in zip(rows, final, strict=False) if o.status == "ambiguous"})
+    )
 
 
 def _prefilter(
@@ -197,7 +210,9 @@ def deliver(
         try:
             return fut.result()
         except BaseException as exc:  # an unexpected client bug: the batch's fate is unknown
-            return BatchResult([Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch])
+            return BatchResult(
+                [Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch]
+            )
 
     def account(batch_id: str, result: BatchResult) -> None:
         summary.requests += result.requests
@@ -247,7 +262,9 @@ def deliver(
                 in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
                 if progress and time.monotonic() - last_report > 2.0:
                     last_report = time.monotonic()
-                    progress("send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered})
+                    progress(
+                        "send", {"channel": client.channel, "sent": summary.sent, "offered": summary.offered}
+                    )
         finally:
             # also when the loop failed: what was sent is recorded, nothing is left pending
             while in_flight:

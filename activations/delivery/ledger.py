@@ -124,7 +124,9 @@ class SendLedger:
             self.con.execute(DDL)
             # skip the retryable-row clean-up in mark_pending while there are none (the common case)
             self._has_retryable = bool(
-                self.con.execute(f"SELECT count(*) FROM {LEDGER} WHERE status = 'failed' AND retryable").fetchall()[0][0]
+                self.con.execute(
+                    f"SELECT count(*) FROM {LEDGER} WHERE status = 'failed' AND retryable"
+                ).fetchall()[0][0]
             )
 
     def close(self) -> None:
@@ -201,7 +203,9 @@ class SendLedger:
         `messages`: objects with campaign_id, customer_id, send_date, send_id, to."""
         self.step([], (batch_id, channel, messages))
 
-    def record_outcomes(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()) -> None:
+    def record_outcomes(
+        self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()
+    ) -> None:
         """Write the outcome of a batch (and any suppressions) in one transaction.
 
         `suppress`: (channel, address, reason, customer_id, source) rows for the suppression list."""
@@ -241,7 +245,9 @@ class SendLedger:
                 "send_id": pa.array([sid_of(m) for m in messages], pa.string()),
                 "address": pa.array([m.to for m in messages], pa.string()),
                 "content_hash": pa.array(
-                    [content_hash(m.sms_body) for m in messages] if channel == "sms" else [None] * len(messages),
+                    [content_hash(m.sms_body) for m in messages]
+                    if channel == "sms"
+                    else [None] * len(messages),
                     pa.string(),
                 ),
             }
@@ -263,13 +269,18 @@ class SendLedger:
         finally:
             self.con.unregister("_batch")
 
-    def _record_tx(self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple], now: datetime) -> None:
+    def _record_tx(
+        self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple], now: datetime
+    ) -> None:
         if any(o.retryable for o in outcomes):
             self._has_retryable = True
         first = outcomes[0] if outcomes else None
         uniform = first is not None and all(
-            o.status == first.status and o.reason == first.reason and o.provider_id == first.provider_id
-            and o.retryable == first.retryable for o in outcomes
+            o.status == first.status
+            and o.reason == first.reason
+            and o.provider_id == first.provider_id
+            and o.retryable == first.retryable
+            for o in outcomes
         )
         if uniform:
             self.con.execute(

@@ -187,7 +187,9 @@ class SandboxSink:
             form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
             sid = "SM" + uuid.uuid4().hex
             resp = twilio_message_json(m.group(1), sid, form, now)
-            self._append("sms", "twilio", {**base, "form_raw": raw.decode("utf-8"), "form": form, "response": resp})
+            self._append(
+                "sms", "twilio", {**base, "form_raw": raw.decode("utf-8"), "form": form, "response": resp}
+            )
             with self._lock:
                 self._index_sms(resp)
             return h._reply(201, resp)
@@ -201,13 +203,16 @@ class SandboxSink:
             payload, session = body.get("payload") or {}, body.get("session") or {}
             body.pop("access_token", None)  # a token never goes into the outbox
             self._append("ads", "meta", {**base, "body": body})
-            return h._reply(200, {
-                "audience_id": m.group(2),
-                "session_id": session.get("session_id"),
-                "num_received": len(payload.get("data", [])),
-                "num_invalid_entries": 0,
-                "invalid_entry_samples": {},
-            })
+            return h._reply(
+                200,
+                {
+                    "audience_id": m.group(2),
+                    "session_id": session.get("session_id"),
+                    "num_received": len(payload.get("data", [])),
+                    "num_invalid_entries": 0,
+                    "invalid_entry_samples": {},
+                },
+            )
         return h._reply(404, {"errors": [{"message": f"sandbox sink: no route for {method} {path}"}]})
 
 

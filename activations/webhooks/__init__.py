@@ -21,8 +21,20 @@ from activations.webhooks.signatures import (
 )
 
 __all__ = [
-    "LandingRecord", "LandingWriter", "PayloadError", "ReplayCache", "WebhookConfig",
-    "compute_twilio_signature", "create_app", "landing_files", "load_sendgrid_public_key",
-    "parse_sendgrid_batch", "parse_twilio_callback", "recover_inflight", "sign_sendgrid_payload",
-    "sms_keyword", "verify_sendgrid_signature", "verify_twilio_signature",
+    "LandingRecord",
+    "LandingWriter",
+    "PayloadError",
+    "ReplayCache",
+    "WebhookConfig",
+    "compute_twilio_signature",
+    "create_app",
+    "landing_files",
+    "load_sendgrid_public_key",
+    "parse_sendgrid_batch",
+    "parse_twilio_callback",
+    "recover_inflight",
+    "sign_sendgrid_payload",
+    "sms_keyword",
+    "verify_sendgrid_signature",
+    "verify_twilio_signature",
 ]

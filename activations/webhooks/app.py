@@ -155,7 +155,9 @@ def create_app(
     sg_key = load_sendgrid_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
     replays = ReplayCache(max(config.replay_window_seconds, 2 * config.tolerance_seconds))
     own_writer = writer is None
-    landing = writer or LandingWriter(config.landing_dir, seal_seconds=config.seal_seconds, fsync=config.fsync)
+    landing = writer or LandingWriter(
+        config.landing_dir, seal_seconds=config.seal_seconds, fsync=config.fsync
+    )
 
     def now() -> datetime:
         return datetime.fromtimestamp(clock(), UTC)

@@ -25,8 +25,17 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 
 EMAIL_EVENT_TYPES = frozenset(
     {
-        "processed", "delivered", "open", "click", "bounce", "dropped", "spamreport",
-        "unsubscribe", "group_unsubscribe", "group_resubscribe", "deferred",
+        "processed",
+        "delivered",
+        "open",
+        "click",
+        "bounce",
+        "dropped",
+        "spamreport",
+        "unsubscribe",
+        "group_unsubscribe",
+        "group_resubscribe",
+        "deferred",
     }
 )
 # email events that withdraw consent for the email channel
@@ -34,9 +43,20 @@ EMAIL_OPT_OUT_EVENTS = frozenset({"unsubscribe", "group_unsubscribe", "spamrepor
 
 SMS_STATUSES = frozenset(
     {
-        "queued", "sent", "delivered", "undelivered", "failed", "received",
+        "queued",
+        "sent",
+        "delivered",
+        "undelivered",
+        "failed",
+        "received",
         # other values Twilio sends in MessageStatus/SmsStatus
-        "accepted", "scheduled", "sending", "receiving", "read", "canceled", "partially_delivered",
+        "accepted",
+        "scheduled",
+        "sending",
+        "receiving",
+        "read",
+        "canceled",
+        "partially_delivered",
     }
 )
 
@@ -44,15 +64,41 @@ OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end",
 OPT_IN_KEYWORDS = frozenset({"start", "yes", "unstop"})
 
 EMAIL_EVENT_COLUMNS = (
-    "event_id", "email", "event", "occurred_at", "campaign_id", "send_id", "customer_id",
-    "url", "reason", "bounce_type", "sg_message_id", "received_at",
+    "event_id",
+    "email",
+    "event",
+    "occurred_at",
+    "campaign_id",
+    "send_id",
+    "customer_id",
+    "url",
+    "reason",
+    "bounce_type",
+    "sg_message_id",
+    "received_at",
 )
 SMS_EVENT_COLUMNS = (
-    "event_id", "message_sid", "to", "from", "status", "error_code", "occurred_at",
-    "campaign_id", "send_id", "customer_id", "body", "received_at",
+    "event_id",
+    "message_sid",
+    "to",
+    "from",
+    "status",
+    "error_code",
+    "occurred_at",
+    "campaign_id",
+    "send_id",
+    "customer_id",
+    "body",
+    "received_at",
 )
 CONSENT_COLUMNS = (
-    "source_system", "source_customer_id", "email", "phone", "channel", "status", "recorded_at",
+    "source_system",
+    "source_customer_id",
+    "email",
+    "phone",
+    "channel",
+    "status",
+    "recorded_at",
 )
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -127,9 +173,10 @@ def parse_sendgrid_batch(body: bytes, received: datetime) -> list[LandingRecord]
         occurred = bangkok_wallclock(datetime.fromtimestamp(ts, UTC))
         event_id = _opt_str(ev.get("sg_event_id"), 200)
         if not event_id:  # deterministic id so a redelivery still deduplicates
-            event_id = "sha1:" + hashlib.sha1(
-                json.dumps(ev, sort_keys=True, ensure_ascii=False).encode("utf-8")
-            ).hexdigest()
+            event_id = (
+                "sha1:"
+                + hashlib.sha1(json.dumps(ev, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+            )
         bounce_type = _opt_str(ev.get("bounce_classification")) or _opt_str(ev.get("type"))
         row = {
             "event_id": event_id,

@@ -19,4 +19,6 @@ def serve(config: WebhookConfig, host: str = "127.0.0.1", port: int = 8787, log_
         )
     app = create_app(config)
     log.info("webhook receiver on http://%s:%s, %r", host, port, config)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=10
+    )

@@ -49,7 +49,9 @@ def load_sendgrid_public_key(key_b64: str) -> ec.EllipticCurvePublicKey:
         der = base64.b64decode(text, validate=True)
         key = load_der_public_key(der)
     except (binascii.Error, ValueError) as exc:
-        raise SignatureConfigError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key: {exc}") from exc
+        raise SignatureConfigError(
+            f"SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key: {exc}"
+        ) from exc
     if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
         raise SignatureConfigError("SENDGRID_WEBHOOK_PUBLIC_KEY must be an ECDSA P-256 public key")
     return key

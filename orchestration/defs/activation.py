@@ -74,7 +74,11 @@ def send_clock(send_date: date) -> datetime:
     """The time the sends happen: now, or 02:00 Bangkok on the send date for a backfill/replay."""
     tz = ZoneInfo(TIMEZONE)
     now = datetime.now(tz)
-    return now if now.date() == send_date else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
+    return (
+        now
+        if now.date() == send_date
+        else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
+    )
 
 
 def _prepare(settings: Settings, partition_key: str, log):
@@ -85,13 +89,21 @@ def _prepare(settings: Settings, partition_key: str, log):
     send_date = send_date_for(partition_key)
     plan = load_plan(settings.plan_path)
     return prepare_messages(
-        settings.warehouse_path, plan, as_of, send_date, send_clock(send_date),
-        progress=log.info, lake_dir=settings.lake_dir,
+        settings.warehouse_path,
+        plan,
+        as_of,
+        send_date,
+        send_clock(send_date),
+        progress=log.info,
+        lake_dir=settings.lake_dir,
     )
 
 
 def _batches_markdown(prepared, channels: tuple[str, ...] | None = None) -> str:
-    lines = ["| campaign | channel | audience | holdout | suppressed | eligible | queued |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| campaign | channel | audience | holdout | suppressed | eligible | queued |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for b in prepared.batches():
         if channels and b.channel not in channels:
             continue
@@ -112,7 +124,10 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
             totals[reason] = totals.get(reason, 0) + n
     if not totals:
         return "Nobody was suppressed."
-    return "\n".join(["| reason | people |", "|---|---|"] + [f"| {r} | {n} |" for r, n in sorted(totals.items(), key=lambda kv: -kv[1])])
+    return "\n".join(
+        ["| reason | people |", "|---|---|"]
+        + [f"| {r} | {n} |" for r, n in sorted(totals.items(), key=lambda kv: -kv[1])]
+    )
 
 
 @dg.asset(
@@ -164,14 +179,34 @@ def _summary_metadata(channel_meta: dict) -> dict:
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(EMAIL, deps=[AUDIENCES], group_name=GROUP, kinds={"sendgrid"},
-                     description="Email through the official SendGrid SDK, exactly once per ledger key."),
-        dg.AssetSpec(SMS, deps=[AUDIENCES], group_name=GROUP, kinds={"twilio"},
-                     description="SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
-        dg.AssetSpec(ADS, deps=[AUDIENCES], group_name=GROUP, kinds={"meta", "googleads"},
-                     description="Meta Custom Audience sync (diff) and Google Customer Match upload file."),
-        dg.AssetSpec(FILES, deps=[AUDIENCES], group_name=GROUP, kinds={"excel", "csv"},
-                     description="Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest."),
+        dg.AssetSpec(
+            EMAIL,
+            deps=[AUDIENCES],
+            group_name=GROUP,
+            kinds={"sendgrid"},
+            description="Email through the official SendGrid SDK, exactly once per ledger key.",
+        ),
+        dg.AssetSpec(
+            SMS,
+            deps=[AUDIENCES],
+            group_name=GROUP,
+            kinds={"twilio"},
+            description="SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue.",
+        ),
+        dg.AssetSpec(
+            ADS,
+            deps=[AUDIENCES],
+            group_name=GROUP,
+            kinds={"meta", "googleads"},
+            description="Meta Custom Audience sync (diff) and Google Customer Match upload file.",
+        ),
+        dg.AssetSpec(
+            FILES,
+            deps=[AUDIENCES],
+            group_name=GROUP,
+            kinds={"excel", "csv"},
+            description="Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
+        ),
     ],
     partitions_def=daily_partitions(),
     pool=WAREHOUSE_POOL,
@@ -216,12 +251,22 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(CAMPAIGN_SENDS, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"},
-                     description="Who was in each campaign on the send date and what happened to them "
-                     "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
-                     "activation, which the campaign results read."),
-        dg.AssetSpec(CAMPAIGN_PLAN, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"},
-                     description="The plan as it was on the send date: KPI metric, target and window per campaign."),
+        dg.AssetSpec(
+            CAMPAIGN_SENDS,
+            deps=[EMAIL, SMS, ADS, FILES],
+            group_name=GROUP,
+            kinds={"parquet"},
+            description="Who was in each campaign on the send date and what happened to them "
+            "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
+            "activation, which the campaign results read.",
+        ),
+        dg.AssetSpec(
+            CAMPAIGN_PLAN,
+            deps=[EMAIL, SMS, ADS, FILES],
+            group_name=GROUP,
+            kinds={"parquet"},
+            description="The plan as it was on the send date: KPI metric, target and window per campaign.",
+        ),
     ],
     partitions_def=daily_partitions(),
     pool=WAREHOUSE_POOL,
@@ -234,12 +279,17 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     settings = crm.get()
     send_date = send_date_for(context.partition_key)
     out = export_campaign_state(
-        settings.warehouse_path, settings.lake_dir, load_plan(settings.plan_path), send_date,
+        settings.warehouse_path,
+        settings.lake_dir,
+        load_plan(settings.plan_path),
+        send_date,
         progress=context.log.info,
     )
     meta = json.loads(json.dumps(out, default=str))
-    yield dg.MaterializeResult(asset_key=CAMPAIGN_SENDS, metadata={"send_date": send_date.isoformat(),
-                                                                   "export": dg.MetadataValue.json(meta)})
+    yield dg.MaterializeResult(
+        asset_key=CAMPAIGN_SENDS,
+        metadata={"send_date": send_date.isoformat(), "export": dg.MetadataValue.json(meta)},
+    )
     yield dg.MaterializeResult(asset_key=CAMPAIGN_PLAN, metadata={"send_date": send_date.isoformat()})
 
 

@@ -35,7 +35,9 @@ def jobs() -> list[dg.UnresolvedAssetJobDefinition]:
 
 def daily_schedule(job: dg.UnresolvedAssetJobDefinition):
     # Partition D runs at 02:00 Asia/Bangkok on D+1 (the partitions' own time zone).
-    return dg.build_schedule_from_partitioned_job(job, hour_of_day=2, minute_of_hour=0, name="daily_0200_bangkok")
+    return dg.build_schedule_from_partitioned_job(
+        job, hour_of_day=2, minute_of_hour=0, name="daily_0200_bangkok"
+    )
 
 
 def landing_fingerprint(settings: Settings, day: str) -> str:

@@ -1,6 +1,5 @@
 """One daily-partitioned asset per declared source: landing partition D → lake partition D."""
 
-
 from datetime import date
 
 import dagster as dg
@@ -20,7 +19,10 @@ def _reasons_markdown(result) -> str:
     if not result.reason_counts:
         return "No row was quarantined."
     lines = ["| reason | rows |", "|---|---|"]
-    lines += [f"| {reason} | {count} |" for reason, count in sorted(result.reason_counts.items(), key=lambda kv: -kv[1])]
+    lines += [
+        f"| {reason} | {count} |"
+        for reason, count in sorted(result.reason_counts.items(), key=lambda kv: -kv[1])
+    ]
     if result.samples:
         lines += ["", "| file | row | reason | value |", "|---|---|---|---|"]
         for s in result.samples[:10]:
@@ -71,7 +73,9 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
                 "files": len(result.files),
                 "dagster/row_count": result.rows_loaded,
                 "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
-                "lake_path": dg.MetadataValue.path(str(settings.lake_dir / decl.entity / f"load_date={load_date}")),
+                "lake_path": dg.MetadataValue.path(
+                    str(settings.lake_dir / decl.entity / f"load_date={load_date}")
+                ),
             }
         )
 
@@ -79,7 +83,9 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
 
 
 def ingestion_assets() -> list[dg.AssetsDefinition]:
-    return [build_ingestion_asset(decl) for decl in sorted(load_declarations().values(), key=lambda d: d.name)]
+    return [
+        build_ingestion_asset(decl) for decl in sorted(load_declarations().values(), key=lambda d: d.name)
+    ]
 
 
 def sources_by_entity() -> dict[str, list[str]]:

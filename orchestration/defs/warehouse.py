@@ -4,7 +4,6 @@ dbt runs for one partition with `--vars {"as_of": <partition date>}`; every ware
 shares the pool `duckdb_writer` (limit 1 in dagster.yaml): DuckDB allows one writer process.
 """
 
-
 import json
 import os
 import sys
@@ -69,7 +68,10 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         self._entity_sources = dict(entity_sources)
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
-        if dbt_resource_props["resource_type"] == "source" and dbt_resource_props["source_name"] == LAKE_SOURCE_NAME:
+        if (
+            dbt_resource_props["resource_type"] == "source"
+            and dbt_resource_props["source_name"] == LAKE_SOURCE_NAME
+        ):
             return ingestion_key(dbt_resource_props["name"])
         return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
 

@@ -203,7 +203,9 @@ def validate_partition_for(
     from sources.declarations import load_declarations
 
     decl = load_declarations().get(source)
-    thresholds = replace(settings.quality, **decl.quality) if decl is not None and decl.quality else settings.quality
+    thresholds = (
+        replace(settings.quality, **decl.quality) if decl is not None and decl.quality else settings.quality
+    )
     return validate_partition(
         source,
         entity,

@@ -138,7 +138,9 @@ def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.Dat
         t = pq.read_table(path, columns=["file", "value"])
     except (OSError, pa.ArrowInvalid) as exc:
         raise LakeError(f"{path}: unreadable quarantine manifest ({exc})") from exc
-    rows = [f"{f}: {v}" for f, v in zip(t.column("file").to_pylist(), t.column("value").to_pylist(), strict=True)]
+    rows = [
+        f"{f}: {v}" for f, v in zip(t.column("file").to_pylist(), t.column("value").to_pylist(), strict=True)
+    ]
     return pd.DataFrame({"rejected_file": pd.Series(rows, dtype=object)})
 
 

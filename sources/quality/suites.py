@@ -37,12 +37,32 @@ RESPONSES = ["rsvp", "attended", "applied", "redeemed"]
 GENDERS = ["M", "F"]
 # provider vocabularies (the receiver in activations/webhooks accepts exactly these)
 EMAIL_EVENTS = [
-    "processed", "delivered", "open", "click", "bounce", "dropped", "spamreport",
-    "unsubscribe", "group_unsubscribe", "group_resubscribe", "deferred",
+    "processed",
+    "delivered",
+    "open",
+    "click",
+    "bounce",
+    "dropped",
+    "spamreport",
+    "unsubscribe",
+    "group_unsubscribe",
+    "group_resubscribe",
+    "deferred",
 ]
 SMS_STATUSES = [
-    "queued", "sent", "delivered", "undelivered", "failed", "received", "accepted", "scheduled",
-    "sending", "receiving", "read", "canceled", "partially_delivered",
+    "queued",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+    "accepted",
+    "scheduled",
+    "sending",
+    "receiving",
+    "read",
+    "canceled",
+    "partially_delivered",
 ]
 AD_PLATFORMS = ["meta", "google"]
 # providers retry webhooks: the same event may arrive twice; the warehouse keeps the first

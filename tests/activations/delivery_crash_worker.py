@@ -20,9 +20,15 @@ def main(argv: list[str]) -> int:
 
     home, sg_url, tw_url, n_email, n_sms, lookup = argv
     cfg = live_config(
-        Path(home), sendgrid=_Url(sg_url), twilio=_Url(tw_url),
-        CRM_SENDGRID_BATCH=25, CRM_SENDGRID_RATE=20, CRM_SENDGRID_CONCURRENCY=2,
-        CRM_SMS_LEDGER_BATCH=20, CRM_TWILIO_RATE=100, CRM_TWILIO_CONCURRENCY=4,
+        Path(home),
+        sendgrid=_Url(sg_url),
+        twilio=_Url(tw_url),
+        CRM_SENDGRID_BATCH=25,
+        CRM_SENDGRID_RATE=20,
+        CRM_SENDGRID_CONCURRENCY=2,
+        CRM_SMS_LEDGER_BATCH=20,
+        CRM_TWILIO_RATE=100,
+        CRM_TWILIO_CONCURRENCY=4,
         CRM_SENDGRID_ACTIVITY_LOOKUP=lookup,
     )
     send_messages("email", email_messages(int(n_email)), cfg=cfg, send_date=SEND_DATE)

@@ -16,23 +16,38 @@ MG_SID = "MG" + "2" * 32
 META_TOKEN = "meta-token"
 
 
-def email_messages(n: int, campaign: str = "welcome", start: int = 0, send_date: date = SEND_DATE) -> list[Message]:
+def email_messages(
+    n: int, campaign: str = "welcome", start: int = 0, send_date: date = SEND_DATE
+) -> list[Message]:
     return [
         Message(
-            campaign_id=campaign, customer_id=f"C{i:07d}", channel="email", send_date=send_date,
-            to=f"person{i}@example.com", subject=f"ยินดีต้อนรับ คุณ{i}", text=f"สวัสดีค่ะ คุณลูกค้า {i}",
-            html=f"<p>สวัสดีค่ะ คุณลูกค้า {i}</p>", sender="news@shop.example", sender_name="ร้านค้า",
+            campaign_id=campaign,
+            customer_id=f"C{i:07d}",
+            channel="email",
+            send_date=send_date,
+            to=f"person{i}@example.com",
+            subject=f"ยินดีต้อนรับ คุณ{i}",
+            text=f"สวัสดีค่ะ คุณลูกค้า {i}",
+            html=f"<p>สวัสดีค่ะ คุณลูกค้า {i}</p>",
+            sender="news@shop.example",
+            sender_name="ร้านค้า",
             fields={"first_name": f"ชื่อ{i}", "last_name": "ทดสอบ", "email": f"person{i}@example.com"},
         )
         for i in range(start, start + n)
     ]
 
 
-def sms_messages(n: int, campaign: str = "welcome", start: int = 0, send_date: date = SEND_DATE) -> list[Message]:
+def sms_messages(
+    n: int, campaign: str = "welcome", start: int = 0, send_date: date = SEND_DATE
+) -> list[Message]:
     return [
         Message(
-            campaign_id=campaign, customer_id=f"C{i:07d}", channel="sms", send_date=send_date,
-            to=f"+6681{i:07d}", sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}",
+            campaign_id=campaign,
+            customer_id=f"C{i:07d}",
+            channel="sms",
+            send_date=send_date,
+            to=f"+6681{i:07d}",
+            sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}",
         )
         for i in range(start, start + n)
     ]

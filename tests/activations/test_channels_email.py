@@ -42,8 +42,16 @@ def test_body_has_personalizations_custom_args_asm(tmp_path):
 
 def test_batches_respect_1000_and_unique_addresses():
     msgs = email_messages(2500)
-    dup = Message(campaign_id="welcome", customer_id="OTHER", channel="email", send_date=SEND_DATE,
-                  to="PERSON5@example.com", text="x", sender="news@shop.example", sender_name="ร้านค้า")
+    dup = Message(
+        campaign_id="welcome",
+        customer_id="OTHER",
+        channel="email",
+        send_date=SEND_DATE,
+        to="PERSON5@example.com",
+        text="x",
+        sender="news@shop.example",
+        sender_name="ร้านค้า",
+    )
     batches = list(plan_email_batches(msgs + [dup] + email_messages(10, campaign="thanks")))
     assert all(len(b) <= 1000 for b in batches)
     for b in batches:
@@ -73,11 +81,17 @@ def test_invalid_address_400_is_recorded_suppressed_and_rest_sent(tmp_path, send
     assert ("person7@example.com", "welcome") not in sendgrid.received
     ledger = SendLedger(cfg.warehouse_path)
     try:
-        assert ledger.suppressed_addresses("email", ["person7@example.com"]) == {"person7@example.com": "invalid_email"}
-        row = ledger.con.execute("SELECT status, reason FROM activations.send_ledger WHERE address = 'person7@example.com'").fetchall()
+        assert ledger.suppressed_addresses("email", ["person7@example.com"]) == {
+            "person7@example.com": "invalid_email"
+        }
+        row = ledger.con.execute(
+            "SELECT status, reason FROM activations.send_ledger WHERE address = 'person7@example.com'"
+        ).fetchall()
         assert row == [("failed", "invalid_email")]
         # another campaign later: the suppression list keeps the address out
-        s2 = send_messages("email", email_messages(20, campaign="thanks"), cfg=cfg, send_date=SEND_DATE, ledger=ledger)
+        s2 = send_messages(
+            "email", email_messages(20, campaign="thanks"), cfg=cfg, send_date=SEND_DATE, ledger=ledger
+        )
         assert s2.suppressed_at_send == {"invalid_email": 1} and s2.sent == 19
     finally:
         ledger.close()
@@ -97,12 +111,20 @@ def test_429_storm_honours_retry_after(tmp_path, sendgrid):
 def test_5xx_and_dropped_connections_at_10_percent(tmp_path, sendgrid):
     # drops happen after processing: only the Email Activity look-up can tell they were sent
     sendgrid.error_rate, sendgrid.drop_rate, sendgrid.drop_after_processing = 0.10, 0.10, True
-    cfg = live_config(tmp_path, sendgrid=sendgrid, CRM_SENDGRID_BATCH=50, CRM_SENDGRID_ACTIVITY_LOOKUP=1,
-                      CRM_RETRY_MAX_ATTEMPTS=12)
+    cfg = live_config(
+        tmp_path,
+        sendgrid=sendgrid,
+        CRM_SENDGRID_BATCH=50,
+        CRM_SENDGRID_ACTIVITY_LOOKUP=1,
+        CRM_RETRY_MAX_ATTEMPTS=12,
+    )
     msgs = email_messages(3000)
     s = send_messages("email", msgs, cfg=cfg, send_date=SEND_DATE)
     snap = sendgrid.snapshot()
-    assert snap["stats"].get("dropped_after_processing", 0) > 0 and snap["stats"].get("500", 0) + snap["stats"].get("502", 0) + snap["stats"].get("503", 0) > 0
+    assert (
+        snap["stats"].get("dropped_after_processing", 0) > 0
+        and snap["stats"].get("500", 0) + snap["stats"].get("502", 0) + snap["stats"].get("503", 0) > 0
+    )
     assert s.sent == 3000 and s.ambiguous == 0 and not s.failed
     assert snap["recipients"] == 3000 and snap["duplicates"] == 0
 

@@ -17,17 +17,32 @@ def h(s: str) -> str:
 
 def test_literal_sha256_vector():
     # SHA-256("test@example.com"), the normalised form of " Test@Example.COM "
-    assert sha256_hex("test@example.com") == "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+    assert (
+        sha256_hex("test@example.com") == "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
+    )
     row = meta_row({"email": " Test@Example.COM "})
     assert row[0] == "973dfe463ec85785f5f95af5ba3906eedb2d931c24e69824a89ea65dba4e813b"
 
 
 def test_meta_normalisation_by_hand():
-    fields = {"email": "  Somchai.J@Mail.CO.TH ", "phone": "081-234-5678", "first_name": " Somchai. ",
-              "last_name": "Jai-dee", "postal_code": "10 110", "country": "TH"}
+    fields = {
+        "email": "  Somchai.J@Mail.CO.TH ",
+        "phone": "081-234-5678",
+        "first_name": " Somchai. ",
+        "last_name": "Jai-dee",
+        "postal_code": "10 110",
+        "country": "TH",
+    }
     row = meta_row(fields)
     assert list(META_SCHEMA) == ["EMAIL", "PHONE", "FN", "LN", "ZIP", "COUNTRY"]
-    assert row == [h("somchai.j@mail.co.th"), h("66812345678"), h("somchai"), h("jaidee"), h("10110"), h("th")]
+    assert row == [
+        h("somchai.j@mail.co.th"),
+        h("66812345678"),
+        h("somchai"),
+        h("jaidee"),
+        h("10110"),
+        h("th"),
+    ]
 
 
 def test_meta_phone_forms_agree_and_thai_names_survive():
@@ -41,12 +56,22 @@ def test_meta_phone_forms_agree_and_thai_names_survive():
 def test_google_customer_match_rules_and_template(tmp_path):
     assert google_email(" John.Smith@Gmail.com ") == "johnsmith@gmail.com"
     assert google_email("John.Smith@example.com") == "john.smith@example.com"
-    row = customer_match_row({"email": "John.Smith@Gmail.com", "phone": "081-234-5678", "first_name": " John ",
-                              "last_name": "SMITH", "postal_code": "10110", "country": "th"})
+    row = customer_match_row(
+        {
+            "email": "John.Smith@Gmail.com",
+            "phone": "081-234-5678",
+            "first_name": " John ",
+            "last_name": "SMITH",
+            "postal_code": "10110",
+            "country": "th",
+        }
+    )
     assert row == [h("johnsmith@gmail.com"), h("+66812345678"), h("john"), h("smith"), "TH", "10110"]
-    msgs = [SimpleNamespace(to="a@b.co", fields={"email": "a@b.co"}),
-            SimpleNamespace(to="a@b.co", fields={"email": "A@b.co "}),  # same person twice → one row
-            SimpleNamespace(to="", fields={"first_name": "x"})]  # unmatchable
+    msgs = [
+        SimpleNamespace(to="a@b.co", fields={"email": "a@b.co"}),
+        SimpleNamespace(to="a@b.co", fields={"email": "A@b.co "}),  # same person twice → one row
+        SimpleNamespace(to="", fields={"first_name": "x"}),
+    ]  # unmatchable
     out = write_customer_match(msgs, tmp_path / "cm.csv")
     with open(out.path, encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
@@ -61,6 +86,8 @@ def test_sms_segments_gsm_and_ucs2():
     assert sms_segments("[" * 80) == ("GSM-7", 1, 160)  # extension chars cost two septets
     thai = "สวัสดีครับ"
     assert sms_segments(thai) == ("UCS-2", 1, len(thai))
-    assert sms_segments("ก" * 70)[1] == 1 and sms_segments("ก" * 71)[1] == 2 and sms_segments("ก" * 135)[1] == 3
+    assert (
+        sms_segments("ก" * 70)[1] == 1 and sms_segments("ก" * 71)[1] == 2 and sms_segments("ก" * 135)[1] == 3
+    )
     segs, cost = estimate_cost(["ก" * 71, "hi"], 1.5)
     assert (segs, cost) == (3, 4.5)

@@ -20,7 +20,11 @@ def meta():
 
 def test_diff_and_session_payloads_are_pure():
     d = diff_audience({"a": ["1"], "b": ["2"], "c": ["9"]}, {"a": ["1"], "c": ["3"], "z": ["4"]})
-    assert d.add == [("b", ["2"]), ("c", ["9"])] and d.remove == [("c", ["3"]), ("z", ["4"])] and d.unchanged == 1
+    assert (
+        d.add == [("b", ["2"]), ("c", ["9"])]
+        and d.remove == [("c", ["3"]), ("z", ["4"])]
+        and d.unchanged == 1
+    )
     forms = session_payloads([["h"]] * 25_001, session_id=77)
     sessions = [f["session"] for f in forms]
     assert [len(f["payload"]["data"]) for f in forms] == [10_000, 10_000, 5_001]

@@ -32,9 +32,14 @@ def test_create_params_status_callback_service_and_schedule(tmp_path, twilio):
         assert p["status_callback"].startswith("http://127.0.0.1:8787/twilio/status?")
         assert q == {"send_id": [m.send_id], "batch_id": ["batch-9"]}
         assert "send_at" not in p
-        later = Message(**{**m.__dict__, "not_before": now + timedelta(hours=11)}) if hasattr(m, "__dict__") else None
+        later = (
+            Message(**{**m.__dict__, "not_before": now + timedelta(hours=11)})
+            if hasattr(m, "__dict__")
+            else None
+        )
         if later is None:
             from dataclasses import replace
+
             later = replace(m, not_before=now + timedelta(hours=11))
         p2 = client.create_params(later, "batch-9")
         assert p2["send_at"] == now + timedelta(hours=11) and p2["schedule_type"] == "fixed"
@@ -70,7 +75,11 @@ def test_permanent_error_codes_become_failures_and_suppressions(tmp_path, twilio
     assert dict(s.failed) == {"sms_stop": 1, "landline": 1, "invalid_number": 1}
     ledger = SendLedger(cfg.warehouse_path)
     try:
-        rows = dict(ledger.con.execute("SELECT address, reason FROM activations.suppression_list WHERE channel='sms'").fetchall())
+        rows = dict(
+            ledger.con.execute(
+                "SELECT address, reason FROM activations.suppression_list WHERE channel='sms'"
+            ).fetchall()
+        )
     finally:
         ledger.close()
     assert rows == {"+66810000001": "sms_stop", "+66810000002": "landline", "+66 81 bad": "invalid_number"}
@@ -84,8 +93,12 @@ def test_invalid_number_21211_from_provider(tmp_path, twilio):
     assert dict(s.failed) == {"invalid_number": 1} and twilio.stats["requests"] == 0
     # a number that looks E.164 but the fake (like Twilio) rejects with 21211
     twilio_invalid = "+123"
-    s2 = send_messages("sms", [replace(sms_messages(1, start=1)[0], to=twilio_invalid)],
-                       cfg=live_config(tmp_path / "b", twilio=twilio), send_date=SEND_DATE)
+    s2 = send_messages(
+        "sms",
+        [replace(sms_messages(1, start=1)[0], to=twilio_invalid)],
+        cfg=live_config(tmp_path / "b", twilio=twilio),
+        send_date=SEND_DATE,
+    )
     assert dict(s2.failed) == {"invalid_number": 1}
 
 

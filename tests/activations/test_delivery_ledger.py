@@ -28,7 +28,9 @@ def test_sandbox_writes_exact_bodies_to_outbox_and_is_idempotent(tmp_path):
     s = send_messages("email", email_messages(1200), cfg=cfg, send_date=SEND_DATE)
     t = send_messages("sms", sms_messages(5), cfg=cfg, send_date=SEND_DATE)
     assert (s.sent, s.requests, t.sent) == (1200, 2, 5)
-    email_lines = (tmp_path / "outbox/email/2025-03-14/sendgrid.jsonl").read_text(encoding="utf-8").splitlines()
+    email_lines = (
+        (tmp_path / "outbox/email/2025-03-14/sendgrid.jsonl").read_text(encoding="utf-8").splitlines()
+    )
     recs = [json.loads(x) for x in email_lines]
     assert sorted(len(r["body"]["personalizations"]) for r in recs) == [200, 1000]
     first = recs[0]
@@ -36,7 +38,10 @@ def test_sandbox_writes_exact_bodies_to_outbox_and_is_idempotent(tmp_path):
     # the recorded body is the SDK's exact bytes: json.dumps as python_http_client serialises it
     assert hashlib.sha256(json.dumps(first["body"]).encode()).hexdigest() == first["sha256"]
     assert first["body"]["personalizations"][0]["custom_args"]["campaign_id"] == "welcome"
-    sms = [json.loads(x) for x in (tmp_path / "outbox/sms/2025-03-14/twilio.jsonl").read_text(encoding="utf-8").splitlines()]
+    sms = [
+        json.loads(x)
+        for x in (tmp_path / "outbox/sms/2025-03-14/twilio.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert sms[0]["form"]["Body"].startswith("รับของขวัญ") and "StatusCallback" in sms[0]["form"]
     assert hashlib.sha256(sms[0]["form_raw"].encode()).hexdigest() == sms[0]["sha256"]
     # rerun: nothing new in the outbox
@@ -51,7 +56,9 @@ def test_live_without_credentials_names_the_variable(tmp_path):
         send_messages("email", email_messages(1), cfg=cfg, send_date=SEND_DATE)
     with pytest.raises(DeliveryConfigError, match="CRM_SENDGRID_BATCH"):
         DeliveryConfig.from_env(home=tmp_path, env={"CRM_SENDGRID_BATCH": "1001"})
-    assert "tw-secret" not in repr(DeliveryConfig.from_env(home=tmp_path, env={"TWILIO_AUTH_TOKEN": "tw-secret"}))
+    assert "tw-secret" not in repr(
+        DeliveryConfig.from_env(home=tmp_path, env={"TWILIO_AUTH_TOKEN": "tw-secret"})
+    )
 
 
 def test_crash_leftovers_are_reconciled_never_resent_blindly(tmp_path):
@@ -65,8 +72,13 @@ def test_crash_leftovers_are_reconciled_never_resent_blindly(tmp_path):
             ledger.mark_pending("sms-dead-2", "sms", msgs[3:])
         finally:
             ledger.close()
-        send_messages("sms", msgs[:3], cfg=cfg, send_date=SEND_DATE,
-                      ledger=_FreshLedgerIgnoringPending(cfg.warehouse_path))
+        send_messages(
+            "sms",
+            msgs[:3],
+            cfg=cfg,
+            send_date=SEND_DATE,
+            ledger=_FreshLedgerIgnoringPending(cfg.warehouse_path),
+        )
         assert twilio.snapshot()["deliveries"] == 3
         s = send_messages("sms", msgs, cfg=cfg, send_date=SEND_DATE)
         assert dict(s.reconciled) == {"sent": 3, "released": 3}

@@ -26,8 +26,10 @@ def _opt_out(home: Path) -> tuple[set[str], set[str]]:
     phones = {f"+6681{i:07d}" for i in range(0, N_SMS, 29)}
     ledger = SendLedger(home / "warehouse.duckdb")
     try:
-        ledger.record_suppressions([("email", a, "unsubscribed", None, "webhook") for a in emails]
-                                   + [("sms", p, "sms_stop", None, "webhook") for p in phones])
+        ledger.record_suppressions(
+            [("email", a, "unsubscribed", None, "webhook") for a in emails]
+            + [("sms", p, "sms_stop", None, "webhook") for p in phones]
+        )
     finally:
         ledger.close()
     return emails, phones
@@ -36,9 +38,21 @@ def _opt_out(home: Path) -> tuple[set[str], set[str]]:
 def _run(home: Path, sg, tw, lookup: int, kill_after: float | None) -> int | None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.activations.delivery_crash_worker", str(home), sg.url, tw.url,
-         str(N_EMAIL), str(N_SMS), str(lookup)],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "tests.activations.delivery_crash_worker",
+            str(home),
+            sg.url,
+            tw.url,
+            str(N_EMAIL),
+            str(N_SMS),
+            str(lookup),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     if kill_after is None:
         _, err = proc.communicate(timeout=300)
@@ -69,7 +83,8 @@ def test_sigkill_rerun_exactly_once(tmp_path, lookup):
         ledger = SendLedger(tmp_path / "warehouse.duckdb")
         try:
             rows = ledger.con.execute(
-                "SELECT channel, address, status FROM activations.send_ledger").fetchall()
+                "SELECT channel, address, status FROM activations.send_ledger"
+            ).fetchall()
         finally:
             ledger.close()
     status = {(c, a): s for c, a, s in rows}
@@ -77,7 +92,9 @@ def test_sigkill_rerun_exactly_once(tmp_path, lookup):
     got_email = {a: n for (a, _), n in sg.received.items()}
     got_sms = {to: n for (to, _), n in tw.received.items()}
     assert max(got_email.values()) == 1 and max(got_sms.values()) == 1, "somebody got two messages"
-    assert not (set(got_email) & opted_email) and not (set(got_sms) & opted_sms), "an opted-out person got a message"
+    assert not (set(got_email) & opted_email) and not (set(got_sms) & opted_sms), (
+        "an opted-out person got a message"
+    )
     eligible_email = {m.to for m in email_messages(N_EMAIL)} - opted_email
     eligible_sms = {m.to for m in sms_messages(N_SMS)} - opted_sms
     assert set(got_sms) == eligible_sms  # Twilio lookups reconcile every crash exactly

@@ -66,7 +66,16 @@ def _checks_of(url: str, asset_path: list[str]) -> list[str]:
 
 def _run_status_text(page) -> str | None:
     """The run's status as the run page's header shows it (Success, Failure, Started, ...)."""
-    for status in ("Success", "Failure", "Canceled", "Canceling", "Started", "Starting", "Queued", "Not started"):
+    for status in (
+        "Success",
+        "Failure",
+        "Canceled",
+        "Canceling",
+        "Started",
+        "Starting",
+        "Queued",
+        "Not started",
+    ):
         loc = page.get_by_text(status, exact=True)
         if loc.count() and loc.first.is_visible():
             return status
@@ -92,9 +101,13 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
         missing = {s for s in load_declarations() if s not in _lines(text)}
         assert not missing, f"ingestion assets not shown under lake/: {sorted(missing)}"
         text = _open(page, f"{url}/assets/warehouse", "customer_ranks", shots, "03-catalog-warehouse")
-        assert {"customer_profiles", "customer_ranks", "rank_summary", "campaign_results", "campaign_lift"} <= _lines(
-            text
-        )
+        assert {
+            "customer_profiles",
+            "customer_ranks",
+            "rank_summary",
+            "campaign_results",
+            "campaign_lift",
+        } <= _lines(text)
         text = _open(page, f"{url}/assets/activations", "email", shots, "04-catalog-activations")
         assert {"campaign_audiences", "email", "sms", "ads", "marketer_files"} <= _lines(text)
         page.set_viewport_size({"width": 1600, "height": 1000})
@@ -157,7 +170,9 @@ def _day1_succeeded() -> bool:
     with DagsterInstance.get() as instance:
         runs = instance.get_runs(
             filters=RunsFilter(
-                job_name=DAILY_JOB, statuses=[DagsterRunStatus.SUCCESS], tags={"dagster/partition": DAY1.isoformat()}
+                job_name=DAILY_JOB,
+                statuses=[DagsterRunStatus.SUCCESS],
+                tags={"dagster/partition": DAY1.isoformat()},
             ),
             limit=1,
         )
@@ -180,7 +195,13 @@ def campaign_report(demo_crm: DemoCrm):
     sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
     assert len(sends), f"no sends on {send_date} to simulate feedback for"
     simulate_feedback(
-        sends, send_date, settings.landing_dir, day=DAY2, seed=SEED, plan_path=settings.plan_path, customer_keys=keys
+        sends,
+        send_date,
+        settings.landing_dir,
+        day=DAY2,
+        seed=SEED,
+        plan_path=settings.plan_path,
+        customer_keys=keys,
     )
     assert run_daily(replace(settings, as_of=DAY2)), f"daily run of {DAY2} failed"
     return settings.reports_dir / DAY2.isoformat() / "campaign_report.html"

@@ -20,10 +20,22 @@ def test_outcomes_by_precedence_and_list_channels_count_as_sent():
         }
     )
     suppressions = pd.DataFrame(
-        {"campaign_id": ["vip", "new"], "customer_id": ["b", "b"], "channel": ["phone", "email"], "reason": ["no_consent", "opted_out"]}
+        {
+            "campaign_id": ["vip", "new"],
+            "customer_id": ["b", "b"],
+            "channel": ["phone", "email"],
+            "reason": ["no_consent", "opted_out"],
+        }
     )
     ledger = pd.DataFrame(
-        {"campaign_id": ["new"], "customer_id": ["c"], "channel": ["email"], "status": ["sent"], "reason": [None], "send_id": ["s1"]}
+        {
+            "campaign_id": ["new"],
+            "customer_id": ["c"],
+            "channel": ["email"],
+            "status": ["sent"],
+            "reason": [None],
+            "send_id": ["s1"],
+        }
     )
     rows = compose_campaign_sends(audience, suppressions, ledger, SEND).to_pylist()
     got = {(r["campaign_id"], r["customer_id"]): (r["outcome"], r["reason"]) for r in rows}

@@ -70,7 +70,9 @@ def set_env(mp: pytest.MonkeyPatch, root: Path, as_of: date, plan: Path | None =
         mp.delenv(name, raising=False)
 
 
-def run_day(root: Path, as_of: date, plan: Path | None = None, mp: pytest.MonkeyPatch | None = None) -> DayRun:
+def run_day(
+    root: Path, as_of: date, plan: Path | None = None, mp: pytest.MonkeyPatch | None = None
+) -> DayRun:
     """`run_daily` as of `as_of` on `<root>/landing` and `<root>/home`.
 
     `mp`: a caller's MonkeyPatch (e.g. with a fault injected); its environment changes are undone
@@ -143,7 +145,9 @@ def history(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("e2e_history")
     generate(customers=CUSTOMERS, seed=SEED, out=root / "landing", as_of=AS_OF, truth_dir=root / "truth")
     outcomes = ingest_pending(root, AS_OF)
-    assert outcomes and all(o.success for o in outcomes), [(o.partition, o.messages, o.failed_checks) for o in outcomes]
+    assert outcomes and all(o.success for o in outcomes), [
+        (o.partition, o.messages, o.failed_checks) for o in outcomes
+    ]
     return root
 
 

@@ -31,7 +31,9 @@ def edit_rows(path: Path, edit: Edit) -> int:
         reader = csv.DictReader(io.StringIO(raw.decode(enc), newline=""))
         header, rows = edit(list(reader.fieldnames or []), list(reader))
         out = io.StringIO(newline="")
-        writer = csv.DictWriter(out, fieldnames=header, quoting=csv.QUOTE_ALL, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(
+            out, fieldnames=header, quoting=csv.QUOTE_ALL, extrasaction="ignore", lineterminator="\n"
+        )
         writer.writeheader()
         writer.writerows(rows)
         path.write_bytes(out.getvalue().encode(enc))
@@ -39,8 +41,10 @@ def edit_rows(path: Path, edit: Edit) -> int:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         header = list(rows[0]) if rows else []
         header, rows = edit(header, rows)
-        path.write_text("".join(json.dumps({k: r.get(k) for k in header}, ensure_ascii=False) + "\n" for r in rows),
-                        encoding="utf-8")
+        path.write_text(
+            "".join(json.dumps({k: r.get(k) for k in header}, ensure_ascii=False) + "\n" for r in rows),
+            encoding="utf-8",
+        )
     elif suffix == ".xlsx":
         import openpyxl
 
@@ -48,7 +52,11 @@ def edit_rows(path: Path, edit: Edit) -> int:
         ws = wb.worksheets[0]
         values = [list(r) for r in ws.iter_rows(values_only=True)]
         # the header is the first row whose cells are all text (some exports carry a title row)
-        h = next(i for i, r in enumerate(values) if r and all(isinstance(c, str) for c in r if c is not None) and sum(c is not None for c in r) > 3)
+        h = next(
+            i
+            for i, r in enumerate(values)
+            if r and all(isinstance(c, str) for c in r if c is not None) and sum(c is not None for c in r) > 3
+        )
         header = [str(c) if c is not None else "" for c in values[h]]
         rows = [dict(zip(header, r, strict=False)) for r in values[h + 1 :] if any(c is not None for c in r)]
         new_header, rows = edit(header, rows)

@@ -55,17 +55,30 @@ def test_audience_equals_holdout_suppressed_sent_failed(day1):
     sd = SEND_DATE.isoformat()
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
-        audience = _rows(con, """SELECT campaign_id, channel, count(*), count(*) FILTER (WHERE holdout)
-                                 FROM marts.campaign_audience_snapshots WHERE send_date = ? GROUP BY 1, 2""")
-        suppressed = _rows(con, """SELECT campaign_id, channel, count(*) FROM activations.campaign_suppressions
-                                   WHERE send_date = ? GROUP BY 1, 2""")
-        ledger = _rows(con, """SELECT campaign_id, channel, count(*) FILTER (WHERE status = 'sent'),
+        audience = _rows(
+            con,
+            """SELECT campaign_id, channel, count(*), count(*) FILTER (WHERE holdout)
+                                 FROM marts.campaign_audience_snapshots WHERE send_date = ? GROUP BY 1, 2""",
+        )
+        suppressed = _rows(
+            con,
+            """SELECT campaign_id, channel, count(*) FROM activations.campaign_suppressions
+                                   WHERE send_date = ? GROUP BY 1, 2""",
+        )
+        ledger = _rows(
+            con,
+            """SELECT campaign_id, channel, count(*) FILTER (WHERE status = 'sent'),
                                       count(*) FILTER (WHERE status = 'failed'),
                                       count(*) FILTER (WHERE status NOT IN ('sent', 'failed'))
-                               FROM activations.send_ledger WHERE send_date = ? GROUP BY 1, 2""")
-        sms_sent = {r[0] for r in con.execute(
-            "SELECT address FROM activations.send_ledger WHERE send_date = ? AND channel = 'sms' AND status = 'sent'",
-            [SEND_DATE]).fetchall()}
+                               FROM activations.send_ledger WHERE send_date = ? GROUP BY 1, 2""",
+        )
+        sms_sent = {
+            r[0]
+            for r in con.execute(
+                "SELECT address FROM activations.send_ledger WHERE send_date = ? AND channel = 'sms' AND status = 'sent'",
+                [SEND_DATE],
+            ).fetchall()
+        }
     finally:
         con.close()
 
@@ -93,14 +106,25 @@ def test_audience_equals_holdout_suppressed_sent_failed(day1):
     assert sum(v[1] for v in checked.values()) > 0 and sum(v[2] for v in checked.values()) > 0
 
     # the outbox holds exactly the sends the ledger records
-    twilio = [json.loads(line) for line in (home / "outbox" / "sms" / sd / "twilio.jsonl").read_text().splitlines()]
+    twilio = [
+        json.loads(line) for line in (home / "outbox" / "sms" / sd / "twilio.jsonl").read_text().splitlines()
+    ]
     assert {r["form"]["To"] for r in twilio} == sms_sent and len(twilio) == len(sms_sent)
-    sendgrid = [json.loads(line) for line in (home / "outbox" / "email" / sd / "sendgrid.jsonl").read_text().splitlines()]
+    sendgrid = [
+        json.loads(line)
+        for line in (home / "outbox" / "email" / sd / "sendgrid.jsonl").read_text().splitlines()
+    ]
     emailed = sum(len(r["body"]["personalizations"]) for r in sendgrid)
     assert emailed == sum(v[3] for k, v in checked.items() if k[1] == "email")
     # the manifests report the same numbers
     for campaign in CAMPAIGNS:
-        manifest = json.loads((home / "exports" / sd / campaign / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(
+            (home / "exports" / sd / campaign / "manifest.json").read_text(encoding="utf-8")
+        )
         for channel, counts in manifest["counts"].items():
             size, holdout, supp, _, _ = checked[(campaign, channel)]
-            assert (counts["audience"], counts["holdout"], counts["suppressed_total"]) == (size, holdout, supp)
+            assert (counts["audience"], counts["holdout"], counts["suppressed_total"]) == (
+                size,
+                holdout,
+                supp,
+            )

@@ -46,7 +46,11 @@ def assert_blocked(root: Path, run: DayRun, check: str, expectation: str, check_
     # Dagster recorded the run as failed with an ERROR evaluation of that check
     evaluations, status = check_evaluations(root, daily.run_id)
     assert status.value == "FAILURE"
-    failed = [e for e in evaluations if not e.passed and e.asset_key.to_user_string() == asset and e.check_name == name]
+    failed = [
+        e
+        for e in evaluations
+        if not e.passed and e.asset_key.to_user_string() == asset and e.check_name == name
+    ]
     assert failed and failed[0].severity.value == "ERROR" and expectation in (failed[0].description or "")
     # ... and its metadata lists the failed expectation with the sample bad values
     details = failed[0].metadata["failures_json"].value
@@ -87,8 +91,9 @@ def test_missing_required_column_blocks_then_fixed_rerun_proceeds(day1):
     blocked = day1.blocked
     # what the blocked run left behind was checked before the rerun could write anything: the
     # rerun is the only run with send records, and its outbox holds exactly its own send date
-    _, detail = assert_blocked(day1.root, blocked, "lake/orders:quality_error", "files.none_rejected",
-                               check_empty=False)
+    _, detail = assert_blocked(
+        day1.root, blocked, "lake/orders:quality_error", "files.none_rejected", check_empty=False
+    )
     bad = " ".join(map(str, detail["sample_bad_values"]))
     assert "pos_orders.csv" in bad and "order_id" in bad, detail
     assert blocked.outcomes[-1].run_id != day1.run.outcomes[-1].run_id
@@ -141,7 +146,9 @@ def test_orders_at_ten_percent_of_normal_volume_block(history, tmp_path):
     lake = root / "home" / "lake" / "orders"
     today = sum(count_rows(p) for p in landing(root, "orders").iterdir())
     assert today > 0
-    bulk = pq.read_table(sorted((lake / f"load_date={(AS_OF - timedelta(days=1)).isoformat()}").glob("orders-*.parquet"))[0])
+    bulk = pq.read_table(
+        sorted((lake / f"load_date={(AS_OF - timedelta(days=1)).isoformat()}").glob("orders-*.parquet"))[0]
+    )
     per_day = 10 * today
     assert bulk.num_rows >= 3 * per_day
     for k in (2, 3, 4):
@@ -160,7 +167,9 @@ def test_stale_source_blocks(history, tmp_path):
     (src / old).rename(src / stale)
     lake = root / "home" / "lake" / "support_tickets"
     (lake / f"load_date={old}").rename(lake / f"load_date={stale}")
-    assert_blocked(root, run_day(root, AS_OF), "lake/support_tickets:quality_error", "freshness.newest_partition")
+    assert_blocked(
+        root, run_day(root, AS_OF), "lake/support_tickets:quality_error", "freshness.newest_partition"
+    )
 
 
 def test_opted_out_person_forced_into_an_audience_blocks(history, tmp_path, monkeypatch):
@@ -182,7 +191,9 @@ def test_opted_out_person_forced_into_an_audience_blocks(history, tmp_path, monk
 
     monkeypatch.setattr(prepare, "write_suppressions", forgetful)
     run = run_day(root, AS_OF, mp=monkeypatch)
-    _, detail = assert_blocked(root, run, "activations/campaign_audiences:quality_error", "consent.no_opt_out")
+    _, detail = assert_blocked(
+        root, run, "activations/campaign_audiences:quality_error", "consent.no_opt_out"
+    )
     assert len(forced) == 1  # only the audience asset prepared; the channels never ran
     campaign, customer, channel = forced[0]
     assert detail["suite"] == f"audience.{campaign}.{channel}" and detail["unexpected_count"] == 1

@@ -65,16 +65,29 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(day1, tmp_path):
     moment = datetime.combine(DAY2, time(10, 15), tzinfo=ZoneInfo(TIMEZONE)).timestamp()
     cfg = WebhookConfig(landing_dir=root / "landing", twilio_auth_token=TOKEN)
     url = "http://testserver/twilio/inbound"
-    params = {"MessageSid": "SM" + "5" * 32, "AccountSid": "AC" + "0" * 32, "From": number,
-              "To": "+6625550100", "Body": "STOP"}
+    params = {
+        "MessageSid": "SM" + "5" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": number,
+        "To": "+6625550100",
+        "Body": "STOP",
+    }
     signature = RequestValidator(TOKEN).compute_signature(url, params)
     with TestClient(create_app(cfg, clock=lambda: moment)) as client:
-        forged = client.post(url, content=urlencode(params), headers={
-            "X-Twilio-Signature": RequestValidator("not-the-token").compute_signature(url, params),
-            "Content-Type": "application/x-www-form-urlencoded"})
+        forged = client.post(
+            url,
+            content=urlencode(params),
+            headers={
+                "X-Twilio-Signature": RequestValidator("not-the-token").compute_signature(url, params),
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
         assert forged.status_code == 403
-        resp = client.post(url, content=urlencode(params), headers={
-            "X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"})
+        resp = client.post(
+            url,
+            content=urlencode(params),
+            headers={"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"},
+        )
         assert resp.status_code == 200, resp.text
     landed = sorted((root / "landing" / "consents" / DAY2.isoformat()).glob("sms_optouts-*.jsonl"))
     assert len(landed) == 1
@@ -92,14 +105,21 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(day1, tmp_path):
 
     con = duckdb.connect(str(root / "home" / "warehouse.duckdb"), read_only=True)
     try:
-        reasons = dict(con.execute(
-            """SELECT customer_id, reason FROM activations.campaign_suppressions
+        reasons = dict(
+            con.execute(
+                """SELECT customer_id, reason FROM activations.campaign_suppressions
                WHERE send_date = ? AND campaign_id = 'prospect_welcome' AND channel = 'sms'""",
-            [SEND2]).fetchall())
-        in_audience = {r[0] for r in con.execute(
-            """SELECT customer_id FROM marts.campaign_audience_snapshots
+                [SEND2],
+            ).fetchall()
+        )
+        in_audience = {
+            r[0]
+            for r in con.execute(
+                """SELECT customer_id FROM marts.campaign_audience_snapshots
                WHERE send_date = ? AND campaign_id = 'prospect_welcome' AND channel = 'sms' AND NOT holdout""",
-            [SEND2]).fetchall()}
+                [SEND2],
+            ).fetchall()
+        }
     finally:
         con.close()
     # the stopped person is still a Prospect in the audience, suppressed for the STOP

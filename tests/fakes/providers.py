@@ -47,9 +47,17 @@ class FakeServer(ABC):
 
     name = "fake"
 
-    def __init__(self, *, latency: float = 0.0, error_rate: float = 0.0, drop_rate: float = 0.0,
-                 drop_after_processing: bool = False, error_statuses=(500, 502, 503), seed: int = 7,
-                 record_bodies: bool = True):
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        drop_after_processing: bool = False,
+        error_statuses=(500, 502, 503),
+        seed: int = 7,
+        record_bodies: bool = True,
+    ):
         self.latency = latency
         self.error_rate = error_rate
         self.drop_rate = drop_rate
@@ -140,7 +148,11 @@ class FakeServer(ABC):
                 return self._send(status, headers, payload)
 
             def _send(self, status, headers, payload):
-                data = b"" if payload is None else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                data = (
+                    b""
+                    if payload is None
+                    else (payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+                )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -199,8 +211,11 @@ class FakeServer(ABC):
     def delivery_counts(self) -> tuple[int, int, int]:
         """(recipients, deliveries, duplicates); caller holds the lock."""
         if self.record_bodies:
-            return (len(self.received), sum(self.received.values()),
-                    sum(v - 1 for v in self.received.values() if v > 1))
+            return (
+                len(self.received),
+                sum(self.received.values()),
+                sum(v - 1 for v in self.received.values() if v > 1),
+            )
         return len(self._seen), self._deliveries, self._dups
 
 
@@ -220,18 +235,53 @@ class FakeSendGrid(FakeServer):
 
     def rate_limited(self, retry_after):
         reset = int(time.time() + retry_after)
-        return 429, {"Retry-After": f"{retry_after:g}", "X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
-                     "X-RateLimit-Reset": str(reset)}, {"errors": [{"field": None, "message": "too many requests"}]}
+        return (
+            429,
+            {
+                "Retry-After": f"{retry_after:g}",
+                "X-RateLimit-Limit": "600",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(reset),
+            },
+            {"errors": [{"field": None, "message": "too many requests"}]},
+        )
 
     def handle(self, method, path, query, headers, body):
         if headers.get("Authorization") != f"Bearer {self.api_key}":
-            return 401, {}, {"errors": [{"field": None, "message": "The provided authorization grant is invalid, expired, or revoked"}]}
+            return (
+                401,
+                {},
+                {
+                    "errors": [
+                        {
+                            "field": None,
+                            "message": "The provided authorization grant is invalid, expired, or revoked",
+                        }
+                    ]
+                },
+            )
         if method == "GET" and path == "/v3/messages":
             m = re.search(r"unique_args\['batch_id'\]\s*=\s*\"([^\"]+)\"", query.get("query", ""))
             with self.lock:
                 found = dict(self.by_batch.get(m.group(1), {})) if m else {}
-            return 200, {}, {"messages": [{"msg_id": v, "to_email": k, "status": "delivered", "from_email": "x",
-                                           "subject": "", "opens_count": 0, "clicks_count": 0} for k, v in found.items()]}
+            return (
+                200,
+                {},
+                {
+                    "messages": [
+                        {
+                            "msg_id": v,
+                            "to_email": k,
+                            "status": "delivered",
+                            "from_email": "x",
+                            "subject": "",
+                            "opens_count": 0,
+                            "clicks_count": 0,
+                        }
+                        for k, v in found.items()
+                    ]
+                },
+            )
         if method != "POST" or path != "/v3/mail/send":
             return 404, {}, {"errors": [{"message": "not found"}]}
         try:
@@ -243,18 +293,40 @@ class FakeSendGrid(FakeServer):
         if not pers:
             errors.append({"field": "personalizations", "message": "The personalizations field is required."})
         if len(pers) > 1000:
-            errors.append({"field": "personalizations", "message": "The personalizations field cannot have more than 1000 objects."})
+            errors.append(
+                {
+                    "field": "personalizations",
+                    "message": "The personalizations field cannot have more than 1000 objects.",
+                }
+            )
         if not data.get("template_id") and not data.get("content"):
-            errors.append({"field": "content", "message": "Unless a valid template_id is provided, the content parameter is required."})
+            errors.append(
+                {
+                    "field": "content",
+                    "message": "Unless a valid template_id is provided, the content parameter is required.",
+                }
+            )
         seen = set()
         for i, p in enumerate(pers):
             for j, to in enumerate(p.get("to") or []):
                 addr = str(to.get("email", "")).lower()
                 if not EMAIL_RE.match(addr) or addr in self.invalid_addresses:
-                    errors.append({"field": f"personalizations.{i}.to.{j}.email", "message": "Does not contain a valid address.",
-                                   "help": "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to"})
+                    errors.append(
+                        {
+                            "field": f"personalizations.{i}.to.{j}.email",
+                            "message": "Does not contain a valid address.",
+                            "help": "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html#message.personalizations.to",
+                        }
+                    )
                 elif addr in seen:
-                    errors.append({"field": f"personalizations.{i}.to", "message": "Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of [" + addr + "] in the personalizations.0.to field."})
+                    errors.append(
+                        {
+                            "field": f"personalizations.{i}.to",
+                            "message": "Each email address in the personalization block should be unique between to, cc, and bcc. We found the first duplicate instance of ["
+                            + addr
+                            + "] in the personalizations.0.to field.",
+                        }
+                    )
                 seen.add(addr)
         if errors:
             with self.lock:
@@ -285,8 +357,16 @@ class FakeSendGrid(FakeServer):
 
 # ---------------------------------------------------------------------------- Twilio
 def _twilio_error(status: int, code: int, message: str) -> tuple[int, dict, dict]:
-    return status, {}, {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
-                        "status": status}
+    return (
+        status,
+        {},
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
 
 
 class FakeTwilio(FakeServer):
@@ -294,8 +374,9 @@ class FakeTwilio(FakeServer):
 
     name = "twilio"
 
-    def __init__(self, account_sid: str = "AC" + "1" * 32, auth_token: str = "token", *, stopped=(), landlines=(),
-                 **kw):
+    def __init__(
+        self, account_sid: str = "AC" + "1" * 32, auth_token: str = "token", *, stopped=(), landlines=(), **kw
+    ):
         super().__init__(**kw)
         self.account_sid = account_sid
         self.auth_token = auth_token
@@ -305,8 +386,16 @@ class FakeTwilio(FakeServer):
         self.forms: list[dict] = []
 
     def rate_limited(self, retry_after):
-        return 429, {"Retry-After": f"{retry_after:g}"}, {"code": 20429, "message": "Too Many Requests",
-                                                          "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429}
+        return (
+            429,
+            {"Retry-After": f"{retry_after:g}"},
+            {
+                "code": 20429,
+                "message": "Too Many Requests",
+                "more_info": "https://www.twilio.com/docs/errors/20429",
+                "status": 429,
+            },
+        )
 
     def handle(self, method, path, query, headers, body):
         expected = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
@@ -318,11 +407,25 @@ class FakeTwilio(FakeServer):
         if method == "GET":
             to = query.get("To")
             with self.lock:
-                msgs = sorted(self.by_to.get(to, []), key=lambda r: r["_ts"], reverse=True)[: int(query.get("PageSize", 50))]
+                msgs = sorted(self.by_to.get(to, []), key=lambda r: r["_ts"], reverse=True)[
+                    : int(query.get("PageSize", 50))
+                ]
             clean = [{k: v for k, v in r.items() if k != "_ts"} for r in msgs]
-            return 200, {}, {"end": max(0, len(clean) - 1), "first_page_uri": path, "messages": clean,
-                             "next_page_uri": None, "page": 0, "page_size": 50, "previous_page_uri": None,
-                             "start": 0, "uri": path}
+            return (
+                200,
+                {},
+                {
+                    "end": max(0, len(clean) - 1),
+                    "first_page_uri": path,
+                    "messages": clean,
+                    "next_page_uri": None,
+                    "page": 0,
+                    "page_size": 50,
+                    "previous_page_uri": None,
+                    "start": 0,
+                    "uri": path,
+                },
+            )
         form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         to = form.get("To", "")
         if not form.get("MessagingServiceSid") and not form.get("From"):
@@ -336,14 +439,28 @@ class FakeTwilio(FakeServer):
         now = datetime.now(UTC)
         sid = "SM" + uuid.uuid4().hex
         msg = {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": form.get("Body", ""),
-            "date_created": format_datetime(now, usegmt=True), "date_sent": None,
-            "date_updated": format_datetime(now, usegmt=True), "direction": "outbound-api", "error_code": None,
-            "error_message": None, "from": None, "messaging_service_sid": form.get("MessagingServiceSid"),
-            "num_media": "0", "num_segments": "1", "price": None, "price_unit": "USD", "sid": sid,
-            "status": "scheduled" if form.get("SendAt") else "accepted", "to": to,
+            "account_sid": self.account_sid,
+            "api_version": "2010-04-01",
+            "body": form.get("Body", ""),
+            "date_created": format_datetime(now, usegmt=True),
+            "date_sent": None,
+            "date_updated": format_datetime(now, usegmt=True),
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": None,
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "scheduled" if form.get("SendAt") else "accepted",
+            "to": to,
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
-            "subresource_uris": {"media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"},
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+            },
         }
         with self.lock:
             self.stats["created"] += 1
@@ -351,7 +468,9 @@ class FakeTwilio(FakeServer):
             if self.record_bodies:
                 self.forms.append(form)
                 self.by_to[to].append({**msg, "_ts": time.time()})
-            self.stats["segments_ucs2" if any(ord(c) > 127 for c in form.get("Body", "")) else "segments_gsm"] += 1
+            self.stats[
+                "segments_ucs2" if any(ord(c) > 127 for c in form.get("Body", "")) else "segments_gsm"
+            ] += 1
         return 201, {}, msg
 
     def snapshot(self):
@@ -377,15 +496,29 @@ class FakeMeta(FakeServer):
         self.calls: list[dict] = []
 
     def rate_limited(self, retry_after):
-        return 400, {"Retry-After": f"{retry_after:g}"}, {"error": {"message": "(#80003) There have been too many calls to this ad-account.",
-                                                                    "type": "OAuthException", "code": 80003, "is_transient": True}}
+        return (
+            400,
+            {"Retry-After": f"{retry_after:g}"},
+            {
+                "error": {
+                    "message": "(#80003) There have been too many calls to this ad-account.",
+                    "type": "OAuthException",
+                    "code": 80003,
+                    "is_transient": True,
+                }
+            },
+        )
 
     def handle(self, method, path, query, headers, body):
         if body and headers.get("Content-Type", "").startswith("application/json"):
             try:
                 form = json.loads(body)
             except ValueError:
-                return 400, {}, {"error": {"message": "(#100) Invalid JSON", "type": "OAuthException", "code": 100}}
+                return (
+                    400,
+                    {},
+                    {"error": {"message": "(#100) Invalid JSON", "type": "OAuthException", "code": 100}},
+                )
         else:
             form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True)) if body else dict(query)
             for key in ("payload", "session"):
@@ -394,28 +527,71 @@ class FakeMeta(FakeServer):
                 except ValueError:
                     return 400, {}, {"error": {"message": f"(#100) Invalid parameter {key}", "code": 100}}
         if form.get("access_token") != self.access_token:
-            return 400, {}, {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}}
+            return (
+                400,
+                {},
+                {"error": {"message": "Invalid OAuth access token.", "type": "OAuthException", "code": 190}},
+            )
         m = re.match(r"^/(v[\d.]+)/([^/]+)/users$", path)
         if not m or method not in ("POST", "DELETE"):
-            return 400, {}, {"error": {"message": "Unsupported request", "type": "GraphMethodException", "code": 100}}
+            return (
+                400,
+                {},
+                {"error": {"message": "Unsupported request", "type": "GraphMethodException", "code": 100}},
+            )
         payload, session = form.get("payload"), form.get("session") or {}
         if not isinstance(payload, dict):
-            return 400, {}, {"error": {"message": "(#100) Invalid parameter payload", "type": "OAuthException", "code": 100}}
+            return (
+                400,
+                {},
+                {
+                    "error": {
+                        "message": "(#100) Invalid parameter payload",
+                        "type": "OAuthException",
+                        "code": 100,
+                    }
+                },
+            )
         rows = payload.get("data") or []
         if len(rows) > 10_000:
-            return 400, {}, {"error": {"message": "(#100) Too many entries: maximum 10000 per request", "code": 100,
-                                       "type": "OAuthException"}}
+            return (
+                400,
+                {},
+                {
+                    "error": {
+                        "message": "(#100) Too many entries: maximum 10000 per request",
+                        "code": 100,
+                        "type": "OAuthException",
+                    }
+                },
+            )
         for r in rows:
             if len(r) != len(payload.get("schema") or []):
                 return 400, {}, {"error": {"message": "(#100) Row length does not match schema", "code": 100}}
         audience = m.group(2)
         with self.lock:
-            self.calls.append({"method": method, "audience": audience, "rows": len(rows), "session": session,
-                               "schema": payload.get("schema")})
+            self.calls.append(
+                {
+                    "method": method,
+                    "audience": audience,
+                    "rows": len(rows),
+                    "session": session,
+                    "schema": payload.get("schema"),
+                }
+            )
             for r in rows:
                 if method == "POST":
                     self.members[audience].add(tuple(r))
                 else:
                     self.members[audience].discard(tuple(r))
-        return 200, {}, {"audience_id": audience, "session_id": session.get("session_id"), "num_received": len(rows),
-                         "num_invalid_entries": 0, "invalid_entry_samples": {}}
+        return (
+            200,
+            {},
+            {
+                "audience_id": audience,
+                "session_id": session.get("session_id"),
+                "num_received": len(rows),
+                "num_invalid_entries": 0,
+                "invalid_entry_samples": {},
+            },
+        )

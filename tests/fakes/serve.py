@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     fakes = {
         "sendgrid": FakeSendGrid(api_key=args.sendgrid_key, record_bodies=args.record).start(),
-        "twilio": FakeTwilio(account_sid=args.twilio_sid, auth_token=args.twilio_token, record_bodies=args.record).start(),
+        "twilio": FakeTwilio(
+            account_sid=args.twilio_sid, auth_token=args.twilio_token, record_bodies=args.record
+        ).start(),
         "meta": FakeMeta(access_token=args.meta_token, record_bodies=args.record).start(),
     }
     print(json.dumps({k: f.url for k, f in fakes.items()}), flush=True)

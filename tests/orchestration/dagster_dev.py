@@ -35,7 +35,11 @@ def dagster_dev(home: Path, landing: Path, timeout: float = 240.0, extra_env: di
     log = open(home.parent / f"dagster_dev_{port}.log", "w")
     crmloop = Path(sys.executable).with_name("crmloop")
     proc = subprocess.Popen(
-        [str(crmloop), "dev", "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [str(crmloop), "dev", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -45,13 +49,18 @@ def dagster_dev(home: Path, landing: Path, timeout: float = 240.0, extra_env: di
             if proc.poll() is not None:
                 raise RuntimeError(f"dagster dev exited with {proc.returncode}; see {log.name}")
             try:
-                data = graphql(url, "{ repositoriesOrError { __typename ... on RepositoryConnection { nodes { name } } } }")
+                data = graphql(
+                    url,
+                    "{ repositoriesOrError { __typename ... on RepositoryConnection { nodes { name } } } }",
+                )
                 if data["repositoriesOrError"].get("nodes"):
                     break
             except (httpx.HTTPError, AssertionError):
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"dagster dev did not serve the code location in {timeout}s; see {log.name}")
+                raise TimeoutError(
+                    f"dagster dev did not serve the code location in {timeout}s; see {log.name}"
+                )
             time.sleep(2)
         yield url
     finally:

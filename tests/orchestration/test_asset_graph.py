@@ -32,7 +32,9 @@ def test_asset_graph_matches_snapshot(defs):
     rendered = render_graph(defs)
     if os.environ.get("CRM_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
         SNAPSHOT.write_text(rendered)
-    assert rendered == SNAPSHOT.read_text(), "asset graph changed: regenerate the snapshot if that is intended"
+    assert rendered == SNAPSHOT.read_text(), (
+        "asset graph changed: regenerate the snapshot if that is intended"
+    )
 
 
 def test_every_declared_source_is_a_partitioned_ingestion_asset_with_gates(defs):

@@ -17,8 +17,14 @@ def test_dagster_dev_lists_every_asset_of_the_pipeline(tmp_path):
         keys = {"/".join(n["assetKey"]["path"]) for n in data["assetNodes"]}
         for source in load_declarations():
             assert f"lake/{source}" in keys
-        assert {"warehouse/customer_ranks", "warehouse/customer_profiles", "activations/campaign_audiences",
-                "activations/email", "activations/sms", "activations/marketer_files"} <= keys
+        assert {
+            "warehouse/customer_ranks",
+            "warehouse/customer_profiles",
+            "activations/campaign_audiences",
+            "activations/email",
+            "activations/sms",
+            "activations/marketer_files",
+        } <= keys
         data = graphql(
             url,
             "{ repositoriesOrError { ... on RepositoryConnection { nodes { schedules { name cronSchedule } "

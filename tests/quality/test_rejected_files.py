@@ -9,7 +9,9 @@ from sources import ingest_partition, load_declarations
 from sources.quality import ERROR, validate_partition
 
 DAY = date(2025, 3, 10)
-HEADER = "source_system,order_id,source_customer_id,ordered_at,channel,store_id,status,total_amount,currency\n"
+HEADER = (
+    "source_system,order_id,source_customer_id,ordered_at,channel,store_id,status,total_amount,currency\n"
+)
 ROW = "pos,PO1,C1,2025-03-10 10:00,store,S1,completed,100,THB\n"
 
 
@@ -17,10 +19,19 @@ def _ingest_and_validate(tmp_path, header: str):
     landing, lake, quarantine = tmp_path / "landing", tmp_path / "lake", tmp_path / "quarantine"
     folder = landing / "orders" / DAY.isoformat()
     folder.mkdir(parents=True)
-    (folder / "pos_orders.csv").write_text(header + ROW.replace("PO1,", "" if "order_id" not in header else "PO1,"))
-    ingest_partition(load_declarations()["orders"], landing_dir=landing, lake_dir=lake,
-                     quarantine_dir=quarantine, load_date=DAY)
-    return validate_partition("orders", "orders", DAY, lake_dir=lake, docs_dir=None, quarantine_dir=quarantine)
+    (folder / "pos_orders.csv").write_text(
+        header + ROW.replace("PO1,", "" if "order_id" not in header else "PO1,")
+    )
+    ingest_partition(
+        load_declarations()["orders"],
+        landing_dir=landing,
+        lake_dir=lake,
+        quarantine_dir=quarantine,
+        load_date=DAY,
+    )
+    return validate_partition(
+        "orders", "orders", DAY, lake_dir=lake, docs_dir=None, quarantine_dir=quarantine
+    )
 
 
 def test_file_missing_a_required_column_fails_with_error(tmp_path):
@@ -51,6 +62,8 @@ def test_empty_partition_of_a_day_when_nothing_landed_is_not_fresh(tmp_path):
     for d in (old, DAY):
         ingest_partition(decl, landing_dir=landing, lake_dir=lake, quarantine_dir=quarantine, load_date=d)
     assert (lake / "orders" / f"load_date={DAY.isoformat()}").is_dir()  # the empty partition exists
-    report = validate_partition("orders", "orders", DAY, lake_dir=lake, docs_dir=None, quarantine_dir=quarantine)
+    report = validate_partition(
+        "orders", "orders", DAY, lake_dir=lake, docs_dir=None, quarantine_dir=quarantine
+    )
     o = report.outcome("freshness.newest_partition")
     assert not o.passed and o.severity == ERROR and old.isoformat() in (o.note or ""), o

@@ -20,10 +20,18 @@ from activations.webhooks.events import CONSENT_COLUMNS, EMAIL_EVENT_COLUMNS, SM
 from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, read_rows
 
 SEND_DATE = date(2026, 11, 21)
-KPIS = {"vip_party": "attend_rate", "regular_winback": "apply_rate", "new_thank_you": "open_rate",
-        "prospect_welcome": "purchase_rate"}
-CHANNELS = {"vip_party": ["phone", "direct_mail"], "regular_winback": ["email"], "new_thank_you": ["email"],
-            "prospect_welcome": ["email", "sms", "ads"]}
+KPIS = {
+    "vip_party": "attend_rate",
+    "regular_winback": "apply_rate",
+    "new_thank_you": "open_rate",
+    "prospect_welcome": "purchase_rate",
+}
+CHANNELS = {
+    "vip_party": ["phone", "direct_mail"],
+    "regular_winback": ["email"],
+    "new_thank_you": ["email"],
+    "prospect_welcome": ["email", "sms", "ads"],
+}
 
 
 def make_sends(n: int = 300) -> pd.DataFrame:
@@ -33,20 +41,36 @@ def make_sends(n: int = 300) -> pd.DataFrame:
             cid = f"{campaign[:3]}{i:05d}"
             for ch in channels:
                 to = f"{cid}@example.com" if ch in ("email", "ads") else f"+6681{i:07d}"
-                rows.append({"campaign_id": campaign, "customer_id": cid, "channel": ch, "to": to, "holdout": i % 10 == 0})
+                rows.append(
+                    {
+                        "campaign_id": campaign,
+                        "customer_id": cid,
+                        "channel": ch,
+                        "to": to,
+                        "holdout": i % 10 == 0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def test_feedback_is_deterministic_and_next_day(tmp_path):
     sends = make_sends()
     a = simulate_feedback(sends, SEND_DATE, tmp_path / "a", seed=7, kpi_metrics=KPIS)
-    simulate_feedback(sends.sample(frac=1, random_state=1), SEND_DATE, tmp_path / "b", seed=7, kpi_metrics=KPIS)  # order-independent
+    simulate_feedback(
+        sends.sample(frac=1, random_state=1), SEND_DATE, tmp_path / "b", seed=7, kpi_metrics=KPIS
+    )  # order-independent
     simulate_feedback(sends, SEND_DATE, tmp_path / "c", seed=8)
     files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.*"))
     assert files_a == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*.*"))
     assert {p.parts[1] for p in files_a} == {"2026-11-22"}
     assert {p.parts[0] for p in files_a} == {
-        "email_events", "sms_events", "consents", "campaign_responses", "orders", "meta_ad_reports", "google_ad_reports"
+        "email_events",
+        "sms_events",
+        "consents",
+        "campaign_responses",
+        "orders",
+        "meta_ad_reports",
+        "google_ad_reports",
     }
     for rel in files_a:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
@@ -101,7 +125,10 @@ def test_stops_and_unsubscribes_become_consents(tmp_path):
     rates = FeedbackRates(sms_stop=0.5, email_unsubscribe=0.1)
     fb = simulate(sends, SEND_DATE, seed=5, rates=rates)
     write_feedback(fb, tmp_path)
-    sms_c = [json.loads(x) for x in (tmp_path / "consents/2026-11-22/sms_optouts-feedback_sim.jsonl").read_text().splitlines()]
+    sms_c = [
+        json.loads(x)
+        for x in (tmp_path / "consents/2026-11-22/sms_optouts-feedback_sim.jsonl").read_text().splitlines()
+    ]
     assert sms_c and all(c["channel"] == "sms" and c["status"] == "opt_out" for c in sms_c)
     assert all(list(c) == list(CONSENT_COLUMNS) for c in sms_c)
     inbound = [r.row for r in fb.records if r.source == "sms_events" and r.row["status"] == "received"]
@@ -113,17 +140,27 @@ def test_stops_and_unsubscribes_become_consents(tmp_path):
 def test_posting_signed_feedback_to_the_receiver_stores_the_same_rows(tmp_path, sg_private_key):
     sends = make_sends(60)
     fb = simulate(sends, SEND_DATE, seed=9, rates=FeedbackRates(sms_stop=0.3))
-    cfg = WebhookConfig(landing_dir=tmp_path / "landing", sendgrid_public_key=public_b64(sg_private_key),
-                        twilio_auth_token=TWILIO_TOKEN)
+    cfg = WebhookConfig(
+        landing_dir=tmp_path / "landing",
+        sendgrid_public_key=public_b64(sg_private_key),
+        twilio_auth_token=TWILIO_TOKEN,
+    )
     with TestClient(create_app(cfg)) as client:
         sent = post_feedback(fb, "http://testserver", sg_private_key, TWILIO_TOKEN, batch=50, client=client)
     assert sent["sendgrid_events"] == len(fb.sendgrid_payloads)
     stored = read_rows(tmp_path / "landing", "email_events")
     direct = [r.row for r in fb.records if r.source == "email_events"]
-    strip = lambda rows: sorted(json.dumps({k: v for k, v in r.items() if k != "received_at"}, sort_keys=True) for r in rows)  # noqa: E731
+
+    def strip(rows):
+        return sorted(
+            json.dumps({k: v for k, v in r.items() if k != "received_at"}, sort_keys=True) for r in rows
+        )
+
     assert strip(stored) == strip(direct)
     stored_sms = read_rows(tmp_path / "landing", "sms_events")
-    assert sorted(r["event_id"] for r in stored_sms) == sorted(r.row["event_id"] for r in fb.records if r.source == "sms_events")
+    assert sorted(r["event_id"] for r in stored_sms) == sorted(
+        r.row["event_id"] for r in fb.records if r.source == "sms_events"
+    )
     assert len(read_rows(tmp_path / "landing", "consents")) == sum(r.source == "consents" for r in fb.records)
 
 

@@ -27,13 +27,20 @@ def declarations(monkeypatch):
     for entity, cols in FEEDBACK_ENTITY_COLUMNS.items():
         monkeypatch.setitem(schema.ENTITY_COLUMNS, entity, cols)
     decls = load_declarations(DECLARATIONS_DIR)
-    decls.update({k: v for k, v in load_declarations().items() if k in ("consents", "orders", "campaign_responses")})
+    decls.update(
+        {k: v for k, v in load_declarations().items() if k in ("consents", "orders", "campaign_responses")}
+    )
     return decls
 
 
 def _ingest(decls, name, landing, tmp_path, day=DAY):
-    res = ingest_partition(decls[name], landing_dir=landing, lake_dir=tmp_path / "lake",
-                           quarantine_dir=tmp_path / "q", load_date=day)
+    res = ingest_partition(
+        decls[name],
+        landing_dir=landing,
+        lake_dir=tmp_path / "lake",
+        quarantine_dir=tmp_path / "q",
+        load_date=day,
+    )
     assert res.rows_quarantined == 0, (name, res.reason_counts, res.samples[:3])
     assert not res.unreadable_files, res.files
     return res
@@ -44,10 +51,13 @@ def test_simulated_feedback_ingests_without_quarantine(tmp_path, declarations):
     fb = simulate_feedback(make_sends(120), date(2026, 11, 21), landing, seed=4, kpi_metrics=KPIS)
     counts = fb.counts()
     expected = {
-        "email_events": counts["email_events"], "sms_events": counts["sms_events"],
+        "email_events": counts["email_events"],
+        "sms_events": counts["sms_events"],
         "consents": counts.get("consents_sms", 0) + counts.get("consents_email", 0),
-        "orders": counts["orders"], "campaign_responses": counts["campaign_responses"],
-        "meta_ad_reports": 1, "google_ad_reports": 1,
+        "orders": counts["orders"],
+        "campaign_responses": counts["campaign_responses"],
+        "meta_ad_reports": 1,
+        "google_ad_reports": 1,
     }
     for name, n in expected.items():
         res = _ingest(declarations, name, landing, tmp_path)
@@ -62,19 +72,29 @@ def test_simulated_feedback_ingests_without_quarantine(tmp_path, declarations):
 
 def test_receiver_files_ingest_without_quarantine(tmp_path, declarations, sg_private_key):
     landing = tmp_path / "landing"
-    cfg = WebhookConfig(landing_dir=landing, sendgrid_public_key=public_b64(sg_private_key),
-                        twilio_auth_token=TWILIO_TOKEN)
+    cfg = WebhookConfig(
+        landing_dir=landing, sendgrid_public_key=public_b64(sg_private_key), twilio_auth_token=TWILIO_TOKEN
+    )
     with TestClient(create_app(cfg)) as client:
-        body, headers = signed_sendgrid(sg_private_key, [sg_event(i, ev) for i, ev in enumerate(
-            ["delivered", "open", "click", "unsubscribe", "bounce"])])
+        body, headers = signed_sendgrid(
+            sg_private_key,
+            [sg_event(i, ev) for i, ev in enumerate(["delivered", "open", "click", "unsubscribe", "bounce"])],
+        )
         assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
         url = "http://testserver/twilio/inbound"
         params = {"MessageSid": "SM" + "c" * 32, "From": "+66812345678", "To": "+6625550100", "Body": "หยุด"}
-        assert client.post(url, content=urlencode(params), headers=signed_twilio(url, params)).status_code == 200
+        assert (
+            client.post(url, content=urlencode(params), headers=signed_twilio(url, params)).status_code == 200
+        )
     days = {p.name for p in landing.glob("*/*")}
     for name, n in (("email_events", 5), ("sms_events", 1), ("consents", 2)):
-        loaded = sum(_ingest(declarations, name, landing, tmp_path, date.fromisoformat(d)).rows_loaded for d in days)
+        loaded = sum(
+            _ingest(declarations, name, landing, tmp_path, date.fromisoformat(d)).rows_loaded for d in days
+        )
         assert loaded == n, name
     consents = pq.read_table(tmp_path / "lake" / "consents").to_pandas()
-    assert sorted(zip(consents["channel"], consents["status"], strict=True)) == [("email", "opt_out"), ("sms", "opt_out")]
+    assert sorted(zip(consents["channel"], consents["status"], strict=True)) == [
+        ("email", "opt_out"),
+        ("sms", "opt_out"),
+    ]
     assert "+66812345678" in set(consents["phone"])

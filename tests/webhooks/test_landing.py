@@ -31,7 +31,9 @@ def test_group_commit_batches_concurrent_appends(tmp_path, monkeypatch):
         t.join()
     assert writer.stats.requests == 60 and writer.stats.rows == 60
     assert writer.stats.commits < 60  # several requests shared one fsync
-    assert sorted(r["event_id"] for r in read_rows(tmp_path, "email_events")) == sorted(f"e{i}" for i in range(60))
+    assert sorted(r["event_id"] for r in read_rows(tmp_path, "email_events")) == sorted(
+        f"e{i}" for i in range(60)
+    )
     assert landing_files(tmp_path, "email_events") == []  # still in flight: invisible to *.jsonl readers
     writer.close()
     (sealed,) = landing_files(tmp_path, "email_events")
@@ -85,7 +87,9 @@ def test_twilio_local_thai_number_normalised():
 
     recs = parse_twilio_callback(
         [("MessageSid", "SM" + "1" * 32), ("From", "081-234-5678"), ("To", "+15005550006"), ("Body", "STOP")],
-        {}, datetime(2026, 11, 22, 20, 0, tzinfo=UTC), inbound=True,
+        {},
+        datetime(2026, 11, 22, 20, 0, tzinfo=UTC),
+        inbound=True,
     )
     assert recs[0].row["from"] == "+66812345678"
     assert recs[0].day == date(2026, 11, 23)  # 03:00 next day in Bangkok

@@ -86,9 +86,18 @@ def test_event_date_is_bangkok_date(make_client, sg_private_key, tmp_path):
 
 @pytest.mark.parametrize(
     "case, status",
-    [("forged", 403), ("unsigned", 401), ("tampered", 403), ("stale", 403), ("future", 403), ("bad_sig", 403)],
+    [
+        ("forged", 403),
+        ("unsigned", 401),
+        ("tampered", 403),
+        ("stale", 403),
+        ("future", 403),
+        ("bad_sig", 403),
+    ],
 )
-def test_rejected_sendgrid_requests_store_nothing(make_client, sg_private_key, other_private_key, tmp_path, case, status):
+def test_rejected_sendgrid_requests_store_nothing(
+    make_client, sg_private_key, other_private_key, tmp_path, case, status
+):
     client = make_client(tolerance_seconds=300)
     events = [sg_event(1)]
     if case == "forged":
@@ -125,12 +134,23 @@ def test_replayed_sendgrid_request_is_rejected_and_stored_once(make_client, sg_p
         (b"[{not json", "not valid JSON"),
         (b'{"email": "a@b.c"}', "JSON array"),
         (b"[]", "empty"),
-        (json.dumps([{"email": "a@b.c", "event": "open"}]).encode(), "event[0]: missing or invalid 'timestamp'"),
-        (json.dumps([{"email": "nope", "event": "open", "timestamp": 1}]).encode(), "event[0]: missing or invalid 'email'"),
-        (json.dumps([sg_event(1), {**sg_event(2), "event": "exploded"}]).encode(), "event[1]: unknown 'event'"),
+        (
+            json.dumps([{"email": "a@b.c", "event": "open"}]).encode(),
+            "event[0]: missing or invalid 'timestamp'",
+        ),
+        (
+            json.dumps([{"email": "nope", "event": "open", "timestamp": 1}]).encode(),
+            "event[0]: missing or invalid 'email'",
+        ),
+        (
+            json.dumps([sg_event(1), {**sg_event(2), "event": "exploded"}]).encode(),
+            "event[1]: unknown 'event'",
+        ),
     ],
 )
-def test_malformed_but_signed_payload_is_400_and_nothing_stored(make_client, sg_private_key, tmp_path, payload, reason):
+def test_malformed_but_signed_payload_is_400_and_nothing_stored(
+    make_client, sg_private_key, tmp_path, payload, reason
+):
     from activations.webhooks.signatures import sign_sendgrid_payload
 
     client = make_client()
@@ -142,12 +162,17 @@ def test_malformed_but_signed_payload_is_400_and_nothing_stored(make_client, sg_
     resp = client.post("/sendgrid/events", content=payload, headers=headers)
     assert resp.status_code == 400
     assert reason in resp.json()["error"]
-    assert not (tmp_path / "landing" / "email_events").exists() or read_rows(tmp_path / "landing", "email_events") == []
+    assert (
+        not (tmp_path / "landing" / "email_events").exists()
+        or read_rows(tmp_path / "landing", "email_events") == []
+    )
 
 
 def test_unsubscribe_and_spamreport_become_email_opt_outs(make_client, sg_private_key, tmp_path):
     client = make_client()
-    body, headers = signed_sendgrid(sg_private_key, [sg_event(1, "unsubscribe"), sg_event(2, "spamreport"), sg_event(3, "open")])
+    body, headers = signed_sendgrid(
+        sg_private_key, [sg_event(1, "unsubscribe"), sg_event(2, "spamreport"), sg_event(3, "open")]
+    )
     assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
     consents = read_rows(tmp_path / "landing", "consents")
     assert [(c["email"], c["channel"], c["status"]) for c in consents] == [
@@ -209,21 +234,42 @@ def test_twilio_signature_uses_public_base_url_behind_proxy(make_client, tmp_pat
     params = _status_params("sent")
     local = "http://testserver/twilio/status?send_id=s1"
     public = "https://hooks.example.com/twilio/status?send_id=s1"
-    assert client.post(local, content=urlencode(params), headers=signed_twilio(local, params)).status_code == 403
-    assert client.post(local, content=urlencode(params), headers=signed_twilio(public, params)).status_code == 204
+    assert (
+        client.post(local, content=urlencode(params), headers=signed_twilio(local, params)).status_code == 403
+    )
+    assert (
+        client.post(local, content=urlencode(params), headers=signed_twilio(public, params)).status_code
+        == 204
+    )
     assert [r["status"] for r in read_rows(tmp_path / "landing", "sms_events")] == ["sent"]
 
 
 @pytest.mark.parametrize(
     "body, expected",
-    [("STOP", "opt_out"), (" stop ", "opt_out"), ("Unsubscribe", "opt_out"), ("หยุด", "opt_out"),
-     ("ยกเลิก", "opt_out"), ("StopAll", "opt_out"), ("START", "opt_in"), ("yes", "opt_in"),
-     ("unstop", "opt_in"), ("please stop calling", None), ("hello", None)],
+    [
+        ("STOP", "opt_out"),
+        (" stop ", "opt_out"),
+        ("Unsubscribe", "opt_out"),
+        ("หยุด", "opt_out"),
+        ("ยกเลิก", "opt_out"),
+        ("StopAll", "opt_out"),
+        ("START", "opt_in"),
+        ("yes", "opt_in"),
+        ("unstop", "opt_in"),
+        ("please stop calling", None),
+        ("hello", None),
+    ],
 )
 def test_inbound_keywords_become_consent_rows(make_client, tmp_path, body, expected):
     client = make_client()
     url = "http://testserver/twilio/inbound"
-    params = {"MessageSid": SID, "SmsStatus": "received", "From": "+66812345678", "To": "+15005550006", "Body": body}
+    params = {
+        "MessageSid": SID,
+        "SmsStatus": "received",
+        "From": "+66812345678",
+        "To": "+15005550006",
+        "Body": body,
+    }
     resp = client.post(url, content=urlencode(params), headers=signed_twilio(url, params))
     assert resp.status_code == 200 and "<Response>" in resp.text
     (event,) = read_rows(tmp_path / "landing", "sms_events")
@@ -233,8 +279,21 @@ def test_inbound_keywords_become_consent_rows(make_client, tmp_path, body, expec
         assert consents == []
     else:
         (c,) = consents
-        assert (c["phone"], c["channel"], c["status"], c["source_system"]) == ("+66812345678", "sms", expected, "twilio")
-        assert set(c) == {"source_system", "source_customer_id", "email", "phone", "channel", "status", "recorded_at"}
+        assert (c["phone"], c["channel"], c["status"], c["source_system"]) == (
+            "+66812345678",
+            "sms",
+            expected,
+            "twilio",
+        )
+        assert set(c) == {
+            "source_system",
+            "source_customer_id",
+            "email",
+            "phone",
+            "channel",
+            "status",
+            "recorded_at",
+        }
         assert list((tmp_path / "landing" / "consents").glob("*/.sms_optouts-*"))
 
 
@@ -262,7 +321,9 @@ def test_healthz_and_unconfigured_endpoints(tmp_path):
 
 def test_real_uvicorn_on_loopback_and_sealed_on_shutdown(tmp_path, sg_private_key):
     cfg = WebhookConfig(
-        landing_dir=tmp_path / "landing", sendgrid_public_key=public_b64(sg_private_key), twilio_auth_token=TWILIO_TOKEN
+        landing_dir=tmp_path / "landing",
+        sendgrid_public_key=public_b64(sg_private_key),
+        twilio_auth_token=TWILIO_TOKEN,
     )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -280,7 +341,9 @@ def test_real_uvicorn_on_loopback_and_sealed_on_shutdown(tmp_path, sg_private_ke
         assert httpx.post(base + "/sendgrid/events", content=body, headers=headers).json() == {"stored": 20}
         url = f"{base}/twilio/inbound"
         params = {"MessageSid": SID, "From": "+66812345678", "To": "+15005550006", "Body": "STOP"}
-        assert httpx.post(url, content=urlencode(params), headers=signed_twilio(url, params)).status_code == 200
+        assert (
+            httpx.post(url, content=urlencode(params), headers=signed_twilio(url, params)).status_code == 200
+        )
     finally:
         server.should_exit = True
         thread.join(10)

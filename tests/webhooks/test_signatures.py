@@ -50,14 +50,24 @@ def test_sendgrid_public_key_loader_rejects_bad_keys():
 PARAM_SETS = [
     {},
     {"MessageSid": "SM" + "a" * 32, "MessageStatus": "delivered", "To": "+66812345678"},
-    {"Body": "หยุด", "From": "+66812345678", "To": "+15005550006", "SmsStatus": "received", "B": "", "a": "x y&z"},
+    {
+        "Body": "หยุด",
+        "From": "+66812345678",
+        "To": "+15005550006",
+        "SmsStatus": "received",
+        "B": "",
+        "a": "x y&z",
+    },
 ]
 
 
 @pytest.mark.parametrize("params", PARAM_SETS)
 @pytest.mark.parametrize(
     "url",
-    ["https://hooks.example.com/twilio/status?campaign_id=c1&send_id=s1", "http://127.0.0.1:8080/twilio/inbound"],
+    [
+        "https://hooks.example.com/twilio/status?campaign_id=c1&send_id=s1",
+        "http://127.0.0.1:8080/twilio/inbound",
+    ],
 )
 def test_twilio_signature_matches_official_validator(params, url):
     official = RequestValidator(TWILIO_TOKEN)
@@ -78,12 +88,18 @@ def test_twilio_signature_port_variants_and_sha256_like_the_validator():
     params = {"MessageSid": "SM" + "b" * 32, "MessageStatus": "sent"}
     official = RequestValidator(TWILIO_TOKEN)
     signed_with_port = official.compute_signature("https://hooks.example.com:443/twilio/status", params)
-    assert verify_twilio_signature(TWILIO_TOKEN, "https://hooks.example.com/twilio/status", params.items(), signed_with_port)
+    assert verify_twilio_signature(
+        TWILIO_TOKEN, "https://hooks.example.com/twilio/status", params.items(), signed_with_port
+    )
     assert official.validate("https://hooks.example.com/twilio/status", params, signed_with_port)
     sha256 = official.compute_signature("https://h.example/t", params, "HMAC_SHA256")
-    assert compute_twilio_signature(TWILIO_TOKEN, "https://h.example/t", params.items(), "HMAC_SHA256") == sha256
+    assert (
+        compute_twilio_signature(TWILIO_TOKEN, "https://h.example/t", params.items(), "HMAC_SHA256") == sha256
+    )
     assert verify_twilio_signature(TWILIO_TOKEN, "https://h.example/t", params.items(), sha256, "HMAC_SHA256")
-    assert not verify_twilio_signature(TWILIO_TOKEN, "https://h.example/t", params.items(), sha256, "HMAC_SHA1")
+    assert not verify_twilio_signature(
+        TWILIO_TOKEN, "https://h.example/t", params.items(), sha256, "HMAC_SHA1"
+    )
     assert not verify_twilio_signature(TWILIO_TOKEN, "https://h.example/t", params.items(), None)
 
 
@@ -100,6 +116,6 @@ def test_twilio_repeated_parameters_match_validator_multidict():
 
     pairs = [("MediaUrl", "b"), ("MediaUrl", "a"), ("Body", "hi")]
     url = "https://h.example/twilio/inbound"
-    assert compute_twilio_signature(TWILIO_TOKEN, url, pairs) == RequestValidator(TWILIO_TOKEN).compute_signature(
-        url, MultiDict(pairs)
-    )
+    assert compute_twilio_signature(TWILIO_TOKEN, url, pairs) == RequestValidator(
+        TWILIO_TOKEN
+    ).compute_signature(url, MultiDict(pairs))
