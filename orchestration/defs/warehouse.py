@@ -86,6 +86,8 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         keys = {d.asset_key for d in deps}
         for entity, sources in self._entity_sources.items():
             if ingestion_key(entity) in keys:
+                if entity not in sources:  # no source is named like its entity (ad_reports)
+                    deps = [d for d in deps if d.asset_key != ingestion_key(entity)]
                 for source in sources:
                     key = ingestion_key(source)
                     if key not in keys:
