@@ -180,3 +180,36 @@ QUARANTINE_SCHEMA = pa.schema(
         pa.field("reasons", STRING),  # every reason of the row, `; `-separated (`reason` is the first)
     ]
 )
+
+
+# Provider vocabularies of the feedback entities (the webhook receiver accepts exactly these,
+# the quality suites expect them).
+EMAIL_EVENT_TYPES = (
+    "processed",
+    "delivered",
+    "open",
+    "click",
+    "bounce",
+    "dropped",
+    "spamreport",
+    "unsubscribe",
+    "group_unsubscribe",
+    "group_resubscribe",
+    "deferred",
+)
+SMS_STATUSES = (
+    "queued",
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "received",
+    # other values Twilio sends in MessageStatus/SmsStatus
+    "accepted",
+    "scheduled",
+    "sending",
+    "receiving",
+    "read",
+    "canceled",
+    "partially_delivered",
+)

@@ -21,44 +21,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sources import schema
+
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
-EMAIL_EVENT_TYPES = frozenset(
-    {
-        "processed",
-        "delivered",
-        "open",
-        "click",
-        "bounce",
-        "dropped",
-        "spamreport",
-        "unsubscribe",
-        "group_unsubscribe",
-        "group_resubscribe",
-        "deferred",
-    }
-)
+EMAIL_EVENT_TYPES = frozenset(schema.EMAIL_EVENT_TYPES)
 # email events that withdraw consent for the email channel
 EMAIL_OPT_OUT_EVENTS = frozenset({"unsubscribe", "group_unsubscribe", "spamreport"})
 
-SMS_STATUSES = frozenset(
-    {
-        "queued",
-        "sent",
-        "delivered",
-        "undelivered",
-        "failed",
-        "received",
-        # other values Twilio sends in MessageStatus/SmsStatus
-        "accepted",
-        "scheduled",
-        "sending",
-        "receiving",
-        "read",
-        "canceled",
-        "partially_delivered",
-    }
-)
+SMS_STATUSES = frozenset(schema.SMS_STATUSES)
 
 OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "หยุด", "ยกเลิก"})
 OPT_IN_KEYWORDS = frozenset({"start", "yes", "unstop"})

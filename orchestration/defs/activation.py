@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from activations.delivery.config import SECRET_NAMES
 from crmloop.settings import TIMEZONE, Settings
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
@@ -27,16 +28,6 @@ PROFILES = dg.AssetKey(["warehouse", "customer_profiles"])
 CAMPAIGN_SENDS = dg.AssetKey(["lake", "campaign_sends"])
 CAMPAIGN_PLAN = dg.AssetKey(["lake", "campaign_plan"])
 REPORT = dg.AssetKey(["reports", "campaign_report"])
-
-SECRET_NAMES = (
-    "SENDGRID_API_KEY",
-    "TWILIO_ACCOUNT_SID",
-    "TWILIO_AUTH_TOKEN",
-    "TWILIO_MESSAGING_SERVICE_SID",
-    "META_ACCESS_TOKEN",
-    "META_AD_ACCOUNT_ID",
-    "META_CUSTOM_AUDIENCE_ID",
-)
 
 
 class ProviderSecrets(dg.ConfigurableResource):

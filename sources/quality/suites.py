@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from crmloop.settings import QualityThresholds
 from sources.quality.engine import ERROR, WARN, Expect
-from sources.schema import LINEAGE_COLUMNS, entity_columns
+from sources.schema import EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
+from sources.schema import SMS_STATUSES as SMS_STATUS_VALUES
 
 EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
 E164_REGEX = r"^\+[1-9]\d{7,14}$"
@@ -36,34 +37,8 @@ TICKET_STATUSES = ["open", "closed"]
 RESPONSES = ["rsvp", "attended", "applied", "redeemed"]
 GENDERS = ["M", "F"]
 # provider vocabularies (the receiver in activations/webhooks accepts exactly these)
-EMAIL_EVENTS = [
-    "processed",
-    "delivered",
-    "open",
-    "click",
-    "bounce",
-    "dropped",
-    "spamreport",
-    "unsubscribe",
-    "group_unsubscribe",
-    "group_resubscribe",
-    "deferred",
-]
-SMS_STATUSES = [
-    "queued",
-    "sent",
-    "delivered",
-    "undelivered",
-    "failed",
-    "received",
-    "accepted",
-    "scheduled",
-    "sending",
-    "receiving",
-    "read",
-    "canceled",
-    "partially_delivered",
-]
+EMAIL_EVENTS = list(EMAIL_EVENT_TYPES)
+SMS_STATUSES = list(SMS_STATUS_VALUES)
 AD_PLATFORMS = ["meta", "google"]
 # providers retry webhooks: the same event may arrive twice; the warehouse keeps the first
 RETRIED_EVENTS = {"email_events", "sms_events"}
