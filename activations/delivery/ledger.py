@@ -368,26 +368,22 @@ class SendLedger:
     def release_ambiguous(self, batch_id: str) -> int:
         """Operator decision: the provider did NOT accept this ambiguous batch; resend on next run."""
         self._has_retryable = True
-        with self._lock:
-            n = self.con.execute(
-                f"SELECT count(*) FROM {LEDGER} WHERE batch_id = ? AND status = 'ambiguous'", [batch_id]
-            ).fetchall()[0][0]
-            self.con.execute(
-                f"UPDATE {LEDGER} SET status = 'failed', retryable = TRUE, reason = 'released_by_operator', "
-                f"outcome_at = ? WHERE batch_id = ? AND status = 'ambiguous'",
-                [_now(), batch_id],
-            )
-        return int(n)
+        return self._resolve_ambiguous(
+            batch_id, "status = 'failed', retryable = TRUE, reason = 'released_by_operator'"
+        )
 
     def mark_ambiguous_sent(self, batch_id: str) -> int:
         """Operator decision: this ambiguous batch was delivered (e.g. seen in the provider's UI)."""
+        return self._resolve_ambiguous(batch_id, "status = 'sent', reason = 'confirmed_by_operator'")
+
+    def _resolve_ambiguous(self, batch_id: str, assignments: str) -> int:
+        """Apply an operator's decision to the ambiguous rows of one batch; returns how many."""
         with self._lock:
             n = self.con.execute(
                 f"SELECT count(*) FROM {LEDGER} WHERE batch_id = ? AND status = 'ambiguous'", [batch_id]
             ).fetchall()[0][0]
             self.con.execute(
-                f"UPDATE {LEDGER} SET status = 'sent', reason = 'confirmed_by_operator', outcome_at = ? "
-                f"WHERE batch_id = ? AND status = 'ambiguous'",
+                f"UPDATE {LEDGER} SET {assignments}, outcome_at = ? WHERE batch_id = ? AND status = 'ambiguous'",
                 [_now(), batch_id],
             )
         return int(n)
