@@ -77,12 +77,20 @@ member_responses as (
      and r.response_date >= mb.send_date and r.response_date < mb.window_end
     group by mb.send_id
 ),
-orders as (
+orders as (  -- purchases: the latest delivery of each order (the latest delivery of an order placed
+               -- on or after a send is never older than the day before the first send)
     select ci.customer_id as person_id, o.order_date, o.total_amount
-    from {{ ref('int_orders_latest') }} o
+    from (
+        select source_system, source_customer_id, cast(ordered_at as date) as order_date, total_amount, status,
+               row_number() over (partition by source_system, order_id
+                                  order by load_date desc, _source_file desc, _row_number desc) as rn
+        from {{ ref('stg_orders') }}
+        where order_id is not null
+          and load_date >= (select {{ add_days('min(send_date)', -1) }} from members)
+    ) o
     join {{ ref('customer_identity') }} ci
       on ci.source_system = o.source_system and ci.source_customer_id = o.source_customer_id
-    where o.status = 'completed'
+    where o.rn = 1 and o.status = 'completed'
 ),
 member_orders as (
     select mb.send_id, count(*) as orders, sum(o.total_amount) as revenue

@@ -8,12 +8,11 @@ with customer_records as (
     from {{ ref('stg_customers') }}
 ),
 order_only as (
-    select o.source_system, o.source_customer_id, min(o.ordered_at) as first_seen_at
-    from {{ ref('int_orders_latest') }} o
+    select f.source_system, f.source_customer_id, f.first_seen_at
+    from {{ ref('int_record_order_facts') }} f
     left join customer_records c
-      on c.source_system = o.source_system and c.source_customer_id = o.source_customer_id
-    where c.source_customer_id is null and o.source_customer_id is not null
-    group by o.source_system, o.source_customer_id
+      on c.source_system = f.source_system and c.source_customer_id = f.source_customer_id
+    where f.fact = 'orders' and c.source_customer_id is null
 ),
 all_records as (
     select source_system, source_customer_id, first_seen_at, email, email_valid, phone, phone_is_mobile,

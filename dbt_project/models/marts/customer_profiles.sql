@@ -9,95 +9,92 @@ recs as (
     from {{ ref('stg_customers') }} c
     join ident i on i.source_system = c.source_system and i.source_customer_id = c.source_customer_id
 ),
-pick_name as (
-    select customer_id, first_name, last_name from (
-        select customer_id, first_name, last_name,
-               row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn
-        from recs where first_name is not null or last_name is not null) x where rn = 1
+ranked_recs as (  -- each person's records, most recent first; ok_*: the record has a usable value
+    select r.*,
+           row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn,
+           first_name is not null or last_name is not null as ok_name,
+           email_valid and email is not null and not {{ is_placeholder_email('email') }} as ok_email,
+           phone_is_mobile and phone is not null and not {{ is_placeholder_phone('phone') }} as ok_phone,
+           address is not null and trim(address) <> '' as ok_address
+    from recs r
 ),
-pick_email as (
-    select customer_id, email, source_system as email_source from (
-        select customer_id, email, source_system,
-               row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn
-        from recs where email_valid and email is not null and not {{ is_placeholder_email('email') }}) x where rn = 1
-),
-pick_phone as (
-    select customer_id, phone, source_system as phone_source from (
-        select customer_id, phone, source_system,
-               row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn
-        from recs where phone_is_mobile and phone is not null and not {{ is_placeholder_phone('phone') }}) x where rn = 1
-),
-pick_address as (
-    select customer_id, address, district, province, postal_code, source_system as address_source from (
-        select customer_id, address, district, province, postal_code, source_system,
-               row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn
-        from recs where address is not null and trim(address) <> '') x where rn = 1
-),
-pick_province as (
-    select customer_id, province from (
-        select customer_id, province,
-               row_number() over (partition by customer_id order by seen_at desc, source_system, source_customer_id) as rn
-        from recs where province is not null) x where rn = 1
-),
-pick_demo as (
+firsts as (  -- per field, the most recent record that has it
     select customer_id,
-           max(case when rn_g = 1 then gender end) as gender,
-           max(case when rn_b = 1 then birth_date end) as birth_date,
-           max(case when rn_o = 1 then occupation end) as occupation
-    from (
-        select customer_id, gender, birth_date, occupation,
-               row_number() over (partition by customer_id order by case when gender is null then 1 else 0 end, seen_at desc, source_system, source_customer_id) as rn_g,
-               row_number() over (partition by customer_id order by case when birth_date is null then 1 else 0 end, seen_at desc, source_system, source_customer_id) as rn_b,
-               row_number() over (partition by customer_id order by case when occupation is null then 1 else 0 end, seen_at desc, source_system, source_customer_id) as rn_o
-        from recs) x
+           min(case when ok_name then rn end) as rn_name,
+           min(case when ok_email then rn end) as rn_email,
+           min(case when ok_phone then rn end) as rn_phone,
+           min(case when ok_address then rn end) as rn_address,
+           min(case when province is not null then rn end) as rn_province,
+           min(case when gender is not null then rn end) as rn_gender,
+           min(case when birth_date is not null then rn end) as rn_birth_date,
+           min(case when occupation is not null then rn end) as rn_occupation
+    from ranked_recs
     group by customer_id
 ),
-orders as (select * from {{ ref('int_orders') }} where counts),
-buying as (
-    select customer_id,
-           min(ordered_at) as first_order_at,
-           max(ordered_at) as last_order_at,
-           count(*) as orders_lifetime,
-           round(sum(total_amount), 2) as spend_lifetime,
-           round(sum(total_amount) / count(*), 2) as avg_order_value,
-           round(sum(items) * 1.0 / count(*), 2) as items_per_order,
-           case when count(*) > 1
-                then round({{ days_between('min(ordered_at)', 'max(ordered_at)') }} * 1.0 / (count(*) - 1), 1) end
+picked as (  -- golden fields: most recent valid value wins (one window for all of them)
+    select f.customer_id,
+           max(case when r.rn = f.rn_name then r.first_name end) as first_name,
+           max(case when r.rn = f.rn_name then r.last_name end) as last_name,
+           max(case when r.rn = f.rn_email then r.email end) as email,
+           max(case when r.rn = f.rn_email then r.source_system end) as email_source,
+           max(case when r.rn = f.rn_phone then r.phone end) as phone,
+           max(case when r.rn = f.rn_phone then r.source_system end) as phone_source,
+           max(case when r.rn = f.rn_address then r.address end) as address,
+           max(case when r.rn = f.rn_address then r.district end) as district,
+           max(case when r.rn = f.rn_address then r.province end) as address_province,
+           max(case when r.rn = f.rn_address then r.postal_code end) as postal_code,
+           max(case when r.rn = f.rn_address then r.source_system end) as address_source,
+           max(case when r.rn = f.rn_province then r.province end) as any_province,
+           max(case when r.rn = f.rn_gender then r.gender end) as gender,
+           max(case when r.rn = f.rn_birth_date then r.birth_date end) as birth_date,
+           max(case when r.rn = f.rn_occupation then r.occupation end) as occupation
+    from firsts f
+    join ranked_recs r on r.customer_id = f.customer_id
+    group by f.customer_id
+),
+rec_facts as (  -- order and item facts of the person's source records
+    select i.customer_id, f.fact, f.fact_key, f.orders, f.amount, cast(0 as bigint) as items,
+           f.first_order_at, f.last_order_at, f.weekend_orders, f.evening_orders
+    from {{ ref('int_record_order_facts') }} f
+    join ident i on i.source_system = f.source_system and i.source_customer_id = f.source_customer_id
+    where f.fact = 'orders'
+    union all
+    select i.customer_id, f.fact, f.fact_key, f.orders, f.amount, f.items, null, null, 0, 0
+    from {{ ref('int_record_profile_facts') }} f
+    join ident i on i.source_system = f.source_system and i.source_customer_id = f.source_customer_id
+),
+items as (select customer_id, sum(items) as items from rec_facts where fact = 'items' group by customer_id),
+buying as (  -- counted orders: completed, ordered on or before as_of
+    select f.customer_id,
+           min(f.first_order_at) as first_order_at,
+           max(f.last_order_at) as last_order_at,
+           sum(f.orders) as orders_lifetime,
+           round(sum(f.amount), 2) as spend_lifetime,
+           round(sum(f.amount) / sum(f.orders), 2) as avg_order_value,
+           round(coalesce(max(it.items), 0) * 1.0 / sum(f.orders), 2) as items_per_order,
+           case when sum(f.orders) > 1
+                then round({{ days_between('min(f.first_order_at)', 'max(f.last_order_at)') }} * 1.0 / (sum(f.orders) - 1), 1) end
                as mean_days_between_orders,
-           round(avg(case when {{ is_weekend('ordered_at') }} then 1.0 else 0.0 end), 3) as weekend_share,
-           round(avg(case when hour(ordered_at) >= 18 then 1.0 else 0.0 end), 3) as evening_share
-    from orders
-    group by customer_id
+           round(sum(f.weekend_orders) * 1.0 / sum(f.orders), 3) as weekend_share,
+           round(sum(f.evening_orders) * 1.0 / sum(f.orders), 3) as evening_share
+    from rec_facts f
+    left join items it on it.customer_id = f.customer_id
+    where f.fact = 'orders'
+    group by f.customer_id
+    having sum(f.orders) > 0
 ),
-mode_channel as (
-    select customer_id, channel as preferred_channel from (
-        select customer_id, channel, row_number() over (partition by customer_id order by count(*) desc, channel) as rn
-        from orders where channel is not null group by customer_id, channel) x where rn = 1
+mode_counts as (
+    select customer_id, fact, fact_key, sum(case when fact = 'category' then items else orders end) as n
+    from rec_facts
+    where fact in ('channel', 'store', 'season', 'category')
+    group by customer_id, fact, fact_key
 ),
-mode_store as (
-    select customer_id, store_id as preferred_store from (
-        select customer_id, store_id, row_number() over (partition by customer_id order by count(*) desc, store_id) as rn
-        from orders where store_id is not null group by customer_id, store_id) x where rn = 1
-),
-mode_season as (
-    -- Thai seasons: hot (Mar-May), rainy (Jun-Oct), cool (Nov-Feb)
-    select customer_id, season as favourite_season from (
-        select customer_id, season, row_number() over (partition by customer_id order by count(*) desc, season) as rn
-        from (select customer_id,
-                     case when month(ordered_at) between 3 and 5 then 'hot'
-                          when month(ordered_at) between 6 and 10 then 'rainy' else 'cool' end as season
-              from orders) s
-        group by customer_id, season) x where rn = 1
-),
-top_category as (
-    select customer_id, category as top_category from (
-        select o.customer_id, p.category,
-               row_number() over (partition by o.customer_id order by sum(l.quantity) desc, p.category) as rn
-        from orders o
-        join {{ ref('int_order_lines_latest') }} l on l.source_system = o.source_system and l.order_id = o.order_id
-        join {{ ref('stg_products') }} p on p.product_id = l.product_id
-        where p.category is not null
-        group by o.customer_id, p.category) x where rn = 1
+modes as (  -- the most frequent channel, store, season (orders) and category (items); ties: the smallest value
+    select c.customer_id, c.fact, min(c.fact_key) as fact_key
+    from mode_counts c
+    join (select customer_id, fact, max(n) as n from mode_counts group by customer_id, fact) m
+      on m.customer_id = c.customer_id and m.fact = c.fact and m.n = c.n
+    group by c.customer_id, c.fact
 ),
 web as (
     select e.*, i.customer_id
@@ -140,10 +137,12 @@ consent_events as (
            c.channel, c.status, c.recorded_at, c._source_file, c._row_number, c.load_date
     from {{ ref('stg_consents') }} c
     left join ident i on i.source_system = c.source_system and i.source_customer_id = c.source_customer_id
-    left join (select distinct email, min(customer_id) as customer_id from recs
-               where email_valid group by email having count(distinct customer_id) = 1) e on e.email = c.email
-    left join (select distinct phone, min(customer_id) as customer_id from recs
-               where phone is not null group by phone having count(distinct customer_id) = 1) p on p.phone = c.phone
+    left join (select email, min(customer_id) as customer_id from recs
+               where email_valid and email in (select email from {{ ref('stg_consents') }})
+               group by email having count(distinct customer_id) = 1) e on e.email = c.email
+    left join (select phone, min(customer_id) as customer_id from recs
+               where phone is not null and phone in (select phone from {{ ref('stg_consents') }})
+               group by phone having count(distinct customer_id) = 1) p on p.phone = c.phone
     where c.status in ('opt_in', 'opt_out') and cast(c.recorded_at as date) <= {{ asof }}
 ),
 consent_latest as (
@@ -171,25 +170,27 @@ ranks as (select * from {{ ref('customer_ranks') }}),
 base as (
     select
         r.customer_id, r.as_of, r.rank, r.spend_3y, r.orders_3y,
-        n.first_name, n.last_name,
-        em.email, em.email_source, ph.phone, ph.phone_source,
-        em.email is not null as has_valid_email,
-        ph.phone is not null as has_valid_mobile,
-        ad.address is not null as has_postal_address,
-        ad.address, ad.district, coalesce(ad.province, pv.province) as province, ad.postal_code, ad.address_source,
-        d.gender, d.birth_date, d.occupation,
-        case when d.birth_date is null then 'unknown'
-             when {{ days_between('d.birth_date', asof) }} < 25 * 365.25 then 'under_25'
-             when {{ days_between('d.birth_date', asof) }} < 35 * 365.25 then '25-34'
-             when {{ days_between('d.birth_date', asof) }} < 45 * 365.25 then '35-44'
-             when {{ days_between('d.birth_date', asof) }} < 55 * 365.25 then '45-54'
-             when {{ days_between('d.birth_date', asof) }} < 65 * 365.25 then '55-64'
+        pk.first_name, pk.last_name,
+        pk.email, pk.email_source, pk.phone, pk.phone_source,
+        pk.email is not null as has_valid_email,
+        pk.phone is not null as has_valid_mobile,
+        pk.address is not null as has_postal_address,
+        pk.address, pk.district, coalesce(pk.address_province, pk.any_province) as province, pk.postal_code,
+        pk.address_source,
+        pk.gender, pk.birth_date, pk.occupation,
+        case when pk.birth_date is null then 'unknown'
+             when {{ days_between('pk.birth_date', asof) }} < 25 * 365.25 then 'under_25'
+             when {{ days_between('pk.birth_date', asof) }} < 35 * 365.25 then '25-34'
+             when {{ days_between('pk.birth_date', asof) }} < 45 * 365.25 then '35-44'
+             when {{ days_between('pk.birth_date', asof) }} < 55 * 365.25 then '45-54'
+             when {{ days_between('pk.birth_date', asof) }} < 65 * 365.25 then '55-64'
              else '65_plus' end as age_band,
         b.first_order_at, b.last_order_at,
         case when b.last_order_at is not null then {{ days_between('b.last_order_at', asof) }} end as days_since_last_order,
         coalesce(b.orders_lifetime, 0) as orders_lifetime, coalesce(b.spend_lifetime, 0) as spend_lifetime,
         b.avg_order_value, b.items_per_order, b.mean_days_between_orders, b.weekend_share, b.evening_share,
-        mc.preferred_channel, ms.preferred_store, tc.top_category, se.favourite_season,
+        mc.fact_key as preferred_channel, ms.fact_key as preferred_store, tc.fact_key as top_category,
+        se.fact_key as favourite_season,
         w.last_login_at, coalesce(w.sessions_30d, 0) as sessions_30d, coalesce(w.sessions_90d, 0) as sessions_90d,
         coalesce(w.page_views_30d, 0) as page_views_30d, coalesce(w.page_views_90d, 0) as page_views_90d,
         ts.top_search_term_1, ts.top_search_term_2, ts.top_search_term_3,
@@ -200,17 +201,12 @@ base as (
         coalesce(c.consent_dm, 'unknown') as consent_dm,
         coalesce(c.consent_ads, 'unknown') as consent_ads
     from ranks r
-    left join pick_name n on n.customer_id = r.customer_id
-    left join pick_email em on em.customer_id = r.customer_id
-    left join pick_phone ph on ph.customer_id = r.customer_id
-    left join pick_address ad on ad.customer_id = r.customer_id
-    left join pick_province pv on pv.customer_id = r.customer_id
-    left join pick_demo d on d.customer_id = r.customer_id
+    left join picked pk on pk.customer_id = r.customer_id
     left join buying b on b.customer_id = r.customer_id
-    left join mode_channel mc on mc.customer_id = r.customer_id
-    left join mode_store ms on ms.customer_id = r.customer_id
-    left join mode_season se on se.customer_id = r.customer_id
-    left join top_category tc on tc.customer_id = r.customer_id
+    left join modes mc on mc.customer_id = r.customer_id and mc.fact = 'channel'
+    left join modes ms on ms.customer_id = r.customer_id and ms.fact = 'store'
+    left join modes se on se.customer_id = r.customer_id and se.fact = 'season'
+    left join modes tc on tc.customer_id = r.customer_id and tc.fact = 'category'
     left join web_agg w on w.customer_id = r.customer_id
     left join top_search ts on ts.customer_id = r.customer_id
     left join tickets t on t.customer_id = r.customer_id

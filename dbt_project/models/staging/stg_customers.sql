@@ -1,3 +1,5 @@
+{{ config(materialized='table') }}
+-- A table, not a view: identity, profiles and their tests all read it (one dedupe of 1M+ records a run).
 -- One row per source record (source_system, source_customer_id): the latest delivery wins,
 -- by (load_date, _source_file, _row_number). Only partitions up to as_of are seen.
 with src as (
@@ -17,17 +19,15 @@ with src as (
         cast(load_date as date) as load_date
     from {{ lake('customers') }}
     where cast(load_date as date) <= {{ as_of() }}
+      and source_customer_id is not null and source_system is not null
 ),
-ranked as (
-    select *, row_number() over (
-        partition by source_system, source_customer_id
-        order by load_date desc, _source_file desc, _row_number desc) as _rn
-    from src
-    where source_customer_id is not null and source_system is not null
-)
+{{ latest_delivery('src', ['source_system', 'source_customer_id'],
+                   ['first_name', 'last_name', 'email', 'email_valid', 'phone', 'phone_raw', 'phone_is_mobile',
+                    'gender', 'birth_date', 'occupation', 'address', 'district', 'province', 'postal_code',
+                    'country', 'loyalty_card_id', 'registered_at', 'updated_at', '_source', '_source_file',
+                    '_row_number', 'load_date'], 'latest') }}
 select
     source_system, source_customer_id, first_name, last_name, email, email_valid, phone, phone_raw,
     phone_is_mobile, gender, birth_date, occupation, address, district, province, postal_code, country,
     loyalty_card_id, registered_at, updated_at, _source, _source_file, _row_number, load_date
-from ranked
-where _rn = 1
+from latest

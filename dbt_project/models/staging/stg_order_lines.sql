@@ -1,5 +1,4 @@
-{{ config(**incremental_config('load_date')) }}
--- Every order line as delivered (incremental by load_date).
+-- Every order line as delivered: a view over the lake (no copy; load_date filters prune partitions).
 select
     cast(source_system as {{ string_type() }}) as source_system,
     cast(order_id as {{ string_type() }}) as order_id,
@@ -12,8 +11,3 @@ select
     cast(load_date as date) as load_date
 from {{ lake('order_lines') }}
 where cast(load_date as date) <= {{ as_of() }}
-{% if is_incremental() %}
-  and cast(load_date as date) >= (
-      select coalesce({{ add_days('max(load_date)', -var('incremental_lookback_days')) }}, cast('1900-01-01' as date))
-      from {{ this }})
-{% endif %}

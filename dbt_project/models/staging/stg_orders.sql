@@ -1,6 +1,6 @@
-{{ config(**incremental_config('load_date')) }}
--- Every order row as delivered (incremental by load_date: a daily run reads the new partitions).
--- The latest status per order is taken in int_orders.
+-- Every order row as delivered: a view over the lake (no copy). Filters on load_date prune whole
+-- partitions, so a daily run reads the new partitions; the latest status per order is taken in
+-- int_record_order_facts (and int_campaign_members for purchases after a send).
 select
     cast(source_system as {{ string_type() }}) as source_system,
     cast(order_id as {{ string_type() }}) as order_id,
@@ -11,8 +11,3 @@ select
     cast(load_date as date) as load_date
 from {{ lake('orders') }}
 where cast(load_date as date) <= {{ as_of() }}
-{% if is_incremental() %}
-  and cast(load_date as date) >= (
-      select coalesce({{ add_days('max(load_date)', -var('incremental_lookback_days')) }}, cast('1900-01-01' as date))
-      from {{ this }})
-{% endif %}
