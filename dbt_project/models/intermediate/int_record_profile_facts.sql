@@ -4,7 +4,8 @@
 -- record, with the latest delivery of each of their lines (by source_system, order_id, line_no).
 -- One row per record and fact:
 --   items              every record with an order: items (quantity), counted orders with lines, value
---                      of those lines (quantity x unit price)
+--                      of those lines (quantity x unit price), and the record's top channel, store,
+--                      season (orders) and category (items) - a person with one record needs no more
 --   category <value>   the same per product category (stg_products, latest delivery per product)
 --   channel/store/season <value>   counted orders (spend, items) per value
 -- Incremental on DuckDB like int_record_order_facts (macros/record_facts.sql); line and product
@@ -71,7 +72,28 @@ facts as (
     from mix where {{ col }} is not null
     group by source_system, source_customer_id, {{ col }}
     {%- endfor %}
+),
+dist_n as (
+    select source_system, source_customer_id, fact, fact_key,
+           case when fact = 'category' then items else orders end as n
+    from facts
+    where fact <> 'items'
+),
+tops as (  -- the record's most frequent value per fact (ties: the smallest), pivoted
+    select d.source_system, d.source_customer_id,
+           min(case when d.fact = 'channel' then d.fact_key end) as top_channel,
+           min(case when d.fact = 'store' then d.fact_key end) as top_store,
+           min(case when d.fact = 'season' then d.fact_key end) as top_season,
+           min(case when d.fact = 'category' then d.fact_key end) as top_category
+    from dist_n d
+    join (select source_system, source_customer_id, fact, max(n) as n from dist_n
+          group by source_system, source_customer_id, fact) m
+      on m.source_system = d.source_system and m.source_customer_id = d.source_customer_id
+     and m.fact = d.fact and m.n = d.n
+    group by d.source_system, d.source_customer_id
 )
-select source_system, source_customer_id, fact, fact_key, orders, amount, items, last_load_date,
-       {{ asof }} as computed_as_of
-from facts
+select f.source_system, f.source_customer_id, f.fact, f.fact_key, f.orders, f.amount, f.items, f.last_load_date,
+       t.top_channel, t.top_store, t.top_season, t.top_category, {{ asof }} as computed_as_of
+from facts f
+left join tops t
+  on f.fact = 'items' and t.source_system = f.source_system and t.source_customer_id = f.source_customer_id

@@ -52,49 +52,62 @@ picked as (  -- golden fields: most recent valid value wins (one window for all 
     join ranked_recs r on r.customer_id = f.customer_id
     group by f.customer_id
 ),
-rec_facts as (  -- order and item facts of the person's source records
-    select i.customer_id, f.fact, f.fact_key, f.orders, f.amount, cast(0 as bigint) as items,
-           f.first_order_at, f.last_order_at, f.weekend_orders, f.evening_orders
+order_rows as (  -- one row per source record with orders: its order facts and item figures
+    select i.customer_id, f.orders, f.amount, f.first_order_at, f.last_order_at, f.weekend_orders,
+           f.evening_orders, coalesce(p.items, 0) as items,
+           p.top_channel, p.top_store, p.top_season, p.top_category
     from {{ ref('int_record_order_facts') }} f
     join ident i on i.source_system = f.source_system and i.source_customer_id = f.source_customer_id
+    left join {{ ref('int_record_profile_facts') }} p
+      on p.fact = 'items' and p.source_system = f.source_system and p.source_customer_id = f.source_customer_id
     where f.fact = 'orders'
-    union all
-    select i.customer_id, f.fact, f.fact_key, f.orders, f.amount, f.items, null, null, 0, 0
-    from {{ ref('int_record_profile_facts') }} f
-    join ident i on i.source_system = f.source_system and i.source_customer_id = f.source_customer_id
 ),
-items as (select customer_id, sum(items) as items from rec_facts where fact = 'items' group by customer_id),
-buying as (  -- counted orders: completed, ordered on or before as_of
-    select f.customer_id,
-           min(f.first_order_at) as first_order_at,
-           max(f.last_order_at) as last_order_at,
-           sum(f.orders) as orders_lifetime,
-           round(sum(f.amount), 2) as spend_lifetime,
-           round(sum(f.amount) / sum(f.orders), 2) as avg_order_value,
-           round(coalesce(max(it.items), 0) * 1.0 / sum(f.orders), 2) as items_per_order,
-           case when sum(f.orders) > 1
-                then round({{ days_between('min(f.first_order_at)', 'max(f.last_order_at)') }} * 1.0 / (sum(f.orders) - 1), 1) end
+buying as (  -- counted orders: completed, ordered on or before as_of (ratios need at least one)
+    select customer_id,
+           count(*) as n_records,
+           min(first_order_at) as first_order_at,
+           max(last_order_at) as last_order_at,
+           sum(orders) as orders_lifetime,
+           round(sum(amount), 2) as spend_lifetime,
+           case when sum(orders) > 0 then round(sum(amount) / sum(orders), 2) end as avg_order_value,
+           case when sum(orders) > 0 then round(sum(items) * 1.0 / sum(orders), 2) end as items_per_order,
+           case when sum(orders) > 1
+                then round({{ days_between('min(first_order_at)', 'max(last_order_at)') }} * 1.0 / (sum(orders) - 1), 1) end
                as mean_days_between_orders,
-           round(sum(f.weekend_orders) * 1.0 / sum(f.orders), 3) as weekend_share,
-           round(sum(f.evening_orders) * 1.0 / sum(f.orders), 3) as evening_share
-    from rec_facts f
-    left join items it on it.customer_id = f.customer_id
-    where f.fact = 'orders'
-    group by f.customer_id
-    having sum(f.orders) > 0
+           case when sum(orders) > 0 then round(sum(weekend_orders) * 1.0 / sum(orders), 3) end as weekend_share,
+           case when sum(orders) > 0 then round(sum(evening_orders) * 1.0 / sum(orders), 3) end as evening_share
+    from order_rows
+    group by customer_id
+),
+multi_records as (  -- records of people with orders under more than one record
+    select i.customer_id, i.source_system, i.source_customer_id
+    from ident i
+    join buying b on b.customer_id = i.customer_id and b.n_records > 1
 ),
 mode_counts as (
-    select customer_id, fact, fact_key, sum(case when fact = 'category' then items else orders end) as n
-    from rec_facts
-    where fact in ('channel', 'store', 'season', 'category')
-    group by customer_id, fact, fact_key
+    select m.customer_id, f.fact, f.fact_key, sum(case when f.fact = 'category' then f.items else f.orders end) as n
+    from {{ ref('int_record_profile_facts') }} f
+    join multi_records m on m.source_system = f.source_system and m.source_customer_id = f.source_customer_id
+    where f.fact in ('channel', 'store', 'season', 'category')
+    group by m.customer_id, f.fact, f.fact_key
 ),
-modes as (  -- the most frequent channel, store, season (orders) and category (items); ties: the smallest value
-    select c.customer_id, c.fact, min(c.fact_key) as fact_key
+modes as (
+    -- the most frequent channel, store, season (orders) and category (items); ties: the smallest value.
+    -- One record: its own top values; several: their counts added up.
+    select customer_id, top_channel as preferred_channel, top_store as preferred_store,
+           top_season as favourite_season, top_category as top_category
+    from order_rows
+    where customer_id in (select customer_id from buying where n_records = 1)
+    union all
+    select c.customer_id,
+           min(case when c.fact = 'channel' then c.fact_key end),
+           min(case when c.fact = 'store' then c.fact_key end),
+           min(case when c.fact = 'season' then c.fact_key end),
+           min(case when c.fact = 'category' then c.fact_key end)
     from mode_counts c
     join (select customer_id, fact, max(n) as n from mode_counts group by customer_id, fact) m
       on m.customer_id = c.customer_id and m.fact = c.fact and m.n = c.n
-    group by c.customer_id, c.fact
+    group by c.customer_id
 ),
 web as (
     select e.*, i.customer_id
@@ -189,8 +202,7 @@ base as (
         case when b.last_order_at is not null then {{ days_between('b.last_order_at', asof) }} end as days_since_last_order,
         coalesce(b.orders_lifetime, 0) as orders_lifetime, coalesce(b.spend_lifetime, 0) as spend_lifetime,
         b.avg_order_value, b.items_per_order, b.mean_days_between_orders, b.weekend_share, b.evening_share,
-        mc.fact_key as preferred_channel, ms.fact_key as preferred_store, tc.fact_key as top_category,
-        se.fact_key as favourite_season,
+        mo.preferred_channel, mo.preferred_store, mo.top_category, mo.favourite_season,
         w.last_login_at, coalesce(w.sessions_30d, 0) as sessions_30d, coalesce(w.sessions_90d, 0) as sessions_90d,
         coalesce(w.page_views_30d, 0) as page_views_30d, coalesce(w.page_views_90d, 0) as page_views_90d,
         ts.top_search_term_1, ts.top_search_term_2, ts.top_search_term_3,
@@ -203,10 +215,7 @@ base as (
     from ranks r
     left join picked pk on pk.customer_id = r.customer_id
     left join buying b on b.customer_id = r.customer_id
-    left join modes mc on mc.customer_id = r.customer_id and mc.fact = 'channel'
-    left join modes ms on ms.customer_id = r.customer_id and ms.fact = 'store'
-    left join modes se on se.customer_id = r.customer_id and se.fact = 'season'
-    left join modes tc on tc.customer_id = r.customer_id and tc.fact = 'category'
+    left join modes mo on mo.customer_id = r.customer_id
     left join web_agg w on w.customer_id = r.customer_id
     left join top_search ts on ts.customer_id = r.customer_id
     left join tickets t on t.customer_id = r.customer_id
