@@ -173,3 +173,33 @@ o as (
     {%- endif %}
 )
 {%- endmacro %}
+
+{#
+  stg_customers (latest delivery per customer record) is incremental the same way on DuckDB: a run
+  recomputes the records delivered in [cutoff, as_of] and those whose kept row was loaded at or
+  after the cutoff (a re-delivered or removed partition), from all their deliveries; everything
+  when the as_of moves back. A table on Spark.
+#}
+{% macro customers_latest_config() -%}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
+               'pre_hook': ["{{ customers_latest_touch() }}", "{{ record_facts_delete(lines=true) }}"],
+               'post_hook': ["{{ record_facts_save_state(lines=true) }}",
+                             "drop table if exists {{ record_facts_sidecar('touched') }}"]}) }}
+{%- endmacro %}
+
+{% macro customers_latest_touch() -%}
+    {%- set plan = record_facts_plan(lines=true) -%}
+    create or replace table {{ record_facts_sidecar('touched') }} as
+    {%- if plan is none or plan.full %}
+    select cast(null as varchar) as source_system, cast(null as varchar) as source_customer_id limit 0
+    {%- else %}
+    select cast(source_system as varchar) as source_system, cast(source_customer_id as varchar) as source_customer_id
+    from {{ lake('customers') }}
+    where cast(load_date as date) >= cast('{{ plan.cutoff }}' as date) and cast(load_date as date) <= {{ as_of() }}
+    union
+    select source_system, source_customer_id from {{ this }} where load_date >= cast('{{ plan.cutoff }}' as date)
+    {%- endif %}
+{%- endmacro %}

@@ -1,7 +1,15 @@
 {# Generic data tests (no dbt packages: the hub is not reachable). #}
-{% test unique_combination(model, columns) %}
+{#
+  latest_only: the name of a column holding the as_of a row was computed for (incremental tables
+  that recompute some keys a run, after deleting them): only the rows of the newest as_of are
+  checked - the rows a run wrote - instead of the whole table every day.
+#}
+{% test unique_combination(model, columns, latest_only=none) %}
 select {{ columns | join(', ') }}, count(*) as n
 from {{ model }}
+{%- if latest_only %}
+where {{ latest_only }} = (select max({{ latest_only }}) from {{ model }})
+{%- endif %}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 {% endtest %}

@@ -216,6 +216,7 @@ def test_profile_fields(built):
         "customer_profiles",
         "int_record_order_facts",
         "int_record_profile_facts",
+        "stg_customers",
     ],
 )
 def test_incremental_after_one_new_day_equals_full_refresh(built, mart):

@@ -1,5 +1,8 @@
-{{ config(materialized='table') }}
--- A table, not a view: identity, profiles and their tests all read it (one dedupe of 1M+ records a run).
+{{ config(**customers_latest_config()) }}
+-- A table, not a view: identity, profiles and their tests all read it. Incremental on DuckDB: a run
+-- recomputes the records delivered since the previous as_of (macros/record_facts.sql).
+{%- set plan = record_facts_plan(lines=true) %}
+{%- set touched = plan is not none and not plan.full %}
 -- One row per source record (source_system, source_customer_id): the latest delivery wins,
 -- by (load_date, _source_file, _row_number). Only partitions up to as_of are seen.
 with src as (
@@ -20,6 +23,10 @@ with src as (
     from {{ lake('customers') }}
     where cast(load_date as date) <= {{ as_of() }}
       and source_customer_id is not null and source_system is not null
+    {%- if touched %}
+      and (cast(source_system as {{ string_type() }}), cast(source_customer_id as {{ string_type() }})) in (
+          select source_system, source_customer_id from {{ record_facts_sidecar('touched') }})
+    {%- endif %}
 ),
 {{ latest_delivery('src', ['source_system', 'source_customer_id'],
                    ['first_name', 'last_name', 'email', 'email_valid', 'phone', 'phone_raw', 'phone_is_mobile',
