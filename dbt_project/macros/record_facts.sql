@@ -23,26 +23,30 @@
   A full refresh gives the same rows (tests/dbt/test_dbt_build.py).
 #}
 
-{% macro record_facts_config(lines) -%}
+{# windows: the model's state records the rank windows (the order facts: a change recomputes all) #}
+{% macro touched_record_config(touch_hook, windows) -%}
     {%- if target.type == 'spark' -%}
         {{ return({'materialized': 'table'}) }}
-    {%- else -%}
-        {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
-                   'pre_hook': ["{{ record_facts_touch(lines=" ~ lines ~ ") }}",
-                                "{{ record_facts_delete(lines=" ~ lines ~ ") }}"],
-                   'post_hook': ["{{ record_facts_save_state(lines=" ~ lines ~ ") }}",
-                                 "drop table if exists {{ record_facts_sidecar('touched') }}"]}) }}
     {%- endif -%}
+    {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
+               'pre_hook': ["{{ " ~ touch_hook ~ " }}", "{{ record_facts_delete(windows=" ~ windows ~ ") }}"],
+               'post_hook': ["{{ record_facts_save_state(windows=" ~ windows ~ ") }}",
+                             "drop table if exists {{ record_facts_sidecar('touched') }}"]}) }}
+{%- endmacro %}
+
+{# lines: the model reads order lines and products (int_record_profile_facts), not the rank windows #}
+{% macro record_facts_config(lines) -%}
+    {{ return(touched_record_config("record_facts_touch(lines=" ~ lines ~ ")", windows=not lines)) }}
 {%- endmacro %}
 
 {% macro record_facts_sidecar(name) -%}
     {{ return(this.incorporate(path={'identifier': this.identifier ~ '__' ~ name})) }}
 {%- endmacro %}
 
-{# the rank windows (months) of seeds/rank_rules.csv, as a sorted list of ints (none for the item
-   facts: lines=true) #}
-{% macro record_facts_windows(lines) -%}
-    {%- if lines or not execute -%}{{ return([]) }}{%- endif -%}
+{# the rank windows (months) of seeds/rank_rules.csv, as a sorted list of ints (none when the model
+   does not track them: windows=false) #}
+{% macro record_facts_windows(windows) -%}
+    {%- if not windows or not execute -%}{{ return([]) }}{%- endif -%}
     {%- set rows = run_query("select distinct cast(window_months as integer) from " ~ ref('rank_rules') ~ " order by 1") -%}
     {{ return(rows.columns[0].values() | map('int') | list) }}
 {%- endmacro %}
@@ -53,7 +57,7 @@
   rank windows changed).
   {'full': false, 'prev': 'YYYY-MM-DD', 'cutoff': 'YYYY-MM-DD', 'windows': [...]}: touched records only.
 #}
-{% macro record_facts_plan(lines) -%}
+{% macro record_facts_plan(windows) -%}
     {%- if not (execute and this is not none and model.resource_type == 'model' and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
@@ -65,17 +69,17 @@
     {%- set row = run_query("select cast(as_of as varchar), rank_windows, cast(cast(as_of as date) - to_days(cast("
                             ~ var('incremental_lookback_days') ~ " as integer)) as varchar), cast("
                             ~ as_of() ~ " >= cast(as_of as date) as varchar) from " ~ state_rel).rows -%}
-    {%- set windows = record_facts_windows(lines) -%}
-    {%- if row | length != 1 or row[0][1] != (windows | join(',')) or row[0][3] != 'true' -%}
+    {%- set rank_windows = record_facts_windows(windows) -%}
+    {%- if row | length != 1 or row[0][1] != (rank_windows | join(',')) or row[0][3] != 'true' -%}
         {{ return({'full': true}) }}
     {%- endif -%}
-    {{ return({'full': false, 'prev': row[0][0], 'cutoff': row[0][2], 'windows': windows}) }}
+    {{ return({'full': false, 'prev': row[0][0], 'cutoff': row[0][2], 'windows': rank_windows}) }}
 {%- endmacro %}
 
 {# pre-hook 1: the touched record keys (an empty table on a full recompute). lines: the model reads
    order lines and products (their deliveries touch records; rank windows do not) #}
 {% macro record_facts_touch(lines) -%}
-    {%- set plan = record_facts_plan(lines) -%}
+    {%- set plan = record_facts_plan(windows=not lines) -%}
     {%- set asof = as_of() -%}
     create or replace table {{ record_facts_sidecar('touched') }} as
     {%- if plan is none or plan.full %}
@@ -114,8 +118,8 @@
 {%- endmacro %}
 
 {# pre-hook 2: delete the rows the model recomputes #}
-{% macro record_facts_delete(lines) -%}
-    {%- set plan = record_facts_plan(lines) -%}
+{% macro record_facts_delete(windows) -%}
+    {%- set plan = record_facts_plan(windows) -%}
     {%- if plan is none -%}
     select 1
     {%- elif plan.full -%}
@@ -128,9 +132,9 @@
 {%- endmacro %}
 
 {# post-hook: what the next run compares with #}
-{% macro record_facts_save_state(lines) -%}
+{% macro record_facts_save_state(windows) -%}
     create or replace table {{ record_facts_sidecar('state') }} as
-    select {{ as_of() }} as as_of, '{{ record_facts_windows(lines) | join(",") }}' as rank_windows
+    select {{ as_of() }} as as_of, '{{ record_facts_windows(windows) | join(",") }}' as rank_windows
 {%- endmacro %}
 
 {#
@@ -181,17 +185,11 @@ o as (
   when the as_of moves back. A table on Spark.
 #}
 {% macro customers_latest_config() -%}
-    {%- if target.type == 'spark' -%}
-        {{ return({'materialized': 'table'}) }}
-    {%- endif -%}
-    {{ return({'materialized': 'incremental', 'incremental_strategy': 'append',
-               'pre_hook': ["{{ customers_latest_touch() }}", "{{ record_facts_delete(lines=true) }}"],
-               'post_hook': ["{{ record_facts_save_state(lines=true) }}",
-                             "drop table if exists {{ record_facts_sidecar('touched') }}"]}) }}
+    {{ return(touched_record_config("customers_latest_touch()", windows=false)) }}
 {%- endmacro %}
 
 {% macro customers_latest_touch() -%}
-    {%- set plan = record_facts_plan(lines=true) -%}
+    {%- set plan = record_facts_plan(windows=false) -%}
     create or replace table {{ record_facts_sidecar('touched') }} as
     {%- if plan is none or plan.full %}
     select cast(null as varchar) as source_system, cast(null as varchar) as source_customer_id limit 0

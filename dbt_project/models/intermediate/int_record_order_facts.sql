@@ -8,7 +8,7 @@
 -- Channel, store, season, items and categories (for profiles) are in int_record_profile_facts.
 -- Identity-independent: a person is the sum of their records (customer_ranks, customer_profiles).
 -- Incremental on DuckDB: a daily run recomputes only the touched records (macros/record_facts.sql).
-{%- set plan = record_facts_plan(lines=false) %}
+{%- set plan = record_facts_plan(windows=true) %}
 {%- set touched = plan is not none and not plan.full %}
 {%- set asof = as_of() %}
 with

@@ -10,7 +10,7 @@
 --   channel/store/season <value>   counted orders (spend, items) per value
 -- Incremental on DuckDB like int_record_order_facts (macros/record_facts.sql); line and product
 -- deliveries touch records too.
-{%- set plan = record_facts_plan(lines=true) %}
+{%- set plan = record_facts_plan(windows=false) %}
 {%- set touched = plan is not none and not plan.full %}
 {%- set asof = as_of() %}
 with

@@ -1,7 +1,7 @@
 {{ config(**customers_latest_config()) }}
 -- A table, not a view: identity, profiles and their tests all read it. Incremental on DuckDB: a run
 -- recomputes the records delivered since the previous as_of (macros/record_facts.sql).
-{%- set plan = record_facts_plan(lines=true) %}
+{%- set plan = record_facts_plan(windows=false) %}
 {%- set touched = plan is not none and not plan.full %}
 -- One row per source record (source_system, source_customer_id): the latest delivery wins,
 -- by (load_date, _source_file, _row_number). Only partitions up to as_of are seen.
