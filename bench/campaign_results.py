@@ -20,11 +20,10 @@ from pathlib import Path
 
 import duckdb
 
+from activations.delivery.campaign_state import export_campaign_state
 from activations.delivery.ledger import DDL as LEDGER_DDL
-from activations.plan import load_plan
-from activations.report import report_markdown, write_report
-from activations.results_export import export_campaign_state
-from crmloop.settings import REPO_ROOT
+from activations.exports.campaign_report import report_markdown, write_report
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
 
 SEND = date(2025, 6, 1)
 
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         build_state(wh, args.members)
         out["setup_seconds"] = round(time.perf_counter() - t0, 2)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = export_campaign_state(wh, tmp / "lake", load_plan(REPO_ROOT / "activations" / "plan.yml"), SEND)
+        res = export_campaign_state(wh, tmp / "lake", load_plan(DEFAULT_PLAN_PATH), SEND)
         secs = time.perf_counter() - t0
         out["export_seconds"] = round(secs, 2)
         out["export_cpu_seconds"] = round(time.process_time() - c0, 2)

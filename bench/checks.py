@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         import great_expectations  # noqa: F401  (import cost counted separately: paid once per run process)
 
         out["gx_import_seconds"] = round(time.perf_counter() - t, 2)
-        from activations.quality import validate_audiences
+        from activations.audiences.gate import validate_audiences
         from sources.quality import validate_partition
         from sources.quality.lake import partition_stats
 

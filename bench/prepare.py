@@ -24,10 +24,9 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from activations.exports import write_exports
-from activations.outbound import prepare_messages
-from activations.plan import load_plan
-from crmloop.settings import REPO_ROOT
+from activations.audiences.prepare import prepare_messages
+from activations.exports.files import write_exports
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
 
 AS_OF = date(2026, 11, 21)
 
@@ -77,7 +76,7 @@ def main() -> int:
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--no-exports", action="store_true")
     args = ap.parse_args()
-    plan = load_plan(REPO_ROOT / "activations" / "plan.yml")
+    plan = load_plan(DEFAULT_PLAN_PATH)
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         wh = Path(tmp) / "warehouse.duckdb"
         t0 = time.perf_counter()

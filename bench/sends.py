@@ -26,15 +26,15 @@ from pathlib import Path
 
 import psutil
 
+from activations.audiences.messages import Message, send_id_for
 from activations.delivery import DeliveryConfig, send_messages
-from activations.outbound import Message, send_id_for
 
 SEND_DATE = date(2025, 3, 14)
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _args(cid: str, channel: str) -> dict[str, str]:
-    # as activations.prepare fills them: the send id is computed once, on the plan side
+    # as activations.audiences.prepare fills them: the send id is computed once, on the plan side
     return {
         "campaign_id": "welcome",
         "send_id": send_id_for("welcome", cid, channel, SEND_DATE),

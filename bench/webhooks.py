@@ -31,8 +31,8 @@ import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from activations.webhooks.landing import INFLIGHT_SUFFIX
-from activations.webhooks.signatures import sign_sendgrid_payload
+from sources.webhooks.landing import INFLIGHT_SUFFIX
+from sources.webhooks.signatures import sign_sendgrid_payload
 
 EVENT_TYPES = ["processed", "delivered", "open", "click", "delivered", "open", "bounce", "unsubscribe"]
 
@@ -40,7 +40,7 @@ EVENT_TYPES = ["processed", "delivered", "open", "click", "delivered", "open", "
 def _serve(landing: str, key_b64: str, sock_fd: int, seal_seconds: float) -> None:
     import uvicorn
 
-    from activations.webhooks.app import WebhookConfig, create_app
+    from sources.webhooks.app import WebhookConfig, create_app
 
     cfg = WebhookConfig(landing_dir=Path(landing), sendgrid_public_key=key_b64, seal_seconds=seal_seconds)
     sock = socket.socket(fileno=sock_fd)

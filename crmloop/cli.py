@@ -82,7 +82,7 @@ def run(landing: str, home: str, as_of: str | None) -> None:
     Ingests landing partition AS_OF and any earlier landing partitions not yet ingested, then
     builds everything as of AS_OF. Exits non-zero when a step fails."""
     _apply_env(landing, home, as_of or default_as_of().isoformat())
-    from orchestration.runner import run_daily
+    from crmloop.runner import run_daily
 
     ok = run_daily()
     sys.exit(0 if ok else 1)
@@ -99,7 +99,7 @@ def run(landing: str, home: str, as_of: str | None) -> None:
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
     """Generate demo data, run a full day, and print a summary (what `make demo` does)."""
     _apply_env(landing, home, as_of or default_as_of().isoformat())
-    from orchestration.runner import run_demo
+    from crmloop.runner import run_demo
 
     ok = run_demo(customers=customers, seed=seed)
     sys.exit(0 if ok else 1)
@@ -112,7 +112,7 @@ def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) 
 def dev(landing: str, home: str, port: int) -> None:
     """Open the Dagster UI (`dagster dev`) on the same data."""
     _apply_env(landing, home)
-    from orchestration.runner import prepare_dagster_home
+    from crmloop.runner import prepare_dagster_home
 
     dagster_home = prepare_dagster_home()
     env = dict(os.environ, DAGSTER_HOME=str(dagster_home))
@@ -163,8 +163,8 @@ def webhooks(
     Secrets come from the environment only: SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER) and
     TWILIO_AUTH_TOKEN."""
     _apply_env(landing)
-    from activations.webhooks.app import WebhookConfig
-    from activations.webhooks.server import serve
+    from sources.webhooks.app import WebhookConfig
+    from sources.webhooks.server import serve
 
     config = WebhookConfig.from_env(
         Path(os.environ["CRM_LANDING_DIR"]),

@@ -11,7 +11,7 @@ all see one configuration.
 | CRM_AS_OF | yesterday in Asia/Bangkok | the business date a run builds |
 | CRM_START_DATE | 2024-01-01 | first daily partition |
 | CRM_ACTIVATION_MODE | sandbox | sandbox (outbox only) or live |
-| CRM_PLAN | activations/plan.yml | the communication plan |
+| CRM_PLAN | activations/plan/plan.yml | the communication plan |
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from activations.plan.spec import DEFAULT_PLAN_PATH
 
 TIMEZONE = "Asia/Bangkok"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +91,7 @@ class Settings:
     as_of: date
     start_date: date
     activation_mode: str = "sandbox"
-    plan_path: Path = field(default=REPO_ROOT / "activations" / "plan.yml")
+    plan_path: Path = field(default=DEFAULT_PLAN_PATH)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     # Everything a run keeps lives under the home.
@@ -146,7 +148,7 @@ class Settings:
             as_of=date.fromisoformat(as_of_raw) if as_of_raw else default_as_of(),
             start_date=date.fromisoformat(os.environ.get("CRM_START_DATE") or "2024-01-01"),
             activation_mode=mode,
-            plan_path=_env_path("CRM_PLAN", str(REPO_ROOT / "activations" / "plan.yml")),
+            plan_path=_env_path("CRM_PLAN", str(DEFAULT_PLAN_PATH)),
             quality=QualityThresholds.from_env(),
         )
 

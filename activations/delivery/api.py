@@ -15,7 +15,7 @@ from typing import Any
 from activations.delivery.config import DeliveryConfig, DeliveryConfigError
 from activations.delivery.engine import ChannelSummary, Progress, deliver
 from activations.delivery.ledger import SendLedger
-from activations.delivery.sink import SandboxSink
+from activations.delivery.sandbox_server import SandboxSink
 
 SENDABLE = ("email", "sms")
 
@@ -77,7 +77,7 @@ def send_messages(
 def deliver_prepared(
     prepared: Any, settings: Any, *, cfg: DeliveryConfig | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Deliver everything `activations.outbound.prepare_messages` returned.
+    """Deliver everything `activations.audiences.messages.prepare_messages` returned.
 
     email, sms → send ledger + SendGrid / Twilio; ads → Meta Custom Audience sync + Google
     Customer Match file (`<home>/outbox/ads/<date>/google_customer_match_<campaign>.csv` in

@@ -73,8 +73,8 @@ def send_clock(send_date: date) -> datetime:
 
 
 def _prepare(settings: Settings, partition_key: str, log):
-    from activations.outbound import prepare_messages
-    from activations.plan import load_plan
+    from activations.audiences.prepare import prepare_messages
+    from activations.plan.spec import load_plan
 
     as_of = date.fromisoformat(partition_key)
     send_date = send_date_for(partition_key)
@@ -128,7 +128,7 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
     pool=WAREHOUSE_POOL,
     group_name=GROUP,
     kinds={"python", "duckdb"},
-    description="Campaign audiences of the communication plan (activations/plan.yml) as of D: "
+    description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: "
     "marts.campaign_audiences with holdout, a membership snapshot for the send date, and every "
     "suppression with its reason. Gated by the audience quality suite before anything is sent.",
 )
@@ -206,7 +206,7 @@ def _summary_metadata(channel_meta: dict) -> dict:
 )
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.delivery import DeliveryConfig, deliver_prepared
-    from activations.exports import write_exports
+    from activations.exports.files import write_exports
 
     settings = crm.get()
     t0 = time.monotonic()
@@ -264,8 +264,8 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
     name="campaign_state",
 )
 def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
-    from activations.plan import load_plan
-    from activations.results_export import export_campaign_state
+    from activations.delivery.campaign_state import export_campaign_state
+    from activations.plan.spec import load_plan
 
     settings = crm.get()
     send_date = send_date_for(context.partition_key)
@@ -299,7 +299,7 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML).",
 )
 def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
-    from activations.report import report_markdown, write_report
+    from activations.exports.campaign_report import report_markdown, write_report
 
     settings = crm.get()
     as_of = date.fromisoformat(context.partition_key)

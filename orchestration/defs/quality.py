@@ -1,4 +1,4 @@
-"""Data-quality gates as Dagster asset checks (the suites live in sources/quality and activations/quality).
+"""Data-quality gates as Dagster asset checks (the suites live in sources/quality and activations/audiences/gate.py).
 
 Each gated asset gets one multi-asset check with two checks:
 - `quality_error` (blocking, severity ERROR): fails when any ERROR expectation fails; Dagster
@@ -208,7 +208,7 @@ def audience_quality_checks(
         "for the channel, audience size within the band of the previous run's",
     )
     def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
-        from activations.quality import validate_audiences_for
+        from activations.audiences.gate import validate_audiences_for
 
         import_great_expectations()
 

@@ -36,7 +36,7 @@ CONSENT_STATUSES = ["opt_in", "opt_out"]
 TICKET_STATUSES = ["open", "closed"]
 RESPONSES = ["rsvp", "attended", "applied", "redeemed"]
 GENDERS = ["M", "F"]
-# provider vocabularies (the receiver in activations/webhooks accepts exactly these)
+# provider vocabularies (the receiver in sources/webhooks accepts exactly these)
 EMAIL_EVENTS = list(EMAIL_EVENT_TYPES)
 SMS_STATUSES = list(SMS_STATUS_VALUES)
 AD_PLATFORMS = ["meta", "google"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+from activations.audiences.messages import Message
 from activations.delivery import DeliveryConfig
-from activations.outbound import Message
 
 SEND_DATE = date(2025, 3, 14)
 SG_KEY = "SG.test-key"

@@ -6,12 +6,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from activations.audiences import build_audiences, holdout_score, is_holdout
-from activations.plan import load_plan, parse_plan
-from crmloop.settings import REPO_ROOT
+from activations.audiences.build import build_audiences, holdout_score, is_holdout
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan, parse_plan
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 SEND = date(2026, 11, 22)
 
 
@@ -146,7 +145,7 @@ def test_condition_on_a_column_the_warehouse_lacks(tmp_path: Path):
 def test_vectorised_addresses_match_the_row_rules():
     import pandas as pd
 
-    from activations.audiences import channel_address, channel_addresses
+    from activations.audiences.build import channel_address, channel_addresses
 
     rows = [
         profile("C1", "VIP"),
@@ -169,7 +168,7 @@ def test_empty_segments_give_empty_batches(tmp_path: Path):
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from activations.outbound import prepare_messages
+    from activations.audiences.prepare import prepare_messages
 
     wh = write_profiles(tmp_path / "w.duckdb", [profile("C1", "Dormant")])  # in no campaign's segment
     prepared = prepare_messages(

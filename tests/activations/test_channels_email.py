@@ -6,9 +6,9 @@ import time
 
 import pytest
 
+from activations.audiences.messages import Message
 from activations.channels.email import TEXT_TAG, build_mail_body, plan_email_batches
 from activations.delivery import SendLedger, send_messages
-from activations.outbound import Message
 from tests.activations.delivery_helpers import SEND_DATE, SG_KEY, email_messages, live_config
 from tests.fakes.providers import FakeSendGrid
 

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from activations.audiences.messages import Message
 from activations.channels.sms import SmsClient
 from activations.delivery import SendLedger, send_messages
-from activations.outbound import Message
 from tests.activations.delivery_helpers import MG_SID, SEND_DATE, TW_SID, TW_TOKEN, live_config, sms_messages
 from tests.fakes.providers import FakeTwilio
 

@@ -5,11 +5,10 @@ from datetime import date
 import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
-from activations.content import CampaignRenderer, pick_language, sms_cost, sms_segments
-from activations.plan import PlanError, load_plan, parse_plan
-from crmloop.settings import REPO_ROOT
+from activations.plan.spec import DEFAULT_PLAN_PATH, PlanError, load_plan, parse_plan
+from activations.plan.templates import CampaignRenderer, pick_language, sms_cost, sms_segments
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 
 
 @pytest.mark.parametrize(
@@ -110,7 +109,7 @@ def test_dates_and_missing_values_in_context():
 
     import pandas as pd
 
-    from activations.content import _clean
+    from activations.plan.templates import _clean
 
     assert _clean(pd.Timestamp("2026-10-01 10:00")) == date(2026, 10, 1)
     assert _clean(pd.NaT) == "" and _clean(None) == "" and _clean(math.nan) == ""

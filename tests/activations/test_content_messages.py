@@ -6,11 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from activations.outbound import Message, MessageList, prepare_messages, send_id_for
-from crmloop.settings import REPO_ROOT
+from activations.audiences.messages import Message, MessageList, send_id_for
+from activations.audiences.prepare import prepare_messages
+from activations.plan.spec import DEFAULT_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 

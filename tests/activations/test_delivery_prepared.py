@@ -8,8 +8,8 @@ from dataclasses import replace
 from datetime import date
 from types import SimpleNamespace
 
+from activations.audiences.messages import ChannelBatch, PreparedCampaign, PreparedCampaigns
 from activations.delivery import DeliveryConfig, deliver_prepared
-from activations.outbound import ChannelBatch, PreparedCampaign, PreparedCampaigns
 from tests.activations.delivery_helpers import SEND_DATE, email_messages, sms_messages
 
 

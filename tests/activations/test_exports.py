@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from openpyxl import load_workbook
 
-from activations.exports import CHANNEL_COLUMNS, CSV_NAMES, write_exports
-from activations.outbound import prepare_messages
-from crmloop.settings import REPO_ROOT
+from activations.audiences.prepare import prepare_messages
+from activations.exports.files import CHANNEL_COLUMNS, CSV_NAMES, write_exports
+from activations.plan.spec import DEFAULT_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 

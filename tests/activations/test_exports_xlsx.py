@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from activations import xlsx as xlsx_mod
-from activations.xlsx import XlsxWriter, column_letter
+from activations.exports import xlsx as xlsx_mod
+from activations.exports.xlsx import XlsxWriter, column_letter
 
 
 def test_column_letters():

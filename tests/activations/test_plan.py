@@ -5,10 +5,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from activations.plan import PlanError, Segment, compile_segment, load_plan, parse_plan
-from crmloop.settings import REPO_ROOT
+from activations.plan.spec import (
+    DEFAULT_PLAN_PATH,
+    PlanError,
+    Segment,
+    compile_segment,
+    load_plan,
+    parse_plan,
+)
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 
 
 def _default_text() -> str:

@@ -7,14 +7,13 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
-from activations.audiences import expand_audience
-from activations.outbound import prepare_messages
-from activations.plan import load_plan, parse_plan
-from activations.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
-from crmloop.settings import REPO_ROOT
+from activations.audiences.build import expand_audience
+from activations.audiences.prepare import prepare_messages
+from activations.audiences.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan, parse_plan
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
 
-PLAN_PATH = REPO_ROOT / "activations" / "plan.yml"
+PLAN_PATH = DEFAULT_PLAN_PATH
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=BKK)
@@ -245,7 +244,7 @@ def test_feedback_events_in_the_lake_become_suppressions(tmp_path: Path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from activations.suppression import load_event_suppressions
+    from activations.audiences.suppression import load_event_suppressions
 
     lake = tmp_path / "lake"
     (lake / "email_events" / "load_date=2026-11-20").mkdir(parents=True)

@@ -164,7 +164,7 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
 def _day1_succeeded() -> bool:
     from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
-    from orchestration.runner import prepare_dagster_home
+    from crmloop.runner import prepare_dagster_home
 
     prepare_dagster_home()
     with DagsterInstance.get() as instance:
@@ -183,10 +183,10 @@ def _day1_succeeded() -> bool:
 def campaign_report(demo_crm: DemoCrm):
     """The report of DAY2: DAY1 (the UI test's run, or in-process when it did not succeed), the
     providers' simulated feedback on DAY1's sends, then DAY2 in-process."""
-    from activations.feedback_sim import sends_from_warehouse, simulate_feedback
+    from crmloop.demo_data.simulated_customers import sends_from_warehouse, simulate_feedback
+    from crmloop.runner import run_daily
     from crmloop.settings import Settings
     from orchestration.defs.activation import send_date_for
-    from orchestration.runner import run_daily
 
     settings = Settings.from_env()
     if not _day1_succeeded():
@@ -208,7 +208,7 @@ def campaign_report(demo_crm: DemoCrm):
 
 
 def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campaign_report, tmp_path):
-    from activations.report import CHARTS
+    from activations.exports.campaign_report import CHARTS
 
     assert campaign_report.is_file(), campaign_report
     page = chromium_context.new_page()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from activations.plan import load_plan
-from activations.results_export import export_campaign_state
+from activations.delivery.campaign_state import export_campaign_state
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
 from tests.campaigns.scenario import AS_OF, SEND, build_feedback_lake, build_state_warehouse
-from tests.dbt.dbt_helpers import REPO, dbt_in_process
+from tests.dbt.dbt_helpers import dbt_in_process
 
-PLAN = REPO / "activations" / "plan.yml"
+PLAN = DEFAULT_PLAN_PATH
 PREVIOUS = "2025-06-20"  # an earlier business date (ranks only)
 SELECT = [
     "--select",

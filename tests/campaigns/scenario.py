@@ -25,8 +25,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from activations.audiences.messages import send_id_for
 from activations.delivery.ledger import DDL as LEDGER_DDL
-from activations.outbound import send_id_for
 from sources import entity_schema
 from tests.dbt.lake_fixtures import customer, order, write_partition
 

@@ -8,8 +8,8 @@ from math import sqrt
 import pyarrow.parquet as pq
 import pytest
 
-from activations.plan import load_plan
-from activations.results_export import SCHEMAS, export_campaign_state
+from activations.delivery.campaign_state import SCHEMAS, export_campaign_state
+from activations.plan.spec import load_plan
 from tests.campaigns.conftest import PLAN
 from tests.campaigns.scenario import (
     EMAIL_CAMPAIGN,

@@ -8,8 +8,8 @@ import shutil
 import duckdb
 import pytest
 
-from activations.plan import load_plan
-from activations.results_export import export_campaign_state
+from activations.delivery.campaign_state import export_campaign_state
+from activations.plan.spec import load_plan
 from tests.campaigns.conftest import PLAN, SELECT
 from tests.campaigns.scenario import AS_OF, SEND, build_feedback_lake, build_state_warehouse
 from tests.dbt.dbt_helpers import query, run_dbt

@@ -4,7 +4,7 @@ from datetime import date
 
 import pandas as pd
 
-from activations.results_export import compose_campaign_sends
+from activations.delivery.campaign_state import compose_campaign_sends
 
 SEND = date(2025, 7, 1)
 

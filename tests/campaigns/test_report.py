@@ -10,7 +10,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from activations.report import (
+from activations.exports.campaign_report import (
     CHARTS,
     MAX_MARKDOWN_IMAGE_BYTES,
     ReportData,
@@ -61,7 +61,7 @@ def test_markdown_images_small_and_valid(built):
 
 
 def test_markdown_drops_images_over_the_limit(built):
-    from activations.report import load_report_data
+    from activations.exports.campaign_report import load_report_data
 
     md = render_markdown(load_report_data(built["warehouse"], date.fromisoformat(AS_OF)), max_image_bytes=100)
     assert "data:image/png" not in md

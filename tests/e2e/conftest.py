@@ -1,4 +1,4 @@
-"""End-to-end runs of the whole pipeline (`orchestration.runner.run_daily`) on small demo data.
+"""End-to-end runs of the whole pipeline (`crmloop.runner.run_daily`) on small demo data.
 
 A run costs about a minute, so the session prepares two states once and every test copies one
 (`shutil.copytree`) instead of regenerating:
@@ -79,7 +79,7 @@ def run_day(
     by the caller. Without it the environment is restored on return."""
     from rich.console import Console
 
-    import orchestration.summary as summary
+    import crmloop.summary as summary
     from orchestration import runner
 
     def go(m: pytest.MonkeyPatch) -> DayRun:

@@ -16,8 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from activations.plan import load_plan
-from crmloop.settings import REPO_ROOT
+from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
 from tests.e2e.conftest import AS_OF, files_under
 
 pytestmark = pytest.mark.slow
@@ -35,7 +34,7 @@ def test_outbox_and_exports_for_every_default_campaign(day1):
     assert day1.run.ok, day1.run.summary
     home = day1.root / "home"
     sd = SEND_DATE.isoformat()
-    assert {p.id for p in load_plan(REPO_ROOT / "activations" / "plan.yml").campaigns} == CAMPAIGNS
+    assert {p.id for p in load_plan(DEFAULT_PLAN_PATH).campaigns} == CAMPAIGNS
     for channel, name in (("email", "sendgrid.jsonl"), ("sms", "twilio.jsonl"), ("ads", "meta.jsonl")):
         path = home / "outbox" / channel / sd / name
         assert path.is_file() and path.stat().st_size > 0, f"no {channel} outbox entry"
@@ -82,7 +81,7 @@ def test_audience_equals_holdout_suppressed_sent_failed(day1):
     finally:
         con.close()
 
-    plan = load_plan(REPO_ROOT / "activations" / "plan.yml")
+    plan = load_plan(DEFAULT_PLAN_PATH)
     expected = {(c.id, ch) for c in plan.campaigns for ch in c.channels}
     assert set(audience) == expected, set(audience) ^ expected
     checked = {}

@@ -176,7 +176,7 @@ def test_opted_out_person_forced_into_an_audience_blocks(history, tmp_path, monk
     """The audience builder 'forgets' one opted-out person's suppression (a fault injected into
     the real `prepare_messages` of the campaign_audiences asset, in-process): the person is in
     the outgoing audience; the audience gate must stop every channel."""
-    import activations.prepare as prepare
+    import activations.audiences.prepare as prepare
 
     root = copy_state(history, tmp_path)
     real = prepare.write_suppressions

@@ -23,8 +23,9 @@ import pytest
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from activations.webhooks.app import WebhookConfig, create_app
-from crmloop.settings import REPO_ROOT, TIMEZONE
+from activations.plan.spec import DEFAULT_PLAN_PATH
+from crmloop.settings import TIMEZONE
+from sources.webhooks.app import WebhookConfig, create_app
 from tests.e2e.conftest import AS_OF, copy_state, run_day
 
 pytestmark = pytest.mark.slow
@@ -95,7 +96,7 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(day1, tmp_path):
     assert [(o["phone"], o["channel"], o["status"]) for o in optouts] == [(number, "sms", "opt_out")]
 
     plan = tmp_path / "plan.yml"
-    text = (REPO_ROOT / "activations" / "plan.yml").read_text(encoding="utf-8")
+    text = DEFAULT_PLAN_PATH.read_text(encoding="utf-8")
     assert "  max_messages: 3\n" in text
     plan.write_text(text.replace("  max_messages: 3\n", "  max_messages: 10\n"), encoding="utf-8")
 

@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from activations.quality import (
+from activations.audiences.gate import (
     AudienceFrameError,
     load_audience_frame,
     previous_audience_sizes,

@@ -9,8 +9,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from activations.webhooks.landing import INFLIGHT_SUFFIX
-from activations.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
+from sources.webhooks.landing import INFLIGHT_SUFFIX
+from sources.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
 
 TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from starlette.testclient import TestClient
 
-from activations.feedback_sim import (
+from crmloop.demo_data.simulated_customers import (
     FeedbackRates,
     load_outbox_sends,
     post_feedback,
@@ -15,8 +15,8 @@ from activations.feedback_sim import (
     simulate_feedback,
     write_feedback,
 )
-from activations.webhooks.app import WebhookConfig, create_app
-from activations.webhooks.events import CONSENT_COLUMNS, EMAIL_EVENT_COLUMNS, SMS_EVENT_COLUMNS
+from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.events import CONSENT_COLUMNS, EMAIL_EVENT_COLUMNS, SMS_EVENT_COLUMNS
 from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, read_rows
 
 SEND_DATE = date(2026, 11, 21)
@@ -177,7 +177,7 @@ def test_outbox_loader_and_bad_input(tmp_path):
 
 
 def test_kpi_metrics_read_from_the_default_plan():
-    from activations.feedback_sim import _kpi_metrics
-    from crmloop.settings import REPO_ROOT
+    from activations.plan.spec import DEFAULT_PLAN_PATH
+    from crmloop.demo_data.simulated_customers import _kpi_metrics
 
-    assert _kpi_metrics(REPO_ROOT / "activations" / "plan.yml") == KPIS
+    assert _kpi_metrics(DEFAULT_PLAN_PATH) == KPIS

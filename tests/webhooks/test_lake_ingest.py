@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
 
-from activations.feedback_sim import simulate_feedback
-from activations.webhooks.app import WebhookConfig, create_app
-from activations.webhooks.lake import DECLARATIONS_DIR, FEEDBACK_ENTITY_COLUMNS
+from crmloop.demo_data.simulated_customers import simulate_feedback
 from sources import schema
 from sources.declarations import load_declarations
 from sources.ingest import ingest_partition
+from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.lake import DECLARATIONS_DIR, FEEDBACK_ENTITY_COLUMNS
 from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, sg_event, signed_sendgrid, signed_twilio
 from tests.webhooks.test_feedback_sim import KPIS, make_sends
 

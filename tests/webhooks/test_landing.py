@@ -4,8 +4,8 @@ import threading
 import time
 from datetime import date
 
-from activations.webhooks.events import LandingRecord, parse_twilio_callback, sms_keyword
-from activations.webhooks.landing import LandingWriter, landing_files, recover_inflight
+from sources.webhooks.events import LandingRecord, parse_twilio_callback, sms_keyword
+from sources.webhooks.landing import LandingWriter, landing_files, recover_inflight
 from tests.webhooks.conftest import read_rows
 
 
@@ -14,7 +14,7 @@ def _rec(i: int, day: date = date(2026, 11, 22)) -> LandingRecord:
 
 
 def test_group_commit_batches_concurrent_appends(tmp_path, monkeypatch):
-    import activations.webhooks.landing as mod
+    import sources.webhooks.landing as mod
 
     real_fsync = mod.os.fsync
 

@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 from starlette.testclient import TestClient
 
-import activations.webhooks.landing as landing_mod
-from activations.webhooks.app import WebhookConfig, create_app
-from activations.webhooks.events import BANGKOK
+import sources.webhooks.landing as landing_mod
+from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.events import BANGKOK
 from tests.webhooks.conftest import (
     TWILIO_TOKEN,
     public_b64,
@@ -151,7 +151,7 @@ def test_replayed_sendgrid_request_is_rejected_and_stored_once(make_client, sg_p
 def test_malformed_but_signed_payload_is_400_and_nothing_stored(
     make_client, sg_private_key, tmp_path, payload, reason
 ):
-    from activations.webhooks.signatures import sign_sendgrid_payload
+    from sources.webhooks.signatures import sign_sendgrid_payload
 
     client = make_client()
     ts = str(int(time.time()))

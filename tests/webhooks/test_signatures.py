@@ -7,7 +7,7 @@ import pytest
 from sendgrid.helpers.eventwebhook import EventWebhook
 from twilio.request_validator import RequestValidator
 
-from activations.webhooks.signatures import (
+from sources.webhooks.signatures import (
     SignatureConfigError,
     compute_twilio_signature,
     load_sendgrid_public_key,

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 import phonenumbers
 
-from activations.plan import CONSENT_COLUMN, Plan
+from activations.plan.spec import CONSENT_COLUMN, Plan
 
 SUPPRESSION_COLUMNS = ["campaign_id", "customer_id", "channel", "reason", "send_date"]
 LEDGER_TABLE = "activations.send_ledger"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from activations.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.app import WebhookConfig, create_app
 
 log = logging.getLogger("crmloop.webhooks")
 

@@ -1,6 +1,6 @@
 """The hand-off between message preparation and delivery.
 
-`prepare_messages(...)` (in `activations.prepare`) turns the plan and the warehouse into
+`prepare_messages(...)` (in `activations.audiences.prepare`) turns the plan and the warehouse into
 `PreparedCampaigns`: for every campaign of the plan, the messages to send per channel
 (already suppressed, capped, holdout removed and rendered), the counts by reason, and
 a rendered sample per channel. Delivery (`activations/delivery/`, `activations/channels/`)
@@ -19,11 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, overload
 
-CHANNELS: tuple[str, ...] = ("email", "sms", "ads", "direct_mail", "phone")
-"""Every channel a plan may name. `ads` = ad-platform audiences (Meta, Google Customer Match)."""
-
-MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "direct_mail", "phone")
-"""Channels that put a message in front of a person (these count towards the frequency cap)."""
+from activations.plan.spec import CHANNELS, MESSAGE_CHANNELS  # noqa: F401  (re-exported for delivery)
 
 
 def send_id_for(campaign_id: str, customer_id: str, channel: str, send_date: date) -> str:
@@ -190,10 +186,3 @@ class PreparedCampaigns:
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "campaigns": {cid: c.metadata() for cid, c in self.campaigns.items()},
         }
-
-
-def prepare_messages(warehouse_path, plan, as_of: date, send_date: date, now: datetime, **kwargs):
-    """Build audiences, suppress, render: see `activations.prepare.prepare_messages`."""
-    from activations.prepare import prepare_messages as _prepare
-
-    return _prepare(warehouse_path, plan, as_of, send_date, now, **kwargs)

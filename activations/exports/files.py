@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from activations.outbound import Message, PreparedCampaign, PreparedCampaigns
-from activations.xlsx import XlsxWriter
+from activations.audiences.messages import Message, PreparedCampaign, PreparedCampaigns
+from activations.exports.xlsx import XlsxWriter
 
 # channel -> [(column, description, getter)]
 Getter = Callable[[Message], Any]

@@ -32,9 +32,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from activations.webhooks.events import PayloadError, parse_sendgrid_batch, parse_twilio_callback
-from activations.webhooks.landing import LandingWriter
-from activations.webhooks.signatures import (
+from sources.webhooks.events import PayloadError, parse_sendgrid_batch, parse_twilio_callback
+from sources.webhooks.landing import LandingWriter
+from sources.webhooks.signatures import (
     SENDGRID_SIGNATURE_HEADER,
     SENDGRID_TIMESTAMP_HEADER,
     TWILIO_SIGNATURE_HEADER,

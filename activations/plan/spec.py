@@ -18,7 +18,14 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from activations.outbound import CHANNELS, MESSAGE_CHANNELS
+DEFAULT_PLAN_PATH = Path(__file__).resolve().parent / "plan.yml"
+"""The default communication plan shipped with crmloop (DOMAIN.md's four campaigns)."""
+
+CHANNELS: tuple[str, ...] = ("email", "sms", "ads", "direct_mail", "phone")
+"""Every channel a plan may name. `ads` = ad-platform audiences (Meta, Google Customer Match)."""
+
+MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "direct_mail", "phone")
+"""Channels that put a message in front of a person (these count towards the frequency cap)."""
 
 # ---------------------------------------------------------------------------------------------
 # Profile fields: the only columns a segment condition or a template may name.

@@ -182,7 +182,7 @@ def run_daily(settings: Settings | None = None) -> bool:
         else:
             outcomes.append(execute_partition(defs, DAILY_JOB, settings.as_of.isoformat(), instance))
     ok = all(o.success for o in outcomes)
-    from orchestration.summary import print_summary
+    from crmloop.summary import print_summary
 
     print_summary(settings, outcomes, elapsed=time.monotonic() - t0)
     return ok
@@ -198,8 +198,8 @@ def run_demo(customers: int, seed: int) -> bool:
     campaign's KPI with its target."""
     from dataclasses import replace
 
-    from activations.feedback_sim import sends_from_warehouse, simulate_feedback
     from crmloop.demo_data import generate
+    from crmloop.demo_data.simulated_customers import sends_from_warehouse, simulate_feedback
     from orchestration.defs.activation import send_date_for
 
     settings = Settings.from_env()
@@ -231,7 +231,7 @@ def run_demo(customers: int, seed: int) -> bool:
 
     console.rule(f"day 2: {day2}")
     ok = run_daily(replace(settings, as_of=day2))
-    from orchestration.summary import print_kpis
+    from crmloop.summary import print_kpis
 
     print_kpis(settings)
     return ok

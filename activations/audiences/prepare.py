@@ -17,23 +17,23 @@ import pandas as pd
 import pyarrow as pa
 from jinja2 import UndefinedError
 
-from activations.audiences import compute_audiences, write_audiences
-from activations.content import CampaignRenderer, pick_language, sms_cost, sms_segments
-from activations.outbound import (
+from activations.audiences.build import compute_audiences, write_audiences
+from activations.audiences.messages import (
     ChannelBatch,
     Message,
     MessageList,
     PreparedCampaign,
     PreparedCampaigns,
 )
-from activations.plan import Plan, coerce_plan
-from activations.suppression import (
+from activations.audiences.suppression import (
     apply_suppression,
     load_event_suppressions,
     load_ledger,
     load_suppression_list,
     write_suppressions,
 )
+from activations.plan.spec import Plan, coerce_plan
+from activations.plan.templates import CampaignRenderer, pick_language, sms_cost, sms_segments
 
 FIELD_KEYS = ("first_name", "last_name", "email", "phone", "address", "district", "province", "postal_code")
 

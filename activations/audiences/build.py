@@ -19,7 +19,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from activations.plan import PROFILE_COLUMNS, Campaign, Plan, coerce_plan, compile_segment, template_fields
+from activations.plan.spec import (
+    PROFILE_COLUMNS,
+    Campaign,
+    Plan,
+    coerce_plan,
+    compile_segment,
+    template_fields,
+)
 
 AUDIENCE_COLUMNS = [
     "campaign_id", "customer_id", "channel", "holdout", "reason_included", "address", "as_of", "send_date",

@@ -3,16 +3,16 @@
 Plain Python (no Dagster): a Starlette ASGI app that verifies signatures and appends events
 durably to the landing zone (``email_events``, ``sms_events``, ``consents``)."""
 
-from activations.webhooks.app import ReplayCache, WebhookConfig, create_app
-from activations.webhooks.events import (
+from sources.webhooks.app import ReplayCache, WebhookConfig, create_app
+from sources.webhooks.events import (
     LandingRecord,
     PayloadError,
     parse_sendgrid_batch,
     parse_twilio_callback,
     sms_keyword,
 )
-from activations.webhooks.landing import LandingWriter, landing_files, recover_inflight
-from activations.webhooks.signatures import (
+from sources.webhooks.landing import LandingWriter, landing_files, recover_inflight
+from sources.webhooks.signatures import (
     compute_twilio_signature,
     load_sendgrid_public_key,
     sign_sendgrid_payload,

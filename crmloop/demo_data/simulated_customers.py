@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from activations.outbound import send_id_for
-from activations.webhooks.events import (
+from activations.audiences.messages import send_id_for
+from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
     parse_sendgrid_batch,
@@ -593,7 +593,7 @@ def post_feedback(
 
     import httpx
 
-    from activations.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
+    from sources.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
 
     base = base_url.rstrip("/")
     sent = {"sendgrid_events": 0, "twilio_callbacks": 0}

@@ -1,7 +1,7 @@
 """Lake schemas of the feedback entities (the contract rows in sources/README.md).
 
 Hand-off: ``sources/schema.py`` (the ingestion room) owns ``ENTITY_COLUMNS``; these three
-entries belong there, and the YAMLs in ``activations/webhooks/declarations/`` belong in
+entries belong there, and the YAMLs in ``sources/webhooks/declarations/`` belong in
 ``sources/declarations/``. They are kept here until then because a declaration naming an
 entity that ``ENTITY_COLUMNS`` does not know makes ``load_declarations()`` fail for every
 source. ``tests/webhooks/test_lake_ingest.py`` ingests the receiver's and the simulator's

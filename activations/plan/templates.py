@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, meta
 from jinja2.sandbox import SandboxedEnvironment
 
-from activations.plan import CONTENT_FIELDS, LANGUAGES, Campaign, Plan
+from activations.plan.spec import CONTENT_FIELDS, LANGUAGES, Campaign, Plan
 
 # GSM 03.38 basic character set and the extension table (extension characters cost 2 septets).
 _GSM_BASIC = set(

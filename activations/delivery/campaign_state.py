@@ -34,8 +34,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from activations.outbound import send_id_for
-from activations.plan import Plan, coerce_plan
+from activations.audiences.messages import send_id_for
+from activations.plan.spec import Plan, coerce_plan
 
 SOURCE = "activations"
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from activations.webhooks.events import LandingRecord
+from sources.webhooks.events import LandingRecord
 
 INFLIGHT_SUFFIX = ".jsonl.inflight"
 
