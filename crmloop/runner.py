@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crmloop.settings import REPO_ROOT, Settings
+from crmloop.summary import say
 
 console = Console(stderr=True)
 
@@ -162,10 +163,19 @@ def run_daily(settings: Settings | None = None) -> bool:
     """One daily run as of settings.as_of (ingesting earlier landing partitions first)."""
     from dagster import DagsterInstance
 
+    from crmloop.preflight import RunRefused, check_plan, landing_work
     from orchestration.defs import build_definitions
     from orchestration.defs.automation import DAILY_JOB, INGEST_JOB
 
     settings = settings or Settings.from_env()
+    try:
+        work = landing_work(settings)
+        for warning in work.warnings:
+            say(console, f"warning: {warning}", "yellow")
+        check_plan(settings)
+    except RunRefused as exc:
+        say(console, f"crmloop run as of {settings.as_of} refused: {exc}", "red")
+        return False
     prepare_dagster_home(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     console.print(
@@ -184,7 +194,7 @@ def run_daily(settings: Settings | None = None) -> bool:
     ok = all(o.success for o in outcomes)
     from crmloop.summary import print_summary
 
-    print_summary(settings, outcomes, elapsed=time.monotonic() - t0)
+    print_summary(settings, outcomes, elapsed=time.monotonic() - t0, warnings=work.warnings)
     return ok
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crmloop.settings import Settings
 
 # wide enough for the KPI table when the output is a file or a pipe (CI, make demo | tee)
 console = Console(width=None if Console().is_terminal else 160)
+
+
+def say(out: Console, text: str, style: str | None = None) -> None:
+    """Print a sentence as it is: no markup read into paths, never wrapped to the terminal width."""
+    body = escape(text)
+    out.print(f"[{style}]{body}[/{style}]" if style else body, soft_wrap=True, highlight=False)
 
 
 def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
@@ -25,7 +32,9 @@ def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
         con.close()
 
 
-def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
+def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[str] | tuple = ()) -> None:
+    for w in warnings:
+        say(console, f"warning: {w}", "yellow")
     for o in outcomes:
         status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
         console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})")
