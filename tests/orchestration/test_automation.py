@@ -30,10 +30,11 @@ def test_landing_sensor_requests_a_run_per_new_partition_and_again_when_files_ch
     assert result3[0].run_key != result[0].run_key
 
 
-def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env):
-    landing = crm_env / "landing"
+def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env, monkeypatch):
+    landing = crm_env / "landing-early"
+    monkeypatch.setenv("CRM_LANDING_DIR", str(landing))
     for day in ("2019-01-01", "2025-03-01"):
-        (landing / "orders" / day).mkdir(parents=True, exist_ok=True)
+        (landing / "orders" / day).mkdir(parents=True)
         (landing / "orders" / day / "a.csv").write_text("order_id\n1\n")
     ctx, result = _evaluate()
     # a run for the partition that exists, none for the date before the first partition
