@@ -39,6 +39,22 @@ def prepare_dagster_home(settings: Settings | None = None) -> Path:
 
 
 @dataclass
+class Ingested:
+    """What one ingestion step took in (from its materialization's metadata)."""
+
+    source: str
+    partition: str
+    rows_in: int
+    loaded: int
+    quarantined: int
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (landing file, reason)
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+@dataclass
 class RunOutcome:
     partition: str
     job: str
@@ -48,6 +64,61 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     log: Path | None = None
+    ingested: list[Ingested] = field(default_factory=list)
+
+
+def _meta(metadata, key: str, default=None):
+    value = metadata.get(key)
+    return default if value is None else getattr(value, "value", value)
+
+
+def _ingested(ev, partition: str) -> Ingested | None:
+    mat = ev.event_specific_data.materialization
+    path = mat.asset_key.path
+    if len(path) != 2 or path[0] != "lake" or "rows_in" not in mat.metadata:
+        return None
+    md = mat.metadata
+    return Ingested(
+        source=path[1],
+        partition=mat.partition or partition,
+        rows_in=int(_meta(md, "rows_in", 0)),
+        loaded=int(_meta(md, "rows_loaded", 0)),
+        quarantined=int(_meta(md, "rows_quarantined", 0)),
+        rejected=[(r["file"], r["reason"]) for r in _meta(md, "rejected_files", [])],
+        reasons={str(k): int(v) for k, v in _meta(md, "quarantine_reason_counts", {}).items()},
+    )
+
+
+def write_run_log(log_path: Path, instance, run_id: str, result) -> None:
+    """Append the run's own record to its log file (which holds the steps' stdout, dbt's lines):
+    every Dagster event and log message, each failed step's full error, and each failed check's
+    failing expectations (what the summary's one line per check points to)."""
+    from dagster import DagsterEventType
+
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n==== Dagster event log of run {run_id} ====\n")
+        for rec in instance.all_logs(run_id):
+            ev = rec.dagster_event
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(rec.timestamp))
+            what = ev.event_type_value if ev is not None else "LOG"
+            text = (ev.message if ev is not None and ev.message else rec.user_message) or ""
+            log.write(f"{stamp}Z {what} {rec.step_key or '-'}: {text}\n")
+        for ev in result.all_events:
+            if ev.event_type == DagsterEventType.STEP_FAILURE:
+                err = ev.event_specific_data.error
+                log.write(f"\n==== step {ev.step_key} failed ====\n{err.to_string() if err else ''}\n")
+            elif (
+                ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION and not ev.event_specific_data.passed
+            ):
+                data = ev.event_specific_data
+                sev = getattr(data.severity, "value", str(data.severity))
+                log.write(
+                    f"\n==== check {data.asset_key.to_user_string()}:{data.check_name} failed ({sev}) ====\n"
+                    f"{(data.description or '').strip()}\n"
+                )
+                for key in ("failures", "data_docs"):
+                    if key in data.metadata:
+                        log.write(f"{key}:\n{_meta(data.metadata, key)}\n")
 
 
 def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: threading.Event) -> None:
@@ -78,9 +149,12 @@ def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: th
 
 
 def execute_partition(
-    defs, job_name: str, partition: str, instance, log_level: str = "WARNING"
+    defs, job_name: str, partition: str, instance, log_level: str = "CRITICAL"
 ) -> RunOutcome:
-    """Execute one job for one partition in-process, with a progress bar; never raises on step failure."""
+    """Execute one job for one partition in-process, with a progress bar; never raises on step failure.
+
+    Dagster's console logger stays quiet (`log_level`): the terminal shows the progress bar and
+    the summary, the run's log file every event and each failure in full (`write_run_log`)."""
     from dagster import DagsterEventType
 
     job = defs.resolve_job_def(job_name)
@@ -123,11 +197,16 @@ def execute_partition(
     outcome = RunOutcome(
         partition=partition, job=job_name, success=result.success, run_id=run_id, log=log_path
     )
+    write_run_log(log_path, instance, run_id, result)
     for ev in result.all_events:
-        if ev.event_type == DagsterEventType.STEP_FAILURE:
+        if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            if (ingested := _ingested(ev, partition)) is not None:
+                outcome.ingested.append(ingested)
+        elif ev.event_type == DagsterEventType.STEP_FAILURE:
             err = ev.event_specific_data.error
             outcome.failed_steps.append(ev.step_key)
-            outcome.messages.append(f"step {ev.step_key} failed: {err.message.strip() if err else ''}"[:2000])
+            why = " ".join((err.message if err else "").split())
+            outcome.messages.append(f"step {ev.step_key} failed: {why}"[:2000])
         elif ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = ev.event_specific_data
             if not data.passed:

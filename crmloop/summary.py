@@ -36,12 +36,19 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
     for w in warnings:
         say(console, f"warning: {w}", "yellow")
     for o in outcomes:
-        status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
-        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})")
+        status = "succeeded" if o.success else "FAILED"
+        say(
+            console,
+            f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})",
+            "green" if o.success else "red",
+        )
         for m in o.messages:
-            console.print(f"  [red]{m}[/red]")
+            say(console, f"  {m}", "red")
         for c in o.failed_checks:
-            console.print(f"  [yellow]check failed: {c}[/yellow]")
+            say(console, f"  check failed: {c}", "yellow")
+        print_ingestion(o)
+        if not o.success and o.log is not None:
+            say(console, f"  details (every failed step and check in full): {o.log}")
 
     ranks = _warehouse_rows(
         settings,
@@ -57,6 +64,27 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
             table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
         console.print(table)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
+
+
+def print_ingestion(outcome) -> None:
+    """Per source that held anything back: rows in/loaded/quarantined with the top reasons, and
+    every landing file rejected whole with its reason. Clean sources share one line."""
+    clean = [i for i in outcome.ingested if not (i.quarantined or i.rejected)]
+    for i in sorted(outcome.ingested, key=lambda i: i.source):
+        if i in clean:
+            continue
+        reasons = ", ".join(f"{r} {n:,}" for r, n in i.top_reasons())
+        say(
+            console,
+            f"  lake/{i.source} {i.partition}: {i.rows_in:,} rows in, {i.loaded:,} loaded, "
+            f"{i.quarantined:,} quarantined" + (f" (top reasons: {reasons})" if reasons else ""),
+            "yellow",
+        )
+        for file, reason in i.rejected:
+            say(console, f"    rejected file {file}: {reason}", "red")
+    if clean:
+        rows = sum(i.rows_in for i in clean)
+        say(console, f"  {len(clean)} source(s) loaded every row ({rows:,} rows), no file rejected")
 
 
 def print_kpis(settings: Settings) -> None:

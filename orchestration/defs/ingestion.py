@@ -78,6 +78,11 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
                 "files": len(result.files),
                 "dagster/row_count": result.rows_loaded,
                 "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
+                # for the run summary: what a person must look at, by name
+                "rejected_files": dg.MetadataValue.json(
+                    [{"file": f.path, "reason": f.error} for f in result.files if f.error]
+                ),
+                "quarantine_reason_counts": dg.MetadataValue.json(dict(result.reason_counts)),
                 "lake_path": dg.MetadataValue.path(
                     str(settings.lake_dir / decl.entity / f"load_date={load_date}")
                 ),
