@@ -157,6 +157,8 @@ def execute_partition(
     the summary, the run's log file every event and each failure in full (`write_run_log`)."""
     from dagster import DagsterEventType
 
+    from crmloop.recovery import process_tags
+
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
     total = len(job.nodes_in_topological_order) or 1
@@ -187,7 +189,7 @@ def execute_partition(
                     partition_key=partition,
                     raise_on_error=False,
                     run_id=run_id,
-                    tags={"crmloop/source": "cli"},
+                    tags={"crmloop/source": "cli", **process_tags()},
                 )
         finally:
             stop.set()
@@ -243,6 +245,7 @@ def run_daily(settings: Settings | None = None) -> bool:
     from dagster import DagsterInstance
 
     from crmloop.preflight import RunRefused, check_plan, landing_work
+    from crmloop.recovery import SlotHeld, recover_dead_runs
     from orchestration.defs import build_definitions
     from orchestration.defs.automation import DAILY_JOB, INGEST_JOB
 
@@ -264,6 +267,12 @@ def run_daily(settings: Settings | None = None) -> bool:
     defs = build_definitions()
     outcomes: list[RunOutcome] = []
     with DagsterInstance.get() as instance:
+        try:
+            for recovered in recover_dead_runs(instance):
+                say(console, recovered.describe(), "yellow")
+        except SlotHeld as exc:
+            say(console, f"crmloop run as of {settings.as_of} refused: {exc}", "red")
+            return False
         for d in pending_landing_dates(settings, settings.as_of):
             outcomes.append(execute_partition(defs, INGEST_JOB, d.isoformat(), instance))
             if not outcomes[-1].success:
