@@ -18,12 +18,12 @@ import math
 import re
 import shutil
 import tempfile
-import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from rich.cells import cell_len
 from xlsxwriter.worksheet import Worksheet
 
 MAX_ROWS = 1_048_576  # rows per sheet in Excel, title and header included
@@ -36,21 +36,10 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EXACT_INT = 10**15  # Excel keeps 15 significant digits: larger integers are written as text
 
 
-def display_width(text: str) -> int:
-    """Character cells a line of text takes: Thai vowel and tone marks (combining, category Mn)
-    take none, East-Asian wide characters two."""
-    if text.isascii():
-        return len(text)
-    width = 0
-    for ch in text:
-        if unicodedata.category(ch) == "Mn":
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-    return width
-
-
 def _lines(text: str) -> list[int]:
-    return [display_width(line) for line in text.split("\n")]
+    """The width of each line in character cells (rich's terminal measure: Thai vowel and tone
+    marks take none, East-Asian wide characters two)."""
+    return [cell_len(line) for line in text.split("\n")]
 
 
 class MarketerWorkbook:
@@ -65,7 +54,7 @@ class MarketerWorkbook:
         self._closed = False
         self._title = self._wb.add_format({"bold": True, "font_size": 14, "valign": "vcenter"})
         self._header = self._wb.add_format(
-            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "valign": "top", "text_wrap": True}
+            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "valign": "top"}
         )
         self._cell = self._wb.add_format({"valign": "top"})
         self._wrap = self._wb.add_format({"valign": "top", "text_wrap": True})
@@ -106,16 +95,27 @@ class MarketerWorkbook:
             ws.write_string(0, 0, title, self._title)
             r = 1
         head_row = r
+        ws.set_row(head_row, LINE_HEIGHT)
         widths = [max(_lines(str(h))) for h in header]
         for c, h in enumerate(header):
             ws.write_string(r, c, str(h), self._header)
         full = False
         ncols = len(header)
+        default_lines = 0
         for row in it:
             r += 1
             if len(row) != ncols:
                 raise ValueError(f"sheet {ws.name!r} row {r + 1}: {len(row)} values for {ncols} columns")
-            self._write_row(ws, r, row, widths)
+            cells, lines = self._cells(row, widths)
+            # Row heights that show every line. The first data row's height becomes the sheet's
+            # default and only rows that differ get their own (XlsxWriter keeps every set_row in
+            # memory): a list rendered from one template stays flat in memory however long it is.
+            if not default_lines:
+                default_lines = lines
+                ws.set_default_row(_height(lines))
+            elif lines != default_lines:
+                ws.set_row(r, _height(lines))
+            self._write_cells(ws, r, cells)
             if r + 1 >= MAX_ROWS:
                 full = True
                 break
@@ -132,7 +132,9 @@ class MarketerWorkbook:
         ws.set_footer(f"&L{footer}&RPage &P of &N")
         return full
 
-    def _write_row(self, ws: Worksheet, r: int, row: Sequence[Any], widths: list[int]) -> None:
+    @staticmethod
+    def _cells(row: Sequence[Any], widths: list[int]) -> tuple[list[tuple[int, Any, bool]], int]:
+        """The cells to write (column, value, wrap) and the text lines the row needs; widens `widths`."""
         lines = 1
         cells: list[tuple[int, Any, bool]] = []
         for c, v in enumerate(row):
@@ -151,8 +153,9 @@ class MarketerWorkbook:
                 # a line longer than the widest column wraps at about _WRAP_AT characters
                 lines = max(lines, sum(max(1, math.ceil(w / _WRAP_AT)) for w in line_widths))
             cells.append((c, text, wrap))
-        if lines > 1:  # before the row's cells: constant-memory mode writes each row once
-            ws.set_row(r, min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT))
+        return cells, lines
+
+    def _write_cells(self, ws: Worksheet, r: int, cells: list[tuple[int, Any, bool]]) -> None:
         for c, v, wrap in cells:
             if isinstance(v, bool):
                 rc = ws.write_boolean(r, c, v, self._cell)
@@ -179,6 +182,10 @@ class MarketerWorkbook:
             self._wb.close()
         finally:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def _height(lines: int) -> float:
+    return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT)
 
 
 def _clean(text: str) -> str:

@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 from xlsxwriter.exceptions import DuplicateWorksheetName, InvalidWorksheetName
 
 from activations.exports import xlsx as xlsx_mod
-from activations.exports.xlsx import LINE_HEIGHT, MAX_WIDTH, MIN_WIDTH, MarketerWorkbook, display_width
+from activations.exports.xlsx import LINE_HEIGHT, MAX_WIDTH, MIN_WIDTH, MarketerWorkbook
 
 
 def test_types_escaping_and_thai_read_back(tmp_path: Path):
@@ -83,8 +83,8 @@ def test_widths_follow_content_within_bounds_and_multiline_cells_wrap(tmp_path: 
     assert not ws["C3"].alignment.wrap_text
     # 1 + 2 (150 characters wrap once at a 100-wide column) + 1 lines, all shown
     assert ws.row_dimensions[2].height == 4 * LINE_HEIGHT
-    assert ws.row_dimensions[3].height is None  # one line: the default height
-    assert display_width("สวัสดีค่ะ") == 6 and display_width("abc") == 3
+    assert ws.row_dimensions[3].height == LINE_HEIGHT
+    assert ws.sheet_format.defaultRowHeight == 4 * LINE_HEIGHT  # the first data row's: no per-row entry
 
 
 def test_sheet_continues_past_the_row_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
