@@ -144,7 +144,14 @@ class MarketerWorkbook:
                 cells.append((c, v, False))
                 widths[c] = max(widths[c], len(str(v)))
                 continue
-            text = _clean(v if isinstance(v, str) else str(v))
+            text = v if isinstance(v, str) else str(v)
+            if text.isascii() and text.isprintable():  # the common case, measured in C: one line, clean
+                widths[c] = max(widths[c], len(text))
+                cells.append((c, text, len(text) + 2 > MAX_WIDTH))
+                if len(text) + 2 > MAX_WIDTH:
+                    lines = max(lines, math.ceil(len(text) / _WRAP_AT))
+                continue
+            text = _clean(text)
             line_widths = _lines(text)
             longest = max(line_widths)
             widths[c] = max(widths[c], longest)
