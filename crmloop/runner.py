@@ -222,8 +222,10 @@ def execute_partition(
 
 
 def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
-    """Landing dates before as_of whose partition has not been ingested yet (no lake files)."""
+    """Landing dates before as_of whose partition has not been ingested yet (no lake files).
+    An empty landing folder delivers nothing: it is not a date to ingest."""
     from sources import landing_partitions, load_declarations
+    from sources.ingest import landing_files
 
     decls = load_declarations()
     pending: set[date] = set()
@@ -232,7 +234,7 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
         if decl is None:
             continue
         for d in dates:
-            if d >= as_of or d < settings.start_date:
+            if d >= as_of or d < settings.start_date or not landing_files(settings.landing_dir, source, d):
                 continue
             part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
             if not any(part.glob(f"{source}-*.parquet")):

@@ -174,3 +174,15 @@ def test_dagster_ingestion_sees_the_same_missing_input(tmp_path):
     assert nothing_landed(tmp_path, AS_OF, ["customers"]) == (
         f"nothing landed for {AS_OF}: no declared source has files in {tmp_path}/<source>/{AS_OF}/"
     )
+
+
+def test_an_empty_earlier_landing_folder_is_no_date_to_catch_up(cli_env, monkeypatch):
+    from crmloop.runner import pending_landing_dates
+
+    landing = cli_env / "landing"
+    deliver(landing, "customers", AS_OF - timedelta(days=2))
+    (landing / "orders" / (AS_OF - timedelta(days=1)).isoformat()).mkdir(parents=True)
+    deliver(landing, "customers", AS_OF)
+    monkeypatch.setenv("CRM_LANDING_DIR", str(landing))
+    monkeypatch.setenv("CRM_HOME", str(cli_env / "home"))
+    assert pending_landing_dates(Settings.from_env(), AS_OF) == [AS_OF - timedelta(days=2)]
