@@ -43,7 +43,12 @@ def _run_settings(*, first_day_offset: int = 0) -> Settings:
     `first_day_offset` days, the demo's first day) is a finished day on or after CRM_START_DATE."""
     try:
         settings = Settings.from_env()
-        check_run_day(settings.as_of - timedelta(days=first_day_offset), settings.start_date)
+        check_run_day(settings.as_of, settings.start_date)
+        if first_day_offset:
+            first = settings.as_of - timedelta(days=first_day_offset)
+            check_run_day(
+                first, settings.start_date, name=f"--as-of minus {first_day_offset} day(s), the first day,"
+            )
     except SettingsError as exc:
         raise InputError(str(exc)) from None
     return settings
