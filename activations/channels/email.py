@@ -24,7 +24,7 @@ from sendgrid import SendGridAPIClient
 
 from activations.delivery.config import DeliveryConfig
 from activations.delivery.engine import BatchResult
-from activations.delivery.ledger import Outcome, PendingRow, sid_of
+from activations.delivery.ledger import Outcome, PendingRow
 from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
 
 # python_http_client logs request headers (the API key) at DEBUG: never let that through.
@@ -51,7 +51,7 @@ def _custom_args(m: Any, batch_id: str) -> dict[str, str]:
     args = {str(k): str(v) for k, v in ca.items() if v is not None}
     args.setdefault("campaign_id", str(m.campaign_id))
     args.setdefault("customer_id", str(m.customer_id))
-    args.setdefault("send_id", sid_of(m))
+    args.setdefault("send_id", m.send_id)
     args.setdefault("send_date", m.send_date.isoformat())
     args["batch_id"] = batch_id
     return args
@@ -271,7 +271,7 @@ class EmailClient:
             outcome, payload, retry_after, reason = self._post(body)
             if outcome == RequestOutcome.OK:
                 msg_id = (payload.headers.get("X-Message-Id") if payload is not None else None) or None
-                result.outcomes.extend(Outcome(sid_of(m), "sent", provider_id=msg_id) for m in todo)
+                result.outcomes.extend(Outcome(m.send_id, "sent", provider_id=msg_id) for m in todo)
                 return result
             if outcome == RequestOutcome.PERMANENT:
                 if reason == "http_400":
@@ -281,38 +281,38 @@ class EmailClient:
                         for m in bad:
                             why = "invalid_email"
                             result.outcomes.append(
-                                Outcome(sid_of(m), "failed", reason=why, suppress_reason=why)
+                                Outcome(m.send_id, "failed", reason=why, suppress_reason=why)
                             )
                             result.suppress.append(("email", m.to, why, m.customer_id, "sendgrid_400"))
                         todo = [m for i, m in enumerate(todo) if i not in idx]
                         attempt = 0  # the request was rejected whole: nothing was sent, send the rest
                         continue
                     why = "rejected: " + "; ".join(errors)[:200]
-                    result.outcomes.extend(Outcome(sid_of(m), "failed", reason=why) for m in todo)
+                    result.outcomes.extend(Outcome(m.send_id, "failed", reason=why) for m in todo)
                     return result
                 # 401/403/413...: the provider accepted nothing; a rerun may send these
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "failed", reason=reason, retryable=True) for m in todo
+                    Outcome(m.send_id, "failed", reason=reason, retryable=True) for m in todo
                 )
                 return result
             if outcome == RequestOutcome.AMBIGUOUS:
                 if not self.cfg.sendgrid_activity_lookup:
-                    result.outcomes.extend(Outcome(sid_of(m), "ambiguous", reason=reason) for m in todo)
+                    result.outcomes.extend(Outcome(m.send_id, "ambiguous", reason=reason) for m in todo)
                     return result
                 found = self._lookup_batch(batch_id, wait=True)
                 if found is None:
-                    result.outcomes.extend(Outcome(sid_of(m), "ambiguous", reason=reason) for m in todo)
+                    result.outcomes.extend(Outcome(m.send_id, "ambiguous", reason=reason) for m in todo)
                     return result
                 done = [m for m in todo if m.to.lower() in found]
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "sent", provider_id=found[m.to.lower()]) for m in done
+                    Outcome(m.send_id, "sent", provider_id=found[m.to.lower()]) for m in done
                 )
                 todo = [m for m in todo if m.to.lower() not in found]
                 if not todo:
                     return result
             if attempt >= self.cfg.retry.max_attempts:
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True) for m in todo
+                    Outcome(m.send_id, "failed", reason=f"gave_up: {reason}", retryable=True) for m in todo
                 )
                 return result
             result.retries += 1

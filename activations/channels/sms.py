@@ -1,7 +1,8 @@
 """SMS through Twilio Programmable Messaging: the one module that imports the `twilio` SDK.
 
 E.164 mobiles only, sent through a messaging service, a StatusCallback to the webhook receiver
-tagged with the send id and batch id, Thai text counted in UCS-2 segments. The SDK is pointed
+tagged with the send id and batch id (segments and cost are counted once, by the plan side:
+`activations.plan.templates.sms_segments`). The SDK is pointed
 at a configurable base URL (a local fake in tests, the sandbox sink by default) through a
 custom `http_client` that rewrites `https://api.twilio.com`.
 """
@@ -24,7 +25,7 @@ from twilio.rest import Client
 
 from activations.delivery.config import DeliveryConfig
 from activations.delivery.engine import BatchResult
-from activations.delivery.ledger import Outcome, PendingRow, content_hash, sid_of
+from activations.delivery.ledger import Outcome, PendingRow, content_hash
 from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
 
 TWILIO_API = "https://api.twilio.com"
@@ -39,36 +40,6 @@ PERMANENT_CODES: dict[int, tuple[str, str | None]] = {
     21612: ("unreachable_route", None),
 }
 RATE_LIMIT_CODES = {20429, 14107}
-
-# GSM 03.38 basic set and its extension table (extension characters cost two septets)
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXT = set("^{}\\[~]|€\f")
-
-
-def sms_segments(text: str) -> tuple[str, int, int]:
-    """(encoding, segments, units) of an SMS body.
-
-    GSM-7: 160 septets in one part, 153 per part when concatenated (extension chars cost 2).
-    Anything else (Thai) is UCS-2: 70 UTF-16 code units in one part, 67 per part."""
-    text = text or ""
-    if all(c in GSM7_BASIC or c in GSM7_EXT for c in text):
-        units = sum(2 if c in GSM7_EXT else 1 for c in text)
-        single, multi, enc = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi, enc = 70, 67, "UCS-2"
-    if units == 0:
-        return enc, 0, 0
-    return enc, (1 if units <= single else -(-units // multi)), units
-
-
-def estimate_cost(bodies: Iterable[str], price_per_segment: float) -> tuple[int, float]:
-    """(segments, cost) for a set of SMS bodies."""
-    segs = sum(sms_segments(b)[1] for b in bodies)
-    return segs, round(segs * price_per_segment, 2)
 
 
 class _BaseUrlHttpClient(TwilioHttpClient):
@@ -171,7 +142,7 @@ class SmsClient:
             "to": m.to,
             "body": m.sms_body or "",
             "messaging_service_sid": self.service_sid,
-            "status_callback": self.status_callback(sid_of(m), batch_id),
+            "status_callback": self.status_callback(m.send_id, batch_id),
         }
         nb = getattr(m, "not_before", None)
         if nb is not None and nb - self._now() >= timedelta(minutes=15):
@@ -194,12 +165,12 @@ class SmsClient:
         try:
             return self._send_one(batch_id, m, started)
         except Exception as exc:  # noqa: BLE001 - an unexpected error: this message's fate is unknown
-            return Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
+            return Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
 
     def _send_one(self, batch_id: str, m: Any, started: datetime):
         if not E164.match(m.to or ""):
             return (
-                Outcome(sid_of(m), "failed", reason="invalid_number", suppress_reason="invalid_number"),
+                Outcome(m.send_id, "failed", reason="invalid_number", suppress_reason="invalid_number"),
                 ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"),
                 0,
                 0,
@@ -220,7 +191,7 @@ class SmsClient:
             retry_after = None
             try:
                 msg = self._client.messages.create(**params)
-                return Outcome(sid_of(m), "sent", provider_id=msg.sid), None, requests_made, retries
+                return Outcome(m.send_id, "sent", provider_id=msg.sid), None, requests_made, retries
             except TwilioRestException as exc:
                 code = int(exc.code or 0)
                 if exc.status == 429 or code in RATE_LIMIT_CODES or exc.status >= 500:
@@ -232,21 +203,21 @@ class SmsClient:
                     why, sup = PERMANENT_CODES[code]
                     row = ("sms", m.to, sup, m.customer_id, f"twilio_{code}") if sup else None
                     return (
-                        Outcome(sid_of(m), "failed", reason=why, suppress_reason=sup),
+                        Outcome(m.send_id, "failed", reason=why, suppress_reason=sup),
                         row,
                         requests_made,
                         retries,
                     )
                 elif exc.status in (401, 403):
                     return (
-                        Outcome(sid_of(m), "failed", reason=f"http_{exc.status}", retryable=True),
+                        Outcome(m.send_id, "failed", reason=f"http_{exc.status}", retryable=True),
                         None,
                         requests_made,
                         retries,
                     )
                 else:
                     return (
-                        Outcome(sid_of(m), "failed", reason=f"twilio_{code or exc.status}"),
+                        Outcome(m.send_id, "failed", reason=f"twilio_{code or exc.status}"),
                         None,
                         requests_made,
                         retries,
@@ -259,10 +230,10 @@ class SmsClient:
                         self._sleep(self.cfg.lookup_settle_seconds)
                     found = self._lookup(m.to, content_hash(m.sms_body), started - timedelta(minutes=2))
                     if found is None:
-                        return Outcome(sid_of(m), "ambiguous", reason=reason), None, requests_made, retries
+                        return Outcome(m.send_id, "ambiguous", reason=reason), None, requests_made, retries
                     if found:
                         return (
-                            Outcome(sid_of(m), "sent", provider_id=found, reason="reconciled"),
+                            Outcome(m.send_id, "sent", provider_id=found, reason="reconciled"),
                             None,
                             requests_made,
                             retries,
@@ -270,7 +241,7 @@ class SmsClient:
             retries += 1
             self._sleep(self.backoff.delay(attempt, retry_after))
         return (
-            Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True),
+            Outcome(m.send_id, "failed", reason=f"gave_up: {reason}", retryable=True),
             None,
             requests_made,
             retries - 1,

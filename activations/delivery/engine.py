@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from activations.delivery.ledger import Outcome, PendingRow, SendLedger, sid_of
+from activations.delivery.ledger import Outcome, PendingRow, SendLedger
 
 Progress = Callable[[str, dict], None]
 
@@ -168,7 +168,7 @@ def _prefilter(
         if not block:
             return
         summary.offered += len(block)
-        ids = [sid_of(m) for m in block]
+        ids = [m.send_id for m in block]
         existing = ledger.existing(ids)
         suppressed = ledger.suppressed_addresses(client.channel, [m.to for m in block])
         seen: set[str] = set()
@@ -211,7 +211,7 @@ def deliver(
             return fut.result()
         except BaseException as exc:  # an unexpected client bug: the batch's fate is unknown
             return BatchResult(
-                [Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch]
+                [Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch]
             )
 
     def account(batch_id: str, result: BatchResult) -> None:

@@ -95,13 +95,6 @@ class PendingRow:
     intent_at: datetime
 
 
-def sid_of(m) -> str:
-    """A message's send id: the precomputed one in custom_args when present (cheap), else derived."""
-    ca = getattr(m, "custom_args", None)
-    sid = ca.get("send_id") if ca else None
-    return sid or m.send_id
-
-
 def content_hash(text: str | None) -> str:
     """SHA-256 of a message body (kept in the ledger so a crashed send can be looked up)."""
     return hashlib.sha256((text or "").encode("utf-8")).hexdigest()
@@ -242,7 +235,7 @@ class SendLedger:
                 "campaign_id": pa.array([m.campaign_id for m in messages], pa.string()),
                 "customer_id": pa.array([m.customer_id for m in messages], pa.string()),
                 "send_date": pa.array([m.send_date for m in messages], pa.date32()),
-                "send_id": pa.array([sid_of(m) for m in messages], pa.string()),
+                "send_id": pa.array([m.send_id for m in messages], pa.string()),
                 "address": pa.array([m.to for m in messages], pa.string()),
                 "content_hash": pa.array(
                     [content_hash(m.sms_body) for m in messages]
