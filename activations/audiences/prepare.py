@@ -77,7 +77,11 @@ class MessageFactory:
                     self.columns[name] = pa.Array.from_pandas(series.astype("string"))
         senders = plan.senders
         if channel == "email":
-            self._static = {"sender": senders.email.address, "sender_name": senders.email.name}
+            self._static = {
+                "sender": senders.email.address,
+                "sender_name": senders.email.name,
+                "unsubscribe_group": self.campaign.email_unsubscribe_group,
+            }
         elif channel == "sms":
             self._static = {"sender": senders.sms.messaging_service_sid or senders.sms.sender_id,
                             "sender_name": senders.sms.sender_id}  # fmt: skip

@@ -11,6 +11,7 @@ import pytest
 from activations.audiences.messages import Message
 from activations.channels.sms import SmsClient
 from activations.delivery import SendLedger, send_messages
+from activations.delivery.engine import deliver
 from tests.activations.delivery_helpers import MG_SID, SEND_DATE, TW_SID, TW_TOKEN, live_config, sms_messages
 from tests.fakes.providers import FakeTwilio
 
@@ -120,6 +121,24 @@ def test_5xx_and_dropped_connections_at_10_percent_reconciled(tmp_path, twilio):
     assert snap["stats"].get("dropped_after_processing", 0) > 0
     assert s.sent == 400 and s.ambiguous == 0 and not s.failed
     assert snap["recipients"] == 400 and snap["duplicates"] == 0
+
+
+def test_settle_time_does_not_slow_twilio(tmp_path, twilio):
+    # CRM_LOOKUP_SETTLE_SECONDS is about SendGrid's lagging Activity feed; Twilio's message list
+    # shows a created message at once, so a dropped SMS is looked up without waiting
+    twilio.drop_rate, twilio.drop_after_processing = 0.3, True
+    cfg = live_config(tmp_path, twilio=twilio, CRM_LOOKUP_SETTLE_SECONDS=600, CRM_RETRY_MAX_ATTEMPTS=12)
+    waits: list[float] = []
+    client = SmsClient(cfg, sleep=waits.append)
+    ledger = SendLedger(cfg.warehouse_path)
+    try:
+        s = deliver(sms_messages(60), client, ledger, mode="live")
+    finally:
+        client.close()
+        ledger.close()
+    assert twilio.stats["dropped_after_processing"] > 0
+    assert s.sent == 60 and twilio.snapshot()["duplicates"] == 0
+    assert max(waits, default=0.0) < 1.0  # only the millisecond retry backoff, never the settle time
 
 
 def test_rate_is_held(tmp_path, twilio):

@@ -67,7 +67,7 @@ def test_deliver_prepared_sandbox_counts_add_up_and_rerun_is_idempotent(tmp_path
             md["failed_by_reason"].values()
         )
     assert out["email"]["sent"] == 40 and out["sms"]["sent"] == 10
-    ads = out["ads"]["campaigns"]["welcome"]
+    ads = out["ads"]["by_campaign"]["welcome"]
     assert ads["meta"]["added"] == 25 and ads["google_customer_match"]["rows"] == 25
     assert ads["audience"] == ads["holdout"] + sum(ads["suppressed"].values()) + ads["sent"]
     day = tmp_path / "outbox"
@@ -84,5 +84,5 @@ def test_deliver_prepared_sandbox_counts_add_up_and_rerun_is_idempotent(tmp_path
     again = deliver_prepared(_prepared(), settings, cfg=cfg)
     assert again["email"]["sent"] == 0 and again["email"]["already_in_ledger"] == {"sent": 40}
     assert again["sms"]["sent"] == 0
-    assert again["ads"]["campaigns"]["welcome"]["meta"]["requests"] == 0
+    assert again["ads"]["by_campaign"]["welcome"]["meta"]["requests"] == 0
     assert len((day / "email/2025-03-14/sendgrid.jsonl").read_text().splitlines()) == 1
