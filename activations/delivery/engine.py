@@ -141,6 +141,12 @@ class ChannelSummary:
             "batches": self.batches,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "sample": self.sample,
+            # SMS: the plan's estimate (plan.yml sms.price_per_segment), the one price there is
+            **(
+                {k: self.plan[k] for k in ("sms_segments", "estimated_cost") if k in self.plan}
+                if self.channel == "sms"
+                else {}
+            ),
             **self.extra,
         }
 
