@@ -14,7 +14,8 @@ import click
 
 
 def _ledger(home: str):
-    from activations.delivery import DeliveryConfig, SendLedger
+    from activations.delivery.config import DeliveryConfig
+    from activations.delivery.ledger import SendLedger
 
     return SendLedger(DeliveryConfig.from_env(home=Path(home).expanduser().resolve()).warehouse_path)
 

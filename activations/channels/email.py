@@ -260,6 +260,7 @@ class EmailClient:
         self.cfg = cfg
         self.base_url = (base_url or cfg.sendgrid_base_url).rstrip("/")
         self.parallel_batches = max(1, cfg.sendgrid_concurrency)
+        self.max_resends = max(1, cfg.retry.max_attempts)  # cancelled batches sent again, per batch
         self.bucket = TokenBucket(cfg.sendgrid_rate, burst=self.parallel_batches)
         self._local = threading.local()
         self._sleep = sleep

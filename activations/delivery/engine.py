@@ -245,9 +245,13 @@ def deliver(
     progress: Progress | None = None,
     prefilter_chunk: int = 10_000,
     summary: ChannelSummary | None = None,
-    max_resends: int = 3,
 ) -> ChannelSummary:
-    """Send `messages` exactly once each through `client`, recording everything in `ledger`."""
+    """Send `messages` exactly once each through `client`, recording everything in `ledger`.
+
+    A batch the provider provably cancelled (`BatchResult.resend`) is sent again under a new
+    batch, up to `client.max_resends` times (default 3); past that its rows stay released
+    (failed, retryable) for the next run."""
+    max_resends = int(getattr(client, "max_resends", 3))
     started = time.perf_counter()
     summary = summary or ChannelSummary(channel=client.channel, mode=mode)
     recover_pending(client, ledger, summary, progress)

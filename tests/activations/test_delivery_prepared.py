@@ -10,7 +10,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from activations.audiences.messages import ChannelBatch, PreparedCampaign, PreparedCampaigns
-from activations.delivery import DeliveryConfig, deliver_prepared
+from activations.delivery.api import deliver_prepared
+from activations.delivery.config import DeliveryConfig
 from activations.exports.files import write_exports
 from tests.activations.delivery_helpers import (
     META_TOKEN,
