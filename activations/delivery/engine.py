@@ -173,22 +173,21 @@ def new_batch_id(channel: str) -> str:
 def recover_pending(
     client: ChannelClient, ledger: SendLedger, summary: ChannelSummary, progress: Progress | None = None
 ) -> None:
-    """Reconcile rows a crashed run left `pending` (never resend them blindly)."""
+    """Reconcile rows a crashed run left `pending`, and earlier `ambiguous` ones, with the
+    provider (never resend them blindly). Rows still ambiguous stay as they are (reported in
+    `unresolved`); `reconciled` counts what this run learnt."""
     rows = ledger.unresolved(client.channel)
     if not rows:
         return
     if progress:
-        progress("reconcile", {"channel": client.channel, "pending": len(rows)})
+        progress("reconcile", {"channel": client.channel, "unresolved": len(rows)})
     outcomes = client.reconcile(rows)
     by_id = {o.send_id: o for o in outcomes}
     # anything the client did not decide stays ambiguous
     final = [by_id.get(r.send_id) or Outcome(r.send_id, "ambiguous", reason="no_lookup") for r in rows]
-    if all(o.status == "ambiguous" for o in final) and all(r.status == "ambiguous" for r in rows):
-        summary.reconciled["ambiguous"] += len(rows)  # nothing new learnt: leave the rows as they are
-        summary.ambiguous_batches.extend(sorted({r.batch_id for r in rows}))
-        return
-    ledger.resolve(final)
-    for o in final:
+    learnt = [(r, o) for r, o in zip(rows, final, strict=True) if not (r.status == o.status == "ambiguous")]
+    ledger.resolve([o for _, o in learnt])
+    for _, o in learnt:
         if o.status == "sent":
             summary.reconciled["sent"] += 1
         elif o.status == "failed" and o.retryable:
@@ -197,9 +196,7 @@ def recover_pending(
             summary.reconciled["failed"] += 1
         else:
             summary.reconciled["ambiguous"] += 1
-    summary.ambiguous_batches.extend(
-        sorted({r.batch_id for r, o in zip(rows, final, strict=False) if o.status == "ambiguous"})
-    )
+    summary.ambiguous_batches.extend(sorted({r.batch_id for r, o in learnt if o.status == "ambiguous"}))
 
 
 def _prefilter(

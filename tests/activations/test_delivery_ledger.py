@@ -183,3 +183,29 @@ def test_operator_commands_named_in_the_summary_work(tmp_path):
     finally:
         ledger.close()
     assert rows == {"email-dead-1": "failed:true", "email-dead-2": "sent:false"}
+
+
+def test_ledger_written_before_scheduled_at_is_migrated_and_reexamined(tmp_path):
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE SCHEMA activations; CREATE TABLE activations.send_ledger (campaign_id VARCHAR NOT NULL, "
+        "customer_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, send_date DATE NOT NULL, send_id VARCHAR "
+        "NOT NULL, batch_id VARCHAR NOT NULL, address VARCHAR, content_hash VARCHAR, status VARCHAR NOT NULL, "
+        "reason VARCHAR, retryable BOOLEAN NOT NULL DEFAULT FALSE, provider_id VARCHAR, intent_at TIMESTAMP "
+        "NOT NULL, outcome_at TIMESTAMP, PRIMARY KEY (campaign_id, customer_id, channel, send_date))"
+    )
+    con.execute(
+        "INSERT INTO activations.send_ledger VALUES ('welcome', 'C1', 'email', DATE '2025-03-14', 's1', "
+        "'email-old', 'a@example.com', NULL, 'ambiguous', 'dropped', FALSE, NULL, TIMESTAMP '2025-03-14 01:00', NULL)"
+    )
+    con.close()
+    ledger = SendLedger(path)
+    try:
+        (row,) = ledger.unresolved("email")  # ambiguous rows are looked at again every run
+        assert (row.batch_id, row.status, row.scheduled_at) == ("email-old", "ambiguous", None)
+        assert ledger.ambiguous_batches("email") == {"email-old": 1}
+    finally:
+        ledger.close()
