@@ -395,7 +395,7 @@ class FakeSendGrid(FakeServer):
                         continue
                     key = (addr, ca.get("campaign_id"))
                     self._count(key)
-                    if batch_id is not None:
+                    if batch_id is not None and self.record_bodies:
                         self.batch_keys[batch_id].append(key)
                     if ca.get("batch_id") and self.record_bodies:
                         self.by_batch[ca["batch_id"]][addr] = msg_id
