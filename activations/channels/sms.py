@@ -24,7 +24,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from activations.delivery.config import DeliveryConfig
-from activations.delivery.engine import BatchResult, BatchTicket
+from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
 from activations.delivery.ledger import Outcome, PendingRow, content_hash
 from activations.delivery.resilience import (
     RequestOutcome,
@@ -138,6 +138,10 @@ class SmsClient:
                 batch = []
         if batch:
             yield batch
+
+    def open_batch(self) -> BatchTicket:
+        """A local batch id: Twilio has no batches (each message is looked up by recipient)."""
+        return BatchTicket(new_batch_id(self.channel))
 
     def status_callback(self, send_id: str, batch_id: str) -> str:
         return f"{self.cfg.status_callback_url}?{urlencode({'send_id': send_id, 'batch_id': batch_id})}"

@@ -256,7 +256,6 @@ def deliver(
     resend: deque[tuple[list, int]] = deque()  # (messages, generation) cancelled at the provider
     limit = max(1, int(client.parallel_batches))
     last_report = time.monotonic()
-    open_batch = getattr(client, "open_batch", None) or (lambda: BatchTicket(new_batch_id(client.channel)))
 
     def result_of(batch: list, fut: Future) -> BatchResult:
         try:
@@ -324,7 +323,7 @@ def deliver(
                 finished = collect(block=len(in_flight) >= limit)
                 while len(in_flight) >= limit:
                     finished += collect(block=True)
-                ticket = open_batch()
+                ticket = client.open_batch()
                 # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
                 ledger.step(finished, (ticket.batch_id, client.channel, batch, ticket.scheduled_at))
                 summary.batches += 1
