@@ -256,3 +256,35 @@ def test_plan_unsubscribe_group_reaches_sendgrid_per_campaign(tmp_path):
     for b in batches:
         body = build_mail_body(b.messages[:3], cfg, "b")
         assert body["asm"] == {"group_id": groups[b.campaign_id]} and groups[b.campaign_id]
+
+
+def test_reconcile_cancels_only_before_sendgrids_deadline(tmp_path, sendgrid):
+    from datetime import timedelta
+
+    from activations.delivery.ledger import PendingRow
+
+    cfg = live_config(tmp_path, sendgrid=sendgrid)  # no Activity look-up; deadline 600 s
+    client = EmailClient(cfg)
+    try:
+        early, late = client.open_batch(), client.open_batch()
+        now = datetime.now(UTC).replace(tzinfo=None)
+
+        def rows(batch_id: str, scheduled_in: float) -> list[PendingRow]:
+            return [
+                PendingRow("welcome", f"C{i}", "email", SEND_DATE, f"s-{batch_id}-{i}", batch_id,
+                           f"p{i}@example.com", None, now, "pending", now + timedelta(seconds=scheduled_in))
+                for i in range(2)
+            ]  # fmt: skip
+
+        outcomes = client.reconcile(rows(early.batch_id, 900) + rows(late.batch_id, 300))
+    finally:
+        client.close()
+    by_batch = {o.send_id.split("-")[1]: o for o in outcomes}
+    cancelled, held = by_batch[early.batch_id], by_batch[late.batch_id]
+    assert (cancelled.status, cancelled.retryable, cancelled.reason) == (
+        "failed",
+        True,
+        "cancelled_unconfirmed",
+    )
+    assert held.status == "ambiguous" and "past SendGrid's cancel deadline" in held.reason
+    assert sendgrid.batch_status == {early.batch_id: "cancel"}  # the late one was not even asked
