@@ -1,0 +1,49 @@
+"""The replay memory's journal: loaded only inside the window, pruned by whole days."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sources.webhooks.landing import REPLAY_SOURCE, LandingWriter
+from sources.webhooks.replays import (
+    ReplayCache,
+    load_replay_keys,
+    prune_replay_journal,
+    replay_record,
+    twilio_replay_key,
+)
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
+DAY = 86400.0
+
+
+def test_journal_keys_load_inside_the_window_only(tmp_path):
+    with LandingWriter(tmp_path) as writer:
+        writer.append([replay_record(b"old", T0 - 700), replay_record(b"new", T0 - 100)])
+    assert load_replay_keys(tmp_path, T0 - 600) == [(b"new", T0 - 100)]
+    cache = ReplayCache(600, clock=lambda: T0)
+    assert cache.load(load_replay_keys(tmp_path, T0 - 3600)) == 1  # "old" has expired
+    assert cache.seen(b"new") and not cache.seen(b"old")
+    assert cache.claim(b"new") is None and cache.claim(b"other") == T0
+
+
+def test_prune_keeps_the_last_day_and_in_flight_segments(tmp_path):
+    with LandingWriter(tmp_path) as writer:
+        writer.append(
+            [replay_record(b"a", T0 - 3 * DAY), replay_record(b"b", T0 - DAY), replay_record(b"c", T0)]
+        )
+    open_writer = LandingWriter(tmp_path, seal_seconds=3600).start()  # never closed: stays in flight
+    open_writer.append([replay_record(b"d", T0 - 5 * DAY)])
+    removed = prune_replay_journal(tmp_path, T0)
+    assert [p.name for p in removed] == ["2026-11-28"]
+    days = sorted(p.name for p in (tmp_path / REPLAY_SOURCE).iterdir())
+    assert days == ["2026-11-26", "2026-11-30", "2026-12-01"]
+    open_writer.close()
+
+
+def test_twilio_key_ignores_port_order_and_repeats_but_not_values():
+    pairs = [("Body", "START"), ("From", "+66812345678")]
+    key = twilio_replay_key("https://h.example/twilio/inbound", pairs)
+    assert twilio_replay_key("https://h.example:443/twilio/inbound", [*reversed(pairs), pairs[0]]) == key
+    assert twilio_replay_key("https://h.example/twilio/inbound", [("Body", "STOP"), pairs[1]]) != key
+    assert twilio_replay_key("https://h.example/twilio/status", pairs) != key
