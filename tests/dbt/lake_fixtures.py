@@ -19,91 +19,23 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sources import schema as lake_schema
+
 S, TS, D, F, INT, B = pa.string(), pa.timestamp("us"), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
 
+# The ingested entities' columns come from the lake contract itself (sources/schema.py), never a copy.
 ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
-    "customers": [
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("first_name", S),
-        ("last_name", S),
-        ("email", S),
-        ("email_valid", B),
-        ("phone", S),
-        ("phone_raw", S),
-        ("phone_is_mobile", B),
-        ("gender", S),
-        ("birth_date", D),
-        ("occupation", S),
-        ("address", S),
-        ("district", S),
-        ("province", S),
-        ("postal_code", S),
-        ("country", S),
-        ("loyalty_card_id", S),
-        ("registered_at", TS),
-        ("updated_at", TS),
-    ],
-    "orders": [
-        ("source_system", S),
-        ("order_id", S),
-        ("source_customer_id", S),
-        ("ordered_at", TS),
-        ("channel", S),
-        ("store_id", S),
-        ("status", S),
-        ("total_amount", F),
-        ("currency", S),
-    ],
-    "order_lines": [
-        ("source_system", S),
-        ("order_id", S),
-        ("line_no", INT),
-        ("product_id", S),
-        ("quantity", INT),
-        ("unit_price", F),
-        ("warranty_until", D),
-    ],
-    "products": [("product_id", S), ("name", S), ("category", S), ("price", F)],
-    "web_events": [
-        ("event_id", S),
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("event_type", S),
-        ("occurred_at", TS),
-        ("url", S),
-        ("search_term", S),
-    ],
-    "consents": [
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("phone", S),
-        ("channel", S),
-        ("status", S),
-        ("recorded_at", TS),
-    ],
-    "support_tickets": [
-        ("ticket_id", S),
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("opened_at", TS),
-        ("closed_at", TS),
-        ("status", S),
-        ("category", S),
-        ("subject", S),
-    ],
-    "campaign_responses": [
-        ("response_id", S),
-        ("campaign_id", S),
-        ("customer_id", S),
-        ("email", S),
-        ("phone", S),
-        ("response", S),
-        ("occurred_at", TS),
-    ],
+    entity: lake_schema.ENTITY_COLUMNS[entity]
+    for entity in (
+        "customers",
+        "orders",
+        "order_lines",
+        "products",
+        "web_events",
+        "consents",
+        "support_tickets",
+        "campaign_responses",
+    )
 }
 META_COLUMNS: list[tuple[str, pa.DataType]] = [("_source", S), ("_source_file", S), ("_row_number", INT)]
 

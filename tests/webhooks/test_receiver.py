@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 import sources.webhooks.landing as landing_mod
 from sources.webhooks.app import WebhookConfig, create_app
-from sources.webhooks.events import BANGKOK
+from sources.webhooks.events import BANGKOK, CONSENT_COLUMNS
 from sources.webhooks.signatures import load_sendgrid_public_key, verify_sendgrid_signature
 from tests.webhooks.conftest import (
     TWILIO_TOKEN,
@@ -180,9 +180,9 @@ def test_unsubscribe_and_spamreport_become_email_opt_outs(make_client, sg_privat
     )
     assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
     consents = read_rows(tmp_path / "landing", "consents")
-    assert [(c["email"], c["channel"], c["status"]) for c in consents] == [
-        ("customer1@example.com", "email", "opt_out"),
-        ("customer2@example.com", "email", "opt_out"),
+    assert [(c["email"], c["channel"], c["status"], c["provider_event_id"]) for c in consents] == [
+        ("customer1@example.com", "email", "opt_out", "evt-1-unsubscribe"),
+        ("customer2@example.com", "email", "opt_out", "evt-2-spamreport"),
     ]
     files = list((tmp_path / "landing" / "consents").glob("*/.email_optouts-*"))
     assert files
@@ -290,15 +290,8 @@ def test_inbound_keywords_become_consent_rows(make_client, tmp_path, body, expec
             expected,
             "twilio",
         )
-        assert set(c) == {
-            "source_system",
-            "source_customer_id",
-            "email",
-            "phone",
-            "channel",
-            "status",
-            "recorded_at",
-        }
+        assert list(c) == list(CONSENT_COLUMNS)
+        assert c["provider_event_id"] == SID and c["recorded_at"] == c["received_at"] == event["received_at"]
         assert list((tmp_path / "landing" / "consents").glob("*/.sms_optouts-*"))
 
 
