@@ -126,6 +126,7 @@ def create_app(
     started = clock()
     prune_replay_journal(config.landing_dir, started - window)
     replays.load(load_replay_keys(config.landing_dir, started - window))
+    pruned_on = [datetime.fromtimestamp(started, UTC).date()]  # the journal is pruned once a UTC day
     own_writer = writer is None
     landing = writer or LandingWriter(
         config.landing_dir, seal_seconds=config.seal_seconds, fsync=config.fsync
@@ -144,6 +145,10 @@ def create_app(
             replays.release(replay_key)
             log.error("landing write failed: %s", exc)
             return _error(503, "could not store events, retry later")
+        today = datetime.fromtimestamp(claimed, UTC).date()
+        if today != pruned_on[0]:
+            pruned_on[0] = today
+            prune_replay_journal(config.landing_dir, claimed - window)
         return None
 
     async def sendgrid_events(request: Request) -> Response:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
-from sources.webhooks.landing import REPLAY_SOURCE, LandingWriter
+from sources.webhooks.landing import INFLIGHT_SUFFIX, REPLAY_SOURCE, LandingWriter
 from sources.webhooks.replays import (
     ReplayCache,
     load_replay_keys,
@@ -47,3 +48,26 @@ def test_twilio_key_ignores_port_order_and_repeats_but_not_values():
     assert twilio_replay_key("https://h.example:443/twilio/inbound", [*reversed(pairs), pairs[0]]) == key
     assert twilio_replay_key("https://h.example/twilio/inbound", [("Body", "STOP"), pairs[1]]) != key
     assert twilio_replay_key("https://h.example/twilio/status", pairs) != key
+
+
+def test_a_running_receiver_prunes_the_journal_once_a_day(tmp_path, sg_private_key):
+    from starlette.testclient import TestClient
+
+    from sources.webhooks.app import WebhookConfig, create_app
+    from tests.webhooks.conftest import public_b64, sg_event, signed_sendgrid
+
+    def wait_sealed() -> None:  # the writer seals right after each commit (seal_seconds=0)
+        deadline = time.monotonic() + 10
+        while list((tmp_path / REPLAY_SOURCE).glob(f"*/.*{INFLIGHT_SUFFIX}")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    now = [T0]
+    cfg = WebhookConfig(landing_dir=tmp_path, sendgrid_public_key=public_b64(sg_private_key), seal_seconds=0)
+    with TestClient(create_app(cfg, clock=lambda: now[0])) as client:
+        for day in range(4):
+            now[0] = T0 + day * DAY
+            body, headers = signed_sendgrid(sg_private_key, [sg_event(day)], ts=now[0])
+            assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
+            wait_sealed()  # a sealed day can go; an open segment's day is always kept
+    days = sorted(p.name for p in (tmp_path / REPLAY_SOURCE).iterdir())
+    assert days == ["2026-12-03", "2026-12-04"]
