@@ -19,25 +19,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sources import schema as lake_schema
+from sources.schema import ENTITY_COLUMNS as LAKE_ENTITY_COLUMNS
+from sources.schema import LINEAGE_COLUMNS
 
 S, TS, D, F, INT, B = pa.string(), pa.timestamp("us"), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
 
-# The ingested entities' columns come from the lake contract itself (sources/schema.py), never a copy.
-ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
-    entity: lake_schema.ENTITY_COLUMNS[entity]
-    for entity in (
-        "customers",
-        "orders",
-        "order_lines",
-        "products",
-        "web_events",
-        "consents",
-        "support_tickets",
-        "campaign_responses",
-    )
-}
-META_COLUMNS: list[tuple[str, pa.DataType]] = [("_source", S), ("_source_file", S), ("_row_number", INT)]
+# The real lake contract (sources/schema.py), never a copy; entities only dbt declares (lake.yml
+# `columns` with `data_type`) are added to this dict by write_empty_entities, not to the contract.
+ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = dict(LAKE_ENTITY_COLUMNS)
+META_COLUMNS: list[tuple[str, pa.DataType]] = LINEAGE_COLUMNS
 
 
 def entity_schema(entity: str) -> pa.Schema:
