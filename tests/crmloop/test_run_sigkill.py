@@ -88,7 +88,12 @@ def test_sigkill_while_holding_the_pool_slot_then_rerun_finishes(tmp_path, monke
     except subprocess.TimeoutExpired:
         os.killpg(second.pid, signal.SIGKILL)
         second.wait()
-        pytest.fail(f"the rerun did not finish: {(tmp_path / 'second.log').read_text()[-3000:]}")
+        with _instance(tmp_path) as instance:
+            info = instance.event_log_storage.get_concurrency_info(POOL)
+        pytest.fail(
+            f"the rerun did not finish in {RERUN_TIMEOUT}s; {POOL} held by {info.claimed_slots}, "
+            f"waiting: {info.pending_steps}"
+        )
     out = (tmp_path / "second.log").read_text()
     assert rc == 0, out[-5000:]
     assert f"recovered run {dead_run} (daily_run {AS_OF}): its process" in out
