@@ -19,13 +19,14 @@ from datetime import date, datetime, time, timedelta
 import pyarrow as pa
 
 from crmloop.settings import QualityThresholds
+from sources.normalise import TH_MOBILE_E164_REGEX
 from sources.quality.engine import ERROR, WARN, Expect
 from sources.schema import EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
 from sources.schema import SMS_STATUSES as SMS_STATUS_VALUES
 
 EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
 E164_REGEX = r"^\+[1-9]\d{7,14}$"
-TH_MOBILE_REGEX = r"^\+66[689]\d{8}$"
+TH_MOBILE_REGEX = TH_MOBILE_E164_REGEX  # the phone rule's own (sources.normalise.parse_phone)
 EARLIEST_TIMESTAMP = datetime(1990, 1, 1)
 EARLIEST_BIRTH_DATE = datetime(1900, 1, 1)
 
