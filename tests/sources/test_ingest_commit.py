@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -56,7 +57,10 @@ def _ingest_killed_after_first_rename(env) -> int:
         )
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    env_vars = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout, not another install
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=env_vars, capture_output=True, text=True
+    )
     return proc.returncode
 
 
