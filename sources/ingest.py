@@ -28,7 +28,15 @@ import pyarrow.parquet as pq
 
 from sources.declarations import SourceDeclaration, header_key
 from sources.normalise import clean, normalise
-from sources.readers import ParquetReader, RawBatch, ReadError, RestartFile, format_of, open_reader
+from sources.readers import (
+    ParquetReader,
+    RawBatch,
+    ReadError,
+    RestartFile,
+    format_of,
+    open_reader,
+    sniff_magic,
+)
 from sources.schema import QUARANTINE_SCHEMA, entity_schema
 
 STRING = pa.string()
@@ -363,6 +371,12 @@ def landing_files(landing_dir: Path, source: str, load_date: date) -> list[Path]
     return landing_entries(landing_dir, source, load_date)[0]
 
 
+def _looks_binary(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    return sniff_magic(head) is not None or b"\x00" in head
+
+
 def count_rows(path: Path, fmt: str | None, decl: SourceDeclaration) -> int | None:
     """Data rows of a file rejected whole, as far as it can be read (None: not at all)."""
     if fmt is None:
@@ -378,8 +392,14 @@ def count_rows(path: Path, fmt: str | None, decl: SourceDeclaration) -> int | No
                 continue
             n += batch.num_rows + len(batch.bad_rows)
         return n
-    except Exception:  # noqa: BLE001 - unreadable for counting too: fall back to what was read
-        return None
+    except Exception:  # noqa: BLE001 - unreadable for counting too
+        pass
+    if fmt == "csv" and not _looks_binary(path):
+        # not decodable as declared: count its physical lines (header excluded, blank lines not rows)
+        with path.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+        return max(lines - 1, 0)
+    return None
 
 
 class _FileSink:

@@ -82,3 +82,39 @@ def test_a_commit_killed_between_two_renames_is_completed_by_the_next_run(env):
     expected = sorted([f"A{i}" for i in range(3)] + [f"B{i}" for i in range(4)])
     assert _ids(env) == expected
     assert list((env.lake / ".staging").glob("*")) == []  # the dead run's staging is cleaned up
+
+
+def test_recovery_leaves_a_live_runs_commit_alone(env):
+    import json
+
+    from sources import recover_commits
+    from sources.ingest import _lock
+
+    # a run that is mid-commit: its staging is locked and its journal written
+    staging = env.lake / ".staging" / "customers-live"
+    (staging / "lake").mkdir(parents=True)
+    (staging / "lake" / "part-00000.parquet").write_bytes(b"staged")
+    part_dir = env.lake / "customers" / f"load_date={D.isoformat()}"
+    journal = env.lake / ".commits" / "customers-live.json"
+    journal.parent.mkdir(parents=True)
+    plan = {
+        "source": "customers",
+        "load_date": D.isoformat(),
+        "staging": str(staging),
+        "part_dir": str(part_dir),
+        "parts": [[str(staging / "lake" / "part-00000.parquet"), "customers-0000.parquet"]],
+        "q_dir": str(env.quarantine / "customers" / f"load_date={D.isoformat()}"),
+        "q_staged": None,
+    }
+    journal.write_text(json.dumps(plan))
+    held = _lock(staging)
+    try:
+        assert recover_commits(env.lake, env.quarantine) == []
+        assert journal.exists() and (staging / "lake" / "part-00000.parquet").exists()
+        assert not part_dir.exists()
+    finally:
+        held.close()
+    # once its process is gone (the lock released), the next recovery finishes it
+    assert recover_commits(env.lake, env.quarantine) == [f"customers@{D.isoformat()}"]
+    assert (part_dir / "customers-0000.parquet").read_bytes() == b"staged"
+    assert not journal.exists() and not staging.exists()

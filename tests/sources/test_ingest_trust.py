@@ -130,3 +130,21 @@ def test_a_field_longer_than_the_limit_is_quarantined(env):
     assert sorted(r["reason"] for r in q) == ["too_long:first_name"] * 2
     assert all(len(r["value"]) < 1000 and f"{len(huge):,} characters" in r["value"] for r in q)
     assert all(len(r["raw"]) < 2 * MAX_FIELD_CHARS for r in q)  # the quarantine does not keep 20 MB
+
+
+def test_a_csv_not_decodable_as_declared_counts_its_lines(env, tmp_path):
+    from sources.declarations import load_declarations
+
+    ddir = tmp_path / "decls"
+    ddir.mkdir()
+    (ddir / "shop_utf8.yml").write_text(
+        "entity: products\ncsv: {encoding: utf-8}\ncolumns:\n  product_id: {required: true}\n  name: {}\n"
+    )
+    decl = load_declarations(ddir)["shop_utf8"]
+    env.decls = {**env.decls, "shop_utf8": decl}
+    rows = "".join(f"P{i},สินค้า{i}\n" for i in range(5)).encode("cp874")  # TIS-620, declared UTF-8
+    env.drop("shop_utf8", "p.csv", b"product_id,name\n" + rows)
+    res = env.ingest("shop_utf8")
+    (f,) = res.files
+    assert f.error and "not valid utf-8" in f.error
+    assert (f.rows_in, f.rejected, res.rows_loaded) == (5, 5, 0)
