@@ -568,7 +568,7 @@ def ingest_partition(
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, dest)
                 file_errors.append({"file": rel, "reason": reason, "rows": fr.rows_in, "sha256": fr.sha256})
-                say(f"{tag}: {rel}: quarantined whole: {reason}")
+                say(f"{tag}: {rel}: rejected whole ({fr.rows_in:,} rows): {reason}")
             else:
                 say(
                     f"{tag}: {rel}: {fr.rows_in:,} rows, {fr.loaded:,} loaded, {fr.quarantined:,} quarantined"
@@ -627,9 +627,12 @@ def ingest_partition(
 
 
 def _lock(staging: Path):
-    """Hold an exclusive flock on `<staging>/.lock` for as long as the returned file is open."""
-    fh = (staging / ".lock").open("a")
+    """Hold an exclusive flock on `<staging>/.lock` for as long as the returned file is open. The
+    lock is taken on a private name first, so `.lock` is never seen unlocked while its run lives."""
+    tmp = staging / f".lock-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    fh = tmp.open("a")
     fcntl.flock(fh, fcntl.LOCK_EX)
+    os.replace(tmp, staging / ".lock")
     return fh
 
 
@@ -733,6 +736,7 @@ def recover_commits(lake_dir: Path | str, quarantine_dir: Path | str | None = No
         try:
             for root in roots[1:]:
                 shutil.rmtree(root / st.name, ignore_errors=True)
+            (journals / f"{st.name}.tmp").unlink(missing_ok=True)  # a journal never written whole
             shutil.rmtree(st, ignore_errors=True)
         finally:
             lock.close()

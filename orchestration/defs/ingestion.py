@@ -73,6 +73,7 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
                 "rows_rejected": result.rows_rejected,
                 # {file: reason} of every file rejected whole or refused, for the run summary
                 "rejected_files": dg.MetadataValue.json(result.rejected_files),
+                "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
                 "files": len(result.files),
                 "dagster/row_count": result.rows_loaded,
                 "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
