@@ -64,3 +64,19 @@ def test_ad_hashing_matches_every_number_the_rule_accepts(raw, expected, kind):
 @pytest.mark.parametrize(("raw", "expected", "kind"), [c for c in CASES if c[1] and c[1].startswith("+66")])
 def test_quality_suite_regex_agrees_on_normalised_thai_numbers(raw, expected, kind):
     assert bool(re.match(TH_MOBILE_REGEX, expected)) == (kind == "mobile")
+
+
+def test_the_vectorised_shortcut_is_the_rule_on_every_shape():
+    import random
+
+    rnd = random.Random(7)
+    shapes = ["0{}", "+66{}", "66{}", "{}", "+66 {}", "0{}x", "+44{}", "0-{}"]
+    values = [
+        rnd.choice(shapes).format(rnd.choice("0123456789") + f"{rnd.randrange(10**8):08d}")
+        for _ in range(2000)
+    ]
+    values += [c[0] for c in CASES]
+    r = norm_phone(pa.array(values, pa.string()))
+    expected = [parse_phone(v) for v in values]
+    assert r.values.to_pylist() == [p.e164 for p in expected]
+    assert r.extra["_is_mobile"].to_pylist() == [p.is_mobile for p in expected]
