@@ -141,3 +141,9 @@ def test_users_keep_their_own_declarations_beside_the_built_in_ones(tmp_path, mo
     (own / "orders.yml").write_text("entity: orders\ncolumns:\n  order_id: {}\n")
     with pytest.raises(DeclarationError, match=r"orders.*declared twice"):
         load_declarations()
+
+
+def test_a_sources_dir_that_is_not_a_folder_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CRM_SOURCES_DIR", str(tmp_path / "no_such_folder"))
+    with pytest.raises(DeclarationError, match="CRM_SOURCES_DIR: .*no_such_folder is not a folder"):
+        load_declarations()
