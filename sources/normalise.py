@@ -473,7 +473,7 @@ TH_MOBILE_E164_REGEX = mobile_e164_regex("TH")
 def norm_phone(arr: pa.Array, region: str = "TH") -> Normalised:
     """E.164 with default `region`; `_is_mobile` true for numbers that can receive SMS.
 
-    Each distinct value goes through `parse_phone` once (bare `0812345678` / `+66812345678`, the
+    Each distinct value goes through `parse_phone` once (Thai mobiles in their usual shapes, the
     bulk of real extracts, in Arrow: see the shortcut below). Unparseable → null, with the delivered
     text kept in `_raw` (the row is still loaded unless the declaration says otherwise)."""
     raw = clean(arr)
@@ -485,10 +485,13 @@ def norm_phone(arr: pa.Array, region: str = "TH") -> Normalised:
     mobile = pa.nulls(len(uniques), pa.bool_())
     todo = pc.is_valid(uniques)
     if region in _BUSINESS_RULES:
-        # shortcut, not a second rule: a bare `0<mobile>` or `+<cc><mobile>` (digits only) is exactly
-        # the first branch of parse_phone (the business's mobile pattern), so Arrow does it in bulk
+        # shortcut, not a second rule: `0<mobile>`, `+<cc><mobile>`, `<cc><mobile>` or a bare
+        # `<mobile>` (Excel dropped the 0), in digits with spaces, dashes, dots or brackets only
+        # (phonenumbers drops those too), is exactly parse_phone's first branch (the business's
+        # mobile pattern), so Arrow does it in bulk; test_phone_rule checks it on every shape
         cc = str(PhoneMetadata.metadata_for_region(region).country_code)
-        nsn = pc.extract_regex(uniques, rf"^(?:0|\+{cc})(?P<nsn>{_BUSINESS_RULES[region][0]})$")
+        bare = pc.replace_substring_regex(uniques, r"[\s\-.()]", "")
+        nsn = pc.extract_regex(bare, rf"^(?:0|\+?{cc})?(?P<nsn>{_BUSINESS_RULES[region][0]})$")
         hit = pc.fill_null(pc.is_valid(nsn), False)
         e164 = pc.if_else(hit, pc.binary_join_element_wise(f"+{cc}", pc.struct_field(nsn, "nsn"), ""), e164)
         mobile = pc.if_else(hit, True, mobile)

@@ -70,11 +70,14 @@ def test_the_vectorised_shortcut_is_the_rule_on_every_shape():
     import random
 
     rnd = random.Random(7)
-    shapes = ["0{}", "+66{}", "66{}", "{}", "+66 {}", "0{}x", "+44{}", "0-{}"]
-    values = [
-        rnd.choice(shapes).format(rnd.choice("0123456789") + f"{rnd.randrange(10**8):08d}")
-        for _ in range(2000)
-    ]
+    shapes = ["0{}", "+66{}", "66{}", "{}", "+66 {}", "0{}x", "+44{}", "0-{}", "+66(0){}", "0{}.", "(0){}"]
+
+    def number() -> str:
+        digits = rnd.choice("0123456789") + f"{rnd.randrange(10**8):08d}"
+        cut = rnd.randrange(1, 8)  # separators as people type them
+        return digits[:cut] + rnd.choice(["", " ", "-", ".", ") ", " - "]) + digits[cut:]
+
+    values = [rnd.choice(shapes).format(number()) for _ in range(3000)]
     values += [c[0] for c in CASES]
     r = norm_phone(pa.array(values, pa.string()))
     expected = [parse_phone(v) for v in values]
