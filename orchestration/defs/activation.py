@@ -288,6 +288,7 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     key=REPORT,
     deps=[
         dg.AssetKey(["warehouse", "campaign_results"]),
+        dg.AssetKey(["warehouse", "campaign_results_by_period"]),
         dg.AssetKey(["warehouse", "campaign_lift"]),
         dg.AssetKey(["warehouse", "rank_summary"]),
         dg.AssetKey(["warehouse", "rank_migration"]),

@@ -204,7 +204,8 @@ def campaign_report(demo_crm: DemoCrm):
         customer_keys=keys,
     )
     assert run_daily(replace(settings, as_of=DAY2)), f"daily run of {DAY2} failed"
-    return settings.reports_dir / DAY2.isoformat() / "campaign_report.html"
+    # filed like the exports under the send date of DAY2's run
+    return settings.reports_dir / send_date_for(DAY2.isoformat()).isoformat() / "campaign_report.html"
 
 
 def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campaign_report, tmp_path):
