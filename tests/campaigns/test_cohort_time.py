@@ -99,3 +99,27 @@ def test_kpi_stays_in_progress_until_its_window_closes(build_as_of, built):
     ]
     closed = _cohort(built["warehouse"], EMAIL_CAMPAIGN)
     assert closed == [(SEND, 53, pytest.approx(3 / 53), 30, "missed", "missed", False, "application_process")]
+
+
+def test_cli_kpi_table_shows_status_with_interim_actual(build_as_of, built, monkeypatch):
+    from rich.console import Console
+
+    from crmloop import summary
+    from crmloop.settings import Settings
+
+    def kpi_lines(warehouse) -> list[str]:
+        monkeypatch.setenv("CRM_HOME", str(warehouse.parent))
+        monkeypatch.setattr(summary, "console", Console(width=250, record=True))
+        summary.print_kpis(Settings.from_env())
+        text = summary.console.export_text()
+        return [
+            " ".join(line.replace("│", " ").split()) for line in text.splitlines() if EMAIL_CAMPAIGN in line
+        ]
+
+    assert kpi_lines(build_as_of(MID_WINDOW)["warehouse"]) == [
+        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% in progress (day 11 of 30)"
+    ]
+    assert kpi_lines(built["warehouse"]) == [
+        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% missed the application process was too"
+        " complicated: people clicked but few applied"
+    ]
