@@ -81,7 +81,7 @@
         'target_unrealistic_for_segment': 'missed the target but a significant lift: the target is unrealistic for this segment',
         'unrealistic_kpi': 'unrealistic KPI: the target is far above what any channel has achieved before',
         'did_not_respond': 'the campaign did not attract the target: the audience did not respond at all',
-        'did_not_attract': 'the campaign did not attract the target: the funnel works but too few responded, with no lift over the holdout',
+        'did_not_attract': 'the campaign did not attract the target: the funnel works but too few responded',
         'no_cause_found': 'no cause found in the funnel: no step is below its threshold and the shortfall is too small to tell from chance',
         'no_lift': 'met the target but no lift over the holdout: these people would have bought anyway',
     }) }}

@@ -76,7 +76,11 @@ judged as (
 diagnosed as (
     select j.*,
         case
-            when kpi_state = 'met' and lift_measurable and not (lift_significance = 'significant' and lift > 0)
+            -- met, and the holdout shows the campaign caused no lift: significantly negative, or not
+            -- significant with an interval that rules out a lift of campaign_min_lift or more
+            when kpi_state = 'met' and lift_measurable
+                 and ((lift_significance = 'significant' and lift < 0)
+                      or (lift_significance <> 'significant' and lift_ci_high < {{ var('campaign_min_lift', 0.05) }}))
                 then 'no_lift'
             when kpi_state <> 'missed' then null
             when channel in ('email', 'sms') and delivered_rate < {{ var('campaign_min_delivered_rate', 0.9) }}
