@@ -22,10 +22,8 @@ from crmloop.demo_data.simulated_customers import (
     FeedbackRates,
     simulate_feedback,
 )
-from sources import schema
 from sources.declarations import load_declarations
 from sources.ingest import ingest_partition
-from sources.webhooks.lake import DECLARATIONS_DIR, FEEDBACK_ENTITY_COLUMNS
 from tests.campaigns.conftest import SELECT, release_dbt_connection
 from tests.campaigns.scenario import cid, email, phone
 from tests.dbt.dbt_helpers import dbt_in_process, query
@@ -83,15 +81,9 @@ def _state_warehouse(warehouse, plan) -> None:
         con.close()
 
 
-@pytest.fixture
-def declarations(monkeypatch):
-    for entity, cols in FEEDBACK_ENTITY_COLUMNS.items():
-        monkeypatch.setitem(schema.ENTITY_COLUMNS, entity, cols)
-    decls = load_declarations(DECLARATIONS_DIR)
-    decls.update(
-        {k: v for k, v in load_declarations().items() if k in ("consents", "orders", "campaign_responses")}
-    )
-    return decls
+@pytest.fixture(scope="module")
+def declarations():
+    return load_declarations()
 
 
 def test_judged_results_recover_each_simulated_cause(tmp_path, declarations):
