@@ -47,8 +47,9 @@ class Ingested:
     rows_in: int
     loaded: int
     quarantined: int
+    rejected_rows: int = 0  # rows of the files rejected whole
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (landing file, reason)
-    reasons: dict[str, int] = field(default_factory=dict)  # quarantine reason -> rows
+    reasons: dict[str, int] = field(default_factory=dict)  # top quarantine reasons -> rows
 
     def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
         return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -84,8 +85,9 @@ def _ingested(ev, partition: str) -> Ingested | None:
         rows_in=int(_meta(md, "rows_in", 0)),
         loaded=int(_meta(md, "rows_loaded", 0)),
         quarantined=int(_meta(md, "rows_quarantined", 0)),
-        rejected=[(r["file"], r["reason"]) for r in _meta(md, "rejected_files", [])],
-        reasons={str(k): int(v) for k, v in _meta(md, "quarantine_reason_counts", {}).items()},
+        rejected_rows=int(_meta(md, "rows_rejected", 0)),
+        rejected=sorted(_meta(md, "rejected_files", {}).items()),
+        reasons={str(k): int(v) for k, v in _meta(md, "top_quarantine_reasons", {}).items()},
     )
 
 

@@ -73,7 +73,7 @@ def test_summary_names_the_rejected_file_with_its_reason(blocked):
 def test_summary_gives_quarantined_rows_per_source_with_top_reasons(blocked):
     _, text = blocked
     assert (
-        f"  lake/customers {DAY}: 5 rows in, 2 loaded, 3 quarantined "
+        f"  lake/customers {DAY}: 7 rows in, 2 loaded, 3 quarantined, 2 in rejected files "
         "(top reasons: missing:source_customer_id 2, missing:source_system 1)"
     ) in text.splitlines()
     others = len(load_declarations()) - 1
