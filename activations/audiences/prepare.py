@@ -180,7 +180,7 @@ def prepare_messages(
     con = duckdb.connect(str(warehouse_path))
     try:
         audience, profiles_by_campaign, summary = compute_audiences(con, plan, as_of, send_date, progress)
-        write_audiences(con, audience, send_date)
+        write_audiences(con, audience, send_date, summary.memberships)
         lake = Path(lake_dir) if lake_dir is not None else Path(warehouse_path).parent / "lake"
         slist = pd.concat([load_suppression_list(con), load_event_suppressions(lake)], ignore_index=True)
         window = plan.frequency_cap.window_days
