@@ -120,6 +120,11 @@ class Settings:
         return self.home / "outbox"
 
     @property
+    def snapshots_dir(self) -> Path:
+        """Frozen audiences per send date: what the audience gate checked is what the channels send."""
+        return self.home / "snapshots"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.home / "data_docs"
 

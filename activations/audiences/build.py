@@ -285,18 +285,20 @@ def compute_audiences(
     send_date: date,
     progress: Progress | None = None,
     statuses: tuple[str, ...] = ("active",),
+    lake_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], AudienceSummary]:
     """Audience rows of the campaigns that send on `send_date`, the profiles per campaign, and the
     counts (no writes). The audience is who ENTERS today (journeys.decide_entries) on the
     campaign's first channels, plus the follow-ups due today; `summary.memberships` holds today's
     entries for `write_audiences`. `statuses`: the campaign statuses that count (a live run:
-    active only; a preview: draft too)."""
+    active only; a preview: draft too). `lake_dir`: where campaign responses and email
+    opens/clicks are read from (non-responders, response triggers); None: nobody has responded."""
     cols = profile_columns(con)
     fields = set().union(*(template_fields(c) for c in plan.campaigns))
     summary = AudienceSummary(as_of=as_of, send_date=send_date)
     memberships = load_memberships(con)
     rank_history = load_rank_history(con, as_of)
-    responses = load_responses(con, as_of)
+    responses = load_responses(lake_dir, as_of)
     frames: list[pd.DataFrame] = []
     entries: list[pd.DataFrame] = []
     profiles_by_campaign: dict[str, pd.DataFrame] = {}
@@ -417,12 +419,16 @@ def build_audiences(
     as_of: date,
     send_date: date,
     progress: Progress | None = None,
+    lake_dir: str | Path | None = None,
 ) -> AudienceSummary:
-    """Build and write the audiences of every active campaign; return the counts."""
+    """Build and write the audiences of every active campaign; return the counts.
+
+    `lake_dir` default: `<warehouse folder>/lake` (campaign responses, email opens/clicks)."""
     plan = coerce_plan(plan)
+    lake = Path(lake_dir) if lake_dir is not None else Path(warehouse_path).parent / "lake"
     con = duckdb.connect(str(warehouse_path))
     try:
-        audience, _, summary = compute_audiences(con, plan, as_of, send_date, progress)
+        audience, _, summary = compute_audiences(con, plan, as_of, send_date, progress, lake_dir=lake)
         write_audiences(con, audience, send_date, summary.memberships)
     finally:
         con.close()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -289,29 +290,42 @@ def load_rank_history(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFra
     ).df()
 
 
-def load_responses(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """Campaign responses (RSVP, applied, ...) and email opens/clicks per campaign × customer, up to D."""
-    parts = []
-    if _table_exists(con, "intermediate", "int_campaign_responses"):
-        parts.append(
-            "SELECT campaign_id, customer_id, CAST(occurred_at AS DATE) AS responded_on "
-            "FROM intermediate.int_campaign_responses WHERE CAST(occurred_at AS DATE) <= $as_of"
+def load_responses(lake_dir: str | Path | None, as_of: date) -> pd.DataFrame:
+    """Campaign responses (RSVP, applied, ...) and email opens/clicks per campaign × customer, from
+    the lake partitions loaded on or before D (the provider feedback the webhooks landed): the
+    first response date of each person to each campaign."""
+    empty = pd.DataFrame({c: pd.Series(dtype="object") for c in RESPONSE_COLUMNS})
+    if lake_dir is None:
+        return empty
+    lake = Path(lake_dir)
+    parts, params = [], []
+    for entity, where in (
+        ("campaign_responses", "TRUE"),
+        ("email_events", "lower(event) IN ({})".format(", ".join(f"'{e}'" for e in RESPONSE_EMAIL_EVENTS))),
+    ):
+        files = sorted(
+            str(f)
+            for d in (lake / entity).glob("load_date=*")
+            if d.name.removeprefix("load_date=") <= as_of.isoformat()
+            for f in d.glob("*.parquet")
         )
-    if _table_exists(con, "intermediate", "int_email_events"):
-        events = ", ".join(f"'{e}'" for e in RESPONSE_EMAIL_EVENTS)
-        parts.append(
-            "SELECT campaign_id, customer_id, CAST(occurred_at AS DATE) AS responded_on "
-            f"FROM intermediate.int_email_events WHERE event IN ({events}) AND CAST(occurred_at AS DATE) <= $as_of"
-        )
+        if files:
+            parts.append(
+                "SELECT CAST(campaign_id AS VARCHAR) AS campaign_id, CAST(customer_id AS VARCHAR) AS customer_id, "
+                f"CAST(occurred_at AS DATE) AS responded_on FROM read_parquet(?, union_by_name = true) WHERE {where}"
+            )
+            params.append(files)
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in RESPONSE_COLUMNS})
-    sql = " UNION ALL ".join(parts)
-    df = con.execute(
-        f"SELECT campaign_id, customer_id, min(responded_on) AS responded_on FROM ({sql}) "
-        "WHERE campaign_id IS NOT NULL AND customer_id IS NOT NULL GROUP BY ALL",
-        {"as_of": as_of},
-    ).df()
-    return df
+        return empty
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            f"SELECT campaign_id, customer_id, min(responded_on) AS responded_on FROM ({' UNION ALL '.join(parts)}) "
+            "WHERE campaign_id IS NOT NULL AND customer_id IS NOT NULL AND responded_on <= ? GROUP BY ALL",
+            [*params, as_of],
+        ).df()
+    finally:
+        con.close()
 
 
 def write_memberships(con: duckdb.DuckDBPyConnection, entries: pd.DataFrame, send_date: date) -> None:

@@ -17,6 +17,7 @@ def build_definitions() -> dg.Definitions:
         assets=[
             *ingestion.ingestion_assets(),
             *warehouse.warehouse_assets(settings),
+            *activation.external_tables,
             activation.campaign_audiences,
             activation.channels,
             activation.campaign_state,

@@ -18,6 +18,8 @@ from activations.audiences.build import build_audiences
 from activations.audiences.journeys import MEMBERSHIP_TABLE
 from activations.plan.spec import DEFAULT_PLAN_PATH, parse_plan
 from tests.activations.profiles_fixture import append_profiles, profile, write_profiles
+from tests.campaigns.scenario import write_lake_entity
+from tests.dbt.lake_fixtures import write_partition
 
 D0 = date(2026, 11, 10)
 
@@ -145,19 +147,23 @@ def _vip(cid: str, as_of: date) -> dict:
 
 
 def _responses(wh: Path, rows: list[tuple[str, str, date]]) -> None:
-    con = duckdb.connect(str(wh))
-    try:
-        con.execute("CREATE SCHEMA IF NOT EXISTS intermediate")
-        con.execute(
-            "CREATE OR REPLACE TABLE intermediate.int_campaign_responses (response_id VARCHAR, campaign_id VARCHAR,"
-            " customer_id VARCHAR, response VARCHAR, occurred_at TIMESTAMP)"
+    """RSVPs in the lake next to the warehouse (<folder>/lake/campaign_responses), landed the day they happen."""
+    for i, (campaign, customer, day) in enumerate(rows):
+        write_partition(
+            wh.parent / "lake",
+            "campaign_responses",
+            day,
+            [
+                {
+                    "response_id": f"r{i}",
+                    "campaign_id": campaign,
+                    "customer_id": customer,
+                    "response": "rsvp",
+                    "occurred_at": _ts(day),
+                }
+            ],  # fmt: skip
+            file_no=i + 1,
         )
-        con.executemany(
-            "INSERT INTO intermediate.int_campaign_responses VALUES (?, ?, ?, 'rsvp', ?)",
-            [(f"r{i}", c, cu, _ts(d)) for i, (c, cu, d) in enumerate(rows)],
-        )
-    finally:
-        con.close()
 
 
 def test_broadcast_sends_once_and_reminds_only_non_responders(tmp_path: Path):
@@ -221,13 +227,22 @@ def test_prospect_welcome_sms_follows_up_only_those_who_did_not_open(tmp_path: P
         return [profile(c, "Prospect", as_of=d, registered_at=_ts(reg)) for c in ids]
 
     wh = write_profiles(tmp_path / "w.duckdb", rows(reg - timedelta(days=1)))
-    con = duckdb.connect(str(wh))
-    con.execute("CREATE SCHEMA intermediate")
-    con.execute(
-        "CREATE TABLE intermediate.int_email_events AS SELECT 'e1' AS event_id, 'open' AS event, "
-        "TIMESTAMP '2026-11-12 09:00:00' AS occurred_at, 'prospect_welcome' AS campaign_id, 'C00012' AS customer_id"
+    opened = reg + timedelta(days=2)  # C00012 opens the welcome email the day after it arrives
+    write_lake_entity(
+        tmp_path / "lake",
+        "email_events",
+        opened.isoformat(),
+        [
+            {
+                "event_id": "e1",
+                "event": "open",
+                "occurred_at": _ts(opened),
+                "campaign_id": "prospect_welcome",
+                "customer_id": "C00012",
+                "email": "c12@example.co.th",
+            }
+        ],  # fmt: skip
     )
-    con.close()
     _days(wh, _plan(), reg, 6, rows)
     entry = reg + timedelta(days=1)
     assert _sent(wh, "prospect_welcome", "email") == [(entry, c) for c in ids]
