@@ -336,3 +336,70 @@ def write_memberships(con: duckdb.DuckDBPyConnection, entries: pd.DataFrame, sen
     con.execute(f"DELETE FROM {MEMBERSHIP_TABLE} WHERE entered_on = ?", [send_date])
     if len(entries):
         con.execute(f"INSERT INTO {MEMBERSHIP_TABLE} SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM df")
+
+
+def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> list[dict]:
+    """Per campaign, what a send date did (read-only): state (`active`, `ended`, `draft`, `starts
+    on …`), people who entered, follow-up rows due, people sent to (ledger rows of the day not
+    failed), and repeats: people whose entry send today follows an earlier send of the same
+    campaign (a re-entry; 0 where the rules say once). Follow-ups inside a journey are not repeats."""
+    rows: list[dict] = []
+    path = Path(warehouse_path)
+    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
+    try:
+        has_m = con is not None and _table_exists(con, "activations", "campaign_memberships")
+        has_l = con is not None and _table_exists(con, "activations", "send_ledger")
+        has_a = con is not None and _table_exists(con, "marts", "campaign_audience_snapshots")
+        for camp in plan.campaigns:
+            if camp.status != "active":
+                state = camp.status
+            elif send_date > camp.end_date:
+                state = "ended"
+            elif send_date < camp.start_date:
+                state = f"starts on {camp.start_date}"
+            else:
+                state = "active"
+            entered = follow_ups = sent = repeats = 0
+            if has_m:
+                entered = con.execute(
+                    f"SELECT count(*) FROM {MEMBERSHIP_TABLE} WHERE campaign_id = ? AND entered_on = ?",
+                    [camp.id, send_date],
+                ).fetchall()[0][0]
+            if has_a:
+                follow_ups = con.execute(
+                    "SELECT count(*) FROM marts.campaign_audience_snapshots WHERE campaign_id = ? AND send_date = ? "
+                    "AND reason_included LIKE 'follow-up %'",
+                    [camp.id, send_date],
+                ).fetchall()[0][0]
+            if has_l:
+                sent = con.execute(
+                    "SELECT count(DISTINCT customer_id) FROM activations.send_ledger "
+                    "WHERE campaign_id = ? AND send_date = ? AND status <> 'failed'",
+                    [camp.id, send_date],
+                ).fetchall()[0][0]
+            if has_l and has_m:
+                repeats = con.execute(
+                    f"""SELECT count(DISTINCT l.customer_id) FROM activations.send_ledger l
+                        JOIN {MEMBERSHIP_TABLE} m ON m.campaign_id = l.campaign_id AND m.customer_id = l.customer_id
+                         AND m.entered_on = l.send_date
+                        WHERE l.campaign_id = ? AND l.send_date = ? AND l.status <> 'failed'
+                          AND EXISTS (SELECT 1 FROM activations.send_ledger e WHERE e.campaign_id = l.campaign_id
+                                      AND e.customer_id = l.customer_id AND e.send_date < l.send_date
+                                      AND e.status <> 'failed')""",
+                    [camp.id, send_date],
+                ).fetchall()[0][0]
+            rows.append(
+                {
+                    "campaign_id": camp.id,
+                    "kind": camp.kind,
+                    "state": state,
+                    "entered": int(entered),
+                    "follow_ups": int(follow_ups),
+                    "sent": int(sent),
+                    "repeats": int(repeats),
+                }
+            )
+    finally:
+        if con is not None:
+            con.close()
+    return rows

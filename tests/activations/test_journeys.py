@@ -15,7 +15,8 @@ import pytest
 
 from activations.audiences import build as build_mod
 from activations.audiences.build import build_audiences
-from activations.audiences.journeys import MEMBERSHIP_TABLE
+from activations.audiences.journeys import MEMBERSHIP_TABLE, journey_day_summary
+from activations.delivery.ledger import DDL as LEDGER_DDL
 from activations.plan.spec import DEFAULT_PLAN_PATH, parse_plan
 from tests.activations.profiles_fixture import append_profiles, profile, write_profiles
 from tests.campaigns.scenario import write_lake_entity
@@ -323,3 +324,47 @@ def test_rerun_crash_rerun_and_backfill_give_the_same_journeys_as_one_clean_pass
     for d in days:  # a backfill over the whole range after days 1-3 had run
         run(backfill, d)
     assert _state(backfill) == expected
+
+
+def _send_everything(wh: Path, send_date: date) -> None:
+    """What delivery would record: a `sent` ledger row for every audience row of the day that is not held out."""
+    con = duckdb.connect(str(wh))
+    try:
+        con.execute(LEDGER_DDL)
+        con.execute(
+            "INSERT INTO activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id, batch_id,"
+            " address, status, intent_at) SELECT campaign_id, customer_id, channel, send_date, 'sid', 'b', address,"
+            " 'sent', TIMESTAMP '2026-01-01 02:00:00' FROM marts.campaign_audience_snapshots"
+            " WHERE send_date = ? AND NOT holdout",
+            [send_date],
+        )
+    finally:
+        con.close()
+
+
+def test_day_summary_counts_entries_sends_and_repeats(tmp_path: Path):
+    last1 = D0 - timedelta(days=366)
+    crossing1 = last1 + timedelta(days=366)
+    last2 = crossing1 + timedelta(days=30)
+    crossing2 = last2 + timedelta(days=366)
+    plan = _plan(
+        {"holdout_share: 0.10\n\n  - id: new_thank_you": "holdout_share: 0.0\n\n  - id: new_thank_you"}
+    )
+    wh = write_profiles(tmp_path / "w.duckdb", [_lapsed_regular("C00031", last1, D0 - timedelta(days=1))])
+    days = {}
+    for as_of, last in [(crossing1, last1), (crossing1 + timedelta(days=1), last1), (crossing2, last2)]:
+        append_profiles(wh, [_lapsed_regular("C00031", last, as_of)])
+        send = as_of + timedelta(days=1)
+        build_audiences(wh, plan, as_of, send)
+        _send_everything(wh, send)
+        days[send] = {r["campaign_id"]: r for r in journey_day_summary(wh, plan, send)}
+    first, next_day, again = (days[d]["regular_winback"] for d in sorted(days))
+    assert (first["entered"], first["sent"], first["repeats"]) == (1, 1, 0)
+    assert (next_day["entered"], next_day["sent"], next_day["repeats"]) == (0, 0, 0)
+    assert (again["entered"], again["sent"], again["repeats"]) == (1, 1, 1)  # re-entry after the cooldown
+    assert first["state"] == "active" and first["kind"] == "trigger"
+    ended = _plan({"    end_date: 2030-12-31\n    holdout_share: 0.10\n\n  - id: new_thank_you": (
+        f"    end_date: {D0}\n    holdout_share: 0.10\n\n  - id: new_thank_you"
+    )})  # fmt: skip
+    rows = {r["campaign_id"]: r for r in journey_day_summary(wh, ended, D0 + timedelta(days=1))}
+    assert rows["regular_winback"]["state"] == "ended" and rows["vip_party"]["state"] == "active"
