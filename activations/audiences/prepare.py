@@ -224,7 +224,7 @@ def compute_frames(
         raise ValueError("prepare_messages: `now` must be timezone-aware")
     t0 = time.perf_counter()
     audience, profiles_by_campaign, summary = compute_audiences(
-        con, plan, as_of, send_date, progress, statuses
+        con, plan, as_of, send_date, progress, statuses, lake_dir=lake_dir
     )
     slist = pd.concat([load_suppression_list(con), load_event_suppressions(lake_dir)], ignore_index=True)
     window = plan.frequency_cap.window_days

@@ -490,6 +490,21 @@ class Campaign(_Strict):
     def active_on(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
 
+    def content_hash(self) -> str:
+        """sha256 of what a person receives and who receives it: name, segment, channels, every
+        template, the journey rules and dates (not the KPI, the objective or the status). An
+        approval is for one content hash; any change needs a new one."""
+        import hashlib
+        import json
+
+        body = self.model_dump(
+            mode="json",
+            exclude={"kpi", "objective", "status"},
+            warnings=False,
+        )
+        body["reentry"] = self.reentry if isinstance(self.reentry, str | None) else self.reentry.model_dump()
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
     def reentry_days(self) -> int | None:
         """Days after an entry before the same person may enter again; None = never."""
         return None if self.reentry in (None, "never") else self.reentry.after_days

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from activations.delivery.config import SECRET_NAMES
-from crmloop.settings import TIMEZONE
+from crmloop.settings import TIMEZONE, Settings
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 from orchestration.defs.warehouse import WAREHOUSE_POOL
@@ -109,6 +109,25 @@ def recorded_snapshot_sha256(instance: dg.DagsterInstance, partition_key: str) -
         return None
     value = records[0].asset_materialization.metadata.get("snapshot_sha256")
     return None if value is None else str(value.value)
+
+
+def _withhold_unapproved(prepared, settings: Settings, mode: str, log) -> dict[str, str]:
+    """Live mode: campaigns whose current content has no approval send nothing (one line each, logged).
+    Sandbox mode writes to the local outbox only and needs no approval."""
+    from activations.plan.approvals import live_refusals, load_approvals
+    from activations.plan.spec import load_plan
+
+    if mode != "live":
+        return {}
+    refusals = live_refusals(load_plan(settings.plan_path), load_approvals(settings.approvals_path))
+    withheld = {}
+    for cid, why in refusals.items():
+        pc = prepared.campaigns.get(cid)
+        if pc is not None and pc.active and any(b.eligible for b in pc.channels.values()):
+            prepared.withhold(cid)
+            withheld[cid] = why
+            log.warning(f"not sent: {why}")
+    return withheld
 
 
 def _batches_markdown(prepared, channels: tuple[str, ...] | None = None) -> str:
@@ -265,6 +284,7 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
     )
     context.log.info(f"sending the frozen audience {snap.sha256[:12]}… ({snap.folder})")
     cfg = DeliveryConfig.from_env(home=settings.home, env={**os.environ, **providers.as_env()})
+    refused = _withhold_unapproved(prepared, settings, cfg.mode, context.log)
     selected = context.selected_asset_keys
     if selected & {EMAIL, SMS, ADS}:
         delivered = deliver_prepared(prepared, settings, cfg=cfg, progress=context.log.info)
@@ -278,6 +298,8 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
         meta["campaigns"] = dg.MetadataValue.md(_batches_markdown(prepared, (channel,)))
         meta["mode"] = cfg.mode
         meta["snapshot_sha256"] = snap.sha256
+        if refused:
+            meta["refused_campaigns"] = dg.MetadataValue.md("\n".join(f"- {why}" for why in refused.values()))
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
     if FILES in selected:
         manifests = write_exports(prepared, settings.exports_dir, progress=context.log.info)
