@@ -18,7 +18,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from crmloop.demo_data import generate
+from crmloop.demo_data.generate import generate
 
 
 def _cpu() -> float:

@@ -129,7 +129,7 @@ def gen_orders(n: int, customers: int, path: Path, seed: int = 2, chunk: int = 2
 
 def _demo_generator():
     try:
-        from crmloop.demo_data import generate  # type: ignore[attr-defined]
+        from crmloop.demo_data.generate import generate  # type: ignore[attr-defined]
     except Exception:
         return None
     return generate
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             import subprocess
 
             code = (
-                "from pathlib import Path; from crmloop.demo_data import generate; "
+                "from pathlib import Path; from crmloop.demo_data.generate import generate; "
                 f"generate(customers={args.customers}, seed=42, out=Path({str(landing)!r}), "
                 f"orders_scale={args.orders_per_customer / 2.15})"
             )

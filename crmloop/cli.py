@@ -60,7 +60,7 @@ def main() -> None:
 )
 def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
     """Generate a realistic Thai retailer's source extracts into a landing directory."""
-    from crmloop.demo_data import generate
+    from crmloop.demo_data.generate import generate
 
     day = date.fromisoformat(as_of) if as_of else default_as_of()
     summary = generate(customers=customers, seed=seed, out=Path(out), as_of=day)

@@ -17,10 +17,10 @@ from crmloop.settings import Settings
 
 
 def run_preview(settings: Settings, as_json: bool = False, console: Console | None = None) -> dict:
+    from activations.audiences.prepare import send_clock
     from activations.audiences.preview import preview
     from activations.plan.approvals import load_approvals
     from activations.plan.spec import load_plan
-    from orchestration.defs.activation import send_clock
 
     console = console or Console()
     plan = load_plan(settings.plan_path)

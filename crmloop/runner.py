@@ -198,7 +198,7 @@ def run_demo(customers: int, seed: int) -> bool:
     campaign's KPI with its target."""
     from dataclasses import replace
 
-    from crmloop.demo_data import generate
+    from crmloop.demo_data.generate import generate
     from crmloop.demo_data.simulated_customers import sends_from_warehouse, simulate_feedback
     from orchestration.defs.activation import send_date_for
 

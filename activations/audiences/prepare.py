@@ -36,6 +36,21 @@ from activations.audiences.suppression import (
 from activations.plan.spec import CONSENT_COLUMN, Plan, coerce_plan
 from activations.plan.templates import CampaignRenderer, pick_language, sms_cost, sms_segments
 
+
+def send_clock(send_date: date, timezone: str = "Asia/Bangkok") -> datetime:
+    """The time the sends of a send date happen: now, or 02:00 local on the send date for a
+    backfill / replay / preview of another day (it decides SMS quiet hours)."""
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(timezone)
+    now = datetime.now(tz)
+    return (
+        now
+        if now.date() == send_date
+        else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
+    )
+
+
 FIELD_KEYS = ("first_name", "last_name", "email", "phone", "address", "district", "province", "postal_code")
 
 

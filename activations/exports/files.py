@@ -17,12 +17,12 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from activations.audiences.messages import Message, PreparedCampaign, PreparedCampaigns
-from activations.exports.xlsx import XlsxWriter
+from activations.exports.xlsx import MarketerWorkbook
 
 # channel -> [(column, description, getter)]
 Getter = Callable[[Message], Any]
@@ -120,21 +120,32 @@ def _cell(v: Any) -> Any:
     return v
 
 
-_WIDE = {"subject", "sms_text", "letter", "call_script", "mailing_address", "address", "description"}
+SHEET_TITLES = {
+    "email": "email list",
+    "sms": "SMS list",
+    "ads": "ad audience",
+    "direct_mail": "direct mail list",
+    "phone": "call list",
+}
 
 
-def _widths(names: list[str]) -> list[int]:
-    return [60 if n in _WIDE else 34 if n == "send_id" else 18 for n in names]
+def sheet_title(campaign: PreparedCampaign, channel: str, send_date: date) -> str:
+    """The title row of a channel's sheet: campaign, what the list is, send date and count."""
+    n = campaign.channels[channel].eligible
+    return (
+        f"{campaign.name} ({campaign.campaign_id}) · {SHEET_TITLES[channel]} · send date "
+        f"{send_date.isoformat()} · {n:,} {'person' if n == 1 else 'people'}"
+    )
 
 
-def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]]:
+def write_files(folder: Path, campaign: PreparedCampaign, send_date: date) -> list[dict[str, Any]]:
     """The XLSX (one sheet per channel, continued on `<channel>_2`... past Excel's row limit, plus
     a `columns` sheet) and one CSV per channel, rendering each message once for both."""
     xlsx = folder / f"{campaign.campaign_id}.xlsx"
     xlsx_tmp = xlsx.with_name(xlsx.name + ".tmp")
     csv_entries: list[dict[str, Any]] = []
     sheets: list[str] = []
-    with XlsxWriter(xlsx_tmp) as xw:
+    with MarketerWorkbook(xlsx_tmp) as xw:
         for ch, batch in campaign.channels.items():
             cols = CHANNEL_COLUMNS[ch]
             names = [c[0] for c in cols]
@@ -154,13 +165,18 @@ def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]
                         count += 1
                         yield row
 
-                sheets += xw.add_sheet(ch, names, rows(), _widths(names))
+                sheets += xw.add_sheet(ch, names, rows(), title=sheet_title(campaign, ch, send_date))
             os.replace(tmp, path)
             csv_entries.append(
                 {"name": path.name, "kind": "csv", "channel": ch, "rows": count, "encoding": "utf-8-sig"}
             )
         desc = [[ch, name, d] for ch in campaign.channels for name, d, _ in CHANNEL_COLUMNS[ch]]
-        xw.add_sheet("columns", ["sheet", "column", "description"], desc, [14, 18, 80])
+        xw.add_sheet(
+            "columns",
+            ["sheet", "column", "description"],
+            desc,
+            title=f"{campaign.name}: what each column holds",
+        )
     os.replace(xlsx_tmp, xlsx)
     rows_per_channel = {e["channel"]: e["rows"] for e in csv_entries}
     return [
@@ -175,7 +191,7 @@ def write_campaign_exports(
     """Write one campaign's files; returns its manifest (also written as manifest.json)."""
     folder = Path(exports_dir) / prepared.send_date.isoformat() / campaign.campaign_id
     folder.mkdir(parents=True, exist_ok=True)
-    files = write_files(folder, campaign)
+    files = write_files(folder, campaign, prepared.send_date)
     for f in files:
         p = folder / f["name"]
         f["bytes"] = p.stat().st_size

@@ -10,8 +10,7 @@ that snapshot and the channels send exactly it, refusing one whose hash differs.
 import json
 import os
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -89,15 +88,11 @@ def send_date_for(partition_key: str) -> date:
     return date.fromisoformat(partition_key) + timedelta(days=1)
 
 
-def send_clock(send_date: date) -> datetime:
-    """The time the sends happen: now, or 02:00 Bangkok on the send date for a backfill/replay."""
-    tz = ZoneInfo(TIMEZONE)
-    now = datetime.now(tz)
-    return (
-        now
-        if now.date() == send_date
-        else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
-    )
+def send_clock(send_date: date):
+    """The time the sends happen (activations.audiences.prepare.send_clock, in the plan's time zone)."""
+    from activations.audiences.prepare import send_clock as clock
+
+    return clock(send_date, TIMEZONE)
 
 
 def recorded_snapshot_sha256(instance: dg.DagsterInstance, partition_key: str) -> str | None:
@@ -270,7 +265,8 @@ def _summary_metadata(channel_meta: dict) -> dict:
 )
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.audiences.snapshot import thaw_for_send
-    from activations.delivery import DeliveryConfig, deliver_prepared
+    from activations.delivery.api import deliver_prepared
+    from activations.delivery.config import DeliveryConfig
     from activations.exports.files import write_exports
 
     settings = crm.get()

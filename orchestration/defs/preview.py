@@ -43,10 +43,10 @@ def _markdown(report: dict) -> str:
 
 @dg.op
 def preview_send_date(context: dg.OpExecutionContext, config: PreviewConfig, crm: CrmSettings) -> None:
+    from activations.audiences.prepare import send_clock
     from activations.audiences.preview import preview
     from activations.plan.approvals import load_approvals
     from activations.plan.spec import load_plan
-    from orchestration.defs.activation import send_clock
 
     settings = crm.get()
     as_of = date.fromisoformat(config.as_of)
@@ -66,9 +66,25 @@ def preview_send_date(context: dg.OpExecutionContext, config: PreviewConfig, crm
 
 @dg.op
 def approve_campaign_content(context: dg.OpExecutionContext, config: ApproveConfig, crm: CrmSettings) -> None:
-    from crmloop.preview import run_approve
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
 
-    context.log.info(run_approve(crm.get(), config.campaign, config.reason, config.by))
+    from activations.plan.approvals import record_approval
+    from activations.plan.spec import load_plan
+    from crmloop.settings import TIMEZONE
+
+    settings = crm.get()
+    rec = record_approval(
+        settings.approvals_path,
+        load_plan(settings.plan_path),
+        config.campaign,
+        by=config.by,
+        reason=config.reason,
+        now=datetime.now(ZoneInfo(TIMEZONE)),
+    )
+    context.log.info(
+        f"approved {rec.campaign_id} (content {rec.content_sha256}) by {rec.approved_by}: {rec.reason}"
+    )
 
 
 @dg.job(description="Preview a send date: who would receive what, per campaign and channel (writes nothing).")

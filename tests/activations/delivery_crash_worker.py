@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from activations.delivery import send_messages
+from activations.delivery.api import send_messages
 from tests.activations.delivery_helpers import SEND_DATE, email_messages, sms_messages
 
 

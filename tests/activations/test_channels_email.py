@@ -8,7 +8,8 @@ import pytest
 
 from activations.audiences.messages import Message
 from activations.channels.email import TEXT_TAG, build_mail_body, plan_email_batches
-from activations.delivery import SendLedger, send_messages
+from activations.delivery.api import send_messages
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import SEND_DATE, SG_KEY, email_messages, live_config
 from tests.fakes.providers import FakeSendGrid
 

@@ -10,7 +10,8 @@ import pytest
 
 from activations.audiences.messages import Message
 from activations.channels.sms import SmsClient
-from activations.delivery import SendLedger, send_messages
+from activations.delivery.api import send_messages
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import MG_SID, SEND_DATE, TW_SID, TW_TOKEN, live_config, sms_messages
 from tests.fakes.providers import FakeTwilio
 

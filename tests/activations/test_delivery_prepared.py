@@ -9,7 +9,8 @@ from datetime import date
 from types import SimpleNamespace
 
 from activations.audiences.messages import ChannelBatch, PreparedCampaign, PreparedCampaigns
-from activations.delivery import DeliveryConfig, deliver_prepared
+from activations.delivery.api import deliver_prepared
+from activations.delivery.config import DeliveryConfig
 from tests.activations.delivery_helpers import SEND_DATE, email_messages, sms_messages
 
 

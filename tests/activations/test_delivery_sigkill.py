@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from activations.delivery import SendLedger
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import TW_SID, TW_TOKEN, email_messages, sms_messages
 from tests.fakes.providers import FakeSendGrid, FakeTwilio
 

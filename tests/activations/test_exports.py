@@ -65,23 +65,28 @@ def test_xlsx_sheets_columns_and_thai(tmp_path: Path):
     wb = load_workbook(xlsx, read_only=True)
     assert wb.sheetnames == ["email", "sms", "ads", "columns"]
     camp = prepared.campaigns["prospect_welcome"]
+    email_title = list(wb["email"].iter_rows(values_only=True))[0][0]
+    assert (
+        email_title == "Welcome campaign (prospect_welcome) · email list · send date 2026-11-22 · 20 people"
+    )
     for ch in ("email", "sms", "ads"):
         rows = list(wb[ch].iter_rows(values_only=True))
-        assert list(rows[0]) == [c[0] for c in CHANNEL_COLUMNS[ch]]
-        assert len(rows) - 1 == camp.channels[ch].eligible
+        assert rows[0][0].endswith(f" · {camp.channels[ch].eligible} people")  # the title row
+        assert list(rows[1]) == [c[0] for c in CHANNEL_COLUMNS[ch]]
+        assert len(rows) - 2 == camp.channels[ch].eligible
     sms_rows = list(wb["sms"].iter_rows(values_only=True))
-    header = sms_rows[0]
-    first = dict(zip(header, sms_rows[1], strict=True))
+    header = sms_rows[1]
+    first = dict(zip(header, sms_rows[2], strict=True))
     msg = camp.channels["sms"].messages[0]
     assert first["sms_text"] == msg.sms_body
-    texts = [dict(zip(header, r, strict=True))["sms_text"] for r in sms_rows[1:]]
+    texts = [dict(zip(header, r, strict=True))["sms_text"] for r in sms_rows[2:]]
     assert any("ซื้อครั้งแรกรับของขวัญฟรี" in t for t in texts)
     assert first["not_before"] == "2026-11-23T08:00:00+07:00"  # queued by quiet hours
     assert "email" not in header and "subject" not in header  # only the columns SMS needs
-    described = [(r[0], r[1]) for r in list(wb["columns"].iter_rows(values_only=True))[1:]]
+    described = [(r[0], r[1]) for r in list(wb["columns"].iter_rows(values_only=True))[2:]]
     assert ("sms", "sms_segments") in described and ("email", "subject") in described
     wb.close()
-    df = pd.read_excel(xlsx, sheet_name="email", dtype=str)
+    df = pd.read_excel(xlsx, sheet_name="email", dtype=str, header=1)  # below the title row
     assert df["subject"].str.contains("ยินดีต้อนรับ").any()
     vip = tmp_path / "exports" / "2026-11-22" / "vip_party"
     mail = pd.read_csv(vip / "direct_mail_list.csv", encoding="utf-8-sig", dtype=str)

@@ -70,7 +70,7 @@ def chromium_context(tmp_path_factory):
 def demo_crm(tmp_path_factory) -> DemoCrm:
     """A small demo retailer landed as of DAY2 (history in DAY1, one day of activity in DAY2), with
     CRM_* variables pointing at it for the module (in-process runs and `crmloop dev` alike)."""
-    from crmloop.demo_data import generate
+    from crmloop.demo_data.generate import generate
 
     root = tmp_path_factory.mktemp("crm")
     crm = DemoCrm(root=root, home=root / "home", landing=root / "landing")

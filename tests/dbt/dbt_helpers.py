@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt_project"
-DBT = REPO / ".venv" / "bin" / "dbt"
+DBT = Path(sys.executable).parent / "dbt"  # the dbt of the interpreter running the tests
 
 
 def run_dbt(

@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crmloop.demo_data import generate
+from crmloop.demo_data.generate import generate
 
 AS_OF = date(2026, 11, 21)
 

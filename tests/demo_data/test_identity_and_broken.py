@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import pyarrow.parquet as pq
 
-from crmloop.demo_data import DEALER_HEADERS
+from crmloop.demo_data.generate import DEALER_HEADERS
 
 from .conftest import AS_OF
 from .readback import be_to_datetime, digits, e164, parse_amount
@@ -165,7 +165,7 @@ def test_broken_row_manifest_points_at_the_broken_rows(small):
 
 
 def test_orders_scale_multiplies_orders_and_truth_follows(tmp_path):
-    from crmloop.demo_data import generate
+    from crmloop.demo_data.generate import generate
 
     base = generate(
         customers=300, seed=3, out=tmp_path / "a" / "landing", as_of=AS_OF, truth_dir=tmp_path / "a" / "truth"

@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crmloop.demo_data import DEALER_HEADERS, generate
+from crmloop.demo_data.generate import DEALER_HEADERS, generate
 
 from .conftest import AS_OF
 from .readback import be_to_datetime, parse_amount

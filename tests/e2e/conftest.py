@@ -16,17 +16,18 @@ from __future__ import annotations
 import io
 import shutil
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from crmloop.settings import Settings, default_as_of
+from crmloop.settings import Settings
 
 CUSTOMERS = 400
 SEED = 7
-# D: two days before the newest daily partition, so that D+1 (the STOP test's second day) exists.
-AS_OF = default_as_of() - timedelta(days=2)
+# D: a fixed business day, so the data does not depend on when the tests run (the daily partitions
+# reach up to yesterday, so D+1, the STOP test's second day, exists on any later date).
+AS_OF = date(2026, 11, 19)
 SECRETS = (
     "SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID",
     "META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID", "META_CUSTOM_AUDIENCE_ID",
@@ -140,7 +141,7 @@ def ingest_pending(root: Path, as_of: date) -> list:
 @pytest.fixture(scope="session")
 def history(tmp_path_factory) -> Path:
     """Demo landing (history in D-1, one day in D) with D-1 ingested into the lake."""
-    from crmloop.demo_data import generate
+    from crmloop.demo_data.generate import generate
 
     root = tmp_path_factory.mktemp("e2e_history")
     generate(customers=CUSTOMERS, seed=SEED, out=root / "landing", as_of=AS_OF, truth_dir=root / "truth")
