@@ -299,22 +299,39 @@ def load_responses(lake_dir: str | Path | None, as_of: date) -> pd.DataFrame:
         return empty
     lake = Path(lake_dir)
     parts, params = [], []
-    for entity, where in (
-        ("campaign_responses", "TRUE"),
-        ("email_events", "lower(event) IN ({})".format(", ".join(f"'{e}'" for e in RESPONSE_EMAIL_EVENTS))),
-    ):
-        files = sorted(
-            str(f)
-            for d in (lake / entity).glob("load_date=*")
-            if d.name.removeprefix("load_date=") <= as_of.isoformat()
-            for f in d.glob("*.parquet")
-        )
-        if files:
+    con = duckdb.connect()
+    try:
+        for entity, where, needed in (
+            ("campaign_responses", "TRUE", {"campaign_id", "customer_id", "occurred_at"}),
+            (
+                "email_events",
+                "lower(event) IN ({})".format(", ".join(f"'{e}'" for e in RESPONSE_EMAIL_EVENTS)),
+                {"campaign_id", "customer_id", "occurred_at", "event"},
+            ),
+        ):
+            files = sorted(
+                str(f)
+                for d in (lake / entity).glob("load_date=*")
+                if d.name.removeprefix("load_date=") <= as_of.isoformat()
+                for f in d.glob("*.parquet")
+            )
+            if not files:
+                continue
+            cols = {
+                r[0]
+                for r in con.execute(
+                    "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [files]
+                ).fetchall()
+            }
+            if not needed <= cols:  # files without campaign attribution cannot be a response to one
+                continue
             parts.append(
                 "SELECT CAST(campaign_id AS VARCHAR) AS campaign_id, CAST(customer_id AS VARCHAR) AS customer_id, "
                 f"CAST(occurred_at AS DATE) AS responded_on FROM read_parquet(?, union_by_name = true) WHERE {where}"
             )
             params.append(files)
+    finally:
+        con.close()
     if not parts:
         return empty
     con = duckdb.connect()
