@@ -59,6 +59,7 @@ def gen_email(n: int):
             text=f"สวัสดีค่ะ ลูกค้าหมายเลข {i} รับของขวัญฟรี",
             html=f"<p>สวัสดีค่ะ ลูกค้าหมายเลข {i}</p>",
             sender="news@shop.example",
+            unsubscribe_group=1001,  # the plan's email_unsubscribe_group (live email needs one)
             sender_name="ร้านค้า",
         )
 

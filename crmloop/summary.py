@@ -87,33 +87,42 @@ def print_campaign_days(settings: Settings) -> None:
     )
 
 
+KPI_SQL = """
+with ranked as (
+    select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_state, kpi_status, diagnosis,
+           row_number() over (partition by campaign_id, channel order by send_date desc) as latest,
+           row_number() over (partition by campaign_id, channel, kpi_state in ('met', 'missed')
+                              order by send_date desc) as latest_of_kind
+    from marts.campaign_results
+)
+select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
+from ranked
+where latest = 1 or (kpi_state in ('met', 'missed') and latest_of_kind = 1)
+order by campaign_id, channel, send_date desc
+"""
+
+
 def print_kpis(settings: Settings) -> None:
-    """KPI against target for every campaign and channel of the latest send date with results."""
-    rows = _warehouse_rows(
-        settings,
-        """
-        select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
-        from marts.campaign_results
-        where send_date = (select max(send_date) from marts.campaign_results)
-        order by campaign_id, channel
-        """,
-        [],
-    )
+    """KPI against target per campaign and channel: its latest send (in progress while the KPI
+    window is open, with the interim actual) and, when that is not judged yet, its latest send
+    whose window has closed (met / missed, and why)."""
+    rows = _warehouse_rows(settings, KPI_SQL, [])
     if not rows:
         console.print("[yellow]no campaign results yet[/yellow]")
         return
-    table = Table(title=f"KPI vs target, sends of {rows[0][2]}")
-    for col in ("campaign", "channel", "KPI", "target", "actual", "", "why"):
+    table = Table(title="KPI vs target per send (in progress until the KPI window closes; actual so far)")
+    for col in ("campaign", "channel", "sent on", "KPI", "target", "actual", "status", "why"):
         table.add_column(col)
     status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
-    for campaign, channel, _, metric, target, actual, status, diagnosis in rows:
+    for campaign, channel, send_date, metric, target, actual, status, diagnosis in rows:
         table.add_row(
             campaign,
             channel,
+            str(send_date),
             str(metric),
             "" if target is None else f"{target:.1%}",
             "" if actual is None else f"{actual:.1%}",
-            status_style.get(status, str(status or "")),
-            (diagnosis or "")[:90],
+            status_style.get(status, f"[yellow]{status}[/yellow]" if status else ""),
+            (diagnosis or "")[:110],
         )
     console.print(table)

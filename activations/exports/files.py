@@ -8,6 +8,17 @@
 - `manifest.json`: campaign, dates, counts (audience, holdout, suppressed by reason,
   eligible) and, per file, rows, bytes and sha256.
 A rerun of the same send date replaces the folder's files (written to temp names, then renamed).
+
+CSV cells cannot carry spreadsheet formulas (OWASP "CSV injection"): a text value starting with
+`=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so Excel, LibreOffice and Sheets
+show it as text instead of running it. One exception, by decision: in the columns documented as
+E.164 numbers (`mobile`, `phone`), a value that is exactly `+` and 8-15 digits stays as it is,
+so a caller can read and dial it: it is no formula (no function, no reference; at worst a
+spreadsheet evaluates it to the number itself). Excel opening such a CSV directly shows it as a
+number (66812345678, the `+` gone, wide ones in scientific notation); import the column as Text
+(Data > From Text/CSV) or use the XLSX, whose cells are always text (`write_string`, never
+formulas). Any other value in those columns (`+66 81...=cmd`, a non-E.164 entry) is neutralised
+like every other cell.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -120,6 +132,20 @@ def _cell(v: Any) -> Any:
     return v
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
+E164_COLUMNS = frozenset({"mobile", "phone"})  # documented as E.164 text
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
+
+
+def csv_safe(value: Any, column: str) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula (see the module docstring)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    if column in E164_COLUMNS and _E164.fullmatch(value):
+        return value
+    return "'" + value
+
+
 SHEET_TITLES = {
     "email": "email list",
     "sms": "SMS list",
@@ -157,11 +183,11 @@ def write_files(folder: Path, campaign: PreparedCampaign, send_date: date) -> li
                 w = csv.writer(fh)
                 w.writerow(names)
 
-                def rows(w=w, getters=getters, batch=batch):
+                def rows(w=w, getters=getters, names=names, batch=batch):
                     nonlocal count
                     for m in batch.messages:
                         row = [_cell(g(m)) for g in getters]
-                        w.writerow(row)
+                        w.writerow([csv_safe(v, n) for v, n in zip(row, names, strict=True)])
                         count += 1
                         yield row
 
