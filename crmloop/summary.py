@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crmloop.settings import Settings
 
 # wide enough for the KPI table when the output is a file or a pipe (CI, make demo | tee)
 console = Console(width=None if Console().is_terminal else 160)
+
+
+def say(out: Console, text: str, style: str | None = None) -> None:
+    """Print a sentence as it is: no markup read into paths, never wrapped to the terminal width."""
+    body = escape(text)
+    out.print(f"[{style}]{body}[/{style}]" if style else body, soft_wrap=True, highlight=False)
 
 
 def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
@@ -25,14 +32,23 @@ def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
         con.close()
 
 
-def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
+def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[str] | tuple = ()) -> None:
+    for w in warnings:
+        say(console, f"warning: {w}", "yellow")
     for o in outcomes:
-        status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
-        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})")
+        status = "succeeded" if o.success else "FAILED"
+        say(
+            console,
+            f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})",
+            "green" if o.success else "red",
+        )
         for m in o.messages:
-            console.print(f"  [red]{m}[/red]")
+            say(console, f"  {m}", "red")
         for c in o.failed_checks:
-            console.print(f"  [yellow]check failed: {c}[/yellow]")
+            say(console, f"  check failed: {c}", "yellow")
+        print_ingestion(o)
+        if not o.success and o.log is not None:
+            say(console, f"  details (every failed step and check in full): {o.log}")
 
     ranks = _warehouse_rows(
         settings,
@@ -85,6 +101,28 @@ def print_campaign_days(settings: Settings) -> None:
         "entered: people who entered the campaign today; sent: people sent to today (follow-ups included); "
         "repeats: entries sent to someone who had this campaign before (a re-entry rule allows it)"
     )
+
+
+def print_ingestion(outcome) -> None:
+    """Per source that held anything back: rows in/loaded/quarantined with the top reasons, and
+    every landing file rejected whole with its reason. Clean sources share one line."""
+    clean = [i for i in outcome.ingested if not (i.quarantined or i.rejected)]
+    for i in sorted(outcome.ingested, key=lambda i: i.source):
+        if i in clean:
+            continue
+        reasons = ", ".join(f"{r} {n:,}" for r, n in i.top_reasons())
+        say(
+            console,
+            f"  lake/{i.source} {i.partition}: {i.rows_in:,} rows in, {i.loaded:,} loaded, "
+            f"{i.quarantined:,} quarantined, {i.rejected_rows:,} in rejected files"
+            + (f" (top reasons: {reasons})" if reasons else ""),
+            "yellow",
+        )
+        for file, reason in i.rejected:
+            say(console, f"    rejected file {file}: {reason}", "red")
+    if clean:
+        rows = sum(i.rows_in for i in clean)
+        say(console, f"  {len(clean)} source(s) loaded every row ({rows:,} rows), no file rejected")
 
 
 KPI_SQL = """
