@@ -212,5 +212,40 @@ def webhooks(
     serve(config, host=host, port=port)
 
 
+@main.command("preview")
+@home_option
+@click.option("--as-of", "as_of", default=None, help="Business date D (sends on D + 1); default yesterday.")
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+def preview_cmd(home: str, as_of: str | None, as_json: bool) -> None:
+    """Who the run of D would reach and what it would say, per campaign and channel (draft
+    campaigns included). Writes nothing: the warehouse is opened read-only."""
+    _apply_env(None, home, as_of or default_as_of().isoformat())
+    from crmloop.preview import run_preview
+    from crmloop.settings import Settings
+
+    run_preview(Settings.from_env(), as_json=as_json)
+
+
+@main.command("approve")
+@home_option
+@click.argument("campaign")
+@click.option("--reason", required=True, help="Why it may go out (what you checked).")
+@click.option("--by", default=None, help="Who approves; default the login name.")
+def approve_cmd(home: str, campaign: str, reason: str, by: str | None) -> None:
+    """Approve CAMPAIGN's current content for live sends (recorded with who, when, why and its
+    content hash in <home>/approvals.jsonl). Sandbox mode needs no approval."""
+    import getpass
+
+    _apply_env(None, home)
+    from activations.plan.approvals import ApprovalError
+    from crmloop.preview import run_approve
+    from crmloop.settings import Settings
+
+    try:
+        click.echo(run_approve(Settings.from_env(), campaign, reason, by or getpass.getuser()))
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 if __name__ == "__main__":
     main()

@@ -63,7 +63,44 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
         for rank, customers, sales in ranks:
             table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
         console.print(table)
+    print_campaign_days(settings)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
+
+
+def print_campaign_days(settings: Settings) -> None:
+    """Per campaign, the send date of this run (as of D, sent on D + 1): entered / sent / repeats."""
+    from datetime import timedelta
+
+    from activations.audiences.journeys import journey_day_summary
+    from activations.plan.spec import PlanError, load_plan
+
+    try:
+        plan = load_plan(settings.plan_path)
+    except PlanError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return
+    send_date = settings.as_of + timedelta(days=1)
+    rows = journey_day_summary(settings.warehouse_path, plan, send_date)
+    table = Table(title=f"Campaigns sent on {send_date} (as of {settings.as_of})")
+    for col in ("campaign", "kind", "state", "entered", "follow-ups", "sent", "repeats"):
+        table.add_column(
+            col, justify="right" if col in ("entered", "follow-ups", "sent", "repeats") else "left"
+        )
+    for r in rows:
+        table.add_row(
+            r["campaign_id"],
+            r["kind"],
+            r["state"],
+            f"{r['entered']:,}",
+            f"{r['follow_ups']:,}",
+            f"{r['sent']:,}",
+            f"{r['repeats']:,}",
+        )
+    console.print(table)
+    console.print(
+        "entered: people who entered the campaign today; sent: people sent to today (follow-ups included); "
+        "repeats: entries sent to someone who had this campaign before (a re-entry rule allows it)"
+    )
 
 
 def print_ingestion(outcome) -> None:

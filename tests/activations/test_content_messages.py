@@ -8,10 +8,10 @@ import pytest
 
 from activations.audiences.messages import Message, MessageList, send_id_for
 from activations.audiences.prepare import prepare_messages
-from activations.plan.spec import DEFAULT_PLAN_PATH
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 

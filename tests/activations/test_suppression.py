@@ -10,10 +10,11 @@ import pandas as pd
 from activations.audiences.build import expand_audience
 from activations.audiences.prepare import prepare_messages
 from activations.audiences.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
-from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan, parse_plan
+from activations.plan.spec import load_plan, parse_plan
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=BKK)
@@ -308,6 +309,8 @@ def test_overlapping_campaigns_share_the_cap_and_render_their_own_fields(tmp_pat
   - id: vip_bangkok_email
     name: "VIP news"
     objective: "Tell Bangkok VIPs about the party by email too"
+    kind: recurring
+    reentry: {after_days: 1}
     segment:
       rank: [VIP]
       conditions:
