@@ -132,11 +132,12 @@ def run(landing: str, home: str, as_of: str | None) -> None:
     "--as-of", "as_of", default=None, help="Demo day (YYYY-MM-DD); default yesterday, Asia/Bangkok."
 )
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
-    """Generate demo data, run a full day, and print a summary (what `make demo` does)."""
+    """Generate demo data, run three consecutive days of the loop, and print a summary (what `make demo` does)."""
     _day(as_of)
     _apply_env(landing, home, as_of or default_as_of().isoformat())
-    _run_settings(first_day_offset=1)
-    from crmloop.runner import run_demo
+    from crmloop.runner import DEMO_DAYS, run_demo
+
+    _run_settings(first_day_offset=DEMO_DAYS - 1)
 
     ok = run_demo(customers=customers, seed=seed)
     sys.exit(0 if ok else 1)
