@@ -103,22 +103,25 @@ def print_campaign_days(settings: Settings) -> None:
     )
 
 
-def demo_day_rows(warehouse_path, send_dates) -> list[dict]:
+def demo_day_rows(settings: Settings, send_dates) -> list[dict]:
     """Per campaign x channel x send date: entered (memberships), sent and repeats, where a repeat
-    is a person sent this campaign on this channel on an earlier send date (read from the send
-    ledger itself, not from the journey rules that should prevent it)."""
+    is a person sent this campaign on this channel on an earlier send date. Sends are read from
+    the lake's record of each activation (`campaign_sends`, outcome `sent`: emails and SMS the
+    ledger confirmed, call and mail lists handed over), not from the journey rules that should
+    prevent repeats."""
     import duckdb
 
     from activations.audiences.journeys import MEMBERSHIP_TABLE
-    from activations.delivery.ledger import LEDGER
 
     dates = sorted(send_dates)
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    sends_glob = (settings.lake_dir / "campaign_sends" / "*" / "*.parquet").as_posix()
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         rows = con.execute(
             f"""
             with sent as (
-                select campaign_id, channel, send_date, customer_id from {LEDGER} where status = 'sent'
+                select distinct campaign_id, channel, cast(send_date as date) as send_date, customer_id
+                from read_parquet('{sends_glob}', hive_partitioning = true) where outcome = 'sent'
             ),
             entered as (
                 select campaign_id, entered_on as send_date, count(*) as entered
@@ -147,8 +150,8 @@ def demo_day_rows(warehouse_path, send_dates) -> list[dict]:
 def print_demo_days(settings: Settings, send_dates) -> None:
     """The demo's days side by side: who entered, who was sent to, and repeats (0 where the plan's
     re-entry rules say so)."""
-    rows = demo_day_rows(settings.warehouse_path, send_dates)
-    table = Table(title=f"The demo's sends, {min(send_dates)} to {max(send_dates)} (from the send ledger)")
+    rows = demo_day_rows(settings, send_dates)
+    table = Table(title=f"The demo's sends, {min(send_dates)} to {max(send_dates)} (lake/campaign_sends)")
     for col in ("campaign", "channel", "send date", "entered", "sent", "repeats"):
         table.add_column(col, justify="right" if col in ("entered", "sent", "repeats") else "left")
     for r in rows:
@@ -158,7 +161,7 @@ def print_demo_days(settings: Settings, send_dates) -> None:
         )  # fmt: skip
     console.print(table if rows else "No message was sent on these days.")
     console.print(
-        "repeats: people sent this campaign on this channel on an earlier day of the ledger; "
+        "repeats: people sent this campaign on this channel on an earlier send date; "
         "entered counts the campaign's entries of that send date (all channels)"
     )
 
