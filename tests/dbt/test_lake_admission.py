@@ -17,6 +17,8 @@ from tests.dbt.lake_fixtures import order, write_empty_entities, write_partition
 D1, D2, D3 = "2025-06-30", "2025-07-01", "2025-07-02"
 MODELS = [
     "build",
+    "--exclude-resource-type",
+    "unit_test",
     "--indirect-selection",
     "cautious",
     "--select",
