@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crmloop.settings import Settings
@@ -35,7 +36,7 @@ def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
             console.print(f"  [yellow]check failed: {c}[/yellow]")
 
     for line in held_back_lines(settings):
-        console.print(f"[yellow]{line}[/yellow]")
+        console.print(f"[yellow]{escape(line)}[/yellow]")
 
     ranks = _warehouse_rows(
         settings,

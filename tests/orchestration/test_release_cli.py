@@ -70,3 +70,23 @@ def test_release_records_who_why_and_shows_on_the_lake_asset(tmp_path, monkeypat
     meta = {k: v.value for k, v in obs.metadata.items()}
     assert meta["released_by"] == "anna" and meta["release_reason"] == "re-sent rows, harmless"
     assert meta["partition_status"] == "released" and meta["failed"] == "key.unique_per_file"
+
+
+def test_run_summary_lists_held_back_partitions_with_the_way_out(tmp_path, monkeypatch):
+    from crmloop.settings import Settings
+    from crmloop.summary import held_back_lines
+
+    monkeypatch.setenv("CRM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CRM_AS_OF", "2026-11-20")
+    settings = Settings.from_env()
+    assert held_back_lines(settings) == []
+    ps.record_check(
+        settings.lake_dir, "pos_orders", "orders", D1, passed=False,
+        failures=["orders:key.unique_per_file (12 unexpected)"], landing_fingerprint="f",
+    )  # fmt: skip
+    text = "\n".join(held_back_lines(settings))
+    assert "1 lake partition(s) held back from the warehouse" in text
+    assert "pos_orders 2026-11-19: orders:key.unique_per_file (12 unexpected)" in text
+    assert 'crmloop release pos_orders 2026-11-19 --reason "..."' in text
+    ps.release(settings.lake_dir, "pos_orders", D1, reason="ok", by="anna")
+    assert held_back_lines(settings) == []
