@@ -81,7 +81,7 @@ def run_day(
     from rich.console import Console
 
     import crmloop.summary as summary
-    from orchestration import runner
+    from crmloop import runner
 
     def go(m: pytest.MonkeyPatch) -> DayRun:
         set_env(m, root, as_of, plan)
@@ -122,7 +122,7 @@ def ingest_pending(root: Path, as_of: date) -> list:
     """Ingest every landing partition before `as_of` (the first half of `run_daily`)."""
     from dagster import DagsterInstance
 
-    from orchestration import runner
+    from crmloop import runner
     from orchestration.defs import build_definitions
     from orchestration.defs.automation import INGEST_JOB
 
