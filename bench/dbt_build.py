@@ -36,6 +36,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from crmloop.rank_rules import rank_case_sql, window_months
+
 REPO = Path(__file__).resolve().parent.parent
 AS_OF = date(2025, 6, 30)
 NEW_DAY = AS_OF + timedelta(days=1)
@@ -62,16 +64,15 @@ o as (
 ),
 agg as (
     select p.pid,
-           coalesce(sum(case when o.d > date '{as_of}' - interval 36 month then o.total_amount end), 0) as spend,
-           count(case when o.d > date '{as_of}' - interval 36 month then 1 end) as n,
+           coalesce(sum(case when o.d > date '{as_of}' - interval {window_months} month then o.total_amount end), 0) as spend,
+           count(case when o.d > date '{as_of}' - interval {window_months} month then 1 end) as n,
            count(o.d) as ever
     from (select distinct pid from person) p
     left join person r on r.pid = p.pid
     left join o on o.source_system = r.source_system and o.source_customer_id = r.source_customer_id
     group by p.pid
 )
-select case when spend >= 30000 or n >= 9 then 'VIP' when spend >= 10000 or n >= 4 then 'Regular'
-            when n >= 1 then 'New' when ever > 0 then 'Dormant' else 'Prospect' end as rank,
+select {rank_case} as rank,
        count(*) as customers, round(sum(spend), 2) as sales
 from agg group by 1 order by 1
 """
@@ -314,7 +315,12 @@ def main(argv: list[str] | None = None) -> dict:
             "rows = c.execute(sys.argv[1]).fetchall();"
             "print(json.dumps([[r[0], r[1], r[2]] for r in rows]))"
         )
-        sql = FLOOR_SQL.format(lake=lake, as_of=AS_OF)
+        sql = FLOOR_SQL.format(
+            lake=lake,
+            as_of=AS_OF,
+            rank_case=rank_case_sql("spend", "n", "ever"),  # the seed's rules (crmloop/rank_rules.py)
+            window_months=window_months(),
+        )
         secs, rss, stdout = _measured([sys.executable, "-c", floor_code, sql], env)
         floor = {r[0]: (r[1], r[2]) for r in json.loads(stdout.strip().splitlines()[-1])}
         out["floor"] = {

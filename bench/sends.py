@@ -27,7 +27,8 @@ from pathlib import Path
 import psutil
 
 from activations.audiences.messages import Message, send_id_for
-from activations.delivery import DeliveryConfig, send_messages
+from activations.delivery.api import send_messages
+from activations.delivery.config import DeliveryConfig
 
 SEND_DATE = date(2025, 3, 14)
 REPO = Path(__file__).resolve().parent.parent
@@ -58,6 +59,7 @@ def gen_email(n: int):
             text=f"สวัสดีค่ะ ลูกค้าหมายเลข {i} รับของขวัญฟรี",
             html=f"<p>สวัสดีค่ะ ลูกค้าหมายเลข {i}</p>",
             sender="news@shop.example",
+            unsubscribe_group=1001,  # the plan's email_unsubscribe_group (live email needs one)
             sender_name="ร้านค้า",
         )
 

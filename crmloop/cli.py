@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from crmloop.ledger_cli import ledger
 from crmloop.settings import default_as_of
 
 
@@ -46,6 +47,9 @@ home_option = click.option(
 def main() -> None:
     """crmloop: ingest customer extracts, model profiles and ranks, gate on quality,
     activate campaigns and feed the results back."""
+
+
+main.add_command(ledger)  # crmloop ledger ambiguous | release BATCH | confirm-sent BATCH
 
 
 @main.command("demo-data")

@@ -64,6 +64,7 @@ class QualityThresholds:
         0.05  # tolerated share of badly formatted emails/mobiles, implausible birth dates
     )
     max_orphan_share: float = 0.01  # tolerated share of orders whose customer is in no customers partition
+    max_quarantine_share: float = 0.05  # tolerated share of a partition's rows quarantined at ingestion
     future_tolerance_days: int = 1  # timestamps may be at most this many days after the checked date
     min_age_years: int = 10  # birth dates must be at least this many years before as-of
 
@@ -79,6 +80,7 @@ class QualityThresholds:
             audience_band=_env_float("CRM_DQ_AUDIENCE_BAND", cls.audience_band),
             max_invalid_share=_env_float("CRM_DQ_MAX_INVALID_SHARE", cls.max_invalid_share),
             max_orphan_share=_env_float("CRM_DQ_MAX_ORPHAN_SHARE", cls.max_orphan_share),
+            max_quarantine_share=_env_float("CRM_DQ_MAX_QUARANTINE_SHARE", cls.max_quarantine_share),
             future_tolerance_days=_env_int("CRM_DQ_FUTURE_TOLERANCE_DAYS", cls.future_tolerance_days),
             min_age_years=_env_int("CRM_DQ_MIN_AGE_YEARS", cls.min_age_years),
         )

@@ -3,10 +3,11 @@
 Plain Python (no Dagster). Public API::
 
     from sources import load_declarations, ingest_partition, landing_partitions, entity_schema
+    from sources import recover_commits  # finish partition commits a killed run left half-done
 """
 
 from sources.declarations import ColumnSpec, DeclarationError, SourceDeclaration, load_declarations
-from sources.ingest import FileResult, IngestResult, ingest_partition, landing_partitions
+from sources.ingest import FileResult, IngestResult, ingest_partition, landing_partitions, recover_commits
 from sources.schema import ENTITY_COLUMNS, QUARANTINE_SCHEMA, entity_schema
 
 __all__ = [
@@ -21,4 +22,5 @@ __all__ = [
     "ingest_partition",
     "landing_partitions",
     "load_declarations",
+    "recover_commits",
 ]

@@ -6,6 +6,7 @@ Loaded and validated at run time; every error names the file and the field
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -334,13 +335,30 @@ def load_declaration(path: Path) -> SourceDeclaration:
     return parse_declaration(path, data)
 
 
+SOURCES_DIR_ENV = "CRM_SOURCES_DIR"
+
+
+def declaration_dirs() -> list[Path]:
+    """The built-in declarations, then each folder of `CRM_SOURCES_DIR` (os.pathsep-separated)."""
+    extra = [Path(p).expanduser() for p in os.environ.get(SOURCES_DIR_ENV, "").split(os.pathsep) if p.strip()]
+    for d in extra:
+        if not d.is_dir():
+            raise DeclarationError(f"{SOURCES_DIR_ENV}: {d} is not a folder")
+    return [DECLARATIONS_DIR, *extra]
+
+
 def load_declarations(directory: Path | str | None = None) -> dict[str, SourceDeclaration]:
-    """Every `*.yml` / `*.yaml` in `directory` (default: sources/declarations/), by source name."""
-    directory = Path(directory) if directory is not None else DECLARATIONS_DIR
+    """Every `*.yml` / `*.yaml` in `directory`, by source name; by default the built-in ones
+    (sources/declarations/) and the user's own in `CRM_SOURCES_DIR`. A source declared twice (in
+    one folder or across folders) is an error naming both files."""
+    dirs = [Path(directory)] if directory is not None else declaration_dirs()
     out: dict[str, SourceDeclaration] = {}
-    for p in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
-        decl = load_declaration(p)
-        if decl.name in out:
-            raise DeclarationError(f"{p.name}: source: {decl.name!r} is declared twice")
-        out[decl.name] = decl
+    for d in dirs:
+        for p in sorted([*d.glob("*.yml"), *d.glob("*.yaml")]):
+            decl = load_declaration(p)
+            if decl.name in out:
+                raise DeclarationError(
+                    f"{p.name}: source: {decl.name!r} is declared twice ({out[decl.name].path} and {p})"
+                )
+            out[decl.name] = decl
     return out

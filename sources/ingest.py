@@ -7,11 +7,13 @@ staging folder, then replacing the source's files in the lake partition and its 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import time
 import uuid
 from collections import Counter
@@ -26,11 +28,25 @@ import pyarrow.parquet as pq
 
 from sources.declarations import SourceDeclaration, header_key
 from sources.normalise import clean, normalise
-from sources.readers import RawBatch, ReadError, RestartFile, format_of, open_reader
+from sources.readers import (
+    ParquetReader,
+    RawBatch,
+    ReadError,
+    RestartFile,
+    format_of,
+    open_reader,
+    sniff_magic,
+)
 from sources.schema import QUARANTINE_SCHEMA, entity_schema
 
 STRING = pa.string()
 MAX_SAMPLES = 20
+# Longest value a field may hold, in characters: Excel's own cell limit, so nothing a spreadsheet
+# can export is refused; a longer value quarantines its row (`too_long:<col>`), never loads.
+MAX_FIELD_CHARS = 32_767
+REFUSED_LINK = "refused: symbolic link (not followed)"
+REFUSED_SPECIAL = "refused: not a regular file"
+REFUSED_OUTSIDE = "refused: resolves outside the landing zone"
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -43,7 +59,8 @@ class FileResult:
     rows_in: int = 0
     loaded: int = 0
     quarantined: int = 0
-    error: str | None = None  # set when the file was quarantined whole
+    rejected: int = 0  # data rows of a file rejected whole (rows_in = loaded + quarantined + rejected)
+    error: str | None = None  # set when the file was rejected whole (or refused)
     duplicate_of: str | None = None  # set when identical bytes were already ingested in this partition
     unmapped_columns: list[str] = field(default_factory=list)
 
@@ -56,6 +73,7 @@ class IngestResult:
     rows_in: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    rows_rejected: int = 0  # rows of files rejected whole
     files: list[FileResult] = field(default_factory=list)
     reason_counts: dict[str, int] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
@@ -70,6 +88,18 @@ class IngestResult:
     @property
     def unreadable_files(self) -> list[str]:
         return [f.path for f in self.files if f.error]
+
+    @property
+    def rejected_files(self) -> dict[str, str]:
+        """Every file rejected whole or refused, with its reason (path relative to the landing dir)."""
+        return {f.path: f.error for f in self.files if f.error}
+
+    @property
+    def balanced(self) -> bool:
+        """rows in = loaded + quarantined + rejected, in total and for every file."""
+        return self.rows_in == self.rows_loaded + self.rows_quarantined + self.rows_rejected and all(
+            f.rows_in == f.loaded + f.quarantined + f.rejected for f in self.files
+        )
 
 
 # ------------------------------------------------------------------------------------- pure part
@@ -91,12 +121,16 @@ def resolve_columns(decl: SourceDeclaration, names: list[str]) -> tuple[dict[str
     return mapping, unmapped
 
 
+class NoHeaderError(ReadError):
+    """The first row is not a header of the source's layout (so it is a data row)."""
+
+
 def check_header(decl: SourceDeclaration, names: list[str]) -> None:
     """Raise ReadError when a file's header cannot be this source's layout."""
     mapping, _ = resolve_columns(decl, names)
     if not mapping:
         shown = ", ".join(repr(n) for n in names[:8])
-        raise ReadError(
+        raise NoHeaderError(
             f"no header row: none of the first-row values ({shown}) is a declared column of {decl.name!r}"
         )
     missing = [c for c in decl.required_columns if c not in mapping]
@@ -124,8 +158,14 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
     out: dict[str, pa.Array] = {}
     reasons: list[pa.Array] = []
     values_at_fault: list[pa.Array] = []
+    formulas: dict[int, dict[int, str]] = {}  # column index -> batch position -> formula
+    for pos, idx, formula in batch.uncomputed:
+        formulas.setdefault(idx, {})[pos] = formula
     for col, spec in decl.columns.items():
         raw = batch.columns[mapping[col]] if col in mapping else pa.nulls(n, STRING)
+        special_reason, special_value = _field_faults(col, raw, formulas.get(mapping.get(col, -1), {}))
+        if special_reason is not None:
+            raw = pc.if_else(pc.is_valid(special_reason), pa.scalar(None, STRING), raw)
         raw = clean(raw)
         if spec.default is not None:
             raw = pc.fill_null(raw, spec.default)
@@ -144,8 +184,12 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
             r = pc.if_else(res.invalid, pa.scalar(f"invalid_{spec.normaliser}:{col}", STRING), r)
         if spec.required:
             r = pc.if_else(pc.invert(present), pa.scalar(f"missing:{col}", STRING), r)
+        fault_value = pc.if_else(pc.is_valid(r), raw, pa.scalar(None, STRING))
+        if special_reason is not None:
+            r = pc.coalesce(special_reason, r)
+            fault_value = pc.coalesce(special_value, fault_value)
         reasons.append(r)
-        values_at_fault.append(pc.if_else(pc.is_valid(r), raw, pa.scalar(None, STRING)))
+        values_at_fault.append(fault_value)
         out[col] = res.values
         for suffix, arr in res.extra.items():
             if col + suffix in schema.names:
@@ -186,7 +230,7 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
             if len(reasons) > 1
             else pc.take(first, bad_idx)
         )
-        raw_cols = [c.take(bad_idx).to_pylist() for c in batch.columns]
+        raw_cols = [[_shorten(v) for v in c.take(bad_idx).to_pylist()] for c in batch.columns]
         raw_json = (
             [
                 json.dumps(dict(zip(batch.names, vals, strict=True)), ensure_ascii=False)
@@ -226,6 +270,37 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
     return BatchOutcome(good, bad, first_reasons)
 
 
+def _shorten(value: str | None) -> str | None:
+    """A raw value as the quarantine keeps it: whole, unless it is over MAX_FIELD_CHARS."""
+    if value is None or len(value) <= MAX_FIELD_CHARS:
+        return value
+    return f"{value[:80]}… ({len(value):,} characters)"
+
+
+def _field_faults(
+    col: str, raw: pa.Array, formulas: dict[int, str]
+) -> tuple[pa.Array | None, pa.Array | None]:
+    """(reason, value) arrays for the faults a value has before normalising, or (None, None):
+    `too_long:<col>` over MAX_FIELD_CHARS, `uncomputed_formula:<col>` for an XLSX formula cell
+    without a cached value. Null where the value has no such fault."""
+    n = len(raw)
+    too_long = pc.fill_null(pc.greater(pc.utf8_length(raw), MAX_FIELD_CHARS), False) if n else None
+    has_long = too_long is not None and pc.any(too_long).as_py()
+    if not has_long and not formulas:
+        return None, None
+    reason: list[str | None] = [None] * n
+    value: list[str | None] = [None] * n
+    if has_long:
+        for i in pc.indices_nonzero(too_long).to_pylist():
+            v = raw[i].as_py()
+            reason[i] = f"too_long:{col}"
+            value[i] = f"{len(v):,} characters (limit {MAX_FIELD_CHARS:,}): {v[:80]}…"
+    for i, formula in formulas.items():
+        reason[i] = f"uncomputed_formula:{col}"
+        value[i] = f"={formula} (a formula without a cached value: the workbook was never recalculated)"
+    return pa.array(reason, STRING), pa.array(value, STRING)
+
+
 # -------------------------------------------------------------------------------------------- I/O
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -254,15 +329,77 @@ def landing_partitions(landing_dir: Path | str) -> dict[str, list[date]]:
     return out
 
 
-def landing_files(landing_dir: Path, source: str, load_date: date) -> list[Path]:
-    d = Path(landing_dir) / source / load_date.isoformat()
+def landing_entries(landing_dir: Path, source: str, load_date: date) -> tuple[list[Path], dict[Path, str]]:
+    """The regular files of `<landing>/<source>/<D>/**` (hidden names ignored), sorted; and what
+    is refused, with the reason: a symbolic link (file or folder, never followed), anything that
+    is not a regular file, anything resolving outside the landing zone."""
+    root = Path(landing_dir)
+    d = root / source / load_date.isoformat()
+    for p in (root / source, d):
+        if p.is_symlink():
+            return [], {p: REFUSED_LINK}
     if not d.is_dir():
-        return []
-    return sorted(
-        p
-        for p in d.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(d).parts)
-    )
+        return [], {}
+    real_root = root.resolve()
+    files: list[Path] = []
+    refused: dict[Path, str] = {}
+    for dirpath, dirnames, filenames in os.walk(d, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(n for n in dirnames if not n.startswith("."))
+        for name in list(dirnames):
+            if (here / name).is_symlink():
+                refused[here / name] = REFUSED_LINK
+                dirnames.remove(name)
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            p = here / name
+            mode = p.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                refused[p] = REFUSED_LINK
+            elif not stat.S_ISREG(mode):
+                refused[p] = REFUSED_SPECIAL
+            elif not p.resolve().is_relative_to(real_root):
+                refused[p] = REFUSED_OUTSIDE
+            else:
+                files.append(p)
+    return sorted(files), refused
+
+
+def landing_files(landing_dir: Path, source: str, load_date: date) -> list[Path]:
+    """The files ingestion reads for one landing partition (see `landing_entries`)."""
+    return landing_entries(landing_dir, source, load_date)[0]
+
+
+def _looks_binary(path: Path) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    return sniff_magic(head) is not None or b"\x00" in head
+
+
+def count_rows(path: Path, fmt: str | None, decl: SourceDeclaration) -> int | None:
+    """Data rows of a file rejected whole, as far as it can be read (None: not at all)."""
+    if fmt is None:
+        return None
+    try:
+        reader = open_reader(path, fmt, decl)
+        if isinstance(reader, ParquetReader):
+            return reader.num_rows
+        n = 0
+        for batch in reader.batches():
+            if isinstance(batch, RestartFile):
+                n = 0
+                continue
+            n += batch.num_rows + len(batch.bad_rows)
+        return n
+    except Exception:  # noqa: BLE001 - unreadable for counting too
+        pass
+    if fmt == "csv" and not _looks_binary(path):
+        # not decodable as declared: count its physical lines (header excluded, blank lines not rows)
+        with path.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+        return max(lines - 1, 0)
+    return None
 
 
 class _FileSink:
@@ -329,23 +466,33 @@ def ingest_partition(
     res = IngestResult(source=decl.name, entity=decl.entity, load_date=load_date)
     reasons: Counter[str] = Counter()
 
+    for finished in recover_commits(lake_dir, quarantine_dir):
+        say(f"{finished}: finished the partition commit a killed run left half-done")
     part_dir = lake_dir / decl.entity / f"load_date={load_date.isoformat()}"
     q_dir = quarantine_dir / decl.name / f"load_date={load_date.isoformat()}"
-    staging = (
-        lake_dir / ".staging" / f"{decl.name}-{load_date.isoformat()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    )
-    st_lake, st_q = staging / "lake", staging / "quarantine"
+    run_id = f"{decl.name}-{load_date.isoformat()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging = lake_dir / ".staging" / run_id
+    st_lake = staging / "lake"
+    st_q = quarantine_dir / ".staging" / run_id  # beside its destination: committed by one rename
     st_lake.mkdir(parents=True)
+    lock = _lock(staging)
     st_q.mkdir(parents=True)
     file_errors: list[dict] = []
+    committing = False
 
     def sample(file: str, row, reason: str, value) -> None:
         if len(res.samples) < MAX_SAMPLES:
             res.samples.append({"file": file, "row": row, "reason": reason, "value": value})
 
     try:
-        files = landing_files(landing_dir, decl.name, load_date)
+        files, refused = landing_entries(landing_dir, decl.name, load_date)
         say(f"{tag}: {len(files)} file(s) in landing")
+        for path, reason in sorted(refused.items()):
+            rel = path.relative_to(landing_dir).as_posix()
+            res.files.append(FileResult(path=rel, format=format_of(path), error=reason))
+            file_errors.append({"file": rel, "reason": reason, "rows": 0, "sha256": None})
+            sample(rel, None, f"refused_file: {reason}", None)
+            say(f"{tag}: {rel}: {reason}")
         seen: dict[str, str] = {}
         for i, path in enumerate(files):
             rel = path.relative_to(landing_dir).as_posix()
@@ -403,23 +550,25 @@ def ingest_partition(
                         say(f"{tag}: {rel}: {fr.rows_in:,} rows read")
                         next_report += 1_000_000
                 sink.close()
-            except Exception as exc:  # a file that cannot be read is quarantined whole; others go on
+            except Exception as exc:  # a file that cannot be read is rejected whole; others go on
                 reason = str(exc) if isinstance(exc, ReadError) else f"{type(exc).__name__}: {exc}"
                 sink.discard()
                 fr.error = reason
-                fr.loaded = 0
-                fr.quarantined = fr.rows_in
-                local = Counter({"unreadable_file": fr.rows_in}) if fr.rows_in else Counter()
+                counted = count_rows(path, fr.format, decl) if fr.format in decl.formats else None
+                if counted is not None and isinstance(exc, NoHeaderError):
+                    counted += 1  # the first row was data, not a header
+                fr.rows_in = max(fr.rows_in, counted or 0)
+                fr.loaded = fr.quarantined = 0
+                fr.rejected = fr.rows_in
+                local = Counter()
                 local_samples = [
                     {"file": rel, "row": None, "reason": f"unreadable_file: {reason}", "value": None}
                 ]
                 dest = st_q / "files" / path.relative_to(landing_dir / decl.name / load_date.isoformat())
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, dest)
-                file_errors.append(
-                    {"file": rel, "reason": reason, "rows_read": fr.rows_in, "sha256": fr.sha256}
-                )
-                say(f"{tag}: {rel}: quarantined whole: {reason}")
+                file_errors.append({"file": rel, "reason": reason, "rows": fr.rows_in, "sha256": fr.sha256})
+                say(f"{tag}: {rel}: rejected whole ({fr.rows_in:,} rows): {reason}")
             else:
                 say(
                     f"{tag}: {rel}: {fr.rows_in:,} rows, {fr.loaded:,} loaded, {fr.quarantined:,} quarantined"
@@ -430,6 +579,7 @@ def ingest_partition(
             res.rows_in += fr.rows_in
             res.rows_loaded += fr.loaded
             res.rows_quarantined += fr.quarantined
+            res.rows_rejected += fr.rejected
         if file_errors:
             pq.write_table(
                 pa.Table.from_pylist(
@@ -448,37 +598,146 @@ def ingest_partition(
                 ),
                 st_q / "files.parquet",
             )
-        _commit(decl, res, staging, part_dir, q_dir, schema)
+        committing = True
+        _commit(decl, res, staging, st_q, part_dir, q_dir, schema)
+        committing = False
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not committing:  # a commit that failed half-way keeps its staging for recover_commits
+            shutil.rmtree(st_q, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+        lock.close()
     res.reason_counts = dict(reasons.most_common())
     res.seconds = round(time.monotonic() - t0, 3)
-    assert res.rows_in == res.rows_loaded + res.rows_quarantined
+    assert res.balanced, res
     say(
-        f"{tag}: done: {res.rows_in:,} rows in, {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined "
-        f"in {res.seconds:.1f}s"
+        f"{tag}: done: {res.rows_in:,} rows in, {res.rows_loaded:,} loaded, {res.rows_quarantined:,} quarantined, "
+        f"{res.rows_rejected:,} in {len(res.rejected_files)} file(s) rejected whole, in {res.seconds:.1f}s"
     )
     return res
 
 
-def _commit(decl, res: IngestResult, staging: Path, part_dir: Path, q_dir: Path, schema: pa.Schema) -> None:
-    """Replace the source's parts in the lake partition and its quarantine folder."""
+# ------------------------------------------------------------------------------------------ commit
+# A source's partition is several files (its lake parts, its quarantine folder), so no single
+# rename can replace it. The commit is a journal instead: `<lake>/.commits/<run>.json` lists every
+# step (each one idempotent: delete the source's old parts, rename each staged part to its name,
+# swap the quarantine folder); it is written (atomically) before the first step and removed after
+# the last. A run killed in between leaves the journal and its staging; the next ingestion (of any
+# source) finishes it before it reads anything (`recover_commits`). An flock on the staging folder
+# tells a live run from a dead one.
+
+
+def _lock(staging: Path):
+    """Hold an exclusive flock on `<staging>/.lock` for as long as the returned file is open. The
+    lock is taken on a private name first, so `.lock` is never seen unlocked while its run lives."""
+    tmp = staging / f".lock-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    fh = tmp.open("a")
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    os.replace(tmp, staging / ".lock")
+    return fh
+
+
+def _try_lock(staging: Path):
+    """The lock of a staging folder if its run is dead (nobody holds it), else None."""
+    path = staging / ".lock"
+    if not path.exists():
+        return None
+    fh = path.open("a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
+
+
+def _apply(plan: dict) -> None:
+    """Carry out a commit journal; every step may be repeated after a kill."""
+    part_dir = Path(plan["part_dir"])
     part_dir.mkdir(parents=True, exist_ok=True)
-    for old in _own_parts(part_dir, decl.name):
-        old.unlink()
-    new_parts = sorted((staging / "lake").glob("part-*.parquet"))
-    if not new_parts:
-        empty = part_dir / f"{decl.name}-0000.parquet"
-        pq.write_table(schema.empty_table(), empty)
-        res.lake_files.append(empty)
-    for k, p in enumerate(new_parts):
-        dest = part_dir / f"{decl.name}-{k:04d}.parquet"
-        os.replace(p, dest) if p.stat().st_dev == part_dir.stat().st_dev else shutil.move(p, dest)
-        res.lake_files.append(dest)
-    if q_dir.exists():
-        shutil.rmtree(q_dir)
-    st_q = staging / "quarantine"
-    if any(st_q.iterdir()):
+    finals = {final for _, final in plan["parts"]}
+    for old in _own_parts(part_dir, plan["source"]):
+        if old.name not in finals:
+            old.unlink(missing_ok=True)
+    for staged, final in plan["parts"]:
+        src, dest = Path(staged), part_dir / final
+        if src.exists():
+            os.replace(src, dest) if src.stat().st_dev == part_dir.stat().st_dev else shutil.move(src, dest)
+    q_dir, q_staged = Path(plan["q_dir"]), plan["q_staged"]
+    if q_staged is None:
+        shutil.rmtree(q_dir, ignore_errors=True)
+    elif Path(q_staged).exists():
+        shutil.rmtree(q_dir, ignore_errors=True)
         q_dir.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(st_q), str(q_dir))
+        os.replace(q_staged, q_dir)
+
+
+def _commit(
+    decl, res: IngestResult, staging: Path, st_q: Path, part_dir: Path, q_dir: Path, schema: pa.Schema
+) -> None:
+    """Replace the source's parts in the lake partition and its quarantine folder (journaled)."""
+    new_parts = sorted((staging / "lake").glob("part-*.parquet"))
+    if not new_parts:  # every declared entity keeps a typed partition for dbt
+        empty = staging / "lake" / "part-empty.parquet"
+        pq.write_table(schema.empty_table(), empty)
+        new_parts = [empty]
+    plan = {
+        "source": decl.name,
+        "load_date": res.load_date.isoformat(),
+        "staging": str(staging),
+        "part_dir": str(part_dir),
+        "parts": [[str(p), f"{decl.name}-{k:04d}.parquet"] for k, p in enumerate(new_parts)],
+        "q_dir": str(q_dir),
+        "q_staged": str(st_q) if any(st_q.iterdir()) else None,
+    }
+    journal = staging.parent.parent / ".commits" / f"{staging.name}.json"
+    journal.parent.mkdir(parents=True, exist_ok=True)
+    tmp = journal.with_suffix(".tmp")
+    tmp.write_text(json.dumps(plan), encoding="utf-8")
+    os.replace(tmp, journal)
+    _apply(plan)
+    journal.unlink()
+    res.lake_files = [part_dir / final for _, final in plan["parts"]]
+    if plan["q_staged"] is not None:
         res.quarantine_files = sorted(p for p in q_dir.rglob("*") if p.is_file())
+
+
+def recover_commits(lake_dir: Path | str, quarantine_dir: Path | str | None = None) -> list[str]:
+    """Finish every partition commit a killed ingestion left half-done, and remove dead runs'
+    staging. Returns the `<source>@<date>` partitions it finished. Safe while other ingestions
+    run: a live run's staging is locked and left alone."""
+    lake_dir = Path(lake_dir)
+    finished: list[str] = []
+    journals = lake_dir / ".commits"
+    pending: set[str] = set()
+    for journal in sorted(journals.glob("*.json")) if journals.is_dir() else []:
+        plan = json.loads(journal.read_text(encoding="utf-8"))
+        staging = Path(plan["staging"])
+        lock = _try_lock(staging)
+        if lock is None:
+            pending.add(staging.name)
+            continue
+        try:
+            _apply(plan)
+            journal.unlink()
+            if plan["q_staged"]:
+                shutil.rmtree(plan["q_staged"], ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            lock.close()
+        finished.append(f"{plan['source']}@{plan['load_date']}")
+    roots = [lake_dir / ".staging"] + ([Path(quarantine_dir) / ".staging"] if quarantine_dir else [])
+    staging_root = roots[0]
+    for st in sorted(staging_root.iterdir()) if staging_root.is_dir() else []:
+        if st.name in pending:
+            continue
+        lock = _try_lock(st)
+        if lock is None:
+            continue  # a live run (or a folder without a lock: left as it is)
+        try:
+            for root in roots[1:]:
+                shutil.rmtree(root / st.name, ignore_errors=True)
+            (journals / f"{st.name}.tmp").unlink(missing_ok=True)  # a journal never written whole
+            shutil.rmtree(st, ignore_errors=True)
+        finally:
+            lock.close()
+    return finished

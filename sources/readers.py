@@ -7,6 +7,7 @@ normalisers. A file that cannot be read raises `ReadError` with a reason that na
 from __future__ import annotations
 
 import codecs
+import collections
 import csv
 import html
 import io
@@ -28,6 +29,12 @@ BATCH_ROWS = 200_000
 CSV_BLOCK_BYTES = 16 << 20
 SAMPLE_BYTES = 1 << 20
 TAIL_BYTES = 256 << 10
+# One CSV record may run over several physical lines only inside quotes; a record that grows past
+# this many characters is taken as an unterminated quote (see CsvReader._python_batches).
+MAX_RECORD_CHARS = 64 << 20
+# Python's csv module rejects a whole file at its first field over 128 KiB; field length is judged
+# per value by ingestion instead (sources.ingest.MAX_FIELD_CHARS), so the module's own cap is lifted.
+csv.field_size_limit(2**31 - 1)
 EXTENSIONS = {
     ".csv": "csv",
     ".txt": "csv",
@@ -52,6 +59,9 @@ class RawBatch:
     columns: list[pa.Array]  # string arrays, same length
     row_numbers: pa.Array  # int64, 1-based data row (header excluded)
     bad_rows: list[tuple[int, str, str]] = field(default_factory=list)  # (row, reason, raw text)
+    # XLSX cells holding a formula Excel never computed (no cached value): (position in the
+    # batch, column index, formula text); the row is quarantined if the column is mapped
+    uncomputed: list[tuple[int, int, str]] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
@@ -212,26 +222,52 @@ class CsvReader:
             yield from self._python_batches()
 
     def _python_batches(self) -> Iterator[RawBatch]:
+        """Python's csv module, record by record, every record numbered. A record with the wrong
+        shape that ran over several physical lines is an unterminated quote: its first line is
+        the bad row (`malformed_row`) and the lines it swallowed are parsed again, so no row
+        hides inside a broken one."""
         ncols = len(self.header)
         try:
             with self.path.open("r", encoding=self.encoding, newline="") as fh:
-                rd = csv.reader(fh, delimiter=self.delimiter)
+                lines = _Lines(fh)
+                rd = csv.reader(lines, delimiter=self.delimiter)
                 next(rd, None)
                 rows: list[list[str]] = []
                 nums: list[int] = []
                 bad: list[tuple[int, str, str]] = []
                 rn = 0
-                for rec in rd:
+                while True:
+                    lines.start()
+                    try:
+                        rec = next(rd)
+                    except StopIteration:
+                        break
+                    except _RecordOverflow:
+                        rec = None
+                    taken = lines.taken
+                    if rec is None or (len(rec) != ncols and len(taken) > 1):
+                        rn += 1
+                        first = taken[0].rstrip("\r\n")
+                        bad.append(
+                            (
+                                rn,
+                                f"unterminated quote: the record starting on this row ran over "
+                                f"{len(taken)} lines; the following lines were read again as rows",
+                                first[:2000],
+                            )
+                        )
+                        lines.push_back(taken[1:])
+                        rd = csv.reader(lines, delimiter=self.delimiter)  # fresh parser state
+                        continue
+                    if len(rec) == 0 or (len(rec) == 1 and rec[0] == "" and ncols > 1):
+                        continue  # blank line: not a row
                     rn += 1
                     if len(rec) != ncols:
-                        if len(rec) == 0 or (len(rec) == 1 and rec[0] == "" and ncols > 1):
-                            rn -= 1  # blank line: not a row
-                            continue
                         bad.append(
                             (
                                 rn,
                                 f"wrong column count: expected {ncols}, got {len(rec)}",
-                                self.delimiter.join(rec),
+                                self.delimiter.join(rec)[:2000],
                             )
                         )
                     else:
@@ -258,6 +294,38 @@ class _Fallback(Exception):
     pass
 
 
+class _RecordOverflow(Exception):
+    """One CSV record grew past MAX_RECORD_CHARS over several lines."""
+
+
+class _Lines:
+    """A text file's physical lines for csv.reader, remembering the lines of the current record
+    and taking lines back to be parsed again."""
+
+    def __init__(self, fh):
+        self.fh = fh
+        self.back: collections.deque[str] = collections.deque()
+        self.taken: list[str] = []
+        self.chars = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.back.popleft() if self.back else next(self.fh)
+        self.taken.append(line)
+        self.chars += len(line)
+        if self.chars > MAX_RECORD_CHARS and len(self.taken) > 1:
+            raise _RecordOverflow
+        return line
+
+    def start(self) -> None:
+        self.taken, self.chars = [], 0
+
+    def push_back(self, lines: list[str]) -> None:
+        self.back.extendleft(reversed(lines))
+
+
 class RestartFile:
     """Yielded by a reader that must start the file over: drop the rows received so far."""
 
@@ -281,6 +349,11 @@ def cell_to_str(v) -> str | None:
     if isinstance(v, date | time):
         return v.isoformat()
     return str(v)
+
+
+class UncomputedFormula(str):
+    """A cell's formula text where the workbook holds no cached value (the writer never ran Excel's
+    calculation): there is no value to load, and a null would hide that."""
 
 
 _COL_CACHE: dict[str, int] = {}
@@ -309,12 +382,14 @@ def _number_to_str(v: str) -> str:
     return v
 
 
-# One token per row start or cell: (row attrs) | (cell attrs, <v> text, fast inline text, other inline)
+# One token per row start or cell: (row attrs) | (cell attrs, formula element, formula text,
+# <v> text, fast inline text, other inline)
 _TOKEN_RE = re.compile(
     r"<(?:\w+:)?row\b([^>]*?)/?>"
     r"|<(?:\w+:)?c\b(?: r=\"([A-Z]+)\d+\")?([^>]*?)(?:/>|>"
-    r"(?:<(?:\w+:)?f\b[^>]*/>|<(?:\w+:)?f\b[^>]*>[^<]*</(?:\w+:)?f>)?"
+    r"(<(?:\w+:)?f\b[^>]*/>|<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>)?"
     r"(?:<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>"
+    r"|<(?:\w+:)?v\s*/>"  # an empty value element: no cached value
     r"|<(?:\w+:)?is><(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t></(?:\w+:)?is>"
     r"|<(?:\w+:)?is>(.*?)</(?:\w+:)?is>)?"
     r"\s*</(?:\w+:)?c>)",
@@ -382,7 +457,7 @@ class _SheetStream:
         cells: dict[int, str | None] | None = None
         col = -1
         for m in _TOKEN_RE.finditer(text):
-            row_attrs, letters, attrs, v, t_fast, inner = m.groups()
+            row_attrs, letters, attrs, formula, formula_text, v, t_fast, inner = m.groups()
             if row_attrs is not None:
                 if cells is not None:
                     out.append((last_row, cells))
@@ -405,6 +480,8 @@ class _SheetStream:
             if t_fast is not None:  # <is><t>text</t></is>, the common inline string
                 val = html.unescape(t_fast) if "&" in t_fast else t_fast
             elif v is None and inner is None:
+                if formula is not None:  # a formula the writer never computed: no value to read
+                    cells[col] = UncomputedFormula(html.unescape(formula_text or ""))
                 continue
             else:
                 val = self._cell_value(attrs, v, inner)
@@ -574,6 +651,7 @@ class XlsxReader:
         n = len(self.header)
         cols: list[list[str | None]] = [[] for _ in range(n)]
         nums: list[int] = []
+        uncomputed: list[tuple[int, int, str]] = []
         try:
             for rn, cells in self._rows:
                 if rn <= self.header_row:
@@ -581,18 +659,30 @@ class XlsxReader:
                 if not any(i < n for i in cells):
                     continue  # empty sheet rows are not rows
                 for i in range(n):
-                    cols[i].append(cells.get(i))
+                    v = cells.get(i)
+                    if type(v) is UncomputedFormula:
+                        uncomputed.append((len(nums), i, str(v)))
+                        v = None
+                    cols[i].append(v)
                 nums.append(rn - self.header_row)
                 if len(nums) >= 50_000:
                     yield RawBatch(
-                        list(self.header), [pa.array(c, STRING) for c in cols], pa.array(nums, pa.int64())
+                        list(self.header),
+                        [pa.array(c, STRING) for c in cols],
+                        pa.array(nums, pa.int64()),
+                        uncomputed=uncomputed,
                     )
                     cols = [[] for _ in range(n)]
-                    nums = []
+                    nums, uncomputed = [], []
         finally:
             self._zip.close()
         if nums:
-            yield RawBatch(list(self.header), [pa.array(c, STRING) for c in cols], pa.array(nums, pa.int64()))
+            yield RawBatch(
+                list(self.header),
+                [pa.array(c, STRING) for c in cols],
+                pa.array(nums, pa.int64()),
+                uncomputed=uncomputed,
+            )
 
 
 # ------------------------------------------------------------------------------------------ JSONL
@@ -746,6 +836,10 @@ class ParquetReader:
         except (pa.ArrowInvalid, OSError) as exc:
             raise ReadError(f"unreadable Parquet (truncated or corrupt): {exc}") from None
         self.header = list(self._pf.schema_arrow.names)
+
+    @property
+    def num_rows(self) -> int:
+        return self._pf.metadata.num_rows
 
     def batches(self) -> Iterator[RawBatch]:
         row = 0

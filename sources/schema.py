@@ -79,6 +79,8 @@ ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("channel", STRING),
         ("status", STRING),
         ("recorded_at", TS),
+        ("provider_event_id", STRING),  # the provider's id of the event (counted once)
+        ("received_at", TS),  # when the webhook receiver accepted this delivery
     ],
     "support_tickets": [
         ("ticket_id", STRING),

@@ -49,6 +49,9 @@ class Message:
     language: str = "th"  # "th" | "en": the template variant rendered
     sms_segments: int = 0  # SMS parts this body costs (UCS-2 for Thai)
     sms_encoding: str | None = None  # "GSM-7" | "UCS-2"
+    unsubscribe_group: int | None = (
+        None  # email: the campaign's SendGrid asm group (plan email_unsubscribe_group)
+    )
     fields: dict[str, Any] = field(default_factory=dict)  # channel data: first_name, last_name, email, phone,
     # postal_code, country, address, district, province (ads matching, mail list, call list)
 

@@ -5,7 +5,6 @@ The one entry point delivery and orchestration call (see activations/README.md).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -24,6 +23,7 @@ from activations.audiences.messages import (
     MessageList,
     PreparedCampaign,
     PreparedCampaigns,
+    send_id_for,
 )
 from activations.audiences.suppression import (
     apply_suppression,
@@ -77,7 +77,11 @@ class MessageFactory:
                     self.columns[name] = pa.Array.from_pandas(series.astype("string"))
         senders = plan.senders
         if channel == "email":
-            self._static = {"sender": senders.email.address, "sender_name": senders.email.name}
+            self._static = {
+                "sender": senders.email.address,
+                "sender_name": senders.email.name,
+                "unsubscribe_group": self.campaign.email_unsubscribe_group,
+            }
         elif channel == "sms":
             self._static = {"sender": senders.sms.messaging_service_sid or senders.sms.sender_id,
                             "sender_name": senders.sms.sender_id}  # fmt: skip
@@ -111,7 +115,7 @@ class MessageFactory:
                 ) from None
             fields = {k: row.get(k) for k in FIELD_KEYS}
             fields["country"] = "TH"
-            sid = hashlib.sha256(f"{cid_campaign}|{cid}|{channel}|{day}".encode()).hexdigest()[:32]
+            sid = send_id_for(cid_campaign, cid, channel, send_date)
             kw: dict[str, Any] = dict(self._static)
             if channel == "email":
                 kw.update(subject=content["subject"], text=content["text"], html=content["html"])

@@ -31,9 +31,9 @@ from zoneinfo import ZoneInfo
 import duckdb
 import numpy as np
 import pandas as pd
-import phonenumbers
 
 from activations.plan.spec import CONSENT_COLUMN, Plan
+from sources.normalise import parse_phone
 
 SUPPRESSION_COLUMNS = ["campaign_id", "customer_id", "channel", "reason", "send_date"]
 LEDGER_TABLE = "activations.send_ledger"
@@ -57,10 +57,6 @@ LIST_REASON_PRIORITY = (
     "invalid_number",
 )
 
-# DOMAIN.md: a 10-digit number starting 06/08/09 is a mobile (phonenumbers' allocation tables reject
-# newer blocks such as 069x); 02 + 7 digits or 03x/04x/05x/07x + 6 digits is a landline.
-_TH_MOBILE = re.compile(r"^[689]\d{8}$")
-_TH_FIXED = re.compile(r"^(?:2|[3-57]\d)\d{6}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 
@@ -77,27 +73,10 @@ class SuppressionResult:
 
 
 def classify_mobile(number: str | None, region: str = "TH") -> str:
-    """'mobile', 'landline', 'invalid' or 'missing' for one phone number."""
-    if number is None or (isinstance(number, float) and number != number) or not str(number).strip():
-        return "missing"
-    try:
-        parsed = phonenumbers.parse(str(number), region)
-    except phonenumbers.NumberParseException:
-        return "invalid"
-    if parsed.country_code == 66:  # the business rule for Thailand, as sources/normalise.py applies it
-        nsn = str(parsed.national_number)
-        if _TH_MOBILE.match(nsn):
-            return "mobile"
-        if _TH_FIXED.match(nsn):
-            return "landline"
-    if not phonenumbers.is_valid_number(parsed):
-        return "invalid"
-    kind = phonenumbers.number_type(parsed)
-    if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE):
-        return "mobile"
-    if kind == phonenumbers.PhoneNumberType.FIXED_LINE:
-        return "landline"
-    return "invalid"
+    """'mobile', 'landline', 'invalid' or 'missing' for one phone number (the rule is
+    sources.normalise.parse_phone; a valid number of another kind, e.g. toll-free, is 'invalid')."""
+    kind = parse_phone(number, region).kind
+    return "invalid" if kind == "other" else kind
 
 
 def in_quiet_hours(local: time, start: time, end: time) -> bool:

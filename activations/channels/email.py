@@ -2,7 +2,8 @@
 
 One request carries up to 1,000 personalizations (each address once per request), the
 per-person subject and body as substitutions into inline content (or a dynamic template),
-`custom_args` with campaign id, send id and batch id, and the unsubscribe group (`asm`).
+`custom_args` with campaign id, send id and batch id, the campaign's unsubscribe group (`asm`),
+and (by default) a SendGrid `batch_id` + `send_at` so an unconfirmed request can be cancelled.
 """
 
 from __future__ import annotations
@@ -15,17 +16,24 @@ import socket
 import threading
 import time
 import urllib.error
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from python_http_client import exceptions as sg_exc
 from sendgrid import SendGridAPIClient
 
-from activations.delivery.config import DeliveryConfig
-from activations.delivery.engine import BatchResult
-from activations.delivery.ledger import Outcome, PendingRow, sid_of
-from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
+from activations.delivery.config import DeliveryConfig, DeliveryConfigError
+from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
+from activations.delivery.ledger import Outcome, PendingRow
+from activations.delivery.resilience import (
+    RequestOutcome,
+    Retry,
+    TokenBucket,
+    attempts_of,
+    parse_retry_after,
+    retrying,
+)
 
 # python_http_client logs request headers (the API key) at DEBUG: never let that through.
 for _name in ("python_http_client", "python_http_client.client"):
@@ -51,7 +59,7 @@ def _custom_args(m: Any, batch_id: str) -> dict[str, str]:
     args = {str(k): str(v) for k, v in ca.items() if v is not None}
     args.setdefault("campaign_id", str(m.campaign_id))
     args.setdefault("customer_id", str(m.customer_id))
-    args.setdefault("send_id", sid_of(m))
+    args.setdefault("send_id", m.send_id)
     args.setdefault("send_date", m.send_date.isoformat())
     args["batch_id"] = batch_id
     return args
@@ -64,8 +72,19 @@ def fits_substitutions(m: Any) -> bool:
     return len((m.text or "").encode()) + len((m.html or "").encode()) <= MAX_SUBSTITUTION_BYTES
 
 
-def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str) -> dict[str, Any]:
-    """The v3 mail-send JSON for one batch (pure). All messages share campaign and sender."""
+def unsubscribe_group(m: Any, cfg: DeliveryConfig) -> int | None:
+    """The SendGrid unsubscribe group (`asm.group_id`) of a message: its campaign's
+    `email_unsubscribe_group` from the plan, else CRM_SENDGRID_ASM_GROUP_ID, else None."""
+    group = getattr(m, "unsubscribe_group", None) or cfg.asm_group_id
+    return int(group) if group else None
+
+
+def build_mail_body(
+    messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str, send_at: datetime | None = None
+) -> dict[str, Any]:
+    """The v3 mail-send JSON for one batch (pure). All messages share campaign, sender and
+    unsubscribe group. With `send_at`, `batch_id` is a SendGrid batch id and the request is
+    scheduled (a UNIX timestamp) so that it can still be cancelled."""
     if not messages:
         raise ValueError("empty batch")
     if len(messages) > MAX_PERSONALIZATIONS:
@@ -128,8 +147,12 @@ def build_mail_body(messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str)
         body["content"] = [{"type": "text/plain", "value": TEXT_TAG}]
         if has_html:
             body["content"].append({"type": "text/html", "value": HTML_TAG})
-    if cfg.asm_group_id:
-        body["asm"] = {"group_id": int(cfg.asm_group_id)}
+    group = unsubscribe_group(first, cfg)
+    if group is not None:
+        body["asm"] = {"group_id": group}
+    if send_at is not None:
+        body["batch_id"] = batch_id
+        body["send_at"] = int(send_at.timestamp())
     return body
 
 
@@ -146,7 +169,7 @@ def plan_email_batches(
         if not template and not fits_substitutions(m):
             yield [m]
             continue
-        key = (m.campaign_id, m.sender, m.sender_name, m.send_date)
+        key = (m.campaign_id, m.sender, m.sender_name, m.send_date, getattr(m, "unsubscribe_group", None))
         entry = open_batches.get(key)
         if entry is None:
             entry = open_batches[key] = ([], set())
@@ -214,19 +237,34 @@ def _error_fields(body: Any) -> tuple[set[int], list[str]]:
     return idx, msgs
 
 
+class ProviderUnavailable(RuntimeError):
+    """The provider did not answer a call that must succeed before anything is sent."""
+
+
 class EmailClient:
-    """SendGrid sender for the delivery engine."""
+    """SendGrid sender for the delivery engine.
+
+    With `sendgrid_send_at_lead_seconds` (the default) every batch is a SendGrid batch: its id
+    comes from `POST /v3/mail/batch`, is recorded in the ledger before the request, and the
+    request is scheduled `send_at` that far ahead. A request whose answer is lost (dropped
+    connection, read timeout, a crash) is cancelled through the scheduled-sends API while that is
+    still allowed (up to `sendgrid_cancel_deadline_seconds` before `send_at`) and sent again
+    under a new batch: a cancelled batch's messages are discarded by SendGrid, so nobody gets two
+    and nobody is lost. The Email Activity look-up (a paid add-on) is used when enabled: found →
+    sent; not found only counts once `lookup_settle_seconds` have passed since the batch's send
+    time."""
 
     channel = "email"
 
-    def __init__(self, cfg: DeliveryConfig, base_url: str | None = None, *, sleep=time.sleep):
+    def __init__(self, cfg: DeliveryConfig, base_url: str | None = None, *, sleep=time.sleep, now=None):
         self.cfg = cfg
         self.base_url = (base_url or cfg.sendgrid_base_url).rstrip("/")
         self.parallel_batches = max(1, cfg.sendgrid_concurrency)
+        self.max_resends = max(1, cfg.retry.max_attempts)  # cancelled batches sent again, per batch
         self.bucket = TokenBucket(cfg.sendgrid_rate, burst=self.parallel_batches)
-        self.backoff = Backoff(cfg.retry)
         self._local = threading.local()
         self._sleep = sleep
+        self._now = now or (lambda: datetime.now(UTC))
         self._api_key = cfg.secret("SENDGRID_API_KEY")
         self.sample: dict | None = None
         self._sample_lock = threading.Lock()
@@ -240,9 +278,130 @@ class EmailClient:
         return sdk
 
     def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]:
-        return plan_email_batches(
+        for batch in plan_email_batches(
             messages, min(self.cfg.sendgrid_batch, MAX_PERSONALIZATIONS), bool(self.cfg.template_id)
-        )
+        ):
+            if self.cfg.mode == "live" and unsubscribe_group(batch[0], self.cfg) is None:
+                raise DeliveryConfigError(
+                    f"campaign {batch[0].campaign_id!r}: live marketing email needs an unsubscribe group "
+                    "(SendGrid asm.group_id): set email_unsubscribe_group for the campaign in the plan, "
+                    "or CRM_SENDGRID_ASM_GROUP_ID; nothing of this campaign was sent"
+                )
+            yield batch
+
+    # ------------------------------------------------------------------ provider calls
+    def _call(self, fn: Callable[[], Any], what: str, attempts: list | None = None) -> Any:
+        """One small API call (batch id, cancel, look-up) with the retry policy; a dropped
+        connection is retried too (these calls change nothing twice). Raises `Retry` when retries
+        ran out, the SDK's HTTPError on a permanent answer. Appends the attempts made to
+        `attempts` when given."""
+
+        def attempt():
+            self.bucket.acquire()
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - classified below, unknown ones re-raised
+                outcome, retry_after, reason = _classify(exc)
+                if outcome == RequestOutcome.PERMANENT:
+                    raise
+                if retry_after:
+                    self.bucket.pause_until(time.monotonic() + retry_after)
+                raise Retry(f"{what}: {reason}", retry_after) from exc
+
+        policy = retrying(self.cfg.retry, self._sleep)
+        try:
+            return policy(attempt)
+        finally:
+            if attempts is not None:
+                attempts.append(attempts_of(policy))
+
+    def open_batch(self) -> BatchTicket:
+        """A SendGrid batch id and its send time, or (no scheduling) a local batch id."""
+        lead = self.cfg.sendgrid_send_at_lead_seconds
+        if not lead:
+            return BatchTicket(new_batch_id(self.channel))
+        attempts: list[int] = []
+        try:
+            resp = self._call(lambda: self._sdk().client.mail.batch.post(), "create batch id", attempts)
+        except (Retry, sg_exc.HTTPError) as exc:
+            raise ProviderUnavailable(
+                f"SendGrid: no batch id from POST /v3/mail/batch ({exc}); nothing more was sent, "
+                "what was sent is in the ledger: run again when SendGrid answers"
+            ) from exc
+        batch_id = str(json.loads(resp.body or b"{}")["batch_id"])
+        # whole seconds: send_at is a UNIX timestamp, and the ledger keeps the same instant
+        at = self._now().replace(microsecond=0) + timedelta(seconds=lead)
+        return BatchTicket(batch_id, at, requests=attempts[0], retries=attempts[0] - 1)
+
+    def _cancellable(self, scheduled_at: datetime | None) -> bool:
+        if scheduled_at is None:
+            return False
+        at = scheduled_at if scheduled_at.tzinfo else scheduled_at.replace(tzinfo=UTC)
+        return self._now() < at - timedelta(seconds=self.cfg.sendgrid_cancel_deadline_seconds)
+
+    def _cancel(self, batch_id: str) -> bool:
+        """Cancel a scheduled batch; True once SendGrid holds it as cancelled."""
+        body = {"batch_id": batch_id, "status": "cancel"}
+        try:
+            self._call(lambda: self._sdk().client.user.scheduled_sends.post(request_body=body), "cancel")
+            return True
+        except Retry:
+            return False
+        except sg_exc.HTTPError:
+            # e.g. a cancel that went through before a crash: ask for the batch's status
+            try:
+                resp = self._call(
+                    lambda: self._sdk().client.user.scheduled_sends._(batch_id).get(), "scheduled send"
+                )
+            except (Retry, sg_exc.HTTPError):
+                return False
+            data = json.loads(resp.body or b"[]")
+            items = data if isinstance(data, list) else [data]
+            return any(i.get("batch_id") == batch_id and i.get("status") == "cancel" for i in items)
+
+    def _lookup_batch(self, batch_id: str) -> dict[str, str] | None:
+        """Email Activity API: {to_email: msg_id} of messages carrying this batch id, None on error."""
+        query = f"unique_args['batch_id']=\"{batch_id}\""
+        try:
+            resp = self._call(
+                lambda: self._sdk().client.messages.get(query_params={"query": query, "limit": 1000}),
+                "activity look-up",
+            )
+        except (Retry, sg_exc.HTTPError):
+            return None
+        data = json.loads(resp.body or b"{}")
+        return {str(r["to_email"]).lower(): str(r.get("msg_id") or "") for r in data.get("messages", [])}
+
+    def _settled(self, sent_at: datetime) -> bool:
+        """Has the Activity feed had `lookup_settle_seconds` since this batch's send time?"""
+        at = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
+        return (self._now() - at).total_seconds() >= self.cfg.lookup_settle_seconds
+
+    def _unconfirmed(
+        self, batch_id: str, scheduled_at: datetime | None, sent_at: datetime
+    ) -> tuple[str, dict[str, str] | None, str]:
+        """The fate of a request whose answer never came: ("sent", found, why) when the Activity
+        feed shows it; ("not_sent", None, why) when it provably will not be delivered (cancelled
+        in time, or absent from a settled feed); ("unknown", None, why) otherwise."""
+        why = []
+        if self.cfg.sendgrid_activity_lookup:
+            found = self._lookup_batch(batch_id)
+            if found:
+                return "sent", found, "reconciled"
+            if found is not None and self._settled(scheduled_at or sent_at):
+                return "not_sent", None, "reconciled_not_sent"
+            why.append("activity look-up failed" if found is None else "not in the Activity feed yet")
+        if self._cancellable(scheduled_at):
+            if self._cancel(batch_id):
+                return "not_sent", None, "cancelled_unconfirmed"
+            why.append("cancel failed")
+        elif scheduled_at is not None:
+            why.append("past SendGrid's cancel deadline")
+        else:
+            why.append("not scheduled, cannot be cancelled")
+        if not self.cfg.sendgrid_activity_lookup:
+            why.append("no Email Activity look-up")
+        return "unknown", None, "; ".join(why)
 
     def _post(self, body: dict) -> tuple[str, Any, float | None, str]:
         """One attempt: (RequestOutcome, response-or-error-body, retry_after, reason)."""
@@ -256,22 +415,40 @@ class EmailClient:
             return outcome, getattr(exc, "body", None), retry_after, reason
         return RequestOutcome.OK, resp, None, "accepted"
 
-    def send_batch(self, batch_id: str, messages: Sequence[Any]) -> BatchResult:
+    def send_batch(self, ticket: BatchTicket, messages: Sequence[Any]) -> BatchResult:
+        batch_id = ticket.batch_id
         result = BatchResult(outcomes=[])
         todo = list(messages)
-        attempt = 0
         while todo:
-            body = build_mail_body(todo, self.cfg, batch_id)
+            body = build_mail_body(todo, self.cfg, batch_id, send_at=ticket.scheduled_at)
             if self.sample is None:
                 with self._sample_lock:
                     if self.sample is None:
                         self.sample = _sample_of(body)
-            attempt += 1
-            result.requests += 1
-            outcome, payload, retry_after, reason = self._post(body)
+
+            def attempt(body=body):
+                outcome, payload, retry_after, reason = self._post(body)
+                if outcome == RequestOutcome.RETRY:
+                    raise Retry(reason, retry_after)
+                return outcome, payload, reason
+
+            sent_at = self._now()
+            policy = retrying(self.cfg.retry, self._sleep)
+            try:
+                outcome, payload, reason = policy(attempt)
+            except Retry as exc:  # SendGrid accepted none of the attempts: a rerun may send these
+                result.requests += attempts_of(policy)
+                result.retries += attempts_of(policy) - 1
+                result.outcomes.extend(
+                    Outcome(m.send_id, "failed", reason=f"gave_up: {exc.reason}", retryable=True)
+                    for m in todo
+                )
+                return result
+            result.requests += attempts_of(policy)
+            result.retries += attempts_of(policy) - 1
             if outcome == RequestOutcome.OK:
                 msg_id = (payload.headers.get("X-Message-Id") if payload is not None else None) or None
-                result.outcomes.extend(Outcome(sid_of(m), "sent", provider_id=msg_id) for m in todo)
+                result.outcomes.extend(Outcome(m.send_id, "sent", provider_id=msg_id) for m in todo)
                 return result
             if outcome == RequestOutcome.PERMANENT:
                 if reason == "http_400":
@@ -281,102 +458,62 @@ class EmailClient:
                         for m in bad:
                             why = "invalid_email"
                             result.outcomes.append(
-                                Outcome(sid_of(m), "failed", reason=why, suppress_reason=why)
+                                Outcome(m.send_id, "failed", reason=why, suppress_reason=why)
                             )
                             result.suppress.append(("email", m.to, why, m.customer_id, "sendgrid_400"))
                         todo = [m for i, m in enumerate(todo) if i not in idx]
-                        attempt = 0  # the request was rejected whole: nothing was sent, send the rest
-                        continue
+                        continue  # the request was rejected whole: nothing was sent, send the rest
                     why = "rejected: " + "; ".join(errors)[:200]
-                    result.outcomes.extend(Outcome(sid_of(m), "failed", reason=why) for m in todo)
+                    result.outcomes.extend(Outcome(m.send_id, "failed", reason=why) for m in todo)
                     return result
                 # 401/403/413...: the provider accepted nothing; a rerun may send these
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "failed", reason=reason, retryable=True) for m in todo
+                    Outcome(m.send_id, "failed", reason=reason, retryable=True) for m in todo
                 )
                 return result
-            if outcome == RequestOutcome.AMBIGUOUS:
-                if not self.cfg.sendgrid_activity_lookup:
-                    result.outcomes.extend(Outcome(sid_of(m), "ambiguous", reason=reason) for m in todo)
-                    return result
-                found = self._lookup_batch(batch_id, wait=True)
-                if found is None:
-                    result.outcomes.extend(Outcome(sid_of(m), "ambiguous", reason=reason) for m in todo)
-                    return result
-                done = [m for m in todo if m.to.lower() in found]
+            # AMBIGUOUS: the request may have been accepted; never post it again blindly
+            fate, found, why = self._unconfirmed(batch_id, ticket.scheduled_at, sent_at)
+            if fate == "sent":
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "sent", provider_id=found[m.to.lower()]) for m in done
+                    Outcome(m.send_id, "sent", reason=why, provider_id=(found or {}).get(m.to.lower()))
+                    for m in todo
                 )
-                todo = [m for m in todo if m.to.lower() not in found]
-                if not todo:
-                    return result
-            if attempt >= self.cfg.retry.max_attempts:
+            elif fate == "not_sent" and why == "cancelled_unconfirmed":
+                # cancelled: SendGrid discards whatever it got; send again under a new batch
+                result.outcomes.extend(Outcome(m.send_id, "failed", reason=why, retryable=True) for m in todo)
+                result.resend.extend(todo)
+            elif fate == "not_sent":
+                continue  # absent from a settled Activity feed: not accepted, post it again
+            else:
                 result.outcomes.extend(
-                    Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True) for m in todo
+                    Outcome(m.send_id, "ambiguous", reason=f"{reason}: {why}") for m in todo
                 )
-                return result
-            result.retries += 1
-            self._sleep(self.backoff.delay(attempt, retry_after))
+            return result
         return result
 
-    def _lookup_batch(self, batch_id: str, wait: bool) -> dict[str, str] | None:
-        """Email Activity API: {to_email: msg_id} of messages carrying this batch id, None on error."""
-        if wait and self.cfg.lookup_settle_seconds:
-            self._sleep(self.cfg.lookup_settle_seconds)
-        query = f"unique_args['batch_id']=\"{batch_id}\""
-        for attempt in range(1, self.cfg.retry.max_attempts + 1):
-            self.bucket.acquire()
-            try:
-                resp = self._sdk().client.messages.get(query_params={"query": query, "limit": 1000})
-                data = json.loads(resp.body or b"{}")
-                return {
-                    str(r["to_email"]).lower(): str(r.get("msg_id") or "") for r in data.get("messages", [])
-                }
-            except Exception as exc:  # noqa: BLE001
-                outcome, retry_after, _ = _classify(exc)
-                if outcome == RequestOutcome.PERMANENT:
-                    return None
-                self._sleep(self.backoff.delay(attempt, retry_after))
-        return None
-
     def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]:
-        """Pending rows of a crashed run: look them up if the Activity API is enabled, else ambiguous."""
-        if not self.cfg.sendgrid_activity_lookup:
-            return [
-                Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: no lookup for SendGrid")
-                for r in rows
-            ]
+        """Unresolved rows (a crashed run's `pending`, earlier `ambiguous`), per batch: seen in
+        the Activity feed → sent; cancelled in time or absent from a settled feed → released
+        (sent again in this run); otherwise they stay ambiguous."""
         by_batch: dict[str, list[PendingRow]] = {}
         for r in rows:
             by_batch.setdefault(r.batch_id, []).append(r)
         out: list[Outcome] = []
         for batch_id, batch in by_batch.items():
-            found = self._lookup_batch(batch_id, wait=False)
-            settled = _age_seconds(batch) >= self.cfg.lookup_settle_seconds
+            scheduled = batch[0].scheduled_at
+            fate, found, why = self._unconfirmed(batch_id, scheduled, max(r.intent_at for r in batch))
             for r in batch:
-                if found is None:
-                    out.append(Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup failed"))
-                elif r.address.lower() in found:
-                    out.append(
-                        Outcome(r.send_id, "sent", reason="reconciled", provider_id=found[r.address.lower()])
-                    )
-                elif settled:
-                    out.append(Outcome(r.send_id, "failed", reason="reconciled_not_sent", retryable=True))
+                if fate == "sent":
+                    pid = (found or {}).get(r.address.lower())
+                    out.append(Outcome(r.send_id, "sent", reason="reconciled", provider_id=pid))
+                elif fate == "not_sent":
+                    out.append(Outcome(r.send_id, "failed", reason=why, retryable=True))
                 else:
-                    out.append(
-                        Outcome(r.send_id, "ambiguous", reason="crashed_in_flight: lookup not settled")
-                    )
+                    out.append(Outcome(r.send_id, "ambiguous", reason=f"crashed_in_flight: {why}"))
         return out
 
     def close(self) -> None:
         self._local = threading.local()
-
-
-def _age_seconds(rows: Sequence[PendingRow]) -> float:
-    from datetime import datetime
-
-    newest = max(r.intent_at for r in rows)
-    return (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds()
 
 
 def _sample_of(body: dict) -> dict:

@@ -21,7 +21,7 @@ import hashlib
 import re
 import unicodedata
 
-import phonenumbers
+from sources.normalise import parse_phone
 
 _NON_DIGIT = re.compile(r"\D+")
 
@@ -31,19 +31,9 @@ def sha256_hex(value: str) -> str:
 
 
 def e164(phone: str | None, default_region: str = "TH") -> str | None:
-    """E.164 (`+66812345678`) or None if the number cannot be parsed as valid."""
-    if not phone or not str(phone).strip():
-        return None
-    raw = str(phone).strip()
-    if raw.startswith("66") and not raw.startswith("+"):
-        raw = "+" + raw
-    try:
-        parsed = phonenumbers.parse(raw, default_region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 (`+66812345678`) or None if the number is not valid (sources.normalise.parse_phone,
+    the rule ingestion and SMS use, so every number that gets an SMS is matchable too)."""
+    return parse_phone(phone, default_region).e164
 
 
 def _strip_punct(s: str) -> str:

@@ -23,7 +23,7 @@ import requests
 from activations.channels.hashing import META_SCHEMA, meta_row, sha256_hex
 from activations.delivery.config import DeliveryConfig
 from activations.delivery.ledger import SendLedger
-from activations.delivery.resilience import Backoff, TokenBucket, parse_retry_after
+from activations.delivery.resilience import Retry, TokenBucket, attempts_of, parse_retry_after, retrying
 
 MAX_ROWS = 10_000
 STATE = "activations.ad_audience_members"
@@ -133,7 +133,6 @@ class MetaAudienceClient:
         self.cfg = cfg
         self.base_url = (base_url or cfg.meta_base_url).rstrip("/")
         self.bucket = TokenBucket(cfg.meta_rate, burst=1)
-        self.backoff = Backoff(cfg.retry)
         self._sleep = sleep
         self._token = cfg.secret("META_ACCESS_TOKEN")
         self.session = requests.Session()
@@ -145,40 +144,42 @@ class MetaAudienceClient:
         """One request with retries; returns (json, retries). Safe to retry: adding or removing
         the same hashed rows twice leaves the audience the same."""
         data = {**body, "access_token": self._token}
-        retries = 0
-        last = ""
-        for attempt in range(1, self.cfg.retry.max_attempts + 1):
+        policy = retrying(self.cfg.retry, self._sleep)
+
+        def attempt() -> dict:
             self.bucket.acquire()
-            retry_after = None
             try:
                 resp = self.session.request(
                     method, self.users_url(audience_id), json=data, timeout=self.cfg.retry.timeout_seconds
                 )
             except requests.exceptions.RequestException as exc:
-                last = f"transport: {type(exc).__name__}"
-            else:
-                if resp.status_code == 200:
-                    return resp.json(), retries
-                try:
-                    err = resp.json().get("error", {})
-                except ValueError:
-                    err = {}
-                code = int(err.get("code") or 0)
-                last = f"http_{resp.status_code}: {err.get('message', '')[:200]}"
-                transient = (
-                    resp.status_code == 429
-                    or resp.status_code >= 500
-                    or code in RATE_LIMIT_CODES
-                    or err.get("is_transient")
-                )
-                if not transient:
-                    raise MetaApiError(f"Meta {method} {audience_id}/users failed: {last}")
-                retry_after = parse_retry_after(resp.headers)
-            retries += 1
-            self._sleep(self.backoff.delay(attempt, retry_after))
-        raise MetaApiError(
-            f"Meta {method} {audience_id}/users gave up after {self.cfg.retry.max_attempts} attempts: {last}"
-        )
+                raise Retry(f"transport: {type(exc).__name__}") from exc
+            if resp.status_code == 200:
+                return resp.json()
+            try:
+                err = resp.json().get("error", {})
+            except ValueError:
+                err = {}
+            code = int(err.get("code") or 0)
+            last = f"http_{resp.status_code}: {err.get('message', '')[:200]}"
+            transient = (
+                resp.status_code == 429
+                or resp.status_code >= 500
+                or code in RATE_LIMIT_CODES
+                or err.get("is_transient")
+            )
+            if not transient:
+                raise MetaApiError(f"Meta {method} {audience_id}/users failed: {last}")
+            raise Retry(last, parse_retry_after(resp.headers))
+
+        try:
+            out = policy(attempt)
+        except Retry as exc:
+            raise MetaApiError(
+                f"Meta {method} {audience_id}/users gave up after {self.cfg.retry.max_attempts} attempts: "
+                f"{exc.reason}"
+            ) from exc
+        return out, attempts_of(policy) - 1
 
     def close(self) -> None:
         self.session.close()

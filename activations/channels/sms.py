@@ -1,7 +1,8 @@
 """SMS through Twilio Programmable Messaging: the one module that imports the `twilio` SDK.
 
 E.164 mobiles only, sent through a messaging service, a StatusCallback to the webhook receiver
-tagged with the send id and batch id, Thai text counted in UCS-2 segments. The SDK is pointed
+tagged with the send id and batch id (segments and cost are counted once, by the plan side:
+`activations.plan.templates.sms_segments`). The SDK is pointed
 at a configurable base URL (a local fake in tests, the sandbox sink by default) through a
 custom `http_client` that rewrites `https://api.twilio.com`.
 """
@@ -23,9 +24,16 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from activations.delivery.config import DeliveryConfig
-from activations.delivery.engine import BatchResult
-from activations.delivery.ledger import Outcome, PendingRow, content_hash, sid_of
-from activations.delivery.resilience import Backoff, RequestOutcome, TokenBucket, parse_retry_after
+from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
+from activations.delivery.ledger import Outcome, PendingRow, content_hash
+from activations.delivery.resilience import (
+    RequestOutcome,
+    Retry,
+    TokenBucket,
+    attempts_of,
+    parse_retry_after,
+    retrying,
+)
 
 TWILIO_API = "https://api.twilio.com"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -39,36 +47,6 @@ PERMANENT_CODES: dict[int, tuple[str, str | None]] = {
     21612: ("unreachable_route", None),
 }
 RATE_LIMIT_CODES = {20429, 14107}
-
-# GSM 03.38 basic set and its extension table (extension characters cost two septets)
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXT = set("^{}\\[~]|€\f")
-
-
-def sms_segments(text: str) -> tuple[str, int, int]:
-    """(encoding, segments, units) of an SMS body.
-
-    GSM-7: 160 septets in one part, 153 per part when concatenated (extension chars cost 2).
-    Anything else (Thai) is UCS-2: 70 UTF-16 code units in one part, 67 per part."""
-    text = text or ""
-    if all(c in GSM7_BASIC or c in GSM7_EXT for c in text):
-        units = sum(2 if c in GSM7_EXT else 1 for c in text)
-        single, multi, enc = 160, 153, "GSM-7"
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi, enc = 70, 67, "UCS-2"
-    if units == 0:
-        return enc, 0, 0
-    return enc, (1 if units <= single else -(-units // multi)), units
-
-
-def estimate_cost(bodies: Iterable[str], price_per_segment: float) -> tuple[int, float]:
-    """(segments, cost) for a set of SMS bodies."""
-    segs = sum(sms_segments(b)[1] for b in bodies)
-    return segs, round(segs * price_per_segment, 2)
 
 
 class _BaseUrlHttpClient(TwilioHttpClient):
@@ -140,7 +118,6 @@ class SmsClient:
         self.bucket = TokenBucket(
             cfg.twilio_rate, burst=min(max(1, cfg.twilio_concurrency), max(2.0, cfg.twilio_rate * 0.02))
         )
-        self.backoff = Backoff(cfg.retry)
         self._sleep = sleep
         self._now = now or (lambda: datetime.now(UTC))
         self.account_sid = cfg.secret("TWILIO_ACCOUNT_SID")
@@ -162,6 +139,10 @@ class SmsClient:
         if batch:
             yield batch
 
+    def open_batch(self) -> BatchTicket:
+        """A local batch id: Twilio has no batches (each message is looked up by recipient)."""
+        return BatchTicket(new_batch_id(self.channel))
+
     def status_callback(self, send_id: str, batch_id: str) -> str:
         return f"{self.cfg.status_callback_url}?{urlencode({'send_id': send_id, 'batch_id': batch_id})}"
 
@@ -171,7 +152,7 @@ class SmsClient:
             "to": m.to,
             "body": m.sms_body or "",
             "messaging_service_sid": self.service_sid,
-            "status_callback": self.status_callback(sid_of(m), batch_id),
+            "status_callback": self.status_callback(m.send_id, batch_id),
         }
         nb = getattr(m, "not_before", None)
         if nb is not None and nb - self._now() >= timedelta(minutes=15):
@@ -179,7 +160,8 @@ class SmsClient:
             params["schedule_type"] = "fixed"
         return params
 
-    def send_batch(self, batch_id: str, messages: Sequence[Any]) -> BatchResult:
+    def send_batch(self, ticket: BatchTicket, messages: Sequence[Any]) -> BatchResult:
+        batch_id = ticket.batch_id
         started = self._now()
         results = list(self._pool.map(lambda m: self._send_one_safe(batch_id, m, started), messages))
         out = BatchResult(outcomes=[r[0] for r in results])
@@ -194,12 +176,12 @@ class SmsClient:
         try:
             return self._send_one(batch_id, m, started)
         except Exception as exc:  # noqa: BLE001 - an unexpected error: this message's fate is unknown
-            return Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
+            return Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]), None, 1, 0
 
     def _send_one(self, batch_id: str, m: Any, started: datetime):
         if not E164.match(m.to or ""):
             return (
-                Outcome(sid_of(m), "failed", reason="invalid_number", suppress_reason="invalid_number"),
+                Outcome(m.send_id, "failed", reason="invalid_number", suppress_reason="invalid_number"),
                 ("sms", m.to or "", "invalid_number", m.customer_id, "e164_check"),
                 0,
                 0,
@@ -212,74 +194,57 @@ class SmsClient:
                 self._sleep(wait)  # quiet hours end within 15 minutes: hold, then send
         if self.sample is None:
             self.sample = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in params.items()}
-        requests_made = retries = 0
-        reason = "unknown"
-        for attempt in range(1, self.cfg.retry.max_attempts + 1):
+        policy = retrying(self.cfg.retry, self._sleep)
+        sid = m.send_id
+
+        def attempt():
+            """(outcome, suppression row) of one request; raises Retry when Twilio certainly
+            did not accept it (rate limit, 5xx, refused connection, or looked up and absent)."""
             self.bucket.acquire()
-            requests_made += 1
-            retry_after = None
             try:
                 msg = self._client.messages.create(**params)
-                return Outcome(sid_of(m), "sent", provider_id=msg.sid), None, requests_made, retries
+                return Outcome(sid, "sent", provider_id=msg.sid), None
             except TwilioRestException as exc:
                 code = int(exc.code or 0)
                 if exc.status == 429 or code in RATE_LIMIT_CODES or exc.status >= 500:
                     retry_after = parse_retry_after(self._http.last_headers)
                     if retry_after:
                         self.bucket.pause_until(time.monotonic() + retry_after)
-                    reason = f"twilio_{code or exc.status}"
-                elif code in PERMANENT_CODES:
+                    raise Retry(f"twilio_{code or exc.status}", retry_after) from exc
+                if code in PERMANENT_CODES:
                     why, sup = PERMANENT_CODES[code]
                     row = ("sms", m.to, sup, m.customer_id, f"twilio_{code}") if sup else None
-                    return (
-                        Outcome(sid_of(m), "failed", reason=why, suppress_reason=sup),
-                        row,
-                        requests_made,
-                        retries,
-                    )
-                elif exc.status in (401, 403):
-                    return (
-                        Outcome(sid_of(m), "failed", reason=f"http_{exc.status}", retryable=True),
-                        None,
-                        requests_made,
-                        retries,
-                    )
-                else:
-                    return (
-                        Outcome(sid_of(m), "failed", reason=f"twilio_{code or exc.status}"),
-                        None,
-                        requests_made,
-                        retries,
-                    )
+                    return Outcome(sid, "failed", reason=why, suppress_reason=sup), row
+                if exc.status in (401, 403):
+                    return Outcome(sid, "failed", reason=f"http_{exc.status}", retryable=True), None
+                return Outcome(sid, "failed", reason=f"twilio_{code or exc.status}"), None
             except requests.exceptions.RequestException as exc:
-                kind = _transport_kind(exc)
                 reason = f"transport: {type(exc).__name__}"
-                if kind == RequestOutcome.AMBIGUOUS:
-                    if self.cfg.lookup_settle_seconds:
-                        self._sleep(self.cfg.lookup_settle_seconds)
-                    found = self._lookup(m.to, content_hash(m.sms_body), started - timedelta(minutes=2))
-                    if found is None:
-                        return Outcome(sid_of(m), "ambiguous", reason=reason), None, requests_made, retries
-                    if found:
-                        return (
-                            Outcome(sid_of(m), "sent", provider_id=found, reason="reconciled"),
-                            None,
-                            requests_made,
-                            retries,
-                        )
-            retries += 1
-            self._sleep(self.backoff.delay(attempt, retry_after))
-        return (
-            Outcome(sid_of(m), "failed", reason=f"gave_up: {reason}", retryable=True),
-            None,
-            requests_made,
-            retries - 1,
-        )
+                if _transport_kind(exc) == RequestOutcome.RETRY:
+                    raise Retry(reason) from exc
+                # the request may have reached Twilio: its message list shows a created message
+                # at once (no settle wait), so look before sending again
+                found = self._lookup(m.to, content_hash(m.sms_body), started - timedelta(minutes=2))
+                if found is None:
+                    return Outcome(sid, "ambiguous", reason=reason), None
+                if found:
+                    return Outcome(sid, "sent", provider_id=found, reason="reconciled"), None
+                raise Retry(reason) from exc
+
+        try:
+            outcome, row = policy(attempt)
+        except Retry as exc:
+            n = attempts_of(policy)
+            return Outcome(sid, "failed", reason=f"gave_up: {exc.reason}", retryable=True), None, n, n - 1
+        n = attempts_of(policy)
+        return outcome, row, n, n - 1
 
     def _lookup(self, to: str, body_hash: str, since: datetime) -> str | None:
         """sid of a message to `to` whose body hashes to `body_hash`, created since `since`;
         "" if there is none; None if Twilio could not be asked."""
-        for attempt in range(1, self.cfg.retry.max_attempts + 1):
+        policy = retrying(self.cfg.retry, self._sleep)
+
+        def attempt() -> str | None:
             self.bucket.acquire()
             try:
                 for msg in self._client.messages.list(to=to, limit=50, page_size=50):
@@ -294,11 +259,15 @@ class SmsClient:
             except TwilioRestException as exc:
                 if exc.status != 429 and exc.status < 500:
                     return None
-                self._sleep(self.backoff.delay(attempt, parse_retry_after(self._http.last_headers)))
-            except (TwilioException, requests.exceptions.RequestException):
+                raise Retry(f"twilio_{exc.status}", parse_retry_after(self._http.last_headers)) from exc
+            except (TwilioException, requests.exceptions.RequestException) as exc:
                 # a list page that failed (5xx, dropped): ask again
-                self._sleep(self.backoff.delay(attempt, parse_retry_after(self._http.last_headers)))
-        return None
+                raise Retry(type(exc).__name__, parse_retry_after(self._http.last_headers)) from exc
+
+        try:
+            return policy(attempt)
+        except Retry:
+            return None
 
     def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]:
         """A crashed run's pending SMS: a message to the same number with the same body (by

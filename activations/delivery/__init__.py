@@ -1,23 +1,8 @@
-"""Delivery: the send ledger (exactly once), retries, rate limits, the sandbox sink, and the
-entry points orchestration calls. Provider SDKs live in `activations/channels/`.
+"""Delivery: the send ledger (exactly once), retries, rate limits, the sandbox server, and the
+entry points orchestration calls (`activations.delivery.api`). Provider SDKs live in
+`activations/channels/`, which build on `config`, `engine`, `ledger` and `resilience` here; this
+package file imports nothing, so channels and delivery form no import cycle.
 
-    from activations.delivery import DeliveryConfig, send_messages, deliver_prepared
+    from activations.delivery.api import deliver_prepared, send_messages
+    from activations.delivery.config import DeliveryConfig
 """
-
-from activations.delivery.api import deliver_prepared, make_client, send_messages
-from activations.delivery.config import DeliveryConfig, DeliveryConfigError
-from activations.delivery.engine import BatchResult, ChannelSummary, deliver
-from activations.delivery.ledger import Outcome, SendLedger
-
-__all__ = [
-    "BatchResult",
-    "ChannelSummary",
-    "DeliveryConfig",
-    "DeliveryConfigError",
-    "Outcome",
-    "SendLedger",
-    "deliver",
-    "deliver_prepared",
-    "make_client",
-    "send_messages",
-]

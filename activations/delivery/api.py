@@ -38,8 +38,9 @@ def _endpoint(cfg: DeliveryConfig, send_date: date):
     """(cfg, base_url or None): in sandbox, a sink on 127.0.0.1 takes every request."""
     if cfg.mode == "sandbox":
         with SandboxSink(cfg.outbox_dir, send_date) as sink:
-            # the sink answers the Email Activity look-up from the outbox, so use it
-            yield replace(cfg, sendgrid_activity_lookup=True), sink.url
+            # the sink answers the Email Activity look-up from the outbox, exactly and at once
+            # (each request is on disk before its answer): use it, with no feed lag to wait out
+            yield replace(cfg, sendgrid_activity_lookup=True, lookup_settle_seconds=0.0), sink.url
     else:
         yield cfg, None
 
@@ -65,9 +66,6 @@ def send_messages(
             finally:
                 client.close()
             result.sample = result.sample or client.sample
-            if channel == "sms":
-                result.extra.setdefault("sms_price_per_segment", cfg.sms_price_per_segment)
-                result.extra.setdefault("currency", cfg.sms_currency)
             return result
     finally:
         if own:
@@ -80,8 +78,9 @@ def deliver_prepared(
     """Deliver everything `activations.audiences.messages.prepare_messages` returned.
 
     email, sms → send ledger + SendGrid / Twilio; ads → Meta Custom Audience sync + Google
-    Customer Match file (`<home>/outbox/ads/<date>/google_customer_match_<campaign>.csv` in
-    sandbox, `<home>/exports/<date>/<campaign>/` otherwise). Returns per-channel metadata."""
+    Customer Match upload file (`<home>/outbox/ads/<date>/google_customer_match_<campaign>.csv`,
+    in both modes: in live mode it is the file a person uploads). Returns per-channel metadata;
+    SMS cost is the plan's estimate (`plan.yml` `sms.price_per_segment`, in the plan's currency)."""
     cfg = cfg or DeliveryConfig.from_env(home=Path(settings.home))
     send_date = prepared.send_date
     out: dict[str, Any] = {}
@@ -94,6 +93,9 @@ def deliver_prepared(
             summary = ChannelSummary(channel=channel, mode=cfg.mode)
             for b in batches:
                 summary.add_plan(b.metadata())
+            if channel == "sms":
+                currencies = {c.currency for c in prepared.campaigns.values() if channel in c.channels}
+                summary.extra["currency"] = ", ".join(sorted(currencies))
             msgs = [m for b in batches for m in b.messages]
             summary = send_messages(
                 channel, msgs, cfg=cfg, send_date=send_date, ledger=ledger, progress=progress, summary=summary
@@ -116,11 +118,23 @@ def _message_sample(m: Any) -> dict:
 def _deliver_ads(
     batches, cfg: DeliveryConfig, settings, send_date: date, ledger: SendLedger, progress
 ) -> dict:
+    """Ads summary: totals at the top (what a channel summary shows), per campaign under
+    `by_campaign` (`campaigns` is left to whoever lays the summary out, e.g. Dagster metadata)."""
     from activations.channels.google_ads import write_customer_match
     from activations.channels.meta import MetaAudienceClient, sync_meta_audience
 
-    result: dict[str, Any] = {"campaigns": {}}
+    by_campaign: dict[str, Any] = {}
+    totals = {
+        "sent": 0,
+        "meta_added": 0,
+        "meta_removed": 0,
+        "meta_unchanged": 0,
+        "meta_requests": 0,
+        "google_customer_match_rows": 0,
+    }
+    unmatchable = 0
     audience_ids = json.loads(os.environ.get("CRM_META_AUDIENCE_IDS") or "{}")
+    folder = cfg.outbox_dir / "ads" / send_date.isoformat()
     with _endpoint(cfg, send_date) as (cfg2, base_url):
         meta = MetaAudienceClient(cfg2, base_url)
         try:
@@ -132,15 +146,10 @@ def _deliver_ads(
                 msum = sync_meta_audience(
                     b.messages, audience_id, meta, ledger, campaign_id=b.campaign_id, progress=progress
                 )
-                folder = (
-                    (cfg.outbox_dir / "ads" / send_date.isoformat())
-                    if cfg.mode == "sandbox"
-                    else (Path(settings.home) / "exports" / send_date.isoformat() / b.campaign_id)
-                )
                 gfile = write_customer_match(
                     b.messages, folder / f"google_customer_match_{b.campaign_id}.csv"
                 )
-                result["campaigns"][b.campaign_id] = {
+                by_campaign[b.campaign_id] = {
                     **b.metadata(),
                     "meta": msum.to_metadata(),
                     "google_customer_match": gfile.metadata(),
@@ -148,6 +157,20 @@ def _deliver_ads(
                     "failed_by_reason": {"unmatchable": msum.unmatchable} if msum.unmatchable else {},
                     "elapsed_seconds": round(time.perf_counter() - started, 3),
                 }
+                totals["sent"] += msum.audience_size
+                totals["meta_added"] += msum.added
+                totals["meta_removed"] += msum.removed
+                totals["meta_unchanged"] += msum.unchanged
+                totals["meta_requests"] += msum.requests
+                totals["google_customer_match_rows"] += gfile.rows
+                unmatchable += msum.unmatchable
         finally:
             meta.close()
-    return result
+    return {
+        "channel": "ads",
+        "mode": cfg.mode,
+        **totals,
+        "failed_by_reason": {"unmatchable": unmatchable} if unmatchable else {},
+        "google_customer_match_files": [c["google_customer_match"]["path"] for c in by_campaign.values()],
+        "by_campaign": by_campaign,
+    }

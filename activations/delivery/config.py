@@ -15,14 +15,15 @@ environment and are kept out of `repr()` and logs.
 | CRM_SENDGRID_BATCH | 1000 | personalizations per request (SendGrid's maximum is 1000) |
 | CRM_SMS_LEDGER_BATCH | 200 | SMS per ledger batch (intent recorded per batch) |
 | CRM_SENDGRID_FROM_EMAIL / CRM_SENDGRID_FROM_NAME | news@example.com / crmloop | default sender when a message has none |
-| CRM_SENDGRID_ASM_GROUP_ID | 0 (none) | unsubscribe group id (`asm.group_id`) |
+| CRM_SENDGRID_ASM_GROUP_ID | 0 (none) | fallback unsubscribe group (`asm.group_id`) for campaigns whose plan sets no `email_unsubscribe_group`; live marketing email with neither is refused |
 | CRM_SENDGRID_TEMPLATE_ID | (none) | dynamic template id; inline content when empty |
-| CRM_SENDGRID_ACTIVITY_LOOKUP | 0 | 1: reconcile ambiguous email batches through the Email Activity API |
+| CRM_SENDGRID_ACTIVITY_LOOKUP | 0 | 1: reconcile ambiguous email batches through the Email Activity API (a paid add-on) |
+| CRM_SENDGRID_SEND_AT_LEAD_SECONDS | 1200 | each email batch gets a SendGrid `batch_id` and `send_at` this far ahead, so an unconfirmed batch can be cancelled and sent again; 0: send at once (an unconfirmed batch then needs the look-up or an operator) |
+| CRM_SENDGRID_CANCEL_DEADLINE_SECONDS | 600 | SendGrid's rule: a batch cannot be cancelled later than this before its `send_at` (change only for a test double); the lead must exceed it |
 | CRM_WEBHOOK_BASE_URL | http://127.0.0.1:8787 | the webhook receiver; Twilio StatusCallback = <base>/twilio/status |
-| CRM_SMS_PRICE_PER_SEGMENT / CRM_SMS_CURRENCY | 1.20 / THB | cost estimate per SMS segment |
 | CRM_RETRY_MAX_ATTEMPTS / CRM_RETRY_BASE_SECONDS / CRM_RETRY_MAX_SECONDS | 6 / 0.5 / 30 | retries |
 | CRM_HTTP_TIMEOUT | 30 | seconds per request |
-| CRM_LOOKUP_SETTLE_SECONDS | 0 | wait before a reconciliation lookup trusts "not found" |
+| CRM_LOOKUP_SETTLE_SECONDS | 600 | the Email Activity feed lags real sends (minutes at SendGrid): "not found" means "not sent" only once this long has passed since the batch's send time (`send_at`, else its request); nothing waits for it, an unsettled batch is decided by a later run. Twilio's message list is read at once |
 | secrets (live only) | | SENDGRID_API_KEY, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_MESSAGING_SERVICE_SID, META_ACCESS_TOKEN, META_AD_ACCOUNT_ID, META_CUSTOM_AUDIENCE_ID |
 """
 
@@ -123,10 +124,10 @@ class DeliveryConfig:
     asm_group_id: int = 0
     template_id: str = ""
     sendgrid_activity_lookup: bool = False
+    sendgrid_send_at_lead_seconds: float = 1200.0
+    sendgrid_cancel_deadline_seconds: float = 600.0
     webhook_base_url: str = "http://127.0.0.1:8787"
-    sms_price_per_segment: float = 1.20
-    sms_currency: str = "THB"
-    lookup_settle_seconds: float = 0.0
+    lookup_settle_seconds: float = 600.0
     retry: RetryConfig = field(default_factory=RetryConfig)
     secrets: Secrets = field(default_factory=Secrets)
 
@@ -159,6 +160,14 @@ class DeliveryConfig:
         batch = _i(env, "CRM_SENDGRID_BATCH", 1000)
         if not 1 <= batch <= 1000:
             raise DeliveryConfigError(f"CRM_SENDGRID_BATCH={batch}: SendGrid allows 1..1000 personalizations")
+        lead = _f(env, "CRM_SENDGRID_SEND_AT_LEAD_SECONDS", cls.sendgrid_send_at_lead_seconds)
+        deadline = _f(env, "CRM_SENDGRID_CANCEL_DEADLINE_SECONDS", cls.sendgrid_cancel_deadline_seconds)
+        if lead and not deadline < lead <= 72 * 3600:
+            raise DeliveryConfigError(
+                f"CRM_SENDGRID_SEND_AT_LEAD_SECONDS={lead:g}: must be 0 (no scheduling) or more than "
+                f"CRM_SENDGRID_CANCEL_DEADLINE_SECONDS={deadline:g} (SendGrid cancels no later than that "
+                "before send_at) and at most 72 hours"
+            )
         return cls(
             mode=mode,
             home=Path(home)
@@ -182,10 +191,10 @@ class DeliveryConfig:
             asm_group_id=_i(env, "CRM_SENDGRID_ASM_GROUP_ID", 0),
             template_id=_s(env, "CRM_SENDGRID_TEMPLATE_ID", ""),
             sendgrid_activity_lookup=_s(env, "CRM_SENDGRID_ACTIVITY_LOOKUP", "0") in ("1", "true", "yes"),
+            sendgrid_send_at_lead_seconds=lead,
+            sendgrid_cancel_deadline_seconds=deadline,
             webhook_base_url=_s(env, "CRM_WEBHOOK_BASE_URL", cls.webhook_base_url),
-            sms_price_per_segment=_f(env, "CRM_SMS_PRICE_PER_SEGMENT", cls.sms_price_per_segment),
-            sms_currency=_s(env, "CRM_SMS_CURRENCY", cls.sms_currency),
-            lookup_settle_seconds=_f(env, "CRM_LOOKUP_SETTLE_SECONDS", 0.0),
+            lookup_settle_seconds=_f(env, "CRM_LOOKUP_SETTLE_SECONDS", cls.lookup_settle_seconds),
             retry=RetryConfig(
                 max_attempts=_i(env, "CRM_RETRY_MAX_ATTEMPTS", 6),
                 base_seconds=_f(env, "CRM_RETRY_BASE_SECONDS", 0.5),

@@ -12,9 +12,10 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from activations.delivery.ledger import Outcome, PendingRow, SendLedger, sid_of
+from activations.delivery.ledger import Outcome, PendingRow, SendLedger
 
 Progress = Callable[[str, dict], None]
 
@@ -25,6 +26,20 @@ class BatchResult:
     suppress: list[tuple] = field(default_factory=list)  # (channel, address, reason, customer_id, source)
     requests: int = 0
     retries: int = 0
+    # messages whose request was provably cancelled at the provider (their outcome: failed,
+    # retryable): the engine sends them again in this run under a new batch (a new intent)
+    resend: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchTicket:
+    """The id a batch is recorded and sent under, and when the provider will deliver it
+    (SendGrid `send_at`; None: at once)."""
+
+    batch_id: str
+    scheduled_at: datetime | None = None
+    requests: int = 0  # provider calls made to open it (SendGrid: POST /v3/mail/batch)
+    retries: int = 0
 
 
 class ChannelClient(Protocol):
@@ -33,7 +48,9 @@ class ChannelClient(Protocol):
 
     def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]: ...
 
-    def send_batch(self, batch_id: str, messages: Sequence[Any]) -> BatchResult: ...
+    def open_batch(self) -> BatchTicket: ...
+
+    def send_batch(self, ticket: BatchTicket, messages: Sequence[Any]) -> BatchResult: ...
 
     def reconcile(self, rows: Sequence[PendingRow]) -> list[Outcome]: ...
 
@@ -55,6 +72,10 @@ class ChannelSummary:
     reconciled: Counter = field(default_factory=Counter)  # sent / released / ambiguous (crash recovery)
     ambiguous_batches: list[str] = field(default_factory=list)
     duplicate_in_input: int = 0  # same ledger key offered twice in one run (sent once)
+    cancelled_and_resent: int = (
+        0  # unconfirmed requests cancelled at the provider, sent again (not in `sent`)
+    )
+    unresolved: dict[str, int] = field(default_factory=dict)  # ledger: batch_id -> recipients still ambiguous
     requests: int = 0
     retries: int = 0
     batches: int = 0
@@ -111,14 +132,37 @@ class ChannelSummary:
             "already_in_ledger": dict(self.already_in_ledger),
             "suppressed_at_send": dict(self.suppressed_at_send),
             "duplicate_in_input": self.duplicate_in_input,
+            "cancelled_and_resent": self.cancelled_and_resent,
             "reconciled_after_crash": dict(self.reconciled),
+            "operator_action": self.operator_action(),
+            "unresolved_batches": dict(list(self.unresolved.items())[:50]),
             "requests": self.requests,
             "retries": self.retries,
             "batches": self.batches,
             "elapsed_seconds": round(self.elapsed_seconds, 3),
             "sample": self.sample,
+            # SMS: the plan's estimate (plan.yml sms.price_per_segment), the one price there is
+            **(
+                {k: self.plan[k] for k in ("sms_segments", "estimated_cost") if k in self.plan}
+                if self.channel == "sms"
+                else {}
+            ),
             **self.extra,
         }
+
+    def operator_action(self) -> str | None:
+        """What a person must do, with the commands, while recipients' fate is unknown (else None)."""
+        if not self.unresolved:
+            return None
+        n = sum(self.unresolved.values())
+        first = next(iter(self.unresolved))
+        return (
+            f"{n} {self.channel} recipient(s) in {len(self.unresolved)} batch(es) may or may not have been "
+            f"delivered and are held (never resent blindly). Look each batch id up at the provider "
+            f"(for email: SendGrid Activity, custom arg batch_id; ids in unresolved_batches), then run "
+            f"`crmloop ledger confirm-sent {first}` if it was delivered or `crmloop ledger release {first}` "
+            f"if not (released recipients are sent by the next run); `crmloop ledger ambiguous` lists them."
+        )
 
 
 def new_batch_id(channel: str) -> str:
@@ -129,18 +173,21 @@ def new_batch_id(channel: str) -> str:
 def recover_pending(
     client: ChannelClient, ledger: SendLedger, summary: ChannelSummary, progress: Progress | None = None
 ) -> None:
-    """Reconcile rows a crashed run left `pending` (never resend them blindly)."""
-    rows = ledger.pending(client.channel)
+    """Reconcile rows a crashed run left `pending`, and earlier `ambiguous` ones, with the
+    provider (never resend them blindly). Rows still ambiguous stay as they are (reported in
+    `unresolved`); `reconciled` counts what this run learnt."""
+    rows = ledger.unresolved(client.channel)
     if not rows:
         return
     if progress:
-        progress("reconcile", {"channel": client.channel, "pending": len(rows)})
+        progress("reconcile", {"channel": client.channel, "unresolved": len(rows)})
     outcomes = client.reconcile(rows)
     by_id = {o.send_id: o for o in outcomes}
     # anything the client did not decide stays ambiguous
     final = [by_id.get(r.send_id) or Outcome(r.send_id, "ambiguous", reason="no_lookup") for r in rows]
-    ledger.resolve(final)
-    for o in final:
+    learnt = [(r, o) for r, o in zip(rows, final, strict=True) if not (r.status == o.status == "ambiguous")]
+    ledger.resolve([o for _, o in learnt])
+    for _, o in learnt:
         if o.status == "sent":
             summary.reconciled["sent"] += 1
         elif o.status == "failed" and o.retryable:
@@ -149,9 +196,7 @@ def recover_pending(
             summary.reconciled["failed"] += 1
         else:
             summary.reconciled["ambiguous"] += 1
-    summary.ambiguous_batches.extend(
-        sorted({r.batch_id for r, o in zip(rows, final, strict=False) if o.status == "ambiguous"})
-    )
+    summary.ambiguous_batches.extend(sorted({r.batch_id for r, o in learnt if o.status == "ambiguous"}))
 
 
 def _prefilter(
@@ -168,7 +213,7 @@ def _prefilter(
         if not block:
             return
         summary.offered += len(block)
-        ids = [sid_of(m) for m in block]
+        ids = [m.send_id for m in block]
         existing = ledger.existing(ids)
         suppressed = ledger.suppressed_addresses(client.channel, [m.to for m in block])
         seen: set[str] = set()
@@ -198,11 +243,17 @@ def deliver(
     prefilter_chunk: int = 10_000,
     summary: ChannelSummary | None = None,
 ) -> ChannelSummary:
-    """Send `messages` exactly once each through `client`, recording everything in `ledger`."""
+    """Send `messages` exactly once each through `client`, recording everything in `ledger`.
+
+    A batch the provider provably cancelled (`BatchResult.resend`) is sent again under a new
+    batch, up to `client.max_resends` times (default 3); past that its rows stay released
+    (failed, retryable) for the next run."""
+    max_resends = int(getattr(client, "max_resends", 3))
     started = time.perf_counter()
     summary = summary or ChannelSummary(channel=client.channel, mode=mode)
     recover_pending(client, ledger, summary, progress)
-    in_flight: deque[tuple[str, list, Future]] = deque()
+    in_flight: deque[tuple[BatchTicket, list, int, Future]] = deque()
+    resend: deque[tuple[list, int]] = deque()  # (messages, generation) cancelled at the provider
     limit = max(1, int(client.parallel_batches))
     last_report = time.monotonic()
 
@@ -211,15 +262,20 @@ def deliver(
             return fut.result()
         except BaseException as exc:  # an unexpected client bug: the batch's fate is unknown
             return BatchResult(
-                [Outcome(sid_of(m), "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch]
+                [Outcome(m.send_id, "ambiguous", reason=f"client_error: {exc!r}"[:300]) for m in batch]
             )
 
-    def account(batch_id: str, result: BatchResult) -> None:
+    def account(batch_id: str, result: BatchResult, generation: int) -> None:
         summary.requests += result.requests
         summary.retries += result.retries
+        again = {m.send_id for m in result.resend} if generation < max_resends else set()
+        if again:
+            resend.append(([m for m in result.resend if m.send_id in again], generation + 1))
         amb = False
         for o in result.outcomes:
-            if o.status == "sent":
+            if o.send_id in again:
+                summary.cancelled_and_resent += 1  # counted again when its new batch ends
+            elif o.status == "sent":
                 summary.sent += 1
             elif o.status == "failed":
                 summary.failed[o.reason or "unknown"] += 1
@@ -235,31 +291,45 @@ def deliver(
         if not in_flight:
             return []
         if block:
-            wait([f for _, _, f in in_flight], return_when=FIRST_COMPLETED)
+            wait([f for *_, f in in_flight], return_when=FIRST_COMPLETED)
         finished, keep = [], deque()
-        for batch_id, batch, fut in in_flight:
+        for ticket, batch, generation, fut in in_flight:
             if fut.done():
                 res = result_of(batch, fut)
-                account(batch_id, res)
-                finished.append((batch_id, res.outcomes, res.suppress))
+                account(ticket.batch_id, res, generation)
+                finished.append((ticket.batch_id, res.outcomes, res.suppress))
             else:
-                keep.append((batch_id, batch, fut))
+                keep.append((ticket, batch, generation, fut))
         in_flight = keep
         return finished
 
+    def batches() -> Iterator[tuple[list, int]]:
+        """New batches, and before each one any batch cancelled at the provider (sent again)."""
+        source = client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk))
+        for batch in source:
+            while resend:
+                yield resend.popleft()
+            if batch:
+                yield batch, 0
+        while resend or in_flight:
+            while resend:
+                yield resend.popleft()
+            if in_flight:  # a batch still out may yet be cancelled and come back
+                ledger.step(collect(block=True), None)
+
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix=f"send-{client.channel}") as pool:
         try:
-            for batch in client.batches(_prefilter(messages, client, ledger, summary, prefilter_chunk)):
-                if not batch:
-                    continue
+            for batch, generation in batches():
                 finished = collect(block=len(in_flight) >= limit)
                 while len(in_flight) >= limit:
                     finished += collect(block=True)
-                batch_id = new_batch_id(client.channel)
+                ticket = client.open_batch()
                 # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
-                ledger.step(finished, (batch_id, client.channel, batch))
+                ledger.step(finished, (ticket.batch_id, client.channel, batch, ticket.scheduled_at))
                 summary.batches += 1
-                in_flight.append((batch_id, batch, pool.submit(client.send_batch, batch_id, batch)))
+                summary.requests += ticket.requests
+                summary.retries += ticket.retries
+                in_flight.append((ticket, batch, generation, pool.submit(client.send_batch, ticket, batch)))
                 if progress and time.monotonic() - last_report > 2.0:
                     last_report = time.monotonic()
                     progress(
@@ -269,6 +339,7 @@ def deliver(
             # also when the loop failed: what was sent is recorded, nothing is left pending
             while in_flight:
                 ledger.step(collect(block=True), None)
+    summary.unresolved = ledger.ambiguous_batches(client.channel)
     summary.elapsed_seconds = time.perf_counter() - started
     if progress:
         progress("done", summary.to_metadata())

@@ -8,11 +8,13 @@ The rule (documented in activations/delivery/README.md):
    attempt provably never reached the provider (`failed` with `retryable`).
 2. After the response, each row becomes `sent` (with the provider id), `failed` (with the
    reason; `retryable` only when the provider certainly did not accept it) or `ambiguous`.
-3. On start, rows still `pending` belong to a run that died mid-send. The channel reconciles
-   them with the provider (Twilio: message list by recipient; SendGrid: Email Activity API
-   when enabled): found → `sent`; provably absent → released (`failed`, retryable, resent in
-   this run); otherwise `ambiguous`: reported every run, never resent until an operator
-   calls `release_ambiguous` (or `mark_ambiguous_sent`).
+3. On start, rows still `pending` (a run that died mid-send) and rows `ambiguous` are
+   reconciled with the provider (Twilio: message list by recipient; SendGrid: cancel the
+   still-scheduled batch, or the Email Activity API when enabled): found → `sent`; provably
+   not delivered (cancelled in time, or not found once settled) → released (`failed`,
+   retryable, resent in this run); otherwise `ambiguous`: reported every run with the operator's
+   command, never resent until the provider can tell or an operator calls `release_ambiguous`
+   (or `mark_ambiguous_sent`).
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ CREATE TABLE IF NOT EXISTS {LEDGER} (
     provider_id VARCHAR,
     intent_at TIMESTAMP NOT NULL,
     outcome_at TIMESTAMP,
+    scheduled_at TIMESTAMP,
     PRIMARY KEY (campaign_id, customer_id, channel, send_date)
 );
+ALTER TABLE {LEDGER} ADD COLUMN IF NOT EXISTS scheduled_at TIMESTAMP;
 CREATE TABLE IF NOT EXISTS {SUPPRESSION_LIST} (
     channel VARCHAR NOT NULL,
     address VARCHAR NOT NULL,
@@ -93,13 +97,8 @@ class PendingRow:
     address: str
     content_hash: str | None
     intent_at: datetime
-
-
-def sid_of(m) -> str:
-    """A message's send id: the precomputed one in custom_args when present (cheap), else derived."""
-    ca = getattr(m, "custom_args", None)
-    sid = ca.get("send_id") if ca else None
-    return sid or m.send_id
+    status: str = "pending"  # pending (a run died mid-send) | ambiguous (re-examined every run)
+    scheduled_at: datetime | None = None  # the provider's send time (SendGrid send_at, UTC)
 
 
 def content_hash(text: str | None) -> str:
@@ -109,6 +108,13 @@ def content_hash(text: str | None) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive_utc(t: datetime | None) -> datetime | None:
+    """The ledger keeps timestamps as naive UTC."""
+    if t is None or t.tzinfo is None:
+        return t
+    return t.astimezone(UTC).replace(tzinfo=None)
 
 
 class SendLedger:
@@ -148,14 +154,27 @@ class SendLedger:
                 self.con.unregister("_ids")
         return {r[0]: (r[1], bool(r[2])) for r in rows}
 
-    def pending(self, channel: str) -> list[PendingRow]:
+    def unresolved(self, channel: str) -> list[PendingRow]:
+        """Rows whose fate is not known yet: `pending` (a run died mid-send) and `ambiguous`."""
         with self._lock:
             rows = self.con.execute(
-                f"SELECT campaign_id, customer_id, channel, send_date, send_id, batch_id, address, content_hash, intent_at "
-                f"FROM {LEDGER} WHERE channel = ? AND status = 'pending' ORDER BY batch_id, send_id",
+                f"SELECT campaign_id, customer_id, channel, send_date, send_id, batch_id, address, content_hash, "
+                f"intent_at, status, scheduled_at FROM {LEDGER} "
+                f"WHERE channel = ? AND status IN ('pending', 'ambiguous') ORDER BY batch_id, send_id",
                 [channel],
             ).fetchall()
         return [PendingRow(*r) for r in rows]
+
+    def ambiguous_batches(self, channel: str) -> dict[str, int]:
+        """batch_id -> recipients still `ambiguous` on this channel (any send date)."""
+        with self._lock:
+            return dict(
+                self.con.execute(
+                    f"SELECT batch_id, count(*) FROM {LEDGER} WHERE channel = ? AND status = 'ambiguous' "
+                    f"GROUP BY batch_id ORDER BY batch_id",
+                    [channel],
+                ).fetchall()
+            )
 
     def ambiguous(self, channel: str | None = None) -> list[tuple]:
         sql = f"SELECT batch_id, campaign_id, customer_id, channel, send_date, address, reason FROM {LEDGER} WHERE status = 'ambiguous'"
@@ -197,11 +216,13 @@ class SendLedger:
         return dict(rows)
 
     # ------------------------------------------------------------------ writing
-    def mark_pending(self, batch_id: str, channel: str, messages: Sequence) -> None:
+    def mark_pending(
+        self, batch_id: str, channel: str, messages: Sequence, scheduled_at: datetime | None = None
+    ) -> None:
         """Record intent for a batch before its request leaves (one transaction).
 
         `messages`: objects with campaign_id, customer_id, send_date, send_id, to."""
-        self.step([], (batch_id, channel, messages))
+        self.step([], (batch_id, channel, messages, scheduled_at))
 
     def record_outcomes(
         self, batch_id: str, outcomes: Sequence[Outcome], suppress: Sequence[tuple] = ()
@@ -213,7 +234,7 @@ class SendLedger:
 
     def step(self, finished: Sequence[tuple], pending: tuple | None) -> None:
         """One transaction: outcomes of finished batches [(batch_id, outcomes, suppress)], then
-        the intent of the next batch (batch_id, channel, messages). Committed before returning,
+        the intent of the next batch (batch_id, channel, messages[, scheduled_at]). Committed before returning,
         so the next request may leave."""
         now = _now()
         with self._lock:
@@ -222,7 +243,7 @@ class SendLedger:
                 for batch_id, outcomes, suppress in finished:
                     self._record_tx(batch_id, outcomes, suppress, now)
                 if pending is not None:
-                    self._pending_tx(*pending, now)
+                    self._pending_tx(*pending, now=now)
                 self.con.execute("COMMIT")
             except duckdb.ConstraintException as exc:
                 self.con.execute("ROLLBACK")
@@ -236,13 +257,20 @@ class SendLedger:
                 self.con.execute("ROLLBACK")
                 raise
 
-    def _pending_tx(self, batch_id: str, channel: str, messages: Sequence, now: datetime) -> None:
+    def _pending_tx(
+        self,
+        batch_id: str,
+        channel: str,
+        messages: Sequence,
+        scheduled_at: datetime | None = None,
+        now: datetime | None = None,
+    ) -> None:
         tbl = pa.table(
             {
                 "campaign_id": pa.array([m.campaign_id for m in messages], pa.string()),
                 "customer_id": pa.array([m.customer_id for m in messages], pa.string()),
                 "send_date": pa.array([m.send_date for m in messages], pa.date32()),
-                "send_id": pa.array([sid_of(m) for m in messages], pa.string()),
+                "send_id": pa.array([m.send_id for m in messages], pa.string()),
                 "address": pa.array([m.to for m in messages], pa.string()),
                 "content_hash": pa.array(
                     [content_hash(m.sms_body) for m in messages]
@@ -262,9 +290,9 @@ class SendLedger:
                 )
             self.con.execute(
                 f"INSERT INTO {LEDGER} (campaign_id, customer_id, channel, send_date, send_id, batch_id, "
-                f"address, content_hash, status, intent_at) SELECT campaign_id, customer_id, ?, send_date, "
-                f"send_id, ?, address, content_hash, 'pending', ? FROM _batch",
-                [channel, batch_id, now],
+                f"address, content_hash, status, intent_at, scheduled_at) SELECT campaign_id, customer_id, ?, "
+                f"send_date, send_id, ?, address, content_hash, 'pending', ?, ? FROM _batch",
+                [channel, batch_id, now or _now(), _naive_utc(scheduled_at)],
             )
         finally:
             self.con.unregister("_batch")
@@ -337,8 +365,8 @@ class SendLedger:
         with self._lock:
             self._insert_suppressions(rows, _now())
 
-    def resolve(self, outcomes: Sequence[Outcome], *, from_status: str = "pending") -> None:
-        """Reconciliation result for rows of several batches (keyed by send_id)."""
+    def resolve(self, outcomes: Sequence[Outcome]) -> None:
+        """Reconciliation result for `pending` / `ambiguous` rows of several batches (by send_id)."""
         if not outcomes:
             return
         now = _now()
@@ -359,8 +387,8 @@ class SendLedger:
                 self.con.execute(
                     f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, provider_id = o.provider_id, "
                     f"retryable = o.retryable, outcome_at = ? FROM _res o "
-                    f"WHERE l.send_id = o.send_id AND l.status = ?",
-                    [now, from_status],
+                    f"WHERE l.send_id = o.send_id AND l.status IN ('pending', 'ambiguous')",
+                    [now],
                 )
             finally:
                 self.con.unregister("_res")

@@ -1,12 +1,21 @@
-"""Rate limiting and retry policy shared by every channel client (pure, thread-safe)."""
+"""Rate limiting and the retry policy (tenacity) shared by every channel client (thread-safe)."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
 
 from activations.delivery.config import RetryConfig
 
@@ -74,21 +83,49 @@ def parse_retry_after(headers) -> float | None:
     return None
 
 
-@dataclass
-class Backoff:
-    """Exponential backoff with full jitter, honouring a provider's requested wait."""
+class Retry(Exception):
+    """Raised inside a retried call: the provider certainly did not accept this attempt (429,
+    5xx, connection refused); `retry_after` is the wait it asked for, if any."""
 
-    config: RetryConfig
-    rng: random.Random | None = None
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
 
-    def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        """Seconds before retry number `attempt` (1-based)."""
-        rng = self.rng or random
-        cap = min(self.config.max_seconds, self.config.base_seconds * (2 ** (attempt - 1)))
-        jittered = rng.uniform(cap / 2, cap)
-        if retry_after is not None:
-            return max(retry_after, 0.0) + rng.uniform(0, min(0.25, self.config.base_seconds))
-        return jittered
+
+class _ProviderWait(wait_base):
+    """Exponential backoff with full jitter (tenacity's), but never shorter than the provider's
+    Retry-After (plus a little jitter, so threads told the same time do not return together)."""
+
+    def __init__(self, config: RetryConfig):
+        self.jitter = wait_random_exponential(multiplier=config.base_seconds, max=config.max_seconds)
+        self.extra = min(0.25, config.base_seconds)
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            return max(after, 0.0) + random.uniform(0, self.extra)
+        return self.jitter(retry_state)
+
+
+def retrying(config: RetryConfig, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """The retry policy of every provider call: up to `max_attempts` attempts while the call
+    raises `Retry`; the last `Retry` is re-raised when they run out. Anything else (an accepted
+    request, a permanent error, an ambiguous one) ends the retries at once: whether an
+    ambiguous request may be repeated is the caller's decision, never the retry loop's."""
+    return Retrying(
+        stop=stop_after_attempt(max(1, config.max_attempts)),
+        wait=_ProviderWait(config),
+        retry=retry_if_exception_type(Retry),
+        sleep=sleep,
+        reraise=True,
+    )
+
+
+def attempts_of(r: Retrying) -> int:
+    """How many attempts the last call through `r` made (tenacity's statistics)."""
+    return int(r.statistics.get("attempt_number", 1))
 
 
 class RequestOutcome:

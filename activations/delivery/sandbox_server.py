@@ -4,6 +4,9 @@ Every request the SDK would have sent to SendGrid, Twilio or Meta is appended, e
 received (JSON parsed from the raw bytes, form bodies verbatim, plus the SHA-256 of the raw
 bytes), to `<home>/outbox/<channel>/<send_date>/<provider>.jsonl`, and answered the way the
 provider answers success (SendGrid 202 + X-Message-Id, Twilio 201 + Message JSON, Meta 200).
+SendGrid batch ids (`POST /v3/mail/batch`) and cancellations (`POST /v3/user/scheduled_sends`,
+kept in `<home>/outbox/email/<send_date>/sendgrid_scheduled_sends.jsonl`) are answered too; a
+request of a cancelled batch stays in `sendgrid.jsonl` (it was received) but is never delivered.
 Nothing leaves the machine. It also answers the look-ups reconciliation uses (Twilio message
 list by `To`, SendGrid Email Activity by batch id) from the outbox, so a crashed sandbox run
 reconciles exactly like a live one.
@@ -37,6 +40,7 @@ class SandboxSink:
         self._files: dict[tuple[str, str], object] = {}
         self._sms_index: dict[str, list[dict]] | None = None
         self._email_index: dict[str, dict[str, str]] | None = None
+        self._cancelled: set[str] = set()  # SendGrid batches cancelled through scheduled_sends
         self.requests = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -83,6 +87,8 @@ class SandboxSink:
         with self._lock:
             if self._email_index is None:
                 self._email_index = {}
+                for rec in self._read("email", "sendgrid_scheduled_sends"):
+                    self._cancelled.add(rec["body"]["batch_id"])
                 for rec in self._read("email", "sendgrid"):
                     self._index_email(rec["body"], rec["message_id"])
             return dict(self._email_index.get(batch_id, {}))
@@ -92,7 +98,7 @@ class SandboxSink:
             return
         for p in body.get("personalizations", []):
             b = (p.get("custom_args") or {}).get("batch_id")
-            if b:
+            if b and b not in self._cancelled:
                 for to in p.get("to", []):
                     self._email_index.setdefault(b, {})[to["email"].lower()] = message_id
 
@@ -176,6 +182,27 @@ class SandboxSink:
             with self._lock:
                 self._index_email(body, msg_id)
             return h._reply(202, None, {"X-Message-Id": msg_id})
+        if method == "POST" and path == "/v3/mail/batch":
+            return h._reply(201, {"batch_id": uuid.uuid4().hex})
+        if method == "POST" and path == "/v3/user/scheduled_sends":
+            req = json.loads(raw or b"{}")
+            batch_id, status = req.get("batch_id"), req.get("status")
+            if not batch_id or status not in ("cancel", "pause"):
+                return h._reply(
+                    400, {"errors": [{"field": "batch_id", "message": "batch_id and status needed"}]}
+                )
+            self._append("email", "sendgrid_scheduled_sends", {**base, "body": req})
+            with self._lock:
+                if self._email_index is not None:
+                    self._email_index.pop(batch_id, None)  # a cancelled batch is never delivered
+                self._cancelled.add(batch_id)
+            return h._reply(201, {"batch_id": batch_id, "status": status})
+        if method == "GET" and path.startswith("/v3/user/scheduled_sends/"):
+            batch_id = path.rsplit("/", 1)[-1]
+            self._email_lookup(batch_id)  # loads the outbox's cancellations
+            with self._lock:
+                known = batch_id in self._cancelled
+            return h._reply(200, [{"batch_id": batch_id, "status": "cancel"}] if known else [])
         if method == "GET" and path == "/v3/messages":
             q = parse_qs(query).get("query", [""])[0]
             m = _ACTIVITY_BATCH.search(q)

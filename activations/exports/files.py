@@ -8,6 +8,17 @@
 - `manifest.json`: campaign, dates, counts (audience, holdout, suppressed by reason,
   eligible) and, per file, rows, bytes and sha256.
 A rerun of the same send date replaces the folder's files (written to temp names, then renamed).
+
+CSV cells cannot carry spreadsheet formulas (OWASP "CSV injection"): a text value starting with
+`=`, `+`, `-`, `@`, tab or carriage return gets a leading `'`, so Excel, LibreOffice and Sheets
+show it as text instead of running it. One exception, by decision: in the columns documented as
+E.164 numbers (`mobile`, `phone`), a value that is exactly `+` and 8-15 digits stays as it is,
+so a caller can read and dial it: it is no formula (no function, no reference; at worst a
+spreadsheet evaluates it to the number itself). Excel opening such a CSV directly shows it as a
+number (66812345678, the `+` gone, wide ones in scientific notation); import the column as Text
+(Data > From Text/CSV) or use the XLSX, whose cells are always text (`write_string`, never
+formulas). Any other value in those columns (`+66 81...=cmd`, a non-E.164 entry) is neutralised
+like every other cell.
 """
 
 from __future__ import annotations
@@ -16,13 +27,14 @@ import csv
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from activations.audiences.messages import Message, PreparedCampaign, PreparedCampaigns
-from activations.exports.xlsx import XlsxWriter
+from activations.exports.xlsx import MarketerWorkbook
 
 # channel -> [(column, description, getter)]
 Getter = Callable[[Message], Any]
@@ -120,21 +132,46 @@ def _cell(v: Any) -> Any:
     return v
 
 
-_WIDE = {"subject", "sms_text", "letter", "call_script", "mailing_address", "address", "description"}
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection
+E164_COLUMNS = frozenset({"mobile", "phone"})  # documented as E.164 text
+_E164 = re.compile(r"\+[1-9]\d{7,14}")
 
 
-def _widths(names: list[str]) -> list[int]:
-    return [60 if n in _WIDE else 34 if n == "send_id" else 18 for n in names]
+def csv_safe(value: Any, column: str) -> Any:
+    """A CSV cell that no spreadsheet runs as a formula (see the module docstring)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_PREFIXES):
+        return value
+    if column in E164_COLUMNS and _E164.fullmatch(value):
+        return value
+    return "'" + value
 
 
-def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]]:
+SHEET_TITLES = {
+    "email": "email list",
+    "sms": "SMS list",
+    "ads": "ad audience",
+    "direct_mail": "direct mail list",
+    "phone": "call list",
+}
+
+
+def sheet_title(campaign: PreparedCampaign, channel: str, send_date: date) -> str:
+    """The title row of a channel's sheet: campaign, what the list is, send date and count."""
+    n = campaign.channels[channel].eligible
+    return (
+        f"{campaign.name} ({campaign.campaign_id}) · {SHEET_TITLES[channel]} · send date "
+        f"{send_date.isoformat()} · {n:,} {'person' if n == 1 else 'people'}"
+    )
+
+
+def write_files(folder: Path, campaign: PreparedCampaign, send_date: date) -> list[dict[str, Any]]:
     """The XLSX (one sheet per channel, continued on `<channel>_2`... past Excel's row limit, plus
     a `columns` sheet) and one CSV per channel, rendering each message once for both."""
     xlsx = folder / f"{campaign.campaign_id}.xlsx"
     xlsx_tmp = xlsx.with_name(xlsx.name + ".tmp")
     csv_entries: list[dict[str, Any]] = []
     sheets: list[str] = []
-    with XlsxWriter(xlsx_tmp) as xw:
+    with MarketerWorkbook(xlsx_tmp) as xw:
         for ch, batch in campaign.channels.items():
             if not batch.eligible:  # an empty audience exports no file (the manifest counts say why)
                 continue
@@ -148,21 +185,26 @@ def write_files(folder: Path, campaign: PreparedCampaign) -> list[dict[str, Any]
                 w = csv.writer(fh)
                 w.writerow(names)
 
-                def rows(w=w, getters=getters, batch=batch):
+                def rows(w=w, getters=getters, names=names, batch=batch):
                     nonlocal count
                     for m in batch.messages:
                         row = [_cell(g(m)) for g in getters]
-                        w.writerow(row)
+                        w.writerow([csv_safe(v, n) for v, n in zip(row, names, strict=True)])
                         count += 1
                         yield row
 
-                sheets += xw.add_sheet(ch, names, rows(), _widths(names))
+                sheets += xw.add_sheet(ch, names, rows(), title=sheet_title(campaign, ch, send_date))
             os.replace(tmp, path)
             csv_entries.append(
                 {"name": path.name, "kind": "csv", "channel": ch, "rows": count, "encoding": "utf-8-sig"}
             )
         desc = [[ch, name, d] for ch in campaign.channels for name, d, _ in CHANNEL_COLUMNS[ch]]
-        xw.add_sheet("columns", ["sheet", "column", "description"], desc, [14, 18, 80])
+        xw.add_sheet(
+            "columns",
+            ["sheet", "column", "description"],
+            desc,
+            title=f"{campaign.name}: what each column holds",
+        )
     os.replace(xlsx_tmp, xlsx)
     rows_per_channel = {e["channel"]: e["rows"] for e in csv_entries}
     return [
@@ -177,7 +219,7 @@ def write_campaign_exports(
     """Write one campaign's files; returns its manifest (also written as manifest.json)."""
     folder = Path(exports_dir) / prepared.send_date.isoformat() / campaign.campaign_id
     folder.mkdir(parents=True, exist_ok=True)
-    files = write_files(folder, campaign)
+    files = write_files(folder, campaign, prepared.send_date)
     for f in files:
         p = folder / f["name"]
         f["bytes"] = p.stat().st_size

@@ -1,196 +1,207 @@
-"""A small streaming XLSX writer (Office Open XML, SpreadsheetML) for large marketer lists.
+"""Workbooks for marketers, written by XlsxWriter in constant-memory mode (rows stream to disk,
+so a million-row sheet keeps memory flat) and laid out to be read on screen and printed.
 
-openpyxl (without lxml) writes about 25,000 cells a second; a campaign of half a million
-people needs millions of cells. This writer streams each sheet straight into the zip with
-inline strings, so memory stays flat and speed is bound by compression. It writes text,
-numbers, booleans and empty cells, a bold frozen header row and column widths; nothing else.
-Files open in Excel, LibreOffice, openpyxl and pandas (the tests read them back).
+Each sheet: an optional bold title row (campaign, date, count), a header row that stays in view
+(frozen panes) and is repeated on every printed page, column widths from the content (bounded),
+wrapped text with row heights that show every line of multi-line cells (call scripts, letters),
+and a page setup of A4 landscape, one page wide, with the title and page numbers in the footer.
+Sheets continue on `name_2`, `name_3`, ... past Excel's row limit.
+
+Values: text is always written with `write_string` (never XlsxWriter's type detection), so
+identifiers, phones (+66...), leading zeros and formula-looking text stay exactly as given;
+int/float become numbers, bool a boolean, None or "" an empty cell, anything else its `str()`.
 """
 
 from __future__ import annotations
 
+import math
 import re
-import zipfile
+import shutil
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
-MAX_ROWS = 1_048_576  # rows per sheet in Excel, header included
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+import xlsxwriter
+from rich.cells import cell_len
+from xlsxwriter.worksheet import Worksheet
 
-_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-_STYLES = (
-    _XML_HEAD + f'<styleSheet xmlns="{_NS}">'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
+MAX_ROWS = 1_048_576  # rows per sheet in Excel, title and header included
+MIN_WIDTH, MAX_WIDTH = 8, 100  # column width bounds, in Excel character units
+LINE_HEIGHT = 15.0  # points per text line (Excel's default row height for Calibri 11)
+MAX_ROW_HEIGHT = 409.0  # Excel's largest row height, in points
+TITLE_HEIGHT = 24.0
+_WRAP_AT = MAX_WIDTH - 4  # characters per line assumed in a column at MAX_WIDTH (padding, glyph widths)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_EXACT_INT = 10**15  # Excel keeps 15 significant digits: larger integers are written as text
 
 
-def column_letter(i: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
+def _lines(text: str) -> list[int]:
+    """The width of each line in character cells (rich's terminal measure: Thai vowel and tone
+    marks take none, East-Asian wide characters two)."""
+    return [cell_len(line) for line in text.split("\n")]
 
 
-def _text(v: str) -> str:
-    if _ILLEGAL.search(v):
-        v = _ILLEGAL.sub("", v)
-    return escape(v)
-
-
-def _cell(ref: str, v: Any, style: str = "") -> str:
-    if v is None or v == "":
-        return ""
-    if isinstance(v, bool):
-        return f'<c r="{ref}"{style} t="b"><v>{int(v)}</v></c>'
-    if isinstance(v, int | float) and v == v and v not in (float("inf"), float("-inf")):
-        return f'<c r="{ref}"{style}><v>{v!r}</v></c>'
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_text(str(v))}</t></is></c>'
-
-
-class XlsxWriter:
-    """Write sheets one after another: `add_sheet(name, header, rows)`, then `close()`."""
+class MarketerWorkbook:
+    """Write sheets one after another: `add_sheet(name, header, rows, title=...)`, then `close()`."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._zip = zipfile.ZipFile(self.path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        # the rows stream into temporary files until close(): ours, so a failed write removes them too
+        self._tmpdir = tempfile.mkdtemp(prefix=".xlsx-", dir=self.path.parent)
+        self._wb = xlsxwriter.Workbook(str(self.path), {"constant_memory": True, "tmpdir": self._tmpdir})
         self._sheets: list[str] = []
+        self._closed = False
+        self._title = self._wb.add_format({"bold": True, "font_size": 14, "valign": "vcenter"})
+        self._header = self._wb.add_format(
+            {"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "valign": "top"}
+        )
+        self._cell = self._wb.add_format({"valign": "top"})
+        self._wrap = self._wb.add_format({"valign": "top", "text_wrap": True})
 
-    def __enter__(self) -> XlsxWriter:
+    def __enter__(self) -> MarketerWorkbook:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.close()
-        elif self._zip.fp is not None:
-            self._zip.close()  # a failed write leaves an incomplete file; the caller discards it
+        else:  # XlsxWriter writes the file only on close: a failed write leaves no file behind
+            self._closed = True
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def add_sheet(
-        self,
-        name: str,
-        header: Sequence[str],
-        rows: Iterable[Sequence[Any]],
-        widths: Sequence[int] | None = None,
+        self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
     ) -> list[str]:
-        """Write a sheet (continued on `name_2`, `name_3`, ... past Excel's row limit); returns the sheet names."""
-        if not name or len(name) > 31 or _BAD_SHEET_CHARS.search(name):
-            raise ValueError(f"invalid sheet name {name!r} (1–31 characters, none of []:*?/\\)")
-        refs = [column_letter(i) for i in range(len(header))]
+        """Write a sheet (continued on `name_2`, `name_3`, ... past Excel's row limit); returns the sheet names.
+        Invalid or repeated names raise XlsxWriter's InvalidWorksheetName / DuplicateWorksheetName."""
         names: list[str] = []
         it = iter(rows)
         part = 1
         while True:
             sheet_name = name if part == 1 else f"{name}_{part}"[:31]
-            if sheet_name in self._sheets:
-                raise ValueError(f"sheet {sheet_name!r} written twice")
+            ws = self._wb.add_worksheet(sheet_name)
             self._sheets.append(sheet_name)
             names.append(sheet_name)
-            full = self._write_sheet(len(self._sheets), header, refs, it, widths)
-            if not full:
+            part_title = title if title is None or part == 1 else f"{title} (continued, part {part})"
+            if not self._write_sheet(ws, header, it, part_title):
                 return names
             part += 1
 
-    def _write_sheet(self, index: int, header, refs, it, widths) -> bool:
+    def _write_sheet(self, ws: Worksheet, header: Sequence[str], it, title: str | None) -> bool:
         """Write up to MAX_ROWS rows; True if the sheet filled up and rows may remain."""
-        cols = ""
-        if widths:
-            cols = "<cols>" + "".join(
-                f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths)
-            ) + "</cols>"  # fmt: skip
-        with self._zip.open(f"xl/worksheets/sheet{index}.xml", "w", force_zip64=True) as raw:
-            buf: list[str] = [
-                _XML_HEAD,
-                f'<worksheet xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheetViews><sheetView workbookViewId="0">'
-                '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
-                f"{cols}<sheetData>",
-                '<row r="1">'
-                + "".join(_cell(f"{r}1", h, ' s="1"') for r, h in zip(refs, header, strict=True))
-                + "</row>",
-            ]
-            n = 1
-            full = False
-            for row in it:
-                n += 1
-                buf.append(
-                    f'<row r="{n}">'
-                    + "".join(_cell(f"{r}{n}", v) for r, v in zip(refs, row, strict=True))
-                    + "</row>"
-                )
-                if len(buf) >= 2000:
-                    raw.write("".join(buf).encode("utf-8"))
-                    buf.clear()
-                if n >= MAX_ROWS:
-                    full = True
-                    break
-            buf.append("</sheetData></worksheet>")
-            raw.write("".join(buf).encode("utf-8"))
+        r = 0
+        if title is not None:
+            ws.set_row(0, TITLE_HEIGHT)
+            ws.write_string(0, 0, title, self._title)
+            r = 1
+        head_row = r
+        ws.set_row(head_row, LINE_HEIGHT)
+        widths = [max(_lines(str(h))) for h in header]
+        for c, h in enumerate(header):
+            ws.write_string(r, c, str(h), self._header)
+        full = False
+        ncols = len(header)
+        default_lines = 0
+        for row in it:
+            r += 1
+            if len(row) != ncols:
+                raise ValueError(f"sheet {ws.name!r} row {r + 1}: {len(row)} values for {ncols} columns")
+            cells, lines = self._cells(row, widths)
+            # Row heights that show every line. The first data row's height becomes the sheet's
+            # default and only rows that differ get their own (XlsxWriter keeps every set_row in
+            # memory): a list rendered from one template stays flat in memory however long it is.
+            if not default_lines:
+                default_lines = lines
+                ws.set_default_row(_height(lines))
+            elif lines != default_lines:
+                ws.set_row(r, _height(lines))
+            self._write_cells(ws, r, cells)
+            if r + 1 >= MAX_ROWS:
+                full = True
+                break
+        for c, w in enumerate(widths):
+            ws.set_column(c, c, min(MAX_WIDTH, max(MIN_WIDTH, w + 2)))
+        ws.freeze_panes(head_row + 1, 0)
+        ws.repeat_rows(head_row)
+        ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+        ws.fit_to_pages(1, 0)  # one page wide, as many pages tall as needed
+        ws.hide_gridlines(0)  # gridlines on screen and on paper: callers tick rows off
+        footer = (title or ws.name).replace("&", "&&")[:200]
+        ws.set_footer(f"&L{footer}&RPage &P of &N")
         return full
 
+    @staticmethod
+    def _cells(row: Sequence[Any], widths: list[int]) -> tuple[list[tuple[int, Any, bool]], int]:
+        """The cells to write (column, value, wrap) and the text lines the row needs; widens `widths`."""
+        lines = 1
+        cells: list[tuple[int, Any, bool]] = []
+        for c, v in enumerate(row):
+            if v is None or v == "":
+                continue
+            if isinstance(v, bool) or (isinstance(v, int | float) and _is_number(v)):
+                cells.append((c, v, False))
+                widths[c] = max(widths[c], len(str(v)))
+                continue
+            text = v if isinstance(v, str) else str(v)
+            if text.isascii() and text.isprintable():  # the common case, measured in C: one line, clean
+                widths[c] = max(widths[c], len(text))
+                cells.append((c, text, len(text) + 2 > MAX_WIDTH))
+                if len(text) + 2 > MAX_WIDTH:
+                    lines = max(lines, math.ceil(len(text) / _WRAP_AT))
+                continue
+            text = _clean(text)
+            line_widths = _lines(text)
+            longest = max(line_widths)
+            widths[c] = max(widths[c], longest)
+            wrap = len(line_widths) > 1 or longest + 2 > MAX_WIDTH
+            if wrap:
+                # a line longer than the widest column wraps at about _WRAP_AT characters
+                lines = max(lines, sum(max(1, math.ceil(w / _WRAP_AT)) for w in line_widths))
+            cells.append((c, text, wrap))
+        return cells, lines
+
+    def _write_cells(self, ws: Worksheet, r: int, cells: list[tuple[int, Any, bool]]) -> None:
+        for c, v, wrap in cells:
+            if isinstance(v, bool):
+                rc = ws.write_boolean(r, c, v, self._cell)
+            elif not isinstance(v, str):
+                rc = ws.write_number(r, c, v, self._cell)
+            elif v.startswith("<r>") and v.endswith("</r>"):
+                # constant-memory XlsxWriter writes such a string as raw rich-text XML: write it as
+                # three escaped runs of one format instead, so the text stays the text
+                rc = ws.write_rich_string(r, c, v[:1], v[1:2], v[2:], self._wrap if wrap else self._cell)
+            else:
+                rc = ws.write_string(r, c, v, self._wrap if wrap else self._cell)
+            if rc:  # XlsxWriter returns a code instead of raising, e.g. -2: text over 32,767 characters cut
+                raise ValueError(
+                    f"sheet {ws.name!r} row {r + 1} column {c + 1}: XlsxWriter refused the value (code {rc})"
+                )
+
     def close(self) -> None:
-        if self._zip.fp is None:
+        if self._closed:
             return
-        if not self._sheets:
-            self._zip.close()
-            raise ValueError("an XLSX needs at least one sheet")
-        n = len(self._sheets)
-        z = self._zip
-        z.writestr(
-            "[Content_Types].xml",
-            _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            + "".join(
-                f'<Override PartName="/xl/worksheets/sheet{i}.xml" '
-                'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-                for i in range(1, n + 1)
-            )
-            + "</Types>",
-        )
-        z.writestr(
-            "_rels/.rels",
-            _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1" '
-            f'Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            _XML_HEAD
-            + f'<workbook xmlns="{_NS}" xmlns:r="{_REL_NS}"><sheets>'
-            + "".join(
-                f'<sheet name={quoteattr(s)} sheetId="{i}" r:id="rId{i}"/>'
-                for i, s in enumerate(self._sheets, 1)
-            )
-            + "</sheets></workbook>",
-        )
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            _XML_HEAD
-            + f'<Relationships xmlns="{_PKG_REL_NS}">'
-            + "".join(
-                f'<Relationship Id="rId{i}" Type="{_REL_NS}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-                for i in range(1, n + 1)
-            )
-            + f'<Relationship Id="rId{n + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/></Relationships>',
-        )
-        z.writestr("xl/styles.xml", _STYLES)
-        z.close()
+        self._closed = True
+        try:
+            if not self._sheets:
+                raise ValueError("an XLSX needs at least one sheet")
+            self._wb.close()
+        finally:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+
+def _height(lines: int) -> float:
+    return min(MAX_ROW_HEIGHT, lines * LINE_HEIGHT)
+
+
+def _clean(text: str) -> str:
+    """Control characters removed: Excel cannot show them, and XlsxWriter's _xHHHH_ escape for them
+    reads back literally in pandas and openpyxl."""
+    return _CONTROL.sub("", text) if _CONTROL.search(text) else text
+
+
+def _is_number(v: int | float) -> bool:
+    if isinstance(v, int):
+        return -_EXACT_INT < v < _EXACT_INT
+    return math.isfinite(v)

@@ -18,6 +18,7 @@ from crmloop.demo_data.people import (
     MARGIN_DAYS,
     NEW,
     POS,
+    RANKS,
     REGULAR,
     SYSTEMS,
     VIP,
@@ -27,6 +28,7 @@ from crmloop.demo_data.people import (
     Records,
 )
 from crmloop.demo_data.pools import SEARCH_TERMS, TICKET_CATEGORIES, TICKET_SUBJECTS, Pools
+from crmloop.rank_rules import assign_ranks
 
 COUNTING, REFUNDED, CANCELLED, PRE_WINDOW = range(4)
 SITE = "https://www.example-shop.co.th"
@@ -436,13 +438,14 @@ def expected_ranks(p: People, o: Orders, cal: Calendar) -> dict[str, np.ndarray]
     spend_life = np.round(np.bincount(o.pid[counted], o.total[counted], minlength=p.n), 2)
     last = np.full(p.n, -1, dtype=np.int64)
     np.maximum.at(last, o.pid[counted], o.sec[counted])
-    rank = np.where(
-        (spend_3y >= 30_000) | (orders_3y >= 9),
-        0,
-        np.where(
-            (spend_3y >= 10_000) | (orders_3y >= 4), 1, np.where(orders_3y >= 1, 2, np.where(ever > 0, 3, 4))
-        ),
-    )
+    names = assign_ranks(spend_3y, orders_3y, ever)  # the seed's rule set (crmloop/rank_rules.py)
+    rank = np.full(p.n, -1, dtype=np.int64)
+    for i, name in enumerate(RANKS):
+        rank[names == name] = i
+    if (rank < 0).any():
+        raise ValueError(
+            f"the rank rules name ranks the demo generator does not model: {sorted(set(names[rank < 0]))}"
+        )
     return {
         "orders_3y": orders_3y,
         "spend_3y": spend_3y,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +12,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+import xlsxwriter
 
 EXCEL_EPOCH_DAYS = -25569  # 1899-12-30 relative to 1970-01-01
-_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
 def s(values) -> pa.Array:
@@ -284,22 +284,6 @@ def write_parquet(table: pa.Table, path: Path) -> int:
     return path.stat().st_size
 
 
-def _col_letter(i: int) -> str:
-    out = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        out = chr(65 + r) + out
-    return out
-
-
-def _xml_escape(arr: pa.Array) -> pa.Array:
-    for ch, ent in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        if pc.any(pc.match_substring(arr, ch)).as_py():
-            arr = pc.replace_substring(arr, ch, ent)
-    return arr
-
-
 def _concat_bytes(arr: pa.Array) -> bytes:
     """All strings of a null-free string array, concatenated (straight from the Arrow buffers)."""
     arr = pa.concat_arrays([arr.cast(pa.large_string())]) if len(arr) else pa.array([], pa.large_string())
@@ -309,61 +293,8 @@ def _concat_bytes(arr: pa.Array) -> bytes:
     return arr.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
 
 
-_STYLES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    '<styleSheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="dd/mm/yyyy"/>'
-    '<numFmt numFmtId="165" formatCode="dd/mm/yyyy hh:mm"/></numFmts>'
-    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
-
-
-def _xlsx_parts(sheet: str) -> dict[str, str]:
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    head = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    return {
-        "[Content_Types].xml": head
-        + (
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-            '<Override PartName="/xl/styles.xml" '
-            'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            "</Types>"
-        ),
-        "_rels/.rels": head
-        + (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/officeDocument" Target="xl/workbook.xml"/>'
-            "</Relationships>"
-        ),
-        "xl/workbook.xml": head
-        + (
-            f'<workbook xmlns="{main}" xmlns:r="{rel}"><sheets>'
-            f'<sheet name="{sheet}" sheetId="1" r:id="rId1"/></sheets></workbook>'
-        ),
-        "xl/_rels/workbook.xml.rels": head
-        + (
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/>'
-            f'<Relationship Id="rId2" Type="{rel}/styles" Target="styles.xml"/>'
-            "</Relationships>"
-        ),
-        "xl/styles.xml": _STYLES,
-    }
+_CREATED = datetime(2020, 1, 1)  # the workbook's creation date: fixed, so a seed gives the same bytes
+_NUM_FORMATS = {"date": "dd/mm/yyyy", "datetime": "dd/mm/yyyy hh:mm"}
 
 
 def write_xlsx(
@@ -374,58 +305,32 @@ def write_xlsx(
     sheet: str = "Sheet1",
     chunk_rows: int = 100_000,
 ) -> int:
-    """A minimal, deterministic XLSX written straight from Arrow arrays (openpyxl is far too slow).
+    """A deterministic XLSX from Arrow arrays, by XlsxWriter in constant-memory mode (inline strings).
 
-    kinds per column: "text" (inline string), "number", "date" or "datetime" (Excel serial
-    numbers with a dd/mm/yyyy [hh:mm] format). Nulls are empty cells. The sheet XML is built and
-    compressed in chunks of rows."""
-    n = len(columns[0]) if columns else 0
-    head_cells = "".join(
-        f'<c r="{_col_letter(j)}1" t="inlineStr"><is><t>{h}</t></is></c>' for j, h in enumerate(header)
-    )
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in _xlsx_parts(sheet).items():
-            zf.writestr(_zip_info(name), text.encode(), compresslevel=1)
-        with zf.open(_zip_info("xl/worksheets/sheet1.xml"), "w") as fh:
-            fh.write(
-                (
-                    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-                    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-                    f'<row r="1">{head_cells}</row>'
-                ).encode()
-            )
-            for start in range(0, n, chunk_rows):
-                stop = min(n, start + chunk_rows)
-                fh.write(_xlsx_rows([c.slice(start, stop - start) for c in columns], kinds, start + 2))
-            fh.write(b"</sheetData></worksheet>")
+    kinds per column: "text" (a string cell, never type-detected), "number", "date" or
+    "datetime" (Excel serial numbers with a dd/mm/yyyy [hh:mm] format). Nulls are empty cells.
+    Rows are converted from Arrow in chunks."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
-    return len(out.getvalue())
-
-
-def _zip_info(name: str) -> zipfile.ZipInfo:
-    zi = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-    zi.compress_type = zipfile.ZIP_DEFLATED
-    for attr in ("compress_level", "_compresslevel"):  # 3.13+ / 3.11-3.12 spelling
-        try:
-            setattr(zi, attr, 1)
-        except AttributeError:
-            pass
-    return zi
-
-
-def _xlsx_rows(columns: Sequence[pa.Array], kinds: Sequence[str], first_row: int) -> bytes:
-    n = len(columns[0])
-    row_no = s(np.arange(first_row, first_row + n))
-    cells = []
-    for j, (col, kind) in enumerate(zip(columns, kinds, strict=True)):
-        ref = join('<c r="', _col_letter(j), row_no)
-        if kind == "text":
-            text = _xml_escape(col.cast(pa.string()))
-            cell = join(ref, '" t="inlineStr"><is><t xml:space="preserve">', text, "</t></is></c>")
-        else:
-            style = {"number": "", "date": ' s="1"', "datetime": ' s="2"'}[kind]
-            cell = join(ref, f'"{style}><v>', col.cast(pa.string()), "</v></c>")
-        cells.append(pc.fill_null(cell, ""))
-    return _concat_bytes(join(join('<row r="', row_no, '">'), *cells, "</row>"))
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb.set_properties({"created": _CREATED})
+    ws = wb.add_worksheet(sheet)
+    formats = [wb.add_format({"num_format": _NUM_FORMATS[k]}) if k in _NUM_FORMATS else None for k in kinds]
+    for j, h in enumerate(header):
+        ws.write_string(0, j, h)
+    writers = [ws.write_string if kind == "text" else ws.write_number for kind in kinds]
+    n = len(columns[0]) if columns else 0
+    for start in range(0, n, chunk_rows):
+        size = min(chunk_rows, n - start)
+        values = [
+            (
+                col.slice(start, size).cast(pa.string()) if kind == "text" else col.slice(start, size)
+            ).to_pylist()
+            for col, kind in zip(columns, kinds, strict=True)
+        ]
+        for i in range(size):
+            row = start + i + 1
+            for j, vals in enumerate(values):
+                if vals[i] is not None:
+                    writers[j](row, j, vals[i], formats[j])
+    wb.close()
+    return path.stat().st_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ from crmloop.demo_data.people import (
     make_records,
 )
 from crmloop.demo_data.pools import OCCUPATIONS_EN, OCCUPATIONS_TH, Pools, draw_pools
+from crmloop.rank_rules import window_months
 from crmloop.settings import default_as_of
 
 CUSTOMER_COLUMNS = [
@@ -139,11 +141,10 @@ def _release() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _minus_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year - years)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year - years, day=28)
+def _minus_months(d: date, months: int) -> date:
+    """d minus whole months, the day clamped to the month's end (as the warehouse's add_months)."""
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    return date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
 
 
 def _day(d: date) -> int:
@@ -290,7 +291,7 @@ def generate(
     as_of = as_of or default_as_of()
     out = Path(out)
     truth = Path(truth_dir) if truth_dir else out.resolve().parent / "demo_truth"
-    window_start = _minus_years(as_of, 3)
+    window_start = _minus_months(as_of, window_months())  # the seed's rank window
     cal = Calendar(
         as_of_day=_day(as_of), window_start_day=_day(window_start), history_start_day=_day(window_start) - 400
     )

@@ -592,8 +592,9 @@ def post_feedback(
     from urllib.parse import urlencode
 
     import httpx
+    from twilio.request_validator import RequestValidator
 
-    from sources.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
+    from sources.webhooks.signatures import sign_sendgrid_payload
 
     base = base_url.rstrip("/")
     sent = {"sendgrid_events": 0, "twilio_callbacks": 0}
@@ -623,9 +624,7 @@ def post_feedback(
                 content=urlencode(form),
                 headers={
                     "Content-Type": "application/x-www-form-urlencoded",
-                    "X-Twilio-Signature": compute_twilio_signature(
-                        twilio_auth_token, url, list(form.items())
-                    ),
+                    "X-Twilio-Signature": RequestValidator(twilio_auth_token).compute_signature(url, form),
                 },
             )
             resp.raise_for_status()

@@ -205,7 +205,8 @@ def _summary_metadata(channel_meta: dict) -> dict:
     name="channels",
 )
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
-    from activations.delivery import DeliveryConfig, deliver_prepared
+    from activations.delivery.api import deliver_prepared
+    from activations.delivery.config import DeliveryConfig
     from activations.exports.files import write_exports
 
     settings = crm.get()

@@ -56,20 +56,24 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
             load_date=load_date,
             progress=progress,
         )
-        if result.rows_in != result.rows_loaded + result.rows_quarantined:
+        if not result.balanced:
             raise dg.Failure(
-                f"row accounting broken for {decl.name} {load_date}: "
-                f"{result.rows_in} in != {result.rows_loaded} loaded + {result.rows_quarantined} quarantined"
+                f"row accounting broken for {decl.name} {load_date}: {result.rows_in} in != "
+                f"{result.rows_loaded} loaded + {result.rows_quarantined} quarantined + {result.rows_rejected} rejected"
             )
         context.log.info(
             f"{decl.name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
-            f"{result.rows_quarantined} quarantined, {len(result.files)} files"
+            f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
         )
         return dg.MaterializeResult(
             metadata={
                 "rows_in": result.rows_in,
                 "rows_loaded": result.rows_loaded,
                 "rows_quarantined": result.rows_quarantined,
+                "rows_rejected": result.rows_rejected,
+                # {file: reason} of every file rejected whole or refused, for the run summary
+                "rejected_files": dg.MetadataValue.json(result.rejected_files),
+                "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
                 "files": len(result.files),
                 "dagster/row_count": result.rows_loaded,
                 "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),

@@ -34,6 +34,7 @@ from sources.quality.lake import (
     LakeError,
     file_schemas,
     partition_stats,
+    quarantine_counts,
     read_columns,
     rejected_files,
     schema_frame,
@@ -44,8 +45,10 @@ from sources.quality.suites import (
     SUBJECT_COLUMN,
     SUBJECT_SOURCES,
     files_suite,
+    judge_shares,
     needed_columns,
     partitions_suite,
+    quarantine_suite,
     required_columns,
     rows_suite,
     schema_suite,
@@ -80,7 +83,9 @@ def partition_batches(
     """The (schema, rows, partitions) batches of one source partition, ready for `validate()`.
 
     With `quarantine_dir`, also a `files` batch: every landing file ingestion rejected whole
-    (unreadable, a required column missing) fails `files.none_rejected` (ERROR)."""
+    (unreadable, a required column missing) fails `files.none_rejected` (ERROR); and a
+    `quarantine` batch: the share of rows quarantined at ingestion over `max_quarantine_share`
+    (Wilson bound, like every share gate) fails `rows.quarantined_share` (ERROR)."""
     as_of = as_of or load_date
     q = thresholds
     prefix = f"{entity}.{source}"
@@ -133,7 +138,7 @@ def partition_batches(
             present.add(SUBJECT_COLUMN)
         # expectations on absent columns are reported once, by the schema suite
         usable = [e for e in exps if set(e.columns) <= present]
-        notes = {}
+        usable, notes = judge_shares(usable, frame)
         if bounds is None:
             notes["volume.within_band"] = (
                 f"{len(trailing)} trailing partition(s), fewer than {q.volume_min_history}: volume not checked"
@@ -145,6 +150,22 @@ def partition_batches(
     if quarantine_dir is not None:
         rejected = rejected_files(quarantine_dir, source, load_date)
         batches.append(Batch(f"{prefix}.files", rejected, files_suite()))
+        reasons = quarantine_counts(quarantine_dir, source, load_date)
+        quarantined = sum(reasons.values())
+        loaded = sum(s.rows for s in stats if s.load_date == load_date)
+        rows_in = loaded + quarantined
+        top = ", ".join(f"{r} {c:,}" for r, c in list(reasons.items())[:5]) or "none"
+        batches.append(
+            Batch(
+                f"{prefix}.quarantine",
+                pd.DataFrame({"quarantined": [quarantined]}),
+                quarantine_suite(q.max_quarantine_share, rows_in),
+                {
+                    "rows.quarantined_share": f"{quarantined:,} of {rows_in:,} rows quarantined"
+                    f"{f' ({quarantined / rows_in:.1%})' if rows_in else ''}; top reasons: {top}"
+                },
+            )
+        )
 
     newest = arrived[-1].load_date.isoformat() if arrived else "none"
     batches.append(
@@ -196,16 +217,12 @@ def validate_partition_for(
     progress: Callable[[str], None] | None = None,
     as_of: date | None = None,
 ) -> ValidationReport:
-    """`validate_partition` with the lake, Data Docs folder and thresholds of `settings`, and the
-    source declaration's own `quality:` overrides."""
-    from dataclasses import replace
-
+    """`validate_partition` with the lake, Data Docs folder and quarantine of `settings`, and the
+    thresholds that apply to `source` (precedence: `sources.quality.thresholds`)."""
     from sources.declarations import load_declarations
+    from sources.quality.thresholds import thresholds_for
 
-    decl = load_declarations().get(source)
-    thresholds = (
-        replace(settings.quality, **decl.quality) if decl is not None and decl.quality else settings.quality
-    )
+    thresholds = thresholds_for(settings.quality, load_declarations().get(source))
     return validate_partition(
         source,
         entity,

@@ -41,6 +41,9 @@ class Expect:
     type: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # a share gate: the tolerated share of bad values; `kwargs["mostly"]` is then set from it and
+    # the number of values judged (see sources.quality.suites.judge_shares)
+    max_share: float | None = None
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -67,7 +70,12 @@ class Expect:
 
     def config(self) -> dict[str, Any]:
         """JSON-able description of the expectation (for metadata and reports)."""
-        return {"type": self.type, "kwargs": _jsonable(self.kwargs), "severity": self.severity}
+        out = {"type": self.type, "kwargs": _jsonable(self.kwargs), "severity": self.severity}
+        if self.description:
+            out["description"] = self.description
+        if self.max_share is not None:
+            out["max_share"] = self.max_share
+        return out
 
     def to_gx(self):
         import great_expectations.expectations as gxe

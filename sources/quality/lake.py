@@ -144,6 +144,21 @@ def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.Dat
     return pd.DataFrame({"rejected_file": pd.Series(rows, dtype=object)})
 
 
+def quarantine_counts(quarantine_dir: Path, source: str, load_date: date) -> dict[str, int]:
+    """Rows ingestion quarantined in one source partition, by reason (most frequent first); only
+    the `reason` column of its `rows-*.parquet` is read."""
+    folder = quarantine_dir / source / f"load_date={load_date.isoformat()}"
+    counts: dict[str, int] = {}
+    for path in sorted(folder.glob("rows-*.parquet")) if folder.is_dir() else []:
+        try:
+            reasons = pq.read_table(path, columns=["reason"]).column("reason").value_counts()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise LakeError(f"{path}: unreadable quarantine file ({exc})") from exc
+        for item in reasons.to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 _NS_MIN = pd.Timestamp.min
 _NS_MAX = pd.Timestamp.max
 

@@ -14,18 +14,21 @@ Three suites per (source, partition):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 import pyarrow as pa
 
 from crmloop.settings import QualityThresholds
+from sources.normalise import TH_MOBILE_E164_REGEX
 from sources.quality.engine import ERROR, WARN, Expect
 from sources.schema import EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
 from sources.schema import SMS_STATUSES as SMS_STATUS_VALUES
 
 EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
 E164_REGEX = r"^\+[1-9]\d{7,14}$"
-TH_MOBILE_REGEX = r"^\+66[689]\d{8}$"
+TH_MOBILE_REGEX = TH_MOBILE_E164_REGEX  # the phone rule's own (sources.normalise.parse_phone)
 EARLIEST_TIMESTAMP = datetime(1990, 1, 1)
 EARLIEST_BIRTH_DATE = datetime(1900, 1, 1)
 
@@ -118,11 +121,17 @@ def end_of_day(d: date, tolerance_days: int = 0) -> datetime:
     return datetime.combine(d + timedelta(days=tolerance_days), time.max)
 
 
+def _share(mostly: float) -> float | None:
+    return None if mostly >= 1.0 else round(1.0 - mostly, 12)
+
+
 def _not_null(col: str, severity: str = ERROR, mostly: float = 1.0) -> Expect:
     kw: dict = {"column": col}
     if mostly < 1.0:
         kw["mostly"] = mostly
-    return Expect(f"{col}.not_null", severity, "expect_column_values_to_not_be_null", kw)
+    return Expect(
+        f"{col}.not_null", severity, "expect_column_values_to_not_be_null", kw, max_share=_share(mostly)
+    )
 
 
 def _in_set(col: str, values: list[str], severity: str = ERROR) -> Expect:
@@ -139,7 +148,7 @@ def _regex(
         kw["mostly"] = mostly
     if row_condition:
         kw["row_condition"] = row_condition
-    return Expect(name, severity, "expect_column_values_to_match_regex", kw)
+    return Expect(name, severity, "expect_column_values_to_match_regex", kw, max_share=_share(mostly))
 
 
 def _min(col: str, minimum: float = 0, severity: str = ERROR) -> Expect:
@@ -203,6 +212,7 @@ def rows_suite(
             "expect_compound_columns_to_be_unique",
             unique_kw,
             f"({', '.join(key)}) unique within each delivered file",
+            max_share=q.max_duplicate_share if entity in REDELIVERED else None,
         )
     )
     for col in TIMESTAMPS.get(entity, []):
@@ -233,6 +243,7 @@ def rows_suite(
                     "mostly": 1.0 - q.max_invalid_share,
                 },
                 f"birth_date between 1900-01-01 and as-of minus {q.min_age_years} years",
+                max_share=q.max_invalid_share,
             ),
             _regex("country.iso2", "country", r"^[A-Z]{2}$", WARN),
         ]
@@ -255,6 +266,7 @@ def rows_suite(
                     "expect_column_values_to_be_null",
                     {"column": "_unknown_customer_id", "mostly": 1.0 - q.max_orphan_share},
                     "orders whose (source_system, source_customer_id) is in no customers partition up to this date",
+                    max_share=q.max_orphan_share,
                 )
             )
     elif entity == "order_lines":
@@ -335,6 +347,95 @@ def rows_suite(
             )
         )
     return exps
+
+
+# ------------------------------------------------------------------------------------ share gates
+# A share judged on a handful of rows is noise (2 of 3 rows without email is "66.7 %"). Every share
+# gate fails only when the share is over its threshold with confidence: when the lower bound of
+# the Wilson score interval (95 %, scipy's binomtest) of the bad share exceeds the tolerated share.
+# GX still counts the bad values; `mostly` is set so that GX passes exactly up to the largest bad
+# count whose lower bound is within the threshold.
+CONFIDENCE = 0.95
+
+
+@lru_cache(maxsize=4096)
+def max_bad_count(max_share: float, n: int) -> int:
+    """The largest number of bad values out of `n` whose Wilson lower bound is ≤ `max_share`."""
+    from scipy.stats import binomtest
+
+    def low(k: int) -> float:
+        return float(binomtest(k, n).proportion_ci(CONFIDENCE, method="wilson").low)
+
+    lo, hi = 0, n  # low(0) == 0 <= max_share; find the last k with low(k) <= max_share
+    if low(n) <= max_share:
+        return n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if low(mid) <= max_share:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def share_rule(max_share: float, n: int) -> str:
+    k = max_bad_count(max_share, n)
+    return (
+        f"judged with a confidence bound: fails only when the Wilson {CONFIDENCE:.0%} lower bound of the "
+        f"bad share exceeds {max_share:.1%} (here more than {k:,} bad of {n:,} values)"
+    )
+
+
+def _judged_values(e: Expect, frame) -> int:
+    """How many values a share gate judges: GX leaves nulls out, except in null checks."""
+    if e.type in ("expect_column_values_to_not_be_null", "expect_column_values_to_be_null") or not e.column:
+        return len(frame)
+    values = frame[e.column].notna()
+    cond = e.kwargs.get("row_condition")
+    if cond:
+        import ast
+
+        from sources.quality.engine import _CONDITION
+
+        m = _CONDITION.match(cond)
+        values &= frame[m.group(1)] == ast.literal_eval(m.group(2))
+    return int(values.sum())
+
+
+def judge_shares(exps: list[Expect], frame) -> tuple[list[Expect], dict[str, str]]:
+    """The share gates of `exps` with `mostly` set from the Wilson bound over the rows of `frame`
+    (columns an expectation needs but the frame lacks: left as they are), and a note each."""
+    out, notes = [], {}
+    for e in exps:
+        if e.max_share is None or not set(e.columns) <= set(frame.columns):
+            out.append(e)
+            continue
+        n = _judged_values(e, frame)
+        if n == 0:
+            out.append(e)
+            continue
+        k = max_bad_count(e.max_share, n)
+        mostly = max(0.0, 1.0 - (k + 0.5) / n)
+        rule = share_rule(e.max_share, n)
+        desc = f"{e.description}; {rule}" if e.description else rule[0].upper() + rule[1:]
+        out.append(replace(e, kwargs={**e.kwargs, "mostly": mostly}, description=desc))
+        notes[e.name] = rule
+    return out, notes
+
+
+def quarantine_suite(max_share: float, rows_in: int) -> list[Expect]:
+    """Over one row: the partition's quarantined rows (see `lake.quarantine_counts`)."""
+    k = max_bad_count(max_share, rows_in) if rows_in else 0
+    return [
+        Expect(
+            "rows.quarantined_share",
+            ERROR,
+            "expect_column_values_to_be_between",
+            {"column": "quarantined", "min_value": 0, "max_value": k},
+            "rows quarantined at ingestion (bad values in a row: missing, unparseable, out of range, "
+            "malformed) out of the rows read; " + (share_rule(max_share, rows_in) if rows_in else "no rows"),
+        )
+    ]
 
 
 def files_suite() -> list[Expect]:

@@ -3,7 +3,7 @@
 Plain Python (no Dagster): a Starlette ASGI app that verifies signatures and appends events
 durably to the landing zone (``email_events``, ``sms_events``, ``consents``)."""
 
-from sources.webhooks.app import ReplayCache, WebhookConfig, create_app
+from sources.webhooks.app import WebhookConfig, create_app
 from sources.webhooks.events import (
     LandingRecord,
     PayloadError,
@@ -12,8 +12,8 @@ from sources.webhooks.events import (
     sms_keyword,
 )
 from sources.webhooks.landing import LandingWriter, landing_files, recover_inflight
+from sources.webhooks.replays import ReplayCache, sendgrid_replay_key, twilio_replay_key
 from sources.webhooks.signatures import (
-    compute_twilio_signature,
     load_sendgrid_public_key,
     sign_sendgrid_payload,
     verify_sendgrid_signature,
@@ -26,15 +26,16 @@ __all__ = [
     "PayloadError",
     "ReplayCache",
     "WebhookConfig",
-    "compute_twilio_signature",
     "create_app",
     "landing_files",
     "load_sendgrid_public_key",
     "parse_sendgrid_batch",
     "parse_twilio_callback",
     "recover_inflight",
+    "sendgrid_replay_key",
     "sign_sendgrid_payload",
     "sms_keyword",
+    "twilio_replay_key",
     "verify_sendgrid_signature",
     "verify_twilio_signature",
 ]

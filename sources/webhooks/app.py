@@ -7,20 +7,18 @@ Routes
 - ``GET  /healthz``          200 while the landing writer is alive
 
 Order of checks for every POST: size limit (413) → signature present (401) → signature valid
-(403) → timestamp fresh (SendGrid, 403) → not a replay (409) → payload well-formed (400) →
-durable append → 2xx. Nothing is written before every check passed. An endpoint whose secret
+(403) → timestamp fresh (SendGrid, 403) → not a replay (409; what a request is and how the
+memory survives restarts: ``replays.py``) → payload well-formed (400) → durable append → 2xx.
+Nothing is written before every check passed. An endpoint whose secret
 is not configured answers 503 (Twilio/SendGrid retry later) and stores nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,13 +32,20 @@ from starlette.routing import Route
 
 from sources.webhooks.events import PayloadError, parse_sendgrid_batch, parse_twilio_callback
 from sources.webhooks.landing import LandingWriter
+from sources.webhooks.replays import (
+    ReplayCache,
+    load_replay_keys,
+    prune_replay_journal,
+    replay_record,
+    sendgrid_replay_key,
+    twilio_replay_key,
+)
 from sources.webhooks.signatures import (
     SENDGRID_SIGNATURE_HEADER,
     SENDGRID_TIMESTAMP_HEADER,
     TWILIO_SIGNATURE_HEADER,
     TWILIO_SIGNATURE_SETTINGS_HEADER,
     load_sendgrid_public_key,
-    twilio_algorithm,
     verify_sendgrid_signature,
     verify_twilio_signature,
 )
@@ -57,7 +62,7 @@ class WebhookConfig:
     twilio_auth_token: str | None = None  # TWILIO_AUTH_TOKEN
     public_base_url: str | None = None  # the URL base Twilio calls, e.g. https://hooks.example.com
     tolerance_seconds: float = 300.0  # SendGrid timestamp age (either direction) accepted
-    replay_window_seconds: float = 600.0  # how long a seen signature is remembered
+    replay_window_seconds: float = 600.0  # how long an accepted request is remembered (durably)
     max_body_bytes: int = 8 * 1024 * 1024
     seal_seconds: float = 60.0
     fsync: bool = True
@@ -90,43 +95,6 @@ class WebhookConfig:
         )
 
 
-class ReplayCache:
-    """Signatures already accepted, remembered for ``window`` seconds (per process)."""
-
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.window = window
-        self._clock = clock
-        self._seen: OrderedDict[bytes, float] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _expire(self, now: float) -> None:
-        while self._seen:
-            key, at = next(iter(self._seen.items()))
-            if now - at < self.window:
-                break
-            self._seen.popitem(last=False)
-
-    def seen(self, key: bytes) -> bool:
-        with self._lock:
-            self._expire(self._clock())
-            return key in self._seen
-
-    def claim(self, key: bytes) -> bool:
-        """Mark as in use; False if it already was (a concurrent or earlier replay)."""
-        with self._lock:
-            now = self._clock()
-            self._expire(now)
-            if key in self._seen:
-                return False
-            self._seen[key] = now
-            return True
-
-    def release(self, key: bytes) -> None:
-        """Forget a claim whose request was not stored, so the provider's retry is accepted."""
-        with self._lock:
-            self._seen.pop(key, None)
-
-
 def _error(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status)
 
@@ -153,7 +121,12 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. If ``writer`` is None the app starts and stops its own LandingWriter."""
     sg_key = load_sendgrid_public_key(config.sendgrid_public_key) if config.sendgrid_public_key else None
-    replays = ReplayCache(max(config.replay_window_seconds, 2 * config.tolerance_seconds))
+    window = max(config.replay_window_seconds, 2 * config.tolerance_seconds)
+    replays = ReplayCache(window, clock)
+    started = clock()
+    prune_replay_journal(config.landing_dir, started - window)
+    replays.load(load_replay_keys(config.landing_dir, started - window))
+    pruned_on = [datetime.fromtimestamp(started, UTC).date()]  # the journal is pruned once a UTC day
     own_writer = writer is None
     landing = writer or LandingWriter(
         config.landing_dir, seal_seconds=config.seal_seconds, fsync=config.fsync
@@ -163,14 +136,19 @@ def create_app(
         return datetime.fromtimestamp(clock(), UTC)
 
     async def _store(records, replay_key: bytes) -> Response | None:
-        if not replays.claim(replay_key):
+        claimed = replays.claim(replay_key)
+        if claimed is None:
             return _error(409, "replayed request")
-        try:
-            await landing.append_async(records)
+        try:  # the key is durable exactly when the rows are: one group commit
+            await landing.append_async([replay_record(replay_key, claimed), *records])
         except Exception as exc:  # disk full, writer down: provider retries on 5xx
             replays.release(replay_key)
             log.error("landing write failed: %s", exc)
             return _error(503, "could not store events, retry later")
+        today = datetime.fromtimestamp(claimed, UTC).date()
+        if today != pruned_on[0]:
+            pruned_on[0] = today
+            prune_replay_journal(config.landing_dir, claimed - window)
         return None
 
     async def sendgrid_events(request: Request) -> Response:
@@ -191,7 +169,7 @@ def create_app(
             return _error(403, "invalid timestamp")
         if abs(clock() - ts) > config.tolerance_seconds:
             return _error(403, "stale timestamp")
-        key = b"sg:" + hashlib.sha256(timestamp.encode() + b"\0" + signature.encode()).digest()
+        key = sendgrid_replay_key(timestamp, body)
         if replays.seen(key):
             return _error(409, "replayed request")
         try:
@@ -222,12 +200,12 @@ def create_app(
                 url = config.public_base_url.rstrip("/") + request.url.path
                 if request.url.query:
                     url += "?" + request.url.query
-            algorithm = twilio_algorithm(request.headers.get(TWILIO_SIGNATURE_SETTINGS_HEADER))
+            settings = request.headers.get(TWILIO_SIGNATURE_SETTINGS_HEADER)
             if form is None or not verify_twilio_signature(
-                config.twilio_auth_token, url, form, signature, algorithm
+                config.twilio_auth_token, url, form, signature, settings
             ):
                 return _error(403, "invalid signature")
-            key = b"tw:" + hashlib.sha256(signature.encode() + b"\0" + body).digest()
+            key = twilio_replay_key(url, form)
             if replays.seen(key):
                 return _error(409, "replayed request")
             try:

@@ -7,7 +7,10 @@ Rows use the canonical columns of ``sources/README.md`` (entities ``email_events
 Duplicates are harmless by construction: a SendGrid event keeps its ``sg_event_id`` as
 ``event_id`` and a Twilio callback gets ``event_id = <MessageSid>:<status>``, so a retried
 delivery produces the same ``event_id``; the warehouse keeps the first row per ``event_id``
-ordered by (load_date, _source_file, _row_number).
+ordered by (load_date, _source_file, _row_number). Consent rows carry the provider's id too
+(``provider_event_id``: the ``sg_event_id``, or the inbound message's ``MessageSid``) and
+``stg_consents`` keeps each id's first receipt, so a replayed START cannot re-subscribe a number
+that sent STOP after it.
 """
 
 from __future__ import annotations
@@ -34,43 +37,10 @@ SMS_STATUSES = frozenset(schema.SMS_STATUSES)
 OPT_OUT_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "หยุด", "ยกเลิก"})
 OPT_IN_KEYWORDS = frozenset({"start", "yes", "unstop"})
 
-EMAIL_EVENT_COLUMNS = (
-    "event_id",
-    "email",
-    "event",
-    "occurred_at",
-    "campaign_id",
-    "send_id",
-    "customer_id",
-    "url",
-    "reason",
-    "bounce_type",
-    "sg_message_id",
-    "received_at",
-)
-SMS_EVENT_COLUMNS = (
-    "event_id",
-    "message_sid",
-    "to",
-    "from",
-    "status",
-    "error_code",
-    "occurred_at",
-    "campaign_id",
-    "send_id",
-    "customer_id",
-    "body",
-    "received_at",
-)
-CONSENT_COLUMNS = (
-    "source_system",
-    "source_customer_id",
-    "email",
-    "phone",
-    "channel",
-    "status",
-    "recorded_at",
-)
+# the lake columns of the entities the receiver lands (sources/schema.py is the one contract)
+EMAIL_EVENT_COLUMNS = tuple(name for name, _ in schema.entity_columns("email_events"))
+SMS_EVENT_COLUMNS = tuple(name for name, _ in schema.entity_columns("sms_events"))
+CONSENT_COLUMNS = tuple(name for name, _ in schema.entity_columns("consents"))
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
@@ -177,7 +147,9 @@ def parse_sendgrid_batch(body: bytes, received: datetime) -> list[LandingRecord]
                         "phone": None,
                         "channel": "email",
                         "status": "opt_out",
-                        "recorded_at": row["occurred_at"],
+                        "recorded_at": row["occurred_at"],  # SendGrid's event time
+                        "provider_event_id": event_id,
+                        "received_at": received_bkk,
                     },
                 )
             )
@@ -273,7 +245,11 @@ def parse_twilio_callback(
                     "phone": frm,
                     "channel": "sms",
                     "status": keyword,
+                    # Twilio's messaging webhooks carry no event time: this receipt's time stands in,
+                    # and the warehouse keeps a MessageSid's first receipt (a replay cannot move it)
                     "recorded_at": row["occurred_at"],
+                    "provider_event_id": sid,
+                    "received_at": row["received_at"],
                 },
             )
         )

@@ -30,6 +30,10 @@ from pathlib import Path
 from sources.webhooks.events import LandingRecord
 
 INFLIGHT_SUFFIX = ".jsonl.inflight"
+# The receiver's replay memory (sources/webhooks/replays.py), committed with the rows it guards.
+# A dot folder: landing_partitions() and the ingestion readers never take it for a source.
+REPLAY_SOURCE = ".webhooks/replays"
+LANDED_SOURCES = ("email_events", "sms_events", "consents")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -59,7 +63,7 @@ def recover_inflight(landing_dir: Path) -> list[Path]:
     """Seal in-flight segments left by a writer that did not close: drop a trailing partial
     line, rename to ``*.jsonl`` (or delete if empty). Returns the sealed files."""
     sealed: list[Path] = []
-    for source in ("email_events", "sms_events", "consents"):
+    for source in (*LANDED_SOURCES, REPLAY_SOURCE):
         for inflight in sorted((landing_dir / source).glob(f"*/.*{INFLIGHT_SUFFIX}")):
             data = inflight.read_bytes()
             keep = data.rfind(b"\n") + 1
@@ -164,7 +168,7 @@ class LandingWriter:
         n = 0
         for rec in records:
             chunks.setdefault((rec.source, rec.day.isoformat(), rec.prefix), []).append(rec.line())
-            n += 1
+            n += rec.source != REPLAY_SOURCE  # stats count landed rows, not journal lines
         return _Job(chunks, done, n)
 
     def _submit(self, job: _Job) -> None:

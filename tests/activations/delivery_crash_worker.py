@@ -1,12 +1,13 @@
 """A delivery run in its own process, for the SIGKILL test: `python -m tests.activations.delivery_crash_worker
-<home> <sendgrid_url> <twilio_url> <n_email> <n_sms> <lookup 0|1>`. Exits 0 when both channels finished."""
+<home> <sendgrid_url> <twilio_url> <n_email> <n_sms> <lookup 0|1> <send_at lead seconds>`. Exits 0 when
+both channels finished."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from activations.delivery import send_messages
+from activations.delivery.api import send_messages
 from tests.activations.delivery_helpers import SEND_DATE, email_messages, sms_messages
 
 
@@ -18,7 +19,7 @@ class _Url:
 def main(argv: list[str]) -> int:
     from tests.activations.delivery_helpers import live_config
 
-    home, sg_url, tw_url, n_email, n_sms, lookup = argv
+    home, sg_url, tw_url, n_email, n_sms, lookup, lead = argv
     cfg = live_config(
         Path(home),
         sendgrid=_Url(sg_url),
@@ -30,6 +31,8 @@ def main(argv: list[str]) -> int:
         CRM_TWILIO_RATE=100,
         CRM_TWILIO_CONCURRENCY=4,
         CRM_SENDGRID_ACTIVITY_LOOKUP=lookup,
+        CRM_SENDGRID_SEND_AT_LEAD_SECONDS=lead,
+        CRM_RETRY_MAX_ATTEMPTS=12,
     )
     send_messages("email", email_messages(int(n_email)), cfg=cfg, send_date=SEND_DATE)
     send_messages("sms", sms_messages(int(n_sms)), cfg=cfg, send_date=SEND_DATE)

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from activations.audiences.messages import Message
-from activations.delivery import DeliveryConfig
+from activations.delivery.config import DeliveryConfig
 
 SEND_DATE = date(2025, 3, 14)
 SG_KEY = "SG.test-key"
@@ -16,8 +16,15 @@ MG_SID = "MG" + "2" * 32
 META_TOKEN = "meta-token"
 
 
+ASM_GROUP = 1001  # the unsubscribe group the test campaigns carry (plan email_unsubscribe_group)
+
+
 def email_messages(
-    n: int, campaign: str = "welcome", start: int = 0, send_date: date = SEND_DATE
+    n: int,
+    campaign: str = "welcome",
+    start: int = 0,
+    send_date: date = SEND_DATE,
+    unsubscribe_group: int | None = ASM_GROUP,
 ) -> list[Message]:
     return [
         Message(
@@ -31,6 +38,7 @@ def email_messages(
             html=f"<p>สวัสดีค่ะ คุณลูกค้า {i}</p>",
             sender="news@shop.example",
             sender_name="ร้านค้า",
+            unsubscribe_group=unsubscribe_group,
             fields={"first_name": f"ชื่อ{i}", "last_name": "ทดสอบ", "email": f"person{i}@example.com"},
         )
         for i in range(start, start + n)

@@ -1,4 +1,4 @@
-"""Ad-platform normalisation and hashing against known vectors; SMS segment counting."""
+"""Ad-platform normalisation and hashing against known vectors (SMS segments: tests/activations/test_content.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from types import SimpleNamespace
 
 from activations.channels.google_ads import HEADERS, customer_match_row, write_customer_match
 from activations.channels.hashing import META_SCHEMA, google_email, meta_phone, meta_row, sha256_hex
-from activations.channels.sms import estimate_cost, sms_segments
 
 
 def h(s: str) -> str:
@@ -78,16 +77,3 @@ def test_google_customer_match_rules_and_template(tmp_path):
     assert tuple(rows[0]) == HEADERS == ("Email", "Phone", "First Name", "Last Name", "Country", "Zip")
     assert rows[1] == [h("a@b.co"), "", "", "", "", ""]
     assert out.rows == 1 and out.skipped_unmatchable == 1
-
-
-def test_sms_segments_gsm_and_ucs2():
-    assert sms_segments("Hello") == ("GSM-7", 1, 5)
-    assert sms_segments("a" * 160)[1] == 1 and sms_segments("a" * 161)[1] == 2
-    assert sms_segments("[" * 80) == ("GSM-7", 1, 160)  # extension chars cost two septets
-    thai = "สวัสดีครับ"
-    assert sms_segments(thai) == ("UCS-2", 1, len(thai))
-    assert (
-        sms_segments("ก" * 70)[1] == 1 and sms_segments("ก" * 71)[1] == 2 and sms_segments("ก" * 135)[1] == 3
-    )
-    segs, cost = estimate_cost(["ก" * 71, "hi"], 1.5)
-    assert (segs, cost) == (3, 4.5)

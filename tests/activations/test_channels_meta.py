@@ -7,7 +7,7 @@ import json
 import pytest
 
 from activations.channels.meta import MetaAudienceClient, diff_audience, session_payloads, sync_meta_audience
-from activations.delivery import SendLedger
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import email_messages, live_config
 from tests.fakes.providers import FakeMeta
 

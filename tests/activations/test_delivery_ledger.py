@@ -8,9 +8,10 @@ from dataclasses import replace
 
 import pytest
 
-from activations.delivery import DeliveryConfig, SendLedger, send_messages
-from activations.delivery.config import DeliveryConfigError
+from activations.delivery.api import send_messages
+from activations.delivery.config import DeliveryConfig, DeliveryConfigError
 from activations.delivery.engine import ChannelSummary
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import (
     SEND_DATE,
     TW_SID,
@@ -27,7 +28,7 @@ def test_sandbox_writes_exact_bodies_to_outbox_and_is_idempotent(tmp_path):
     assert cfg.mode == "sandbox"
     s = send_messages("email", email_messages(1200), cfg=cfg, send_date=SEND_DATE)
     t = send_messages("sms", sms_messages(5), cfg=cfg, send_date=SEND_DATE)
-    assert (s.sent, s.requests, t.sent) == (1200, 2, 5)
+    assert (s.sent, s.requests, t.sent) == (1200, 4, 5)  # 2 SendGrid batch ids + 2 mail sends
     email_lines = (
         (tmp_path / "outbox/email/2025-03-14/sendgrid.jsonl").read_text(encoding="utf-8").splitlines()
     )
@@ -38,6 +39,9 @@ def test_sandbox_writes_exact_bodies_to_outbox_and_is_idempotent(tmp_path):
     # the recorded body is the SDK's exact bytes: json.dumps as python_http_client serialises it
     assert hashlib.sha256(json.dumps(first["body"]).encode()).hexdigest() == first["sha256"]
     assert first["body"]["personalizations"][0]["custom_args"]["campaign_id"] == "welcome"
+    # the sandbox shows what live sends: a SendGrid batch scheduled send_at ahead
+    assert first["body"]["batch_id"] == first["body"]["personalizations"][0]["custom_args"]["batch_id"]
+    assert first["body"]["send_at"] > 0
     sms = [
         json.loads(x)
         for x in (tmp_path / "outbox/sms/2025-03-14/twilio.jsonl").read_text(encoding="utf-8").splitlines()
@@ -93,7 +97,7 @@ class _FreshLedgerIgnoringPending(SendLedger):
     def existing(self, send_ids):
         return {}
 
-    def pending(self, channel):
+    def unresolved(self, channel):
         return []
 
     def step(self, finished, pending):
@@ -140,3 +144,68 @@ def test_same_key_twice_in_one_run_is_sent_once(tmp_path):
     assert s.sent == 5 and s.duplicate_in_input == 1 and s.accounted() == 6
     rec = json.loads((tmp_path / "outbox/email/2025-03-14/sendgrid.jsonl").read_text(encoding="utf-8"))
     assert len(rec["body"]["personalizations"]) == 5
+
+
+def test_operator_commands_named_in_the_summary_work(tmp_path):
+    from click.testing import CliRunner
+
+    from crmloop.cli import main
+
+    cfg = live_config(tmp_path, CRM_SENDGRID_BASE_URL="http://127.0.0.1:9")  # never contacted
+    msgs = email_messages(6)
+    ledger = SendLedger(cfg.warehouse_path)
+    try:
+        ledger.mark_pending("email-dead-1", "email", msgs[:3])
+        ledger.mark_pending("email-dead-2", "email", msgs[3:])
+    finally:
+        ledger.close()
+    s = send_messages("email", msgs, cfg=cfg, send_date=SEND_DATE)
+    action = s.to_metadata()["operator_action"]
+    assert "6 email recipient(s) in 2 batch(es)" in action
+    cli = CliRunner()
+    listed = cli.invoke(main, ["ledger", "ambiguous", "--home", str(tmp_path)])
+    assert listed.exit_code == 0 and "email-dead-1" in listed.output and "email-dead-2" in listed.output
+    assert "crmloop ledger release email-dead-1" in action
+    out = cli.invoke(main, ["ledger", "release", "email-dead-1", "--home", str(tmp_path)])
+    assert out.exit_code == 0 and "released 3" in out.output
+    out = cli.invoke(main, ["ledger", "confirm-sent", "email-dead-2", "--home", str(tmp_path)])
+    assert out.exit_code == 0 and "marked 3" in out.output
+    again = cli.invoke(main, ["ledger", "release", "email-dead-1", "--home", str(tmp_path)])
+    assert again.exit_code != 0 and "no ambiguous rows" in again.output
+    ledger = SendLedger(cfg.warehouse_path)
+    try:
+        rows = dict(
+            ledger.con.execute(
+                "SELECT batch_id, string_agg(DISTINCT status || ':' || retryable, ',') "
+                "FROM activations.send_ledger GROUP BY batch_id"
+            ).fetchall()
+        )
+    finally:
+        ledger.close()
+    assert rows == {"email-dead-1": "failed:true", "email-dead-2": "sent:false"}
+
+
+def test_ledger_written_before_scheduled_at_is_migrated_and_reexamined(tmp_path):
+    import duckdb
+
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE SCHEMA activations; CREATE TABLE activations.send_ledger (campaign_id VARCHAR NOT NULL, "
+        "customer_id VARCHAR NOT NULL, channel VARCHAR NOT NULL, send_date DATE NOT NULL, send_id VARCHAR "
+        "NOT NULL, batch_id VARCHAR NOT NULL, address VARCHAR, content_hash VARCHAR, status VARCHAR NOT NULL, "
+        "reason VARCHAR, retryable BOOLEAN NOT NULL DEFAULT FALSE, provider_id VARCHAR, intent_at TIMESTAMP "
+        "NOT NULL, outcome_at TIMESTAMP, PRIMARY KEY (campaign_id, customer_id, channel, send_date))"
+    )
+    con.execute(
+        "INSERT INTO activations.send_ledger VALUES ('welcome', 'C1', 'email', DATE '2025-03-14', 's1', "
+        "'email-old', 'a@example.com', NULL, 'ambiguous', 'dropped', FALSE, NULL, TIMESTAMP '2025-03-14 01:00', NULL)"
+    )
+    con.close()
+    ledger = SendLedger(path)
+    try:
+        (row,) = ledger.unresolved("email")  # ambiguous rows are looked at again every run
+        assert (row.batch_id, row.status, row.scheduled_at) == ("email-old", "ambiguous", None)
+        assert ledger.ambiguous_batches("email") == {"email-old": 1}
+    finally:
+        ledger.close()

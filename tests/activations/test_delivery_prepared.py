@@ -6,11 +6,24 @@ import csv
 import json
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from types import SimpleNamespace
 
 from activations.audiences.messages import ChannelBatch, PreparedCampaign, PreparedCampaigns
-from activations.delivery import DeliveryConfig, deliver_prepared
-from tests.activations.delivery_helpers import SEND_DATE, email_messages, sms_messages
+from activations.delivery.api import deliver_prepared
+from activations.delivery.config import DeliveryConfig
+from activations.exports.files import write_exports
+from tests.activations.delivery_helpers import (
+    META_TOKEN,
+    SEND_DATE,
+    SG_KEY,
+    TW_SID,
+    TW_TOKEN,
+    email_messages,
+    live_config,
+    sms_messages,
+)
+from tests.fakes.providers import FakeMeta, FakeSendGrid, FakeTwilio
 
 
 def _prepared() -> PreparedCampaigns:
@@ -67,7 +80,7 @@ def test_deliver_prepared_sandbox_counts_add_up_and_rerun_is_idempotent(tmp_path
             md["failed_by_reason"].values()
         )
     assert out["email"]["sent"] == 40 and out["sms"]["sent"] == 10
-    ads = out["ads"]["campaigns"]["welcome"]
+    ads = out["ads"]["by_campaign"]["welcome"]
     assert ads["meta"]["added"] == 25 and ads["google_customer_match"]["rows"] == 25
     assert ads["audience"] == ads["holdout"] + sum(ads["suppressed"].values()) + ads["sent"]
     day = tmp_path / "outbox"
@@ -84,5 +97,34 @@ def test_deliver_prepared_sandbox_counts_add_up_and_rerun_is_idempotent(tmp_path
     again = deliver_prepared(_prepared(), settings, cfg=cfg)
     assert again["email"]["sent"] == 0 and again["email"]["already_in_ledger"] == {"sent": 40}
     assert again["sms"]["sent"] == 0
-    assert again["ads"]["campaigns"]["welcome"]["meta"]["requests"] == 0
+    assert again["ads"]["by_campaign"]["welcome"]["meta"]["requests"] == 0
     assert len((day / "email/2025-03-14/sendgrid.jsonl").read_text().splitlines()) == 1
+
+
+def test_live_mode_keeps_what_sandbox_shows(tmp_path):
+    """Live, against the fakes: the Google Customer Match file survives the marketers' export
+    (which clears files it did not write from exports/<date>/<campaign>/), the ads summary
+    carries the Meta sync counts at the top (the orchestration lays `campaigns` out itself), and
+    the SMS price is the plan's only."""
+    with (
+        FakeSendGrid(api_key=SG_KEY) as sg,
+        FakeTwilio(account_sid=TW_SID, auth_token=TW_TOKEN) as tw,
+        FakeMeta(access_token=META_TOKEN) as meta,
+    ):
+        cfg = live_config(tmp_path, sendgrid=sg, twilio=tw, meta=meta)
+        prepared = _prepared()
+        out = deliver_prepared(prepared, SimpleNamespace(home=tmp_path), cfg=cfg)
+        write_exports(prepared, tmp_path / "exports")  # after the ads step, as the channels asset does
+        assert len(meta.members["6000000000001"]) == 25
+    ads = out["ads"]
+    assert "campaigns" not in ads  # a key the channels asset overwrites with its own table
+    assert (ads["meta_added"], ads["meta_removed"], ads["sent"]) == (25, 0, 25)
+    assert ads["google_customer_match_rows"] == 25
+    (gfile,) = ads["google_customer_match_files"]
+    assert Path(gfile).is_file() and Path(gfile).read_text(encoding="utf-8").count("\n") == 26
+    assert sg.requests_bodies and all(b["asm"] == {"group_id": 1001} for b in sg.requests_bodies)
+    # one SMS price: the plan's estimate (12.0 for 10 segments in _prepared), no config price
+    sms = out["sms"]
+    assert "sms_price_per_segment" not in sms and sms["currency"] == "THB"
+    assert (sms["sms_segments"], sms["estimated_cost"]) == (10, 12.0)
+    assert not hasattr(cfg, "sms_price_per_segment")

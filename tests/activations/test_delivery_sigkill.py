@@ -1,5 +1,9 @@
 """SIGKILL a delivery run at random points, rerun, repeat: everyone eligible gets exactly one
-message, nobody opted out gets any (fakes in this process, the sender in a subprocess)."""
+message, nobody opted out gets any (fakes in this process, the sender in a subprocess).
+
+Email cases: with the Email Activity look-up; without it but with scheduled SendGrid batches
+(the default: unconfirmed batches are cancelled and sent again), also under 10 % provider
+faults; and without either, where unconfirmed batches are held for an operator."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from activations.delivery import SendLedger
+from activations.delivery.ledger import SendLedger
 from tests.activations.delivery_helpers import TW_SID, TW_TOKEN, email_messages, sms_messages
 from tests.fakes.providers import FakeSendGrid, FakeTwilio
 
@@ -35,7 +39,7 @@ def _opt_out(home: Path) -> tuple[set[str], set[str]]:
     return emails, phones
 
 
-def _run(home: Path, sg, tw, lookup: int, kill_after: float | None) -> int | None:
+def _run(home: Path, sg, tw, lookup: int, lead: int, kill_after: float | None) -> int | None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen(
         [
@@ -48,6 +52,7 @@ def _run(home: Path, sg, tw, lookup: int, kill_after: float | None) -> int | Non
             str(N_EMAIL),
             str(N_SMS),
             str(lookup),
+            str(lead),
         ],
         cwd=REPO,
         env=env,
@@ -68,18 +73,29 @@ def _run(home: Path, sg, tw, lookup: int, kill_after: float | None) -> int | Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("lookup", [1, 0])
-def test_sigkill_rerun_exactly_once(tmp_path, lookup):
-    rng = random.Random(20250314 + lookup)
-    with FakeSendGrid(api_key="SG.test-key") as sg, FakeTwilio(account_sid=TW_SID, auth_token=TW_TOKEN) as tw:
-        sg.drop_after_processing = True
+@pytest.mark.parametrize(
+    ("lookup", "lead", "faults"),
+    [(1, 1200, 0.0), (0, 1200, 0.10), (0, 0, 0.0)],
+    ids=["activity-lookup", "scheduled-batches-with-faults", "neither"],
+)
+def test_sigkill_rerun_exactly_once(tmp_path, lookup, lead, faults):
+    rng = random.Random(20250314 + lookup + lead)
+    fault_knobs = {"error_rate": faults / 2, "drop_rate": faults / 2, "drop_after_processing": True}
+    with (
+        FakeSendGrid(api_key="SG.test-key", **fault_knobs) as sg,
+        FakeTwilio(account_sid=TW_SID, auth_token=TW_TOKEN, **fault_knobs) as tw,
+    ):
         opted_email, opted_sms = _opt_out(tmp_path)
         kills = 0
         for _ in range(7):
-            if _run(tmp_path, sg, tw, lookup, kill_after=rng.uniform(1.5, 7.0)) is None:
+            if _run(tmp_path, sg, tw, lookup, lead, kill_after=rng.uniform(1.5, 7.0)) is None:
                 kills += 1
-        _run(tmp_path, sg, tw, lookup, kill_after=None)  # the last rerun finishes
+        _run(tmp_path, sg, tw, lookup, lead, kill_after=None)  # the last rerun finishes
         assert kills >= 3
+        if faults:
+            assert sg.stats["dropped_after_processing"] > 0 and sg.stats["500"] + sg.stats["502"] > 0
+        if lead and not lookup:
+            assert sg.stats["cancelled_batches"] > 0  # unconfirmed batches were cancelled, then resent
         ledger = SendLedger(tmp_path / "warehouse.duckdb")
         try:
             rows = ledger.con.execute(
@@ -98,9 +114,10 @@ def test_sigkill_rerun_exactly_once(tmp_path, lookup):
     eligible_email = {m.to for m in email_messages(N_EMAIL)} - opted_email
     eligible_sms = {m.to for m in sms_messages(N_SMS)} - opted_sms
     assert set(got_sms) == eligible_sms  # Twilio lookups reconcile every crash exactly
-    if lookup:
-        assert set(got_email) == eligible_email
-        assert "ambiguous" not in status.values()
+    if lookup or lead:
+        assert set(got_email) == eligible_email  # 0 lost
+        assert "ambiguous" not in status.values()  # 0 ambiguous left
+        assert {a for (c, a), s in status.items() if c == "email" and s == "sent"} == eligible_email
     else:
         # without the Email Activity API nobody is resent blindly: those not received are
         # exactly reported as ambiguous (and a person reported ambiguous may have received it)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,7 +12,7 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from activations.audiences.prepare import prepare_messages
-from activations.exports.files import CHANNEL_COLUMNS, CSV_NAMES, write_exports
+from activations.exports.files import CHANNEL_COLUMNS, CSV_NAMES, csv_safe, write_exports
 from activations.plan.spec import DEFAULT_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
@@ -65,23 +66,28 @@ def test_xlsx_sheets_columns_and_thai(tmp_path: Path):
     wb = load_workbook(xlsx, read_only=True)
     assert wb.sheetnames == ["email", "sms", "ads", "columns"]
     camp = prepared.campaigns["prospect_welcome"]
+    email_title = list(wb["email"].iter_rows(values_only=True))[0][0]
+    assert (
+        email_title == "Welcome campaign (prospect_welcome) · email list · send date 2026-11-22 · 20 people"
+    )
     for ch in ("email", "sms", "ads"):
         rows = list(wb[ch].iter_rows(values_only=True))
-        assert list(rows[0]) == [c[0] for c in CHANNEL_COLUMNS[ch]]
-        assert len(rows) - 1 == camp.channels[ch].eligible
+        assert rows[0][0].endswith(f" · {camp.channels[ch].eligible} people")  # the title row
+        assert list(rows[1]) == [c[0] for c in CHANNEL_COLUMNS[ch]]
+        assert len(rows) - 2 == camp.channels[ch].eligible
     sms_rows = list(wb["sms"].iter_rows(values_only=True))
-    header = sms_rows[0]
-    first = dict(zip(header, sms_rows[1], strict=True))
+    header = sms_rows[1]
+    first = dict(zip(header, sms_rows[2], strict=True))
     msg = camp.channels["sms"].messages[0]
     assert first["sms_text"] == msg.sms_body
-    texts = [dict(zip(header, r, strict=True))["sms_text"] for r in sms_rows[1:]]
+    texts = [dict(zip(header, r, strict=True))["sms_text"] for r in sms_rows[2:]]
     assert any("ซื้อครั้งแรกรับของขวัญฟรี" in t for t in texts)
     assert first["not_before"] == "2026-11-23T08:00:00+07:00"  # queued by quiet hours
     assert "email" not in header and "subject" not in header  # only the columns SMS needs
-    described = [(r[0], r[1]) for r in list(wb["columns"].iter_rows(values_only=True))[1:]]
+    described = [(r[0], r[1]) for r in list(wb["columns"].iter_rows(values_only=True))[2:]]
     assert ("sms", "sms_segments") in described and ("email", "subject") in described
     wb.close()
-    df = pd.read_excel(xlsx, sheet_name="email", dtype=str)
+    df = pd.read_excel(xlsx, sheet_name="email", dtype=str, header=1)  # below the title row
     assert df["subject"].str.contains("ยินดีต้อนรับ").any()
     vip = tmp_path / "exports" / "2026-11-22" / "vip_party"
     mail = pd.read_csv(vip / "direct_mail_list.csv", encoding="utf-8-sig", dtype=str)
@@ -131,3 +137,63 @@ def test_an_empty_audience_exports_no_file_and_says_why(tmp_path: Path):
     assert CSV_NAMES["email"] in names and CSV_NAMES[emptied] not in names
     assert not (out / "2026-11-22" / "prospect_welcome" / CSV_NAMES[emptied]).exists()
     assert manifests["prospect_welcome"]["counts"][emptied]["eligible"] == 0
+
+
+EVIL = '=HYPERLINK("http://evil.example","click")'
+
+
+def test_csv_cells_never_carry_formulas_xlsx_cells_are_text(tmp_path: Path):
+    rows = standard_rows(20)
+    for i, r in enumerate(rows):
+        r["first_name"] = EVIL
+        r["last_name"] = ["@SUM(A1:A9)", "+1+2", "-3+cmd|' /C calc'!A0", "\tx", "\rx"][i % 5]
+        r["address"] = "=1+1"
+    wh = write_profiles(tmp_path / "w.duckdb", rows)
+    prepared = prepare_messages(wh, PLAN_PATH, AS_OF, SEND, datetime(2026, 11, 22, 23, 0, tzinfo=BKK))
+    out = tmp_path / "exports"
+    write_exports(prepared, out)
+    csvs = sorted((out / "2026-11-22").glob("*/*.csv"))
+    assert {p.name for p in csvs} >= {"email.csv", "direct_mail_list.csv", "phone_call_list.csv", "sms.csv"}
+    phones = 0
+    for path in csvs:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            table = list(csv.reader(fh))
+        header, body = table[0], table[1:]
+        assert body, path
+        for row in body:
+            cells = dict(zip(header, row, strict=True))
+            assert cells["first_name"] == "'" + EVIL, path
+            assert cells["last_name"].startswith("'"), path
+            for col, value in cells.items():
+                if col in ("mobile", "phone") and value.startswith("+"):
+                    assert re.fullmatch(r"\+66\d{9}", value), (path, col, value)  # E.164 kept readable
+                    phones += 1
+                    continue
+                assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (path, col, value)
+    assert phones > 0
+    for xlsx in (out / "2026-11-22").glob("*/*.xlsx"):
+        wb = load_workbook(xlsx)  # not read-only: data_type tells a formula ("f") from text ("s")
+        names = []
+        for ws in wb.worksheets:
+            if ws.title == "columns":  # describes the columns; no customer data
+                continue
+            rows = list(ws.iter_rows())
+            header = next((i for i, r in enumerate(rows) if any(c.value == "first_name" for c in r)), None)
+            col = next(j for j, c in enumerate(rows[header]) if c.value == "first_name")
+            names += [r[col] for r in rows[header + 1 :]]
+        bad = [
+            (c.coordinate, c.value, c.data_type)
+            for c in names
+            if not (c.value == EVIL and c.data_type == "s")
+        ]
+        assert names and not bad, (xlsx, bad[:5])
+        wb.close()
+
+
+def test_csv_safe_rule():
+    assert csv_safe("=1+1", "first_name") == "'=1+1"
+    assert csv_safe("+66812345678", "mobile") == "+66812345678"
+    assert csv_safe("+66812345678", "first_name") == "'+66812345678"
+    assert csv_safe("+66 81=cmd", "phone") == "'+66 81=cmd"
+    assert csv_safe("สมชาย", "first_name") == "สมชาย"
+    assert csv_safe(3, "sms_segments") == 3

@@ -19,93 +19,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sources.schema import ENTITY_COLUMNS as LAKE_ENTITY_COLUMNS
+from sources.schema import LINEAGE_COLUMNS
+
 S, TS, D, F, INT, B = pa.string(), pa.timestamp("us"), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
 
-ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
-    "customers": [
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("first_name", S),
-        ("last_name", S),
-        ("email", S),
-        ("email_valid", B),
-        ("phone", S),
-        ("phone_raw", S),
-        ("phone_is_mobile", B),
-        ("gender", S),
-        ("birth_date", D),
-        ("occupation", S),
-        ("address", S),
-        ("district", S),
-        ("province", S),
-        ("postal_code", S),
-        ("country", S),
-        ("loyalty_card_id", S),
-        ("registered_at", TS),
-        ("updated_at", TS),
-    ],
-    "orders": [
-        ("source_system", S),
-        ("order_id", S),
-        ("source_customer_id", S),
-        ("ordered_at", TS),
-        ("channel", S),
-        ("store_id", S),
-        ("status", S),
-        ("total_amount", F),
-        ("currency", S),
-    ],
-    "order_lines": [
-        ("source_system", S),
-        ("order_id", S),
-        ("line_no", INT),
-        ("product_id", S),
-        ("quantity", INT),
-        ("unit_price", F),
-        ("warranty_until", D),
-    ],
-    "products": [("product_id", S), ("name", S), ("category", S), ("price", F)],
-    "web_events": [
-        ("event_id", S),
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("event_type", S),
-        ("occurred_at", TS),
-        ("url", S),
-        ("search_term", S),
-    ],
-    "consents": [
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("phone", S),
-        ("channel", S),
-        ("status", S),
-        ("recorded_at", TS),
-    ],
-    "support_tickets": [
-        ("ticket_id", S),
-        ("source_system", S),
-        ("source_customer_id", S),
-        ("email", S),
-        ("opened_at", TS),
-        ("closed_at", TS),
-        ("status", S),
-        ("category", S),
-        ("subject", S),
-    ],
-    "campaign_responses": [
-        ("response_id", S),
-        ("campaign_id", S),
-        ("customer_id", S),
-        ("email", S),
-        ("phone", S),
-        ("response", S),
-        ("occurred_at", TS),
-    ],
-}
-META_COLUMNS: list[tuple[str, pa.DataType]] = [("_source", S), ("_source_file", S), ("_row_number", INT)]
+# The real lake contract (sources/schema.py), never a copy; entities only dbt declares (lake.yml
+# `columns` with `data_type`) are added to this dict by write_empty_entities, not to the contract.
+ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = dict(LAKE_ENTITY_COLUMNS)
+META_COLUMNS: list[tuple[str, pa.DataType]] = LINEAGE_COLUMNS
 
 
 def entity_schema(entity: str) -> pa.Schema:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 import pandas as pd
+
+from crmloop.rank_rules import assign_ranks, window_months
 
 from .conftest import AS_OF
 from .readback import read_orders
@@ -18,7 +19,7 @@ def _ranks_from_files(g) -> pd.DataFrame:
     valid = o["ts"].notna() & o["amount"].notna() & o["source_customer_id"].notna()
     o = o[valid].sort_values(["partition", "file", "row"])
     latest = o.drop_duplicates("order_id", keep="last")
-    start = pd.Timestamp(AS_OF.replace(year=AS_OF.year - 3))
+    start = pd.Timestamp(AS_OF) - pd.DateOffset(months=window_months())  # the seed's rank window
     end = pd.Timestamp(AS_OF + timedelta(days=1))
     done = latest[latest["status"] == "completed"]
     who = g.records.set_index("source_customer_id")["person_id"]
@@ -31,17 +32,8 @@ def _ranks_from_files(g) -> pd.DataFrame:
     people = g.people.set_index("person_id")[["expected_rank", "latent_rank", "lapsed_regular"]].join(per)
     people["orders"] = people["orders"].fillna(0)
     people["spend"] = people["spend"].fillna(0.0)
-    ever = set(done["person_id"])
-    rank = np.select(
-        [
-            (people["spend"] >= 30000) | (people["orders"] >= 9),
-            (people["spend"] >= 10000) | (people["orders"] >= 4),
-            people["orders"] >= 1,
-            people.index.isin(ever),
-        ],
-        ["VIP", "Regular", "New", "Dormant"],
-        default="Prospect",
-    )
+    ever = people.index.isin(set(done["person_id"]))
+    rank = assign_ranks(people["spend"], people["orders"], ever)  # the seed's rule set
     return people.assign(rank=rank)
 
 

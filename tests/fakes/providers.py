@@ -221,15 +221,42 @@ class FakeServer(ABC):
 
 # ---------------------------------------------------------------------------- SendGrid
 class FakeSendGrid(FakeServer):
-    """POST /v3/mail/send (202 / 400 error bodies / 401 / 429) and GET /v3/messages (Email Activity)."""
+    """POST /v3/mail/send (202 / 400 error bodies / 401 / 429), GET /v3/messages (Email Activity),
+    and the Cancel Scheduled Sends API: POST /v3/mail/batch (201 {batch_id}), mail with
+    `batch_id` + `send_at`, POST /v3/user/scheduled_sends {batch_id, status: cancel|pause} and
+    GET /v3/user/scheduled_sends/{batch_id}.
+
+    SendGrid's rules kept here: a `batch_id` on a mail must have been created; `send_at` at most
+    72 h ahead; a batch cannot be cancelled later than `cancel_deadline` seconds before its
+    `send_at` (400); one status per batch (a second POST is 400). A cancelled batch's messages are
+    discarded when its send_at comes: they are taken out of `received` (never delivered). The
+    Activity feed shows a message `activity_lag` seconds after its send time (send_at, or when
+    accepted). (Compact mode, `record_bodies=False`, does not take cancelled batches back out.)"""
 
     name = "sendgrid"
 
-    def __init__(self, api_key: str = "SG.test", *, invalid_addresses=(), **kw):
+    def __init__(
+        self,
+        api_key: str = "SG.test",
+        *,
+        invalid_addresses=(),
+        cancel_deadline: float = 600.0,
+        activity_lag: float = 0.0,
+        clock=time.time,
+        **kw,
+    ):
         super().__init__(**kw)
         self.api_key = api_key
         self.invalid_addresses = {a.lower() for a in invalid_addresses}
+        self.cancel_deadline = cancel_deadline
+        self.activity_lag = activity_lag
+        self.clock = clock
         self.by_batch: dict[str, dict[str, str]] = defaultdict(dict)
+        self.batch_keys: dict[str, list[tuple]] = defaultdict(list)  # batch id -> delivery keys
+        self.sent_time: dict[str, float] = {}  # batch id -> its send time (send_at, or when accepted)
+        self.batch_ids: set[str] = set()
+        self.send_at: dict[str, int] = {}  # batch id -> its send_at
+        self.batch_status: dict[str, str] = {}  # batch id -> cancel | pause
         self.requests_bodies: list[dict] = []
         self.personalizations_per_request: list[int] = []
 
@@ -260,10 +287,22 @@ class FakeSendGrid(FakeServer):
                     ]
                 },
             )
+        if method == "POST" and path == "/v3/mail/batch":
+            batch_id = uuid.uuid4().hex
+            with self.lock:
+                self.batch_ids.add(batch_id)
+                self.stats["batch_ids"] += 1
+            return 201, {}, {"batch_id": batch_id}
+        if path.startswith("/v3/user/scheduled_sends"):
+            return self._scheduled_sends(method, path, body)
         if method == "GET" and path == "/v3/messages":
             m = re.search(r"unique_args\['batch_id'\]\s*=\s*\"([^\"]+)\"", query.get("query", ""))
             with self.lock:
-                found = dict(self.by_batch.get(m.group(1), {})) if m else {}
+                b = m.group(1) if m else None
+                shown = (
+                    b is not None and self.sent_time.get(b, float("inf")) + self.activity_lag <= self.clock()
+                )
+                found = dict(self.by_batch.get(b, {})) if shown else {}
             return (
                 200,
                 {},
@@ -306,6 +345,12 @@ class FakeSendGrid(FakeServer):
                     "message": "Unless a valid template_id is provided, the content parameter is required.",
                 }
             )
+        batch_id = data.get("batch_id")
+        if batch_id is not None and batch_id not in self.batch_ids:
+            errors.append({"field": "batch_id", "message": "The batch_id is not valid."})
+        send_at = data.get("send_at")
+        if send_at is not None and (not isinstance(send_at, int) or send_at > self.clock() + 72 * 3600):
+            errors.append({"field": "send_at", "message": "send_at must be a UNIX timestamp within 72 hours"})
         seen = set()
         for i, p in enumerate(pers):
             for j, to in enumerate(p.get("to") or []):
@@ -338,14 +383,61 @@ class FakeSendGrid(FakeServer):
             self.personalizations_per_request.append(len(pers))
             if self.record_bodies:
                 self.requests_bodies.append(data)
+            discarded = batch_id is not None and self.batch_status.get(batch_id) == "cancel"
+            if batch_id is not None and send_at:
+                self.send_at.setdefault(batch_id, send_at)
             for p in pers:
                 ca = p.get("custom_args") or {}
                 for to in p["to"]:
                     addr = to["email"].lower()
-                    self._count((addr, ca.get("campaign_id")))
+                    if discarded:  # a cancelled batch: SendGrid drops it at send_at
+                        self.stats["discarded"] += 1
+                        continue
+                    key = (addr, ca.get("campaign_id"))
+                    self._count(key)
+                    if batch_id is not None and self.record_bodies:
+                        self.batch_keys[batch_id].append(key)
                     if ca.get("batch_id") and self.record_bodies:
                         self.by_batch[ca["batch_id"]][addr] = msg_id
+                        self.sent_time.setdefault(ca["batch_id"], max(float(send_at or 0), self.clock()))
         return 202, {"X-Message-Id": msg_id}, None
+
+    def _scheduled_sends(self, method: str, path: str, body: bytes):
+        if method == "GET":
+            batch_id = path.rsplit("/", 1)[-1]
+            with self.lock:
+                status = self.batch_status.get(batch_id)
+            return 200, {}, ([{"batch_id": batch_id, "status": status}] if status else [])
+        if method != "POST" or path != "/v3/user/scheduled_sends":
+            return 404, {}, {"errors": [{"message": "not found"}]}
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return 400, {}, {"errors": [{"field": None, "message": "invalid JSON"}]}
+        batch_id, status = data.get("batch_id"), data.get("status")
+        with self.lock:
+            if batch_id not in self.batch_ids or status not in ("cancel", "pause"):
+                return 400, {}, {"errors": [{"field": "batch_id", "message": "invalid batch id or status"}]}
+            if batch_id in self.batch_status:
+                return 400, {}, {"errors": [{"field": None, "message": "batch already has a status"}]}
+            at = self.send_at.get(batch_id)
+            if at is not None and self.clock() > at - self.cancel_deadline:
+                self.stats["cancel_too_late"] += 1
+                return (
+                    400,
+                    {},
+                    {"errors": [{"field": "send_at", "message": "too close to send_at to cancel or pause"}]},
+                )
+            self.batch_status[batch_id] = status
+            self.stats["cancelled_batches"] += 1
+            for key in self.batch_keys.pop(batch_id, []):  # never delivered
+                if self.record_bodies:
+                    self.received[key] -= 1
+                    if self.received[key] <= 0:
+                        del self.received[key]
+                self.stats["discarded"] += 1
+            self.by_batch.pop(batch_id, None)
+        return 201, {}, {"batch_id": batch_id, "status": status}
 
     def snapshot(self):
         snap = super().snapshot()

@@ -30,21 +30,24 @@ def test_landing_sensor_requests_a_run_per_new_partition_and_again_when_files_ch
     assert result3[0].run_key != result[0].run_key
 
 
-def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env):
-    landing = crm_env / "landing"
-    (landing / "orders" / "2019-01-01").mkdir(parents=True)
-    (landing / "orders" / "2019-01-01" / "a.csv").write_text("order_id\n1\n")
+def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env, monkeypatch):
+    landing = crm_env / "landing-early"
+    monkeypatch.setenv("CRM_LANDING_DIR", str(landing))
+    for day in ("2019-01-01", "2025-03-01"):
+        (landing / "orders" / day).mkdir(parents=True)
+        (landing / "orders" / day / "a.csv").write_text("order_id\n1\n")
     ctx, result = _evaluate()
-    keys = [] if isinstance(result, dg.SkipReason) else [r.partition_key for r in result]
-    assert "2019-01-01" not in keys
+    # a run for the partition that exists, none for the date before the first partition
+    assert [r.partition_key for r in result] == ["2025-03-01"]
 
 
-def test_corrected_files_for_an_older_held_back_partition_are_only_ingested_and_checked(crm_env):
+def test_corrected_files_for_an_older_held_back_partition_are_only_ingested_and_checked(crm_env, monkeypatch):
     from datetime import date
 
     from sources import partition_status as ps
 
-    landing = crm_env / "landing"
+    landing = crm_env / "landing-held"
+    monkeypatch.setenv("CRM_LANDING_DIR", str(landing))
     for day in ("2025-04-01", "2025-04-02"):
         (landing / "orders" / day).mkdir(parents=True)
         (landing / "orders" / day / "a.csv").write_text("order_id\n1\n1\n")

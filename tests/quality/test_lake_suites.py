@@ -100,7 +100,7 @@ def test_forty_percent_null_emails_fail_with_error(lake, docs, q):
     o = report.outcome("email.not_null")
     assert not o.passed and o.severity == ERROR
     assert o.unexpected_count == 40 and o.unexpected_percent == pytest.approx(40.0)
-    assert o.config["kwargs"]["mostly"] == pytest.approx(0.8)
+    assert o.config["max_share"] == pytest.approx(0.2)  # judged with the Wilson bound (judge_shares)
 
 
 def test_ten_percent_volume_fails_with_error(lake, docs, q):

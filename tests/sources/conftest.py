@@ -43,7 +43,7 @@ class Env:
             quarantine_dir=self.quarantine,
             load_date=day,
         )
-        assert res.rows_in == res.rows_loaded + res.rows_quarantined
+        assert res.rows_in == res.rows_loaded + res.rows_quarantined + res.rows_rejected
         assert res.rows_in == sum(f.rows_in for f in res.files)
         assert res.rows_quarantined == sum(res.reason_counts.values())
         return res

@@ -410,7 +410,10 @@ def test_broken_files_are_quarantined_whole_and_others_load(env):
         == "format not accepted: .pdf (source 'orders' accepts csv, xlsx, jsonl, parquet)"
     )
     assert errors["08_binary.csv"] == "wrong format: binary content (NUL bytes), not csv text"
-    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (8, 5, 3)
+    # rows of the files rejected whole are counted (04: its one line is data, 05: one row)
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined, res.rows_rejected) == (10, 5, 3, 2)
+    rejected = {f.path.rsplit("/", 1)[1]: f.rejected for f in res.files if f.rejected}
+    assert rejected == {"04_no_header.csv": 1, "05_missing_status.csv": 1}
     assert res.unreadable_files == [f"orders/2025-01-02/{n}" for n in sorted(errors)]
     # the broken files are kept in the quarantine, with their reasons
     qdir = env.quarantine / "orders" / "load_date=2025-01-02"
@@ -547,9 +550,14 @@ def test_xlsx_sheet_by_name_header_row_and_cell_kinds(tmp_path, decls):
     ]
     assert rows == [
         ("0012", "หม้อหุงข้าว & กระทะ", "true", 1234.5, 1),
-        ("12", None, None, 1299.0, 2),  # a formula without a cached value is empty
         ("13", "Fan <20in>", "air", 1000.0, 3),
     ]
+    # a formula without a cached value is no value: the row is quarantined, not loaded with a NULL
+    assert res.reason_counts == {"uncomputed_formula:name": 1}
+    (q,) = pq.read_table(
+        tmp_path / "q" / "shop_x" / "load_date=2025-01-02" / "rows-00000.parquet"
+    ).to_pylist()
+    assert (q["row"], q["value"].split(" (")[0]) == (2, '="rice"&" cooker"')
 
 
 def test_header_only_csv_crlf_and_semicolons(env):

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from twilio.request_validator import RequestValidator
 
 from sources.webhooks.landing import INFLIGHT_SUFFIX
-from sources.webhooks.signatures import compute_twilio_signature, sign_sendgrid_payload
+from sources.webhooks.signatures import sign_sendgrid_payload
 
 TWILIO_TOKEN = "0123456789abcdef0123456789abcdef"
 
@@ -58,7 +59,7 @@ def signed_sendgrid(private_key, events, ts: float | None = None) -> tuple[bytes
 
 def signed_twilio(url: str, params: dict[str, str], token: str = TWILIO_TOKEN) -> dict[str, str]:
     return {
-        "X-Twilio-Signature": compute_twilio_signature(token, url, list(params.items())),
+        "X-Twilio-Signature": RequestValidator(token).compute_signature(url, params),
         "Content-Type": "application/x-www-form-urlencoded",
     }
 

@@ -14,23 +14,34 @@ def _rec(i: int, day: date = date(2026, 11, 22)) -> LandingRecord:
 
 
 def test_group_commit_batches_concurrent_appends(tmp_path, monkeypatch):
+    """Requests queued behind a commit share the next one (one write and fsync round for all).
+    Deterministic: the first fsync is held until the other 59 requests are queued."""
     import sources.webhooks.landing as mod
 
     real_fsync = mod.os.fsync
+    entered, release = threading.Event(), threading.Event()
 
-    def slow_fsync(fd):  # make the disk slow so requests pile up behind one fsync
-        time.sleep(0.01)
+    def held_fsync(fd):  # the disk is busy until every request has arrived
+        entered.set()
+        release.wait(30)
         real_fsync(fd)
 
-    monkeypatch.setattr(mod.os, "fsync", slow_fsync)
+    monkeypatch.setattr(mod.os, "fsync", held_fsync)
     writer = LandingWriter(tmp_path, seal_seconds=3600).start()
-    threads = [threading.Thread(target=writer.append, args=([_rec(i)],)) for i in range(60)]
+    first = threading.Thread(target=writer.append, args=([_rec(0)],))
+    first.start()
+    assert entered.wait(30)  # the writer took the first request and is in its fsync
+    threads = [threading.Thread(target=writer.append, args=([_rec(i)],)) for i in range(1, 60)]
     for t in threads:
         t.start()
-    for t in threads:
+    deadline = time.monotonic() + 30
+    while writer.pending() < 59 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    release.set()
+    for t in [first, *threads]:
         t.join()
     assert writer.stats.requests == 60 and writer.stats.rows == 60
-    assert writer.stats.commits < 60  # several requests shared one fsync
+    assert writer.stats.commits == 2  # the first request's round, then the other 59 in one
     assert sorted(r["event_id"] for r in read_rows(tmp_path, "email_events")) == sorted(
         f"e{i}" for i in range(60)
     )

@@ -1,21 +1,24 @@
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
 import threading
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from starlette.testclient import TestClient
 
 import sources.webhooks.landing as landing_mod
 from sources.webhooks.app import WebhookConfig, create_app
-from sources.webhooks.events import BANGKOK
+from sources.webhooks.events import BANGKOK, CONSENT_COLUMNS
+from sources.webhooks.signatures import load_sendgrid_public_key, verify_sendgrid_signature
 from tests.webhooks.conftest import (
     TWILIO_TOKEN,
     public_b64,
@@ -26,6 +29,8 @@ from tests.webhooks.conftest import (
 )
 
 SID = "SM" + "0123456789abcdef" * 2
+# order of the NIST P-256 group (FIPS 186-4, D.1.2.3)
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
 @pytest.fixture
@@ -175,9 +180,9 @@ def test_unsubscribe_and_spamreport_become_email_opt_outs(make_client, sg_privat
     )
     assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
     consents = read_rows(tmp_path / "landing", "consents")
-    assert [(c["email"], c["channel"], c["status"]) for c in consents] == [
-        ("customer1@example.com", "email", "opt_out"),
-        ("customer2@example.com", "email", "opt_out"),
+    assert [(c["email"], c["channel"], c["status"], c["provider_event_id"]) for c in consents] == [
+        ("customer1@example.com", "email", "opt_out", "evt-1-unsubscribe"),
+        ("customer2@example.com", "email", "opt_out", "evt-2-spamreport"),
     ]
     files = list((tmp_path / "landing" / "consents").glob("*/.email_optouts-*"))
     assert files
@@ -285,15 +290,8 @@ def test_inbound_keywords_become_consent_rows(make_client, tmp_path, body, expec
             expected,
             "twilio",
         )
-        assert set(c) == {
-            "source_system",
-            "source_customer_id",
-            "email",
-            "phone",
-            "channel",
-            "status",
-            "recorded_at",
-        }
+        assert list(c) == list(CONSENT_COLUMNS)
+        assert c["provider_event_id"] == SID and c["recorded_at"] == c["received_at"] == event["received_at"]
         assert list((tmp_path / "landing" / "consents").glob("*/.sms_optouts-*"))
 
 
@@ -352,3 +350,111 @@ def test_real_uvicorn_on_loopback_and_sealed_on_shutdown(tmp_path, sg_private_ke
     assert not list((tmp_path / "landing").glob("*/*/.*"))  # nothing left in flight
     assert sum(len(p.read_text().splitlines()) for p in sealed) == 22
     assert sealed[0].name.startswith("sms_optouts-")
+
+
+def _malleated(signature_b64: str) -> str:
+    """The other valid ECDSA signature of the same message: (r, n - s)."""
+    r, s = decode_dss_signature(base64.b64decode(signature_b64))
+    return base64.b64encode(encode_dss_signature(r, P256_ORDER - s)).decode()
+
+
+def test_malleated_sendgrid_signature_is_a_replay(make_client, sg_private_key, tmp_path):
+    client = make_client()
+    body, headers = signed_sendgrid(sg_private_key, [sg_event(1, "unsubscribe")])
+    assert client.post("/sendgrid/events", content=body, headers=headers).status_code == 200
+    other = dict(headers)
+    other["X-Twilio-Email-Event-Webhook-Signature"] = _malleated(
+        headers["X-Twilio-Email-Event-Webhook-Signature"]
+    )
+    assert other != headers
+    # the malleated signature is genuinely valid: only the replay key can stop it
+    key = load_sendgrid_public_key(public_b64(sg_private_key))
+    timestamp = headers["X-Twilio-Email-Event-Webhook-Timestamp"]
+    assert verify_sendgrid_signature(key, body, other["X-Twilio-Email-Event-Webhook-Signature"], timestamp)
+    again = client.post("/sendgrid/events", content=body, headers=other)
+    assert again.status_code == 409, again.text
+    assert len(read_rows(tmp_path / "landing", "email_events")) == 1
+    assert len(read_rows(tmp_path / "landing", "consents")) == 1
+
+
+def _inbound_params(body: str = "START", sid: str = SID) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "From": "+66812345678",
+        "To": "+6625550100",
+        "Body": body,
+        "FromCity": "Bang Na",
+    }
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        pytest.param(lambda p: urlencode(list(reversed(list(p.items())))), id="reordered"),
+        pytest.param(lambda p: urlencode(p, quote_via=quote, safe=""), id="quote-not-plus"),
+        pytest.param(lambda p: urlencode(p).replace("%2B", "%2b"), id="lower-case-escapes"),
+        pytest.param(
+            lambda p: "&".join(f"{k}={''.join(f'%{b:02X}' for b in v.encode())}" for k, v in p.items()),
+            id="every-byte-escaped",
+        ),
+        pytest.param(lambda p: urlencode(p) + "&Body=" + quote(p["Body"]), id="repeated-pair"),
+    ],
+)
+def test_twilio_replay_with_reordered_or_reencoded_params_is_rejected(make_client, tmp_path, encode):
+    client = make_client()
+    url = "http://testserver/twilio/inbound"
+    params = _inbound_params()
+    headers = signed_twilio(url, params)
+    assert client.post(url, content=urlencode(params), headers=headers).status_code == 200
+    replay = encode(params)
+    assert replay != urlencode(params)
+    again = client.post(url, content=replay, headers=headers)
+    assert again.status_code == 409, again.text
+    assert len(read_rows(tmp_path / "landing", "sms_events")) == 1
+    assert len(read_rows(tmp_path / "landing", "consents")) == 1
+
+
+def test_twilio_replay_through_another_port_is_rejected(make_client, tmp_path):
+    client = make_client()
+    params = _inbound_params()
+    headers = signed_twilio("http://testserver/twilio/inbound", params)
+    assert (
+        client.post(
+            "http://testserver/twilio/inbound", content=urlencode(params), headers=headers
+        ).status_code
+        == 200
+    )
+    # Twilio's validator accepts the URL with or without a port, so the same signature verifies here
+    again = client.post("http://testserver:8080/twilio/inbound", content=urlencode(params), headers=headers)
+    assert again.status_code == 409, again.text
+    assert len(read_rows(tmp_path / "landing", "sms_events")) == 1
+
+
+@pytest.mark.parametrize("ending", ["shutdown", "crash"])
+def test_replays_are_rejected_after_a_restart(tmp_path, sg_private_key, ending):
+    cfg = WebhookConfig(
+        landing_dir=tmp_path / "landing",
+        sendgrid_public_key=public_b64(sg_private_key),
+        twilio_auth_token=TWILIO_TOKEN,
+    )
+    sg_body, sg_headers = signed_sendgrid(sg_private_key, [sg_event(1, "unsubscribe")])
+    url = "http://testserver/twilio/inbound"
+    params = _inbound_params()
+    tw_headers = signed_twilio(url, params)
+    # "crash": the first process's writer is never closed, its segments stay in flight
+    writer = (
+        landing_mod.LandingWriter(cfg.landing_dir, seal_seconds=3600).start() if ending == "crash" else None
+    )
+    with TestClient(create_app(cfg, writer)) as client:
+        assert client.post("/sendgrid/events", content=sg_body, headers=sg_headers).status_code == 200
+        assert client.post(url, content=urlencode(params), headers=tw_headers).status_code == 200
+    with TestClient(create_app(cfg)) as client:  # a new process: nothing in memory
+        assert client.post("/sendgrid/events", content=sg_body, headers=sg_headers).status_code == 409
+        assert client.post(url, content=urlencode(params), headers=tw_headers).status_code == 409
+        # and a new request is still accepted
+        fresh = _inbound_params("STOP", sid="SM" + "f" * 32)
+        assert (
+            client.post(url, content=urlencode(fresh), headers=signed_twilio(url, fresh)).status_code == 200
+        )
+    assert len(read_rows(tmp_path / "landing", "email_events")) == 1
+    assert len(read_rows(tmp_path / "landing", "sms_events")) == 2

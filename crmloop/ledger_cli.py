@@ -1,0 +1,83 @@
+"""`crmloop ledger`: the operator's decisions on sends whose fate the provider could not tell.
+
+A batch is `ambiguous` when its request may or may not have reached the provider and nothing
+could settle it (no Email Activity look-up, past SendGrid's cancel deadline). Delivery never
+resends it by itself and every run's channel summary names it (`operator_action`). After
+checking the batch at the provider, a person records what happened here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def _ledger(home: str):
+    from activations.delivery.config import DeliveryConfig
+    from activations.delivery.ledger import SendLedger
+
+    return SendLedger(DeliveryConfig.from_env(home=Path(home).expanduser().resolve()).warehouse_path)
+
+
+home_option = click.option(
+    "--home", envvar="CRM_HOME", default="./.crm", show_default=True, help="The crmloop home (its warehouse)."
+)
+
+
+@click.group("ledger")
+def ledger() -> None:
+    """Ambiguous sends: list them, and record what the provider says happened."""
+
+
+@ledger.command("ambiguous")
+@home_option
+@click.option("--channel", type=click.Choice(["email", "sms"]), default=None)
+def ambiguous(home: str, channel: str | None) -> None:
+    """List the batches whose recipients may or may not have been sent."""
+    led = _ledger(home)
+    try:
+        rows = led.ambiguous(channel)
+    finally:
+        led.close()
+    if not rows:
+        click.echo("nothing ambiguous")
+        return
+    batches: dict[tuple, int] = {}
+    reasons: dict[str, str] = {}
+    for batch_id, campaign_id, _customer, ch, send_date, _address, reason in rows:
+        key = (ch, batch_id, campaign_id, str(send_date))
+        batches[key] = batches.get(key, 0) + 1
+        reasons.setdefault(batch_id, reason or "")
+    for (ch, batch_id, campaign_id, send_date), n in sorted(batches.items()):
+        click.echo(f"{ch}\t{batch_id}\t{campaign_id}\t{send_date}\t{n} recipient(s)\t{reasons[batch_id]}")
+
+
+@ledger.command("release")
+@home_option
+@click.argument("batch_id")
+def release(home: str, batch_id: str) -> None:
+    """The provider did NOT deliver BATCH_ID: its recipients are sent by the next run."""
+    led = _ledger(home)
+    try:
+        n = led.release_ambiguous(batch_id)
+    finally:
+        led.close()
+    if not n:
+        raise click.ClickException(f"no ambiguous rows in batch {batch_id} (see `crmloop ledger ambiguous`)")
+    click.echo(f"released {n} recipient(s) of {batch_id}: the next run sends them")
+
+
+@ledger.command("confirm-sent")
+@home_option
+@click.argument("batch_id")
+def confirm_sent(home: str, batch_id: str) -> None:
+    """The provider delivered BATCH_ID (e.g. seen in its Activity UI): mark its recipients sent."""
+    led = _ledger(home)
+    try:
+        n = led.mark_ambiguous_sent(batch_id)
+    finally:
+        led.close()
+    if not n:
+        raise click.ClickException(f"no ambiguous rows in batch {batch_id} (see `crmloop ledger ambiguous`)")
+    click.echo(f"marked {n} recipient(s) of {batch_id} as sent")

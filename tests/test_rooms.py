@@ -1,0 +1,116 @@
+"""The rooms of ARCHITECTURE (README's map): what may import what.
+
+- `sources/` and `activations/` are plain Python: no Dagster anywhere in them.
+- No import cycle among the project's modules. A module importing `a.b.c` also runs the package
+  files `a/__init__.py` and `a/b/__init__.py`, so those count as edges too; imports inside
+  functions count as well (a lazy import hides a cycle, it does not remove it).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ROOMS = ("sources", "activations", "crmloop", "orchestration")
+PLAIN_ROOMS = ("sources", "activations")
+
+
+def _modules() -> dict[str, Path]:
+    mods = {}
+    for room in ROOMS:
+        for path in (REPO / room).rglob("*.py"):
+            name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+            mods[name.removesuffix(".__init__")] = path
+    return mods
+
+
+def _imported(tree: ast.AST) -> set[str]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def _graph() -> dict[str, set[str]]:
+    mods = _modules()
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for mod, path in mods.items():
+        for target in _imported(ast.parse(path.read_text(encoding="utf-8"))):
+            parts = target.split(".")
+            for k in range(1, len(parts) + 1):
+                dep = ".".join(parts[:k])
+                # a module's own parent packages are already running when it is imported
+                if dep in mods and dep != mod and not mod.startswith(dep + "."):
+                    graph[mod].add(dep)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (iterative Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_a_cycle_through_a_package_file():
+    graph = {"a": {"a.x"}, "a.x": set(), "b.y": {"a"}, "a.z": {"b.y"}}
+    assert _cycles(graph) == []
+    graph["a"].add("a.z")  # a/__init__ imports a.z, which imports b.y, which imports a
+    assert _cycles(graph) == [["a", "a.z", "b.y"]]
+
+
+def test_no_import_cycle_between_modules():
+    assert _cycles(_graph()) == []
+
+
+def test_sources_and_activations_never_import_dagster():
+    offenders = []
+    for room in PLAIN_ROOMS:
+        for path in (REPO / room).rglob("*.py"):
+            names = _imported(ast.parse(path.read_text(encoding="utf-8")))
+            if any(n == "dagster" or n.startswith(("dagster.", "dagster_")) for n in names):
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
