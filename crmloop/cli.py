@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
 from crmloop.ledger_cli import ledger
-from crmloop.settings import default_as_of
+from crmloop.settings import Settings, SettingsError, check_run_day, default_as_of, parse_day
+
+
+class InputError(click.ClickException):
+    """A mistake in the command line or the CRM_* environment: one line, exit 2, no traceback."""
+
+    exit_code = 2
 
 
 def _apply_env(landing: str | None = None, home: str | None = None, as_of: str | None = None) -> None:
@@ -23,8 +29,30 @@ def _apply_env(landing: str | None = None, home: str | None = None, as_of: str |
     if home:
         os.environ["CRM_HOME"] = str(Path(home).expanduser().resolve())
     if as_of:
-        date.fromisoformat(as_of)  # fail early on a malformed date
         os.environ["CRM_AS_OF"] = as_of
+
+
+def _day(as_of: str | None, name: str = "--as-of") -> date | None:
+    try:
+        return parse_day(as_of, name) if as_of is not None else None
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _run_settings(*, first_day_offset: int = 0) -> Settings:
+    """The settings of a run, checked: every CRM_* value parses and the as-of date (minus
+    `first_day_offset` days, the demo's first day) is a finished day on or after CRM_START_DATE."""
+    try:
+        settings = Settings.from_env()
+        check_run_day(settings.as_of, settings.start_date)
+        if first_day_offset:
+            first = settings.as_of - timedelta(days=first_day_offset)
+            check_run_day(
+                first, settings.start_date, name=f"--as-of minus {first_day_offset} day(s), the first day,"
+            )
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    return settings
 
 
 landing_option = click.option(
@@ -66,7 +94,7 @@ def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
     """Generate a realistic Thai retailer's source extracts into a landing directory."""
     from crmloop.demo_data.generate import generate
 
-    day = date.fromisoformat(as_of) if as_of else default_as_of()
+    day = _day(as_of) or default_as_of()
     summary = generate(customers=customers, seed=seed, out=Path(out), as_of=day)
     click.echo(summary.describe())
 
@@ -78,17 +106,20 @@ def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
     "--as-of",
     "as_of",
     default=None,
-    help="Business date to build (YYYY-MM-DD); default yesterday, Asia/Bangkok.",
+    help="Business date to build (YYYY-MM-DD, from CRM_START_DATE to yesterday); default yesterday, Asia/Bangkok.",
 )
 def run(landing: str, home: str, as_of: str | None) -> None:
     """One daily run of every asset, in-process through Dagster.
 
     Ingests landing partition AS_OF and any earlier landing partitions not yet ingested, then
-    builds everything as of AS_OF. Exits non-zero when a step fails."""
+    builds everything as of AS_OF. Exits 1 when there is nothing to work on or a step or blocking
+    check fails, 2 on a mistake in the arguments or the CRM_* settings."""
+    _day(as_of)
     _apply_env(landing, home, as_of or default_as_of().isoformat())
+    settings = _run_settings()
     from crmloop.runner import run_daily
 
-    ok = run_daily()
+    ok = run_daily(settings)
     sys.exit(0 if ok else 1)
 
 
@@ -143,7 +174,9 @@ def release(source: str, load_date: str, reason: str, by: str | None, home: str)
 )
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
     """Generate demo data, run a full day, and print a summary (what `make demo` does)."""
+    _day(as_of)
     _apply_env(landing, home, as_of or default_as_of().isoformat())
+    _run_settings(first_day_offset=1)
     from crmloop.runner import run_demo
 
     ok = run_demo(customers=customers, seed=seed)

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from crmloop.settings import REPO_ROOT, Settings
+from crmloop.summary import say
 
 console = Console(stderr=True)
 
@@ -38,6 +39,23 @@ def prepare_dagster_home(settings: Settings | None = None) -> Path:
 
 
 @dataclass
+class Ingested:
+    """What one ingestion step took in (from its materialization's metadata)."""
+
+    source: str
+    partition: str
+    rows_in: int
+    loaded: int
+    quarantined: int
+    rejected_rows: int = 0  # rows of the files rejected whole
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (landing file, reason)
+    reasons: dict[str, int] = field(default_factory=dict)  # top quarantine reasons -> rows
+
+    def top_reasons(self, n: int = 3) -> list[tuple[str, int]]:
+        return sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+@dataclass
 class RunOutcome:
     partition: str
     job: str
@@ -47,6 +65,62 @@ class RunOutcome:
     failed_checks: list[str] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     log: Path | None = None
+    ingested: list[Ingested] = field(default_factory=list)
+
+
+def _meta(metadata, key: str, default=None):
+    value = metadata.get(key)
+    return default if value is None else getattr(value, "value", value)
+
+
+def _ingested(ev, partition: str) -> Ingested | None:
+    mat = ev.event_specific_data.materialization
+    path = mat.asset_key.path
+    if len(path) != 2 or path[0] != "lake" or "rows_in" not in mat.metadata:
+        return None
+    md = mat.metadata
+    return Ingested(
+        source=path[1],
+        partition=mat.partition or partition,
+        rows_in=int(_meta(md, "rows_in", 0)),
+        loaded=int(_meta(md, "rows_loaded", 0)),
+        quarantined=int(_meta(md, "rows_quarantined", 0)),
+        rejected_rows=int(_meta(md, "rows_rejected", 0)),
+        rejected=sorted(_meta(md, "rejected_files", {}).items()),
+        reasons={str(k): int(v) for k, v in _meta(md, "top_quarantine_reasons", {}).items()},
+    )
+
+
+def write_run_log(log_path: Path, instance, run_id: str, result) -> None:
+    """Append the run's own record to its log file (which holds the steps' stdout, dbt's lines):
+    every Dagster event and log message, each failed step's full error, and each failed check's
+    failing expectations (what the summary's one line per check points to)."""
+    from dagster import DagsterEventType
+
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n==== Dagster event log of run {run_id} ====\n")
+        for rec in instance.all_logs(run_id):
+            ev = rec.dagster_event
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(rec.timestamp))
+            what = ev.event_type_value if ev is not None else "LOG"
+            text = (ev.message if ev is not None and ev.message else rec.user_message) or ""
+            log.write(f"{stamp}Z {what} {rec.step_key or '-'}: {text}\n")
+        for ev in result.all_events:
+            if ev.event_type == DagsterEventType.STEP_FAILURE:
+                err = ev.event_specific_data.error
+                log.write(f"\n==== step {ev.step_key} failed ====\n{err.to_string() if err else ''}\n")
+            elif (
+                ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION and not ev.event_specific_data.passed
+            ):
+                data = ev.event_specific_data
+                sev = getattr(data.severity, "value", str(data.severity))
+                log.write(
+                    f"\n==== check {data.asset_key.to_user_string()}:{data.check_name} failed ({sev}) ====\n"
+                    f"{(data.description or '').strip()}\n"
+                )
+                for key in ("failures", "data_docs"):
+                    if key in data.metadata:
+                        log.write(f"{key}:\n{_meta(data.metadata, key)}\n")
 
 
 def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: threading.Event) -> None:
@@ -77,10 +151,15 @@ def _watch(instance, run_id: str, total: int, progress: Progress, task, stop: th
 
 
 def execute_partition(
-    defs, job_name: str, partition: str, instance, log_level: str = "WARNING"
+    defs, job_name: str, partition: str, instance, log_level: str = "CRITICAL"
 ) -> RunOutcome:
-    """Execute one job for one partition in-process, with a progress bar; never raises on step failure."""
+    """Execute one job for one partition in-process, with a progress bar; never raises on step failure.
+
+    Dagster's console logger stays quiet (`log_level`): the terminal shows the progress bar and
+    the summary, the run's log file every event and each failure in full (`write_run_log`)."""
     from dagster import DagsterEventType
+
+    from crmloop.recovery import process_tags
 
     job = defs.resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
@@ -112,7 +191,7 @@ def execute_partition(
                     partition_key=partition,
                     raise_on_error=False,
                     run_id=run_id,
-                    tags={"crmloop/source": "cli"},
+                    tags={"crmloop/source": "cli", **process_tags()},
                 )
         finally:
             stop.set()
@@ -122,11 +201,16 @@ def execute_partition(
     outcome = RunOutcome(
         partition=partition, job=job_name, success=result.success, run_id=run_id, log=log_path
     )
+    write_run_log(log_path, instance, run_id, result)
     for ev in result.all_events:
-        if ev.event_type == DagsterEventType.STEP_FAILURE:
+        if ev.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+            if (ingested := _ingested(ev, partition)) is not None:
+                outcome.ingested.append(ingested)
+        elif ev.event_type == DagsterEventType.STEP_FAILURE:
             err = ev.event_specific_data.error
             outcome.failed_steps.append(ev.step_key)
-            outcome.messages.append(f"step {ev.step_key} failed: {err.message.strip() if err else ''}"[:2000])
+            why = " ".join((err.message if err else "").split())
+            outcome.messages.append(f"step {ev.step_key} failed: {why}"[:2000])
         elif ev.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = ev.event_specific_data
             if not data.passed:
@@ -141,8 +225,10 @@ def execute_partition(
 
 def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
     """Landing dates before as_of whose partition has not been ingested yet (no lake files), or
-    that are held back (sources/partition_status.py) and whose landing files changed since."""
+    that are held back (sources/partition_status.py) and whose landing files changed since.
+    An empty landing folder delivers nothing: it is not a date to ingest."""
     from sources import landing_partitions, load_declarations
+    from sources.ingest import landing_files
     from sources.partition_status import redelivered
 
     decls = load_declarations()
@@ -152,7 +238,7 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
         if decl is None:
             continue
         for d in dates:
-            if d >= as_of or d < settings.start_date:
+            if d >= as_of or d < settings.start_date or not landing_files(settings.landing_dir, source, d):
                 continue
             part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
             if not any(part.glob(f"{source}-*.parquet")):
@@ -168,10 +254,20 @@ def run_daily(settings: Settings | None = None) -> bool:
     """One daily run as of settings.as_of (ingesting earlier landing partitions first)."""
     from dagster import DagsterInstance
 
+    from crmloop.preflight import RunRefused, check_plan, landing_work
+    from crmloop.recovery import SlotHeld, recover_dead_runs
     from orchestration.defs import build_definitions
     from orchestration.defs.automation import DAILY_JOB, INGEST_JOB
 
     settings = settings or Settings.from_env()
+    try:
+        work = landing_work(settings)
+        for warning in work.warnings:
+            say(console, f"warning: {warning}", "yellow")
+        check_plan(settings)
+    except RunRefused as exc:
+        say(console, f"crmloop run as of {settings.as_of} refused: {exc}", "red")
+        return False
     prepare_dagster_home(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     console.print(
@@ -181,6 +277,12 @@ def run_daily(settings: Settings | None = None) -> bool:
     defs = build_definitions()
     outcomes: list[RunOutcome] = []
     with DagsterInstance.get() as instance:
+        try:
+            for recovered in recover_dead_runs(instance):
+                say(console, recovered.describe(), "yellow")
+        except SlotHeld as exc:
+            say(console, f"crmloop run as of {settings.as_of} refused: {exc}", "red")
+            return False
         for d in pending_landing_dates(settings, settings.as_of):
             outcomes.append(execute_partition(defs, INGEST_JOB, d.isoformat(), instance))
             if not outcomes[-1].success:
@@ -190,7 +292,7 @@ def run_daily(settings: Settings | None = None) -> bool:
     ok = all(o.success for o in outcomes)
     from crmloop.summary import print_summary
 
-    print_summary(settings, outcomes, elapsed=time.monotonic() - t0)
+    print_summary(settings, outcomes, elapsed=time.monotonic() - t0, warnings=work.warnings)
     return ok
 
 

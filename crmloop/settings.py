@@ -17,6 +17,7 @@ all see one configuration.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,18 +36,58 @@ def default_as_of(now: datetime | None = None) -> date:
     return (now.astimezone(ZoneInfo(TIMEZONE)) - timedelta(days=1)).date()
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used: the message names it, says what is wrong and what is accepted."""
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day(raw: str, name: str) -> date:
+    """A calendar day written YYYY-MM-DD, or a SettingsError naming `name` and the accepted form.
+
+    (date.fromisoformat alone also takes 20261130 and 2026-W48-1; a run date is one spelling.)"""
+    text = raw.strip()
+    why = "not a date in the form YYYY-MM-DD"
+    if _ISO_DAY.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError as exc:  # e.g. 2026-13-01: "month must be in 1..12"
+            why = f"not a calendar day ({exc})"
+    raise SettingsError(f"{name} {raw!r} is {why}; write a day as YYYY-MM-DD, e.g. 2026-11-30")
+
+
+def check_run_day(as_of: date, start_date: date, *, name: str = "--as-of", today: date | None = None) -> None:
+    """A run builds a finished business day: from CRM_START_DATE to yesterday (Asia/Bangkok)."""
+    last = today - timedelta(days=1) if today else default_as_of()
+    accepted = f"accepted: {start_date} (CRM_START_DATE) to {last} (yesterday, {TIMEZONE})"
+    if as_of > last:
+        raise SettingsError(f"{name} {as_of} is not a finished business day yet; {accepted}")
+    if as_of < start_date:
+        raise SettingsError(f"{name} {as_of} is before CRM_START_DATE; {accepted}")
+
+
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default).expanduser().resolve()
 
 
-def _env_float(name: str, default: float) -> float:
+def _env_number(name: str, default, kind):
     raw = os.environ.get(name)
-    return float(raw) if raw not in (None, "") else default
+    if raw in (None, ""):
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise SettingsError(f"{name}={raw!r} is not {what} (default {default})") from None
+
+
+def _env_float(name: str, default: float) -> float:
+    return _env_number(name, default, float)
 
 
 def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    return int(raw) if raw not in (None, "") else default
+    return _env_number(name, default, int)
 
 
 @dataclass(frozen=True)
@@ -143,12 +184,12 @@ class Settings:
         as_of_raw = os.environ.get("CRM_AS_OF")
         mode = (os.environ.get("CRM_ACTIVATION_MODE") or "sandbox").lower()
         if mode not in ("sandbox", "live"):
-            raise ValueError(f"CRM_ACTIVATION_MODE must be 'sandbox' or 'live', not {mode!r}")
+            raise SettingsError(f"CRM_ACTIVATION_MODE must be 'sandbox' or 'live', not {mode!r}")
         return cls(
             landing_dir=_env_path("CRM_LANDING_DIR", "./data/landing"),
             home=_env_path("CRM_HOME", "./.crm"),
-            as_of=date.fromisoformat(as_of_raw) if as_of_raw else default_as_of(),
-            start_date=date.fromisoformat(os.environ.get("CRM_START_DATE") or "2024-01-01"),
+            as_of=parse_day(as_of_raw, "CRM_AS_OF") if as_of_raw else default_as_of(),
+            start_date=parse_day(os.environ.get("CRM_START_DATE") or "2024-01-01", "CRM_START_DATE"),
             activation_mode=mode,
             plan_path=_env_path("CRM_PLAN", str(DEFAULT_PLAN_PATH)),
             quality=QualityThresholds.from_env(),

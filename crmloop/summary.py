@@ -12,6 +12,12 @@ from crmloop.settings import Settings
 console = Console(width=None if Console().is_terminal else 160)
 
 
+def say(out: Console, text: str, style: str | None = None) -> None:
+    """Print a sentence as it is: no markup read into paths, never wrapped to the terminal width."""
+    body = escape(text)
+    out.print(f"[{style}]{body}[/{style}]" if style else body, soft_wrap=True, highlight=False)
+
+
 def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
     import duckdb
 
@@ -26,17 +32,26 @@ def _warehouse_rows(settings: Settings, sql: str, params: list) -> list[tuple]:
         con.close()
 
 
-def print_summary(settings: Settings, outcomes, elapsed: float) -> None:
+def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[str] | tuple = ()) -> None:
+    for w in warnings:
+        say(console, f"warning: {w}", "yellow")
     for o in outcomes:
-        status = "[green]succeeded[/green]" if o.success else "[red]FAILED[/red]"
-        console.print(f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})")
+        status = "succeeded" if o.success else "FAILED"
+        say(
+            console,
+            f"{o.job} {o.partition}: {status}  (run {o.run_id}, log {o.log})",
+            "green" if o.success else "red",
+        )
         for m in o.messages:
-            console.print(f"  [red]{m}[/red]")
+            say(console, f"  {m}", "red")
         for c in o.failed_checks:
-            console.print(f"  [yellow]check failed: {c}[/yellow]")
+            say(console, f"  check failed: {c}", "yellow")
+        print_ingestion(o)
+        if not o.success and o.log is not None:
+            say(console, f"  details (every failed step and check in full): {o.log}")
 
     for line in held_back_lines(settings):
-        console.print(f"[yellow]{escape(line)}[/yellow]")
+        say(console, line, "yellow")
 
     ranks = _warehouse_rows(
         settings,
@@ -72,33 +87,64 @@ def held_back_lines(settings: Settings) -> list[str]:
     return lines
 
 
+def print_ingestion(outcome) -> None:
+    """Per source that held anything back: rows in/loaded/quarantined with the top reasons, and
+    every landing file rejected whole with its reason. Clean sources share one line."""
+    clean = [i for i in outcome.ingested if not (i.quarantined or i.rejected)]
+    for i in sorted(outcome.ingested, key=lambda i: i.source):
+        if i in clean:
+            continue
+        reasons = ", ".join(f"{r} {n:,}" for r, n in i.top_reasons())
+        say(
+            console,
+            f"  lake/{i.source} {i.partition}: {i.rows_in:,} rows in, {i.loaded:,} loaded, "
+            f"{i.quarantined:,} quarantined, {i.rejected_rows:,} in rejected files"
+            + (f" (top reasons: {reasons})" if reasons else ""),
+            "yellow",
+        )
+        for file, reason in i.rejected:
+            say(console, f"    rejected file {file}: {reason}", "red")
+    if clean:
+        rows = sum(i.rows_in for i in clean)
+        say(console, f"  {len(clean)} source(s) loaded every row ({rows:,} rows), no file rejected")
+
+
+KPI_SQL = """
+with ranked as (
+    select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_state, kpi_status, diagnosis,
+           row_number() over (partition by campaign_id, channel order by send_date desc) as latest,
+           row_number() over (partition by campaign_id, channel, kpi_state in ('met', 'missed')
+                              order by send_date desc) as latest_of_kind
+    from marts.campaign_results
+)
+select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
+from ranked
+where latest = 1 or (kpi_state in ('met', 'missed') and latest_of_kind = 1)
+order by campaign_id, channel, send_date desc
+"""
+
+
 def print_kpis(settings: Settings) -> None:
-    """KPI against target for every campaign and channel of the latest send date with results."""
-    rows = _warehouse_rows(
-        settings,
-        """
-        select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
-        from marts.campaign_results
-        where send_date = (select max(send_date) from marts.campaign_results)
-        order by campaign_id, channel
-        """,
-        [],
-    )
+    """KPI against target per campaign and channel: its latest send (in progress while the KPI
+    window is open, with the interim actual) and, when that is not judged yet, its latest send
+    whose window has closed (met / missed, and why)."""
+    rows = _warehouse_rows(settings, KPI_SQL, [])
     if not rows:
         console.print("[yellow]no campaign results yet[/yellow]")
         return
-    table = Table(title=f"KPI vs target, sends of {rows[0][2]}")
-    for col in ("campaign", "channel", "KPI", "target", "actual", "", "why"):
+    table = Table(title="KPI vs target per send (in progress until the KPI window closes; actual so far)")
+    for col in ("campaign", "channel", "sent on", "KPI", "target", "actual", "status", "why"):
         table.add_column(col)
     status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
-    for campaign, channel, _, metric, target, actual, status, diagnosis in rows:
+    for campaign, channel, send_date, metric, target, actual, status, diagnosis in rows:
         table.add_row(
             campaign,
             channel,
+            str(send_date),
             str(metric),
             "" if target is None else f"{target:.1%}",
             "" if actual is None else f"{actual:.1%}",
-            status_style.get(status, str(status or "")),
-            (diagnosis or "")[:90],
+            status_style.get(status, f"[yellow]{status}[/yellow]" if status else ""),
+            (diagnosis or "")[:110],
         )
     console.print(table)

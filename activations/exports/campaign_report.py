@@ -1,13 +1,21 @@
 """The campaign report: one self-contained HTML file per run, and the same content as markdown.
 
-    write_report(warehouse_path, reports_dir, as_of)  -> <reports_dir>/<as_of>/campaign_report.html
-    report_markdown(warehouse_path, as_of)            -> markdown (Dagster metadata)
+    write_report(warehouse_path, reports_dir, as_of, send_date)
+        -> <reports_dir>/<send_date>/campaign_report.html
+    report_markdown(warehouse_path, as_of, send_date)  -> markdown (Dagster metadata)
+
+The report of a run is filed under the date its messages left (`send_date`, the run as of D
+sends on D + 1), the same folder name as its export files (`exports/<send_date>/`), and shows
+what that run sent: the latest send cohort of every campaign × channel (this run's sends, with
+their KPI "in progress (day k of N)" and the interim actual), the latest judged cohort (met /
+missed, once its KPI window has closed) with its diagnosis, the week and month roll-ups, and
+conversions and revenue once per campaign (people, from campaign_lift), never per channel.
 
 Charts are matplotlib PNGs embedded as base64 data URIs (no external assets): rank distribution,
 rank migration, KPI vs target per campaign, the funnel per channel, and the lift with its 95%
-interval; then the diagnosis of missed KPIs and plain tables. The warehouse is read with a
-read-only DuckDB connection; a missing or empty table gives a "no data yet" note instead of a
-chart (first day, before any feedback).
+interval; then the diagnoses and plain tables. The warehouse is read with a read-only DuckDB
+connection; an empty section says what it is waiting for (e.g. "No KPI window has closed
+yet"); "No data yet" only when the marts themselves are not built.
 
 Pure parts: `load_report_data` is the only I/O; `chart_*` functions take DataFrames and return
 PNG bytes (or None when there is nothing to draw); `render_html` / `render_markdown` take a
@@ -38,32 +46,59 @@ FUNNEL_STEPS = [
 ]
 MAX_MARKDOWN_IMAGE_BYTES = 100_000
 
+# The cohort columns the report reads from marts.campaign_results (per campaign × channel × send date)
+_COHORT = (
+    "campaign_id, channel, send_date, audience, holdout, suppressed, sent, delivered, unique_opens,"
+    " unique_clicks, responded_rsvp, responded_attended, responded_applied, responded_redeemed, converted_sent,"
+    " kpi_metric, kpi_target, kpi_actual, kpi_state, kpi_status, kpi_window_day, kpi_window_days,"
+    " kpi_window_last_day, diagnosis_code, diagnosis"
+)
+# (table it needs, sql); parameters: $as_of (the run's business date), $send_date (its sends)
 _QUERIES = {
     "rank_summary": (
         "marts.rank_summary",
         "select rank, customers, sales from marts.rank_summary where as_of = ("
-        " select max(as_of) from marts.rank_summary where as_of <= ?) order by rank",
+        " select max(as_of) from marts.rank_summary where as_of <= $as_of) order by rank",
     ),
     "rank_migration": (
         "marts.rank_migration",
         "select from_rank, to_rank, customers from marts.rank_migration where as_of = ("
-        " select max(as_of) from marts.rank_migration where as_of <= ?) order by from_rank, to_rank",
+        " select max(as_of) from marts.rank_migration where as_of <= $as_of) order by from_rank, to_rank",
     ),
+    # the latest cohort of every campaign × channel: this run's sends, else the last earlier send
     "results": (
         "marts.campaign_results",
-        "select * from (select r.*, row_number() over (partition by campaign_id, channel"
-        " order by send_date desc) as _rn from marts.campaign_results r where send_date <= ?) d"
+        f"select * from (select {_COHORT}, row_number() over (partition by campaign_id, channel"
+        " order by send_date desc) as _rn from marts.campaign_results where send_date <= $send_date) d"
         " where _rn = 1 order by campaign_id, channel",
     ),
+    # the latest cohort whose KPI window has closed: its verdict and diagnosis
+    "judged": (
+        "marts.campaign_results",
+        f"select * from (select {_COHORT}, row_number() over (partition by campaign_id, channel"
+        " order by send_date desc) as _rn from marts.campaign_results"
+        " where send_date <= $send_date and kpi_state in ('met', 'missed')) d where _rn = 1 order by campaign_id, channel",
+    ),
+    "periods": (
+        "marts.campaign_results_by_period",
+        "select * from (select p.*, row_number() over (partition by grain, campaign_id, channel"
+        " order by period_start desc) as _rn from marts.campaign_results_by_period p where period_start <= $send_date) d"
+        " where _rn = 1 order by grain desc, campaign_id, channel",
+    ),
+    # conversions and revenue once per campaign (people), of its latest cohort, with its window
     "lift": (
         "marts.campaign_lift",
-        "select * from (select l.*, row_number() over (partition by campaign_id order by send_date desc) as _rn"
-        " from marts.campaign_lift l where send_date <= ?) d where _rn = 1 order by campaign_id",
+        "select d.*, w.kpi_status as window from (select l.*, row_number() over (partition by campaign_id"
+        " order by send_date desc) as _rn from marts.campaign_lift l where send_date <= $send_date) d"
+        " left join (select campaign_id, send_date, min(case when kpi_state = 'in progress' then kpi_status"
+        " else 'closed' end) as kpi_status from marts.campaign_results group by campaign_id, send_date) w"
+        " on w.campaign_id = d.campaign_id and w.send_date = d.send_date"
+        " where _rn = 1 order by campaign_id",
     ),
     "match_rates": (
         "marts.ad_match_rates",
         "select platform, campaign_id, audience_id, report_date, uploaded_users, matched_users, match_rate"
-        " from marts.ad_match_rates where report_date <= ? order by report_date desc, platform, audience_id"
+        " from marts.ad_match_rates where report_date <= $as_of order by report_date desc, platform, audience_id"
         " limit 50",
     ),
 }
@@ -71,24 +106,37 @@ _QUERIES = {
 
 @dataclass
 class ReportData:
-    as_of: date
+    as_of: date  # the run's business date (the data it has seen)
+    send_date: date | None = None  # the date the run's messages left (exports/<send_date>/); default as_of
     rank_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     rank_migration: pd.DataFrame = field(default_factory=pd.DataFrame)
-    results: pd.DataFrame = field(default_factory=pd.DataFrame)
+    results: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest cohort per campaign × channel
+    judged: pd.DataFrame = field(default_factory=pd.DataFrame)  # latest closed cohort per campaign × channel
+    periods: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # latest week and month per campaign × channel
     lift: pd.DataFrame = field(default_factory=pd.DataFrame)
     match_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: list[str] = field(default_factory=list)  # tables not in the warehouse yet
 
+    def __post_init__(self) -> None:
+        if self.send_date is None:
+            self.send_date = self.as_of
 
-def load_report_data(warehouse_path: Path | str, as_of: date) -> ReportData:
-    """Read the marts the report needs (read-only). Missing tables or warehouse → empty frames."""
+
+def load_report_data(warehouse_path: Path | str, as_of: date, send_date: date | None = None) -> ReportData:
+    """Read the marts the report needs (read-only). Missing tables or warehouse → empty frames.
+
+    as_of: the run's business date (ranks, ad reports); send_date: the date its messages left
+    (cohorts up to and including it; default as_of)."""
     import duckdb
 
-    data = ReportData(as_of=as_of)
+    data = ReportData(as_of=as_of, send_date=send_date)
     path = Path(warehouse_path)
     if not path.exists():
-        data.missing = [t for t, _ in _QUERIES.values()]
+        data.missing = sorted({t for t, _ in _QUERIES.values()})
         return data
+    params = {"as_of": as_of, "send_date": data.send_date}
     con = duckdb.connect(str(path), read_only=True)
     try:
         tables = {
@@ -99,9 +147,10 @@ def load_report_data(warehouse_path: Path | str, as_of: date) -> ReportData:
         }
         for attr, (table, sql) in _QUERIES.items():
             if table not in tables:
-                data.missing.append(table)
+                if table not in data.missing:
+                    data.missing.append(table)
                 continue
-            df = con.execute(sql, [as_of]).df()
+            df = con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql}).df()
             setattr(data, attr, df.drop(columns=["_rn"], errors="ignore"))
     finally:
         con.close()
@@ -183,6 +232,9 @@ def _label(df: pd.DataFrame) -> list[str]:
     return [f"{c}\n{ch}" for c, ch in zip(df["campaign_id"], df["channel"], strict=True)]
 
 
+STATE_COLORS = {"met": "#2e8b57", "missed": "#c0392b", "in progress": "#e0a800"}
+
+
 def chart_kpi_vs_target(results: pd.DataFrame) -> bytes | None:
     if results.empty:
         return None
@@ -192,17 +244,21 @@ def chart_kpi_vs_target(results: pd.DataFrame) -> bytes | None:
     x = list(range(len(df)))
     actual = df["kpi_actual"].astype(float).fillna(0.0) * 100
     target = df["kpi_target"].astype(float) * 100
-    colors = [
-        "#2e8b57" if s == "met" else ("#c0392b" if s == "missed" else "#999999") for s in df["kpi_status"]
-    ]
+    colors = [STATE_COLORS.get(s, "#999999") for s in df["kpi_state"]]
     ax.bar(x, actual, color=colors, width=0.6, label="actual")
     ax.scatter(x, target, marker="_", s=900, color="black", linewidths=2, label="target", zorder=3)
-    for i, (a, s) in enumerate(zip(actual, df["kpi_status"], strict=True)):
-        ax.text(i, a, f"{a:.1f}%" if s != "no data" else "no data", ha="center", va="bottom", fontsize=8)
+    for i, r in df.iterrows():
+        if r["kpi_state"] == "no data":
+            text = "no data"
+        else:
+            text = "" if pd.isna(r["kpi_actual"]) else f"{float(r['kpi_actual']) * 100:.1f}%"
+            if r["kpi_state"] == "in progress":
+                text += f"\nday {int(r['kpi_window_day'])}/{int(r['kpi_window_days'])}"
+        ax.text(i, actual[i], text, ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, _label(df), fontsize=7)
-    ax.set_ylim(0, max(float(actual.max()), float(target.max()), 1.0) * 1.2)
+    ax.set_ylim(0, max(float(actual.max()), float(target.max()), 1.0) * 1.25)
     ax.set_ylabel("%")
-    ax.set_title("KPI actual vs target (green met, red missed)")
+    ax.set_title("KPI actual vs target (green met, red missed, amber in progress: interim)")
     ax.legend(fontsize=8, loc="upper right")
     return _png(fig)
 
@@ -230,7 +286,7 @@ def chart_funnel(results: pd.DataFrame) -> bytes | None:
         ax.bar(xs, row.to_numpy(dtype=float), width=width, label=str(channel))
     ax.set_xticks(range(len(cols)), [label for _, label in FUNNEL_STEPS], fontsize=8)
     ax.set_ylabel("people")
-    ax.set_title("Funnel per channel")
+    ax.set_title("Funnel per channel (latest send of each campaign)")
     ax.legend(fontsize=8)
     return _png(fig)
 
@@ -246,10 +302,15 @@ def chart_lift(lift: pd.DataFrame) -> bytes | None:
     lo = df["lift_ci_low"].astype(float) * 100
     hi = df["lift_ci_high"].astype(float) * 100
     colors = ["#2e8b57" if s == "significant" else "#7f8c8d" for s in df["significance"]]
+    windows = df["window"] if "window" in df.columns else pd.Series(["closed"] * len(df))
+    labels = [
+        f"{c}" + ("" if w in ("closed", None) or pd.isna(w) else " (interim)")
+        for c, w in zip(df["campaign_id"], windows, strict=True)
+    ]
     for i in y:
         ax.errorbar(mid[i], i, xerr=[[mid[i] - lo[i]], [hi[i] - mid[i]]], fmt="o", color=colors[i], capsize=4)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(y, [str(c) for c in df["campaign_id"]], fontsize=8)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlabel("conversion lift, percentage points (treatment − holdout), 95% interval")
     ax.set_title("Lift vs holdout")
     return _png(fig)
@@ -262,6 +323,20 @@ CHARTS: list[tuple[str, str, Callable[[ReportData], bytes | None]]] = [
     ("funnel", "Funnel per channel", lambda d: chart_funnel(d.results)),
     ("lift", "Lift with its 95% interval", lambda d: chart_lift(d.lift)),
 ]
+# what an empty chart or table says when its mart exists but has nothing to show yet
+EMPTY_NOTES = {
+    "rank_distribution": "No ranks computed yet.",
+    "rank_migration": "No earlier run to compare the ranks with yet.",
+    "kpi_vs_target": "Nothing sent yet.",
+    "funnel": "Nothing sent yet.",
+    "lift": "No campaign with a holdout has been sent yet.",
+    "results": "Nothing sent yet.",
+    "judged": "No KPI window has closed yet.",
+    "periods": "Nothing sent yet.",
+    "lift-table": "Nothing sent yet.",
+    "match-rates": "No ad-platform report yet.",
+}
+NOT_BUILT = "No data yet."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,11 +347,17 @@ def _pct(v) -> str:
     return "" if v is None or pd.isna(v) else f"{float(v) * 100:.1f}%"
 
 
+def _thb(v) -> str:
+    return "" if v is None or pd.isna(v) else f"{float(v):,.0f}"
+
+
 def results_table(results: pd.DataFrame) -> pd.DataFrame:
+    """The latest cohort per campaign × channel. No revenue or purchases column: per channel they
+    would count a person reached on several channels once per channel (see lift_table)."""
     if results.empty:
         return pd.DataFrame()
     df = _with_responded(results)
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
             "campaign": df["campaign_id"],
             "channel": df["channel"],
@@ -289,27 +370,69 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
             "opens": df["unique_opens"],
             "clicks": df["unique_clicks"],
             "responded": df["responded"],
-            "purchased": df["converted_sent"],
-            "revenue (THB)": df["revenue"].map(lambda v: f"{float(v or 0):,.0f}"),
             "KPI": df["kpi_metric"],
             "target": df["kpi_target"].map(_pct),
             "actual": df["kpi_actual"].map(_pct),
             "status": df["kpi_status"],
         }
     )
-    return out
+
+
+def judged_table(judged: pd.DataFrame) -> pd.DataFrame:
+    """The latest cohort per campaign × channel whose KPI window has closed: verdict and diagnosis."""
+    if judged.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "campaign": judged["campaign_id"],
+            "channel": judged["channel"],
+            "send date": judged["send_date"].astype(str),
+            "window closed": judged["kpi_window_last_day"].astype(str),
+            "sent": judged["sent"],
+            "KPI": judged["kpi_metric"],
+            "target": judged["kpi_target"].map(_pct),
+            "actual": judged["kpi_actual"].map(_pct),
+            "status": judged["kpi_status"],
+            "why": judged["diagnosis"].fillna(""),
+        }
+    )
+
+
+def periods_table(periods: pd.DataFrame) -> pd.DataFrame:
+    if periods.empty:
+        return pd.DataFrame()
+    return pd.DataFrame(
+        {
+            "per": periods["grain"],
+            "from": periods["period_start"].astype(str),
+            "campaign": periods["campaign_id"],
+            "channel": periods["channel"],
+            "send days": periods["send_days"],
+            "sent": periods["sent"],
+            "KPI": periods["kpi_metric"],
+            "target": periods["kpi_target"].map(_pct),
+            "actual": periods["kpi_actual"].map(_pct),
+            "status": periods["kpi_status"],
+        }
+    )
 
 
 def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
+    """Conversions and revenue once per campaign (people, not messages), treatment vs holdout."""
     if lift.empty:
         return pd.DataFrame()
+    window = lift["window"] if "window" in lift.columns else pd.Series([""] * len(lift))
     return pd.DataFrame(
         {
             "campaign": lift["campaign_id"],
             "send date": lift["send_date"].astype(str),
+            "window": window.fillna(""),
             "treatment": lift["n_treatment"],
+            "bought": lift["converted_treatment"],
+            "revenue (THB)": lift["revenue_treatment"].map(_thb),
             "treatment conv.": lift["conversion_rate_treatment"].map(_pct),
             "holdout": lift["n_holdout"],
+            "holdout bought": lift["converted_holdout"],
             "holdout conv.": lift["conversion_rate_holdout"].map(_pct),
             "lift": lift["lift"].map(_pct),
             "95% interval": [
@@ -321,21 +444,34 @@ def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def diagnoses(results: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(campaign_id, channel, diagnosis) of every missed KPI."""
-    if results.empty:
+def diagnoses(judged: pd.DataFrame) -> list[tuple[str, str, str, str]]:
+    """(campaign_id, channel, kpi_status, diagnosis) of every judged cohort with a diagnosis (every
+    missed KPI, and a met KPI with no lift over the holdout)."""
+    if judged.empty:
         return []
-    missed = results[results["diagnosis"].notna()]
-    return [(r.campaign_id, r.channel, r.diagnosis) for r in missed.itertuples()]
+    rows = judged[judged["diagnosis"].notna()]
+    return [(r.campaign_id, r.channel, r.kpi_status, r.diagnosis) for r in rows.itertuples()]
+
+
+def _no_diagnosis_note(data: ReportData) -> str:
+    if not data.judged.empty:
+        return "No missed KPI."
+    open_ = (
+        data.results[data.results["kpi_state"] == "in progress"] if not data.results.empty else data.results
+    )
+    if open_.empty:
+        return "No missed KPI."
+    first = min(pd.to_datetime(open_["kpi_window_last_day"])).date()
+    return f"No KPI window has closed yet: the first verdict comes with the data of {first.isoformat()}."
 
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _html_table(df: pd.DataFrame) -> str:
+def _html_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
     if df.empty:
-        return "<p class='empty'>No data yet.</p>"
+        return f"<p class='empty'>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
@@ -344,9 +480,9 @@ def _html_table(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _md_table(df: pd.DataFrame) -> str:
+def _md_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
     if df.empty:
-        return "_No data yet._"
+        return f"_{empty}_"
     cell = lambda v: ("" if pd.isna(v) else str(v)).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
@@ -360,15 +496,64 @@ table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th{background:#f3f3f3}
 td:first-child,th:first-child{text-align:left}.empty{color:#777;font-style:italic}
 figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
-li.missed{color:#a02c1f}
+li.missed{color:#a02c1f}p.note{font-size:.85rem;color:#555}
 """
+
+
+def _title(data: ReportData) -> str:
+    if data.send_date == data.as_of:
+        return f"Campaign report — {data.as_of.isoformat()}"
+    return f"Campaign report — sends of {data.send_date.isoformat()} (run as of {data.as_of.isoformat()})"
+
+
+def _empty(data: ReportData, table: str, key: str) -> str:
+    return NOT_BUILT if table in data.missing else EMPTY_NOTES[key]
+
+
+# (html id, heading, table function, the mart it comes from); the per-channel table never carries
+# revenue: conversions and revenue are in the per-campaign table only
+_TABLES = [
+    (
+        "results",
+        "Sends and KPIs per campaign and channel (latest send)",
+        lambda d: results_table(d.results),
+        "marts.campaign_results",
+    ),
+    (
+        "judged",
+        "Judged KPIs (latest send whose window has closed)",
+        lambda d: judged_table(d.judged),
+        "marts.campaign_results",
+    ),
+    (
+        "periods",
+        "By week and by month",
+        lambda d: periods_table(d.periods),
+        "marts.campaign_results_by_period",
+    ),
+    (
+        "lift-table",
+        "Conversions, revenue and lift per campaign (people, counted once per campaign)",
+        lambda d: lift_table(d.lift),
+        "marts.campaign_lift",
+    ),
+]
+_CHART_TABLES = {
+    "rank_distribution": "marts.rank_summary",
+    "rank_migration": "marts.rank_migration",
+    "kpi_vs_target": "marts.campaign_results",
+    "funnel": "marts.campaign_results",
+    "lift": "marts.campaign_lift",
+}
 
 
 def render_html(data: ReportData) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Campaign report {data.as_of.isoformat()}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Campaign report — {data.as_of.isoformat()}</h1>",
+        f"<title>{html.escape(_title(data))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(_title(data))}</h1>",
+        f"<p class='note'>Data observed through {data.as_of.isoformat()}. A KPI is in progress until its "
+        "window (window_days from the send date) has closed; the actual shown meanwhile is interim.</p>",
     ]
     if data.missing:
         parts.append("<p class='empty'>Not built yet: " + html.escape(", ".join(data.missing)) + ".</p>")
@@ -376,62 +561,65 @@ def render_html(data: ReportData) -> str:
         parts.append(f"<h2 id='{key}'>{html.escape(title)}</h2>")
         png = fn(data)
         if png is None:
-            parts.append("<p class='empty'>No data yet.</p>")
+            parts.append(f"<p class='empty'>{html.escape(_empty(data, _CHART_TABLES[key], key))}</p>")
         else:
             parts.append(
                 f"<figure><img id='chart-{key}' alt='{html.escape(title)}' src='{_data_uri(png)}'></figure>"
             )
-    parts.append("<h2 id='diagnosis'>Why KPIs were missed</h2>")
-    diag = diagnoses(data.results)
+    parts.append("<h2 id='diagnosis'>Why KPIs were missed (or met without lift)</h2>")
+    diag = diagnoses(data.judged)
     if diag:
         parts.append(
             "<ul>"
             + "".join(
-                f"<li class='missed'><b>{html.escape(c)}</b> ({html.escape(ch)}): {html.escape(d)}</li>"
-                for c, ch, d in diag
+                f"<li class='{html.escape(st)}'><b>{html.escape(c)}</b> ({html.escape(ch)}, {html.escape(st)}): "
+                f"{html.escape(d)}</li>"
+                for c, ch, st, d in diag
             )
             + "</ul>"
         )
     else:
-        parts.append("<p class='empty'>No missed KPI.</p>")
-    parts.append("<h2 id='results'>Results per campaign and channel</h2>")
-    parts.append(_html_table(results_table(data.results)))
-    parts.append("<h2 id='lift-table'>Lift vs holdout</h2>")
-    parts.append(_html_table(lift_table(data.lift)))
+        parts.append(f"<p class='empty'>{html.escape(_no_diagnosis_note(data))}</p>")
+    for key, title, fn, table in _TABLES:
+        parts.append(f"<h2 id='{key}'>{html.escape(title)}</h2>")
+        parts.append(_html_table(fn(data), _empty(data, table, key)))
     parts.append("<h2 id='match-rates'>Ad-platform match rates</h2>")
     mr = data.match_rates.copy()
     if not mr.empty:
         mr["match_rate"] = mr["match_rate"].map(_pct)
-    parts.append(_html_table(mr))
+    parts.append(_html_table(mr, _empty(data, "marts.ad_match_rates", "match-rates")))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def render_markdown(data: ReportData, max_image_bytes: int = MAX_MARKDOWN_IMAGE_BYTES) -> str:
-    lines = [f"## Campaign report {data.as_of.isoformat()}"]
+    lines = [f"## {_title(data)}"]
     if data.missing:
         lines.append(f"_Not built yet: {', '.join(data.missing)}._")
-    for _key, title, fn in CHARTS:
+    for key, title, fn in CHARTS:
         png = fn(data)
         lines.append(f"### {title}")
         if png is None:
-            lines.append("_No data yet._")
+            lines.append(f"_{_empty(data, _CHART_TABLES[key], key)}_")
         elif len(png) > max_image_bytes:
             lines.append(f"_Chart omitted: {len(png):,} bytes is above the {max_image_bytes:,}-byte limit._")
         else:
             lines.append(f"![{title}]({_data_uri(png)})")
-    lines.append("### Why KPIs were missed")
-    diag = diagnoses(data.results)
-    lines += [f"- **{c}** ({ch}): {d}" for c, ch, d in diag] or ["_No missed KPI._"]
-    lines += ["### Results", _md_table(results_table(data.results))]
-    lines += ["### Lift", _md_table(lift_table(data.lift))]
+    lines.append("### Why KPIs were missed (or met without lift)")
+    diag = diagnoses(data.judged)
+    lines += [f"- **{c}** ({ch}, {st}): {d}" for c, ch, st, d in diag] or [f"_{_no_diagnosis_note(data)}_"]
+    for key, title, fn, table in _TABLES:
+        lines += [f"### {title}", _md_table(fn(data), _empty(data, table, key))]
     return "\n\n".join(lines)
 
 
-def write_report(warehouse_path: Path | str, reports_dir: Path | str, as_of: date) -> Path:
-    """Write `<reports_dir>/<as_of>/campaign_report.html` (self-contained) and return its path."""
-    data = load_report_data(warehouse_path, as_of)
-    out_dir = Path(reports_dir) / as_of.isoformat()
+def write_report(
+    warehouse_path: Path | str, reports_dir: Path | str, as_of: date, send_date: date | None = None
+) -> Path:
+    """Write `<reports_dir>/<send_date>/campaign_report.html` (self-contained) and return its path:
+    the report of the run as of `as_of` whose messages left on `send_date` (default as_of)."""
+    data = load_report_data(warehouse_path, as_of, send_date)
+    out_dir = Path(reports_dir) / data.send_date.isoformat()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "campaign_report.html"
     tmp = path.with_suffix(".html.tmp")
@@ -441,7 +629,10 @@ def write_report(warehouse_path: Path | str, reports_dir: Path | str, as_of: dat
 
 
 def report_markdown(
-    warehouse_path: Path | str, as_of: date, max_image_bytes: int = MAX_MARKDOWN_IMAGE_BYTES
+    warehouse_path: Path | str,
+    as_of: date,
+    send_date: date | None = None,
+    max_image_bytes: int = MAX_MARKDOWN_IMAGE_BYTES,
 ) -> str:
     """The report as markdown with embedded PNGs (each under `max_image_bytes`), for Dagster metadata."""
-    return render_markdown(load_report_data(warehouse_path, as_of), max_image_bytes)
+    return render_markdown(load_report_data(warehouse_path, as_of, send_date), max_image_bytes)

@@ -18,6 +18,15 @@ Twilio form callbacks) and turned into rows by the receiver's own parsers, so a 
 file is byte-for-byte what the receiver would have stored. With ``post_to`` they are instead
 POSTed, signed, to a running receiver (``crmloop webhooks``).
 
+Causes a marketer would recognise are parameters (``FeedbackRates.causes``: campaign id → names
+in ``CAUSES``): an unclear subject line (few opens), a long body (opened, few clicks), an
+application form that loses people (clicked, few applications: on an email campaign an
+application needs a click), a target set too high (a real lift over the holdout, still below the
+target) and a campaign people would have bought without (no lift). ``DEMO_CAUSES`` gives the
+default plan's campaigns one each, so the judged results show a different diagnosis per cause.
+Responses and purchases are dated over the days from the send date to ``day``: give ``day`` the
+last day of a KPI window to simulate the whole window in one delivery.
+
 Pure generation (``simulate``) is separate from writing (``write_feedback``); files are
 written to a temporary name and renamed, so a concurrent reader never sees half a file.
 """
@@ -93,6 +102,40 @@ GOOGLE_COLUMNS = (
 
 
 @dataclass(frozen=True)
+class Cause:
+    """How one campaign's audience behaves differently from the defaults (None: the default)."""
+
+    email_open: float | None = None  # of delivered
+    email_click: float | None = None  # of opened
+    apply_per_click: float | None = None  # of clickers, on a campaign with an email channel
+    rsvp: float | None = None  # of the treatment group
+    purchase_treatment: float | None = None
+    purchase_holdout: float | None = None
+
+
+CAUSES: dict[str, Cause] = {
+    # the subject line does not say what the email is: few open it
+    "unclear_subject": Cause(email_open=0.08),
+    # opened, but few read down to the link
+    "long_body": Cause(email_click=0.04),
+    # clicked through to the form, few finish it
+    "hard_application_form": Cause(apply_per_click=0.15),
+    # the campaign works (8% of the treatment buy against 2% of the holdout), but not to 10%
+    "target_too_high": Cause(purchase_treatment=0.08, purchase_holdout=0.02),
+    # people respond (40% RSVP) but buy no more than the holdout: they would have bought anyway
+    "would_buy_anyway": Cause(rsvp=0.40, purchase_treatment=0.04, purchase_holdout=0.04),
+}
+# the default plan's campaigns, one cause each (prospect_welcome: its email is long, and its
+# purchase target is too high for prospects on every channel)
+DEMO_CAUSES: dict[str, tuple[str, ...]] = {
+    "new_thank_you": ("unclear_subject",),
+    "regular_winback": ("hard_application_form",),
+    "prospect_welcome": ("long_body", "target_too_high"),
+    "vip_party": ("would_buy_anyway",),
+}
+
+
+@dataclass(frozen=True)
 class FeedbackRates:
     """Probabilities per send (email/SMS), per person (responses, purchases), per platform (ads)."""
 
@@ -117,6 +160,19 @@ class FeedbackRates:
     ads_ctr: Mapping[str, float] = field(default_factory=lambda: {"meta": 0.011, "google": 0.009})
     ads_cpm_thb: Mapping[str, float] = field(default_factory=lambda: {"meta": 95.0, "google": 80.0})
     ads_attribution: float = 0.3  # share of ads-audience purchasers a platform claims
+    apply_per_click: float = 0.6  # on a campaign with an email channel, applications come from clickers
+    causes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # campaign id -> CAUSES names
+
+    def cause(self, campaign_id: str) -> Cause:
+        """The campaign's causes merged in order (a later one wins a field both set)."""
+        merged: dict[str, float] = {}
+        for name in self.causes.get(campaign_id, ()):
+            if name not in CAUSES:
+                raise ValueError(
+                    f"FeedbackRates.causes[{campaign_id!r}]: unknown cause {name!r} (known: {sorted(CAUSES)})"
+                )
+            merged.update({k: v for k, v in vars(CAUSES[name]).items() if v is not None})
+        return Cause(**merged)
 
 
 @dataclass
@@ -252,8 +308,14 @@ def simulate(
     received = datetime.combine(day, time(23, 59, 59), tzinfo=BANGKOK).astimezone(UTC)
 
     contacted = df[~df["holdout"]]
+    causes = {c: rates.cause(c) for c in sorted(set(df["campaign_id"]))}
+    clickers: set[tuple[str, str]] = set()
+    emailed = set(contacted.loc[contacted["channel"] == "email", "campaign_id"])
     # ---- email
     for r in contacted[contacted["channel"] == "email"].itertuples(index=False):
+        cause = causes[r.campaign_id]
+        p_open = rates.email_open if cause.email_open is None else cause.email_open
+        p_click = rates.email_click if cause.email_click is None else cause.email_click
         base = 8 * 3600 + _u(seed, "t", r.send_id) * 3600  # sent between 08:00 and 09:00
         common = {
             "email": str(r.to),
@@ -289,10 +351,11 @@ def simulate(
             )
             continue
         ev("delivered", base + 5 + 60 * _u(seed, "d", r.send_id), response="250 OK")
-        if _u(seed, "open", r.send_id) < rates.email_open:
+        if _u(seed, "open", r.send_id) < p_open:
             opened = base + 600 + 36_000 * _u(seed, "ot", r.send_id)
             ev("open", opened)
-            if _u(seed, "click", r.send_id) < rates.email_click:
+            if _u(seed, "click", r.send_id) < p_click:
+                clickers.add((r.campaign_id, r.customer_id))
                 ev(
                     "click",
                     opened + 30 + 600 * _u(seed, "ct", r.send_id),
@@ -368,20 +431,24 @@ def simulate(
     responses, orders = [], []
     conversions: dict[tuple[str, bool], list[int]] = {}
     buyers: set[tuple[str, str]] = set()
+    span_days = max((day - send_date).days, 0) + 1  # responses and purchases: send_date .. day
     for p in people.itertuples(index=False):
         metric = kpi_metrics.get(p.campaign_id, "")
-        p_buy = (
-            rates.purchase_holdout
-            if p.holdout
-            else rates.purchase_treatment_by_metric.get(metric, rates.purchase_treatment)
-        )
+        cause = causes[p.campaign_id]
+        if p.holdout:
+            p_buy = rates.purchase_holdout if cause.purchase_holdout is None else cause.purchase_holdout
+        elif cause.purchase_treatment is not None:
+            p_buy = cause.purchase_treatment
+        else:
+            p_buy = rates.purchase_treatment_by_metric.get(metric, rates.purchase_treatment)
         bought = _u(seed, "buy", p.campaign_id, p.customer_id) < p_buy
         tally = conversions.setdefault((p.campaign_id, bool(p.holdout)), [0, 0])
         tally[0] += int(bought)
         tally[1] += 1
         if bought:
             buyers.add((p.campaign_id, p.customer_id))
-        when = _at(day, 10 * 3600 + 12 * 3600 * _u(seed, "bt", p.campaign_id, p.customer_id))
+        on = send_date + timedelta(days=int(span_days * _u(seed, "bd", p.campaign_id, p.customer_id)))
+        when = _at(on, 10 * 3600 + 12 * 3600 * _u(seed, "bt", p.campaign_id, p.customer_id))
         if bought:
             system, src_id = keys.get(p.customer_id, ("crm", p.customer_id))
             amount = round(float(np.exp(7.2 + 0.6 * _gauss(seed, "amt", p.campaign_id, p.customer_id))), 2)
@@ -421,11 +488,18 @@ def simulate(
                 }
             )
 
-        if "rsvp" in kinds and _u(seed, "rsvp", p.campaign_id, p.customer_id) < rates.response["rsvp"]:
+        p_rsvp = rates.response["rsvp"] if cause.rsvp is None else cause.rsvp
+        if p.campaign_id in emailed:  # the application form is behind the email's link
+            p_apply = rates.apply_per_click if cause.apply_per_click is None else cause.apply_per_click
+            if (p.campaign_id, p.customer_id) not in clickers:
+                p_apply = 0.0
+        else:
+            p_apply = rates.response["applied"]
+        if "rsvp" in kinds and _u(seed, "rsvp", p.campaign_id, p.customer_id) < p_rsvp:
             respond("rsvp", when)
             if _u(seed, "attend", p.campaign_id, p.customer_id) < rates.response["attended"]:
                 respond("attended", when + timedelta(hours=2))
-        if "applied" in kinds and _u(seed, "apply", p.campaign_id, p.customer_id) < rates.response["applied"]:
+        if "applied" in kinds and _u(seed, "apply", p.campaign_id, p.customer_id) < p_apply:
             respond("applied", when)
         if (
             "redeemed" in kinds

@@ -43,3 +43,46 @@
 {% macro spark__lake_or_empty(entity, columns) -%}
     {{ lake(entity) }}
 {%- endmacro %}
+
+{#
+  The send date of the run as of as_of: the run of business day D happens on D + 1 and sends on
+  D + 1 (the same rule as orchestration/defs/activation.py send_date_for; tests/campaigns
+  test_dates checks that a run's own sends are in its results). Campaign state written by that
+  run is in the lake partition load_date = D + 1, and "today" for a KPI window is D + 1.
+#}
+{% macro run_send_date() -%}{{ add_days(as_of(), 1) }}{%- endmacro %}
+
+{#
+  One bound of the Wilson score interval (95%) of a proportion p over n trials, sign -1 (low) or
+  +1 (high): (p + z²/2n ± z·sqrt(p(1−p)/n + z²/4n²)) / (1 + z²/n). Portable SQL (sqrt only);
+  null when n is null (pass nullif(n, 0)).
+#}
+{% macro wilson_bound(p, n, sign) -%}
+    {%- set z = 'cast(1.959963984540054 as double)' -%}
+    (({{ p }}) + {{ z }} * {{ z }} / (2.0 * ({{ n }}))
+     {{ '-' if sign < 0 else '+' }} {{ z }} * sqrt(({{ p }}) * (1 - ({{ p }})) / ({{ n }}) + {{ z }} * {{ z }} / (4.0 * ({{ n }}) * ({{ n }}))))
+    / (1 + {{ z }} * {{ z }} / ({{ n }}))
+{%- endmacro %}
+
+{# the first day of the week (Monday) or month of a date, as a date #}
+{% macro period_start(grain, d) -%}cast(date_trunc('{{ grain }}', cast({{ d }} as timestamp)) as date){%- endmacro %}
+
+{#
+  What campaign_results says about a judged cohort: diagnosis_code → the sentence (DOMAIN.md
+  step 6's words, plus the two a holdout makes possible). One place: the model maps the code it
+  chose to this text; tests assert on the codes.
+#}
+{% macro campaign_diagnoses() -%}
+    {{ return({
+        'list_quality': 'list quality: a low share of the messages was delivered',
+        'unclear_subject': 'the subject line was unclear, so the open rate was low',
+        'email_too_long': 'the email was too long: people opened it but few clicked',
+        'application_process': 'the application process was too complicated: people clicked but few applied',
+        'target_unrealistic_for_segment': 'missed the target but a significant lift: the target is unrealistic for this segment',
+        'unrealistic_kpi': 'unrealistic KPI: the target is far above what any channel has achieved before',
+        'did_not_respond': 'the campaign did not attract the target: the audience did not respond at all',
+        'did_not_attract': 'the campaign did not attract the target: the funnel works but too few responded',
+        'no_cause_found': 'no cause found in the funnel: no step is below its threshold and the shortfall is too small to tell from chance',
+        'no_lift': 'met the target but no lift over the holdout: these people would have bought anyway',
+    }) }}
+{%- endmacro %}

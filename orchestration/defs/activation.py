@@ -292,6 +292,7 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     key=REPORT,
     deps=[
         dg.AssetKey(["warehouse", "campaign_results"]),
+        dg.AssetKey(["warehouse", "campaign_results_by_period"]),
         dg.AssetKey(["warehouse", "campaign_lift"]),
         dg.AssetKey(["warehouse", "rank_summary"]),
         dg.AssetKey(["warehouse", "rank_migration"]),
@@ -300,19 +301,22 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     group_name="reports",
     kinds={"html", "matplotlib"},
     description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
-    "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML).",
+    "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML), "
+    "filed like the exports under the run's send date: reports/<partition + 1>/campaign_report.html.",
 )
 def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
     from activations.exports.campaign_report import report_markdown, write_report
 
     settings = crm.get()
     as_of = date.fromisoformat(context.partition_key)
-    path = write_report(settings.warehouse_path, settings.reports_dir, as_of)
+    send_date = send_date_for(context.partition_key)  # filed like the exports: under the send date
+    path = write_report(settings.warehouse_path, settings.reports_dir, as_of, send_date)
     context.log.info(f"campaign report: {path}")
     return dg.MaterializeResult(
         metadata={
+            "send_date": send_date.isoformat(),
             "report": dg.MetadataValue.path(str(path)),
             "report_url": dg.MetadataValue.url(path.as_uri()),
-            "preview": dg.MetadataValue.md(report_markdown(settings.warehouse_path, as_of)),
+            "preview": dg.MetadataValue.md(report_markdown(settings.warehouse_path, as_of, send_date)),
         }
     )

@@ -4,6 +4,7 @@ from datetime import date
 
 import dagster as dg
 
+from crmloop.preflight import nothing_landed
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 from sources import ingest_partition, load_declarations
@@ -44,6 +45,10 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
     def _ingest(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
         settings = crm.get()
         load_date = date.fromisoformat(context.partition_key)
+        # a run with nothing to work on fails loudly (as `crmloop run` refuses it) instead of
+        # loading 0 files everywhere and building empty marts
+        if problem := nothing_landed(settings.landing_dir, load_date, sorted(load_declarations())):
+            raise dg.Failure(problem)
 
         def progress(message: str) -> None:
             context.log.info(message)

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sources import schema
+from sources.normalise import parse_phone
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
 
@@ -157,21 +158,9 @@ def parse_sendgrid_batch(body: bytes, received: datetime) -> list[LandingRecord]
 
 
 def normalise_e164(raw: str | None) -> str | None:
-    """E.164 for a phone number Twilio sent (already E.164 in practice); Thai local forms accepted."""
-    if not raw:
-        return None
-    text = re.sub(r"[\s\-().]", "", raw)
-    if _E164.match(text):
-        return text
-    import phonenumbers
-
-    try:
-        num = phonenumbers.parse(text, "TH")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 for a phone number Twilio sent (already E.164 in practice); Thai local forms accepted,
+    by the one phone rule of ingestion (`sources.normalise.parse_phone`)."""
+    return parse_phone(raw).e164
 
 
 def sms_keyword(body: str | None) -> str | None:

@@ -158,7 +158,8 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
         tags = {t["key"]: t["value"] for t in run["tags"]}
         assert run["status"] == "SUCCESS" and run["jobName"] == DAILY_JOB
         assert tags.get("dagster/partition") == DAY1.isoformat()
-    assert (demo_crm.home / "reports" / DAY1.isoformat() / "campaign_report.html").is_file()
+    # the run of DAY1 sends on DAY1 + 1 and files its report under that send date, like its exports
+    assert (demo_crm.home / "reports" / DAY2.isoformat() / "campaign_report.html").is_file()
 
 
 def _day1_succeeded() -> bool:
@@ -204,7 +205,8 @@ def campaign_report(demo_crm: DemoCrm):
         customer_keys=keys,
     )
     assert run_daily(replace(settings, as_of=DAY2)), f"daily run of {DAY2} failed"
-    return settings.reports_dir / DAY2.isoformat() / "campaign_report.html"
+    # filed like the exports under the send date of DAY2's run
+    return settings.reports_dir / send_date_for(DAY2.isoformat()).isoformat() / "campaign_report.html"
 
 
 def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campaign_report, tmp_path):

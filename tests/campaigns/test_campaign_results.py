@@ -3,6 +3,7 @@ export_campaign_state → lake → dbt build of the campaign models → exact co
 
 from __future__ import annotations
 
+from datetime import date
 from math import sqrt
 
 import pyarrow.parquet as pq
@@ -68,7 +69,9 @@ def test_every_unit_and_data_test_passed(built):
     assert {
         "conversion_window",
         "lift_newcombe_interval_known_answer",
-        "kpi_met_missed_and_diagnosis",
+        "kpi_window_in_progress_until_it_closes",
+        "diagnosis_reads_funnel_and_holdout",
+        "cohorts_roll_up_by_week_and_month",
         "email_events_dedupe_first_delivery",
         "sms_events_dedupe_first_delivery",
         "responses_dedupe_first_delivery",
@@ -80,18 +83,54 @@ def test_email_campaign_funnel_kpi_and_diagnosis(built):
     r = row(
         built["warehouse"],
         "select audience, holdout, suppressed, sent, failed, ambiguous, queued, delivered, bounced, unique_opens,"
-        " unique_clicks, unsubscribed, responded_applied, responded_rsvp, converted_sent, converted,"
-        " converted_holdout, revenue, revenue_holdout, kpi_metric, kpi_target, kpi_actual, kpi_met, kpi_status,"
-        f" diagnosis from marts.campaign_results where campaign_id = '{EMAIL_CAMPAIGN}'",
+        " unique_clicks, unsubscribed, responded_applied, responded_rsvp, converted_sent, kpi_metric, kpi_target,"
+        " kpi_actual, kpi_met, kpi_status, diagnosis_code, diagnosis"
+        f" from marts.campaign_results where campaign_id = '{EMAIL_CAMPAIGN}'",
     )
-    assert r[:19] == (100, 40, 5, 53, 2, 0, 0, 50, 3, 20, 10, 1, 3, 0, 13, 14, 4, 14000.0, 4000.0)
-    assert r[19:21] == ("apply_rate", 0.15)
-    assert r[21] == pytest.approx(3 / 53, abs=1e-12)
-    assert r[22:] == (
+    assert r[:15] == (100, 40, 5, 53, 2, 0, 0, 50, 3, 20, 10, 1, 3, 0, 13)
+    assert r[15:17] == ("apply_rate", 0.15)
+    assert r[17] == pytest.approx(3 / 53, abs=1e-12)
+    assert r[18:] == (
         False,
         "missed",
+        "application_process",
         "the application process was too complicated: people clicked but few applied",
     )
+
+
+def test_revenue_and_conversions_once_per_campaign_not_per_channel(built):
+    """campaign_results (one row per channel) carries no revenue and no whole-group conversions, so
+    a marketer summing a column never counts a person reached on two channels twice; they are in
+    campaign_lift, once per campaign, over people."""
+    columns = {
+        c
+        for (c,) in query(
+            built["warehouse"],
+            "select column_name from information_schema.columns"
+            " where table_schema = 'marts' and table_name = 'campaign_results'",
+        )
+    }
+    assert "converted_sent" in columns  # the per-channel numerator of a purchase-rate KPI
+    assert not [c for c in columns if "revenue" in c]
+    assert not {"converted", "converted_holdout"} & columns
+    assert row(
+        built["warehouse"],
+        "select converted_treatment, revenue_treatment, converted_holdout, revenue_holdout"
+        f" from marts.campaign_lift where campaign_id = '{EMAIL_CAMPAIGN}'",
+    ) == (14, 14000.0, 4, 4000.0)
+
+
+def test_cohorts_roll_up_by_week_and_month(built):
+    rows = query(
+        built["warehouse"],
+        "select grain, period_start, send_days, send_days_closed, sent, kpi_numerator, kpi_denominator, kpi_status"
+        f" from marts.campaign_results_by_period where campaign_id = '{EMAIL_CAMPAIGN}' order by grain",
+    )
+    # 2025-06-01 is a Sunday: its week starts on Monday 2025-05-26
+    assert rows == [
+        ("month", date(2025, 6, 1), 1, 1, 53, 3, 53, "missed"),
+        ("week", date(2025, 5, 26), 1, 1, 53, 3, 53, "missed"),
+    ]
 
 
 def test_sms_campaign_met(built):
@@ -100,7 +139,7 @@ def test_sms_campaign_met(built):
         "select channel, audience, holdout, sent, delivered, bounced, unsubscribed, converted_sent, kpi_actual,"
         f" kpi_status, diagnosis from marts.campaign_results where campaign_id = '{SMS_CAMPAIGN}'",
     )
-    assert r == ("sms", 20, 0, 20, 18, 2, 1, 13, 0.65, "met", None)
+    assert r == ("sms", 20, 0, 20, 18, 2, 1, 13, 0.65, "met", None)  # no holdout: no lift to judge
 
 
 def test_lift(built):

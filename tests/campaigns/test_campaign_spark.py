@@ -18,8 +18,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.spark]
 
 MARTS = {
     "campaign_results": "select campaign_id, channel, send_date, audience, holdout, suppressed, sent, delivered,"
-    " bounced, unique_opens, unique_clicks, unsubscribed, responded_applied, converted_sent, converted,"
-    " converted_holdout, revenue, round(kpi_actual, 9), kpi_status, diagnosis from {t} order by 1, 2, 3",
+    " bounced, unique_opens, unique_clicks, unsubscribed, responded_applied, converted_sent,"
+    " round(kpi_actual, 9), kpi_actual_ci_high, kpi_window_last_day, kpi_window_day, kpi_status, diagnosis_code,"
+    " diagnosis from {t} order by 1, 2, 3",
+    "campaign_results_by_period": "select grain, period_start, campaign_id, channel, send_days, sent,"
+    " round(kpi_actual, 9), kpi_status from {t} order by 1, 2, 3, 4",
     "campaign_lift": "select campaign_id, send_date, n_treatment, converted_treatment, n_holdout,"
     " converted_holdout, lift, lift_ci_low, lift_ci_high, significance from {t} order by 1, 2",
     "ad_match_rates": "select platform, campaign_id, audience_id, report_date, match_rate from {t} order by 1, 2, 3",

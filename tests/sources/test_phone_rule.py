@@ -83,3 +83,10 @@ def test_the_vectorised_shortcut_is_the_rule_on_every_shape():
     expected = [parse_phone(v) for v in values]
     assert r.values.to_pylist() == [p.e164 for p in expected]
     assert r.extra["_is_mobile"].to_pylist() == [p.is_mobile for p in expected]
+
+
+@pytest.mark.parametrize(("raw", "expected", "kind"), [c for c in CASES if c[0] and c[0].strip()])
+def test_the_webhook_receiver_reads_numbers_by_the_same_rule(raw, expected, kind):
+    from sources.webhooks.events import normalise_e164
+
+    assert normalise_e164(raw) == expected

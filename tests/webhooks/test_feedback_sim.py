@@ -181,3 +181,56 @@ def test_kpi_metrics_read_from_the_default_plan():
     from crmloop.demo_data.simulated_customers import _kpi_metrics
 
     assert _kpi_metrics(DEFAULT_PLAN_PATH) == KPIS
+
+
+def _email_rates(fb, campaign):
+    email = pd.DataFrame([r.row for r in fb.records if r.source == "email_events"])
+    e = email[email["campaign_id"] == campaign]
+    delivered = (e["event"] == "delivered").sum()
+    opens, clicks = (e["event"] == "open").sum(), (e["event"] == "click").sum()
+    return opens / delivered, clicks / opens, set(e.loc[e["event"] == "click", "customer_id"])
+
+
+def test_causes_change_only_their_campaign():
+    sends = make_sends(2000)
+    causes = {
+        "new_thank_you": ("unclear_subject",),
+        "regular_winback": ("hard_application_form",),
+        "prospect_welcome": ("long_body", "target_too_high"),
+    }
+    fb = simulate(sends, SEND_DATE, seed=21, rates=FeedbackRates(causes=causes), kpi_metrics=KPIS)
+    neutral = simulate(sends, SEND_DATE, seed=21, kpi_metrics=KPIS)
+    open_thanks, _, _ = _email_rates(fb, "new_thank_you")
+    open_winback, cto_winback, clicked = _email_rates(fb, "regular_winback")
+    open_prospect, cto_prospect, _ = _email_rates(fb, "prospect_welcome")
+    assert open_thanks < 0.12 and open_winback > 0.28 and open_prospect > 0.28  # only the unclear subject
+    assert cto_prospect < 0.08 and cto_winback > 0.15  # only the long body
+    # applications come from the email's clickers; the hard form loses most of them
+    applied = fb.responses[
+        (fb.responses["campaign_id"] == "regular_winback") & (fb.responses["response"] == "applied")
+    ]
+    applied_neutral = neutral.responses[
+        (neutral.responses["campaign_id"] == "regular_winback") & (neutral.responses["response"] == "applied")
+    ]
+    assert set(applied["customer_id"]) <= clicked
+    assert 0.05 < len(applied) / len(clicked) < 0.3 < len(applied_neutral) / len(clicked)
+    # the target set too high: a real lift, from a low base
+    t_buy, t_n = fb.conversions[("prospect_welcome", False)]
+    h_buy, h_n = fb.conversions[("prospect_welcome", True)]
+    assert 0.06 < t_buy / t_n < 0.1 and h_buy / h_n < 0.045
+
+
+def test_unknown_cause_is_named():
+    with pytest.raises(ValueError, match=r"causes\['vip_party'\]: unknown cause 'typo'"):
+        simulate(make_sends(5), SEND_DATE, rates=FeedbackRates(causes={"vip_party": ("typo",)}))
+
+
+def test_whole_window_is_dated_inside_it():
+    """day = the last day of a 30-day window: responses and purchases spread over the window."""
+    from datetime import timedelta
+
+    last = SEND_DATE + timedelta(days=29)
+    fb = simulate(make_sends(600), SEND_DATE, day=last, seed=2, kpi_metrics=KPIS)
+    days = pd.to_datetime(pd.concat([fb.orders["ordered_at"], fb.responses["occurred_at"]])).dt.date
+    assert days.min() >= SEND_DATE and days.max() <= last
+    assert days.nunique() >= 25

@@ -2,7 +2,6 @@
 -- Treatment vs holdout conversion per campaign × send_date, the absolute lift and its 95%
 -- confidence interval by Newcombe's hybrid score method (method 10: Wilson intervals of each
 -- proportion combined), portable SQL (sqrt only).
-{%- set z = 'cast(1.959963984540054 as double)' %}
 with c as (select * from {{ ref('int_campaign_lift_counts') }}),
 p as (
     select c.*,
@@ -13,20 +12,12 @@ p as (
     from c
 ),
 w as (
-    -- Wilson score interval of each proportion: (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)
+    -- Wilson score interval of each proportion (macros/campaigns.sql: wilson_bound)
     select p.*,
-           (p_t + {{ z }} * {{ z }} / (2.0 * nt)
-            - {{ z }} * sqrt(p_t * (1 - p_t) / nt + {{ z }} * {{ z }} / (4.0 * nt * nt)))
-           / (1 + {{ z }} * {{ z }} / nt) as l_t,
-           (p_t + {{ z }} * {{ z }} / (2.0 * nt)
-            + {{ z }} * sqrt(p_t * (1 - p_t) / nt + {{ z }} * {{ z }} / (4.0 * nt * nt)))
-           / (1 + {{ z }} * {{ z }} / nt) as u_t,
-           (p_h + {{ z }} * {{ z }} / (2.0 * nh)
-            - {{ z }} * sqrt(p_h * (1 - p_h) / nh + {{ z }} * {{ z }} / (4.0 * nh * nh)))
-           / (1 + {{ z }} * {{ z }} / nh) as l_h,
-           (p_h + {{ z }} * {{ z }} / (2.0 * nh)
-            + {{ z }} * sqrt(p_h * (1 - p_h) / nh + {{ z }} * {{ z }} / (4.0 * nh * nh)))
-           / (1 + {{ z }} * {{ z }} / nh) as u_h
+           {{ wilson_bound('p_t', 'nt', -1) }} as l_t,
+           {{ wilson_bound('p_t', 'nt', 1) }} as u_t,
+           {{ wilson_bound('p_h', 'nh', -1) }} as l_h,
+           {{ wilson_bound('p_h', 'nh', 1) }} as u_h
     from p
 ),
 ci as (

@@ -16,4 +16,4 @@ select
     cast(holdout_share as double) as holdout_share,
     cast(load_date as date) as load_date
 from {{ lake_or_empty('campaign_plan', columns) }}
-where cast(load_date as date) <= {{ as_of() }}
+where cast(load_date as date) <= {{ run_send_date() }}  -- the run as of D sends on D + 1

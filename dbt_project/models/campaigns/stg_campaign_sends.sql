@@ -14,4 +14,4 @@ select
     _source_file, cast(_row_number as bigint) as _row_number,
     cast(load_date as date) as load_date
 from {{ lake_or_empty('campaign_sends', columns) }}
-where cast(load_date as date) <= {{ as_of() }}
+where cast(load_date as date) <= {{ run_send_date() }}  -- the run as of D sends on D + 1
