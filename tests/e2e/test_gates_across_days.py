@@ -111,6 +111,12 @@ def blocked(history, tmp_path_factory) -> Blocked:
     assert any(c.startswith("lake/orders:quality_error (ERROR)") for c in day1.failed_checks), (
         day1.failed_checks
     )
+    # what lands for D+1 (a run needs files for its day): the consent extract, with no change that day
+    consents = root / "landing" / "consents"
+    (consents / D2.isoformat()).mkdir(parents=True)
+    (consents / D2.isoformat() / "consents.csv").write_bytes(
+        (consents / D.isoformat() / "consents.csv").read_bytes()
+    )
     return Blocked(root=root, first_buyers=records, corrected=corrected)
 
 
