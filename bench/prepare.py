@@ -3,7 +3,8 @@
 Builds a synthetic `marts.customer_profiles` of `--customers` people in a temporary DuckDB
 (rank mix of DOMAIN.md: VIP 5.7%, Regular 14.3%, New 57.1%, Prospect 22.9%; Thai and Latin
 names; some opt-outs, unknown consents, landlines, missing emails), runs
-`prepare_messages` with the default plan and `write_exports`, and prints one JSON object:
+`prepare_messages` with the default plan's campaigns sent to their whole segments (the worst day;
+the calendar itself sends only to who enters) and `write_exports`, and prints one JSON object:
 timings per stage, messages per second, counts, and peak RSS.
 
     .venv/bin/python -m bench.prepare [--customers 100000] [--no-exports]
@@ -26,7 +27,7 @@ import duckdb
 
 from activations.audiences.prepare import prepare_messages
 from activations.exports.files import write_exports
-from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
+from activations.plan.spec import DEFAULT_PLAN_PATH, Plan, Reentry, load_plan
 
 AS_OF = date(2026, 11, 21)
 
@@ -71,12 +72,31 @@ def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _whole_segments(plan: Plan) -> Plan:
+    """The worst case a day can be: every campaign's whole segment (recurring, re-entry after a day)
+    instead of the default calendar's few entrants, so the bench measures the most a run prepares."""
+    daily = [
+        c.model_copy(
+            update={
+                "kind": "recurring",
+                "reentry": Reentry(after_days=1),
+                "trigger": None,
+                "send_on": None,
+                "follow_ups": [],
+                "first_send": None,
+            }
+        )  # fmt: skip
+        for c in plan.campaigns
+    ]
+    return plan.model_copy(update={"campaigns": daily})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--no-exports", action="store_true")
     args = ap.parse_args()
-    plan = load_plan(DEFAULT_PLAN_PATH)
+    plan = _whole_segments(load_plan(DEFAULT_PLAN_PATH))
     with tempfile.TemporaryDirectory(prefix="bench-prepare-") as tmp:
         wh = Path(tmp) / "warehouse.duckdb"
         t0 = time.perf_counter()

@@ -173,11 +173,12 @@ def release(source: str, load_date: str, reason: str, by: str | None, home: str)
     "--as-of", "as_of", default=None, help="Demo day (YYYY-MM-DD); default yesterday, Asia/Bangkok."
 )
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
-    """Generate demo data, run a full day, and print a summary (what `make demo` does)."""
+    """Generate demo data, run three consecutive days of the loop, and print a summary (what `make demo` does)."""
     _day(as_of)
     _apply_env(landing, home, as_of or default_as_of().isoformat())
-    _run_settings(first_day_offset=1)
-    from crmloop.runner import run_demo
+    from crmloop.runner import DEMO_DAYS, run_demo
+
+    _run_settings(first_day_offset=DEMO_DAYS - 1)
 
     ok = run_demo(customers=customers, seed=seed)
     sys.exit(0 if ok else 1)
@@ -251,6 +252,41 @@ def webhooks(
         seal_seconds=seal_seconds,
     )
     serve(config, host=host, port=port)
+
+
+@main.command("preview")
+@home_option
+@click.option("--as-of", "as_of", default=None, help="Business date D (sends on D + 1); default yesterday.")
+@click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
+def preview_cmd(home: str, as_of: str | None, as_json: bool) -> None:
+    """Who the run of D would reach and what it would say, per campaign and channel (draft
+    campaigns included). Writes nothing: the warehouse is opened read-only."""
+    _apply_env(None, home, as_of or default_as_of().isoformat())
+    from crmloop.preview import run_preview
+    from crmloop.settings import Settings
+
+    run_preview(Settings.from_env(), as_json=as_json)
+
+
+@main.command("approve")
+@home_option
+@click.argument("campaign")
+@click.option("--reason", required=True, help="Why it may go out (what you checked).")
+@click.option("--by", default=None, help="Who approves; default the login name.")
+def approve_cmd(home: str, campaign: str, reason: str, by: str | None) -> None:
+    """Approve CAMPAIGN's current content for live sends (recorded with who, when, why and its
+    content hash in <home>/approvals.jsonl). Sandbox mode needs no approval."""
+    import getpass
+
+    _apply_env(None, home)
+    from activations.plan.approvals import ApprovalError
+    from crmloop.preview import run_approve
+    from crmloop.settings import Settings
+
+    try:
+        click.echo(run_approve(Settings.from_env(), campaign, reason, by or getpass.getuser()))
+    except ApprovalError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -296,14 +296,20 @@ def run_daily(settings: Settings | None = None) -> bool:
     return ok
 
 
-def run_demo(customers: int, seed: int) -> bool:
-    """The CRM loop over two days, as `make demo` shows it.
+DEMO_DAYS = 3
+"""Consecutive business days `crmloop demo` runs (the last one is the as-of date)."""
 
-    Day 1 (as_of - 1): generate the retailer's extracts, ingest, model, gate, send (sandbox)
-    and export. Then simulate what providers and customers send back (deliveries, opens,
-    clicks, bounces, unsubscribes, STOPs, responses, purchases: more in treatment than in the
-    holdout) into the landing zone. Day 2 (as_of): ingest that feedback and compare each
-    campaign's KPI with its target."""
+
+def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
+    """The CRM loop over `days` consecutive days, as `make demo` shows it.
+
+    Day 1 (as_of - days + 1): generate the retailer's extracts, ingest, model, gate, send (sandbox)
+    and export. After each day, simulate what providers and customers send back for that day's
+    sends (deliveries, opens, clicks, bounces, unsubscribes, STOPs, responses, purchases: more in
+    treatment than in the holdout) into the landing zone of the next day, which ingests it. The
+    end shows, per campaign and send date, who entered, who was sent to and how many of them had
+    already received the campaign on that channel (read from the send ledger), then each
+    campaign's KPI against its target (in progress until its window closes)."""
     from dataclasses import replace
 
     from crmloop.demo_data.generate import generate
@@ -311,35 +317,37 @@ def run_demo(customers: int, seed: int) -> bool:
     from orchestration.defs.activation import send_date_for
 
     settings = Settings.from_env()
-    day2 = settings.as_of
-    day1 = day2 - timedelta(days=1)
-    console.print(f"generating demo data: {customers:,} people, seed {seed}, history up to {day1}")
-    summary = generate(customers=customers, seed=seed, out=settings.landing_dir, as_of=day1)
+    run_days = [settings.as_of - timedelta(days=days - 1 - i) for i in range(days)]
+    console.print(f"generating demo data: {customers:,} people, seed {seed}, history up to {run_days[0]}")
+    summary = generate(customers=customers, seed=seed, out=settings.landing_dir, as_of=run_days[0])
     console.print(summary.describe())
 
-    console.rule(f"day 1: {day1}")
-    if not run_daily(replace(settings, as_of=day1)):
-        return False
+    ok = True
+    for i, day in enumerate(run_days):
+        console.rule(f"day {i + 1}: {day}")
+        ok = run_daily(replace(settings, as_of=day))
+        if not ok:
+            return False
+        if i + 1 == len(run_days):
+            break
+        send_date = send_date_for(day.isoformat())
+        sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
+        console.rule(f"provider feedback for the sends of {send_date}")
+        fb = simulate_feedback(
+            sends,
+            send_date,
+            settings.landing_dir,
+            day=run_days[i + 1],
+            seed=seed + i,
+            plan_path=settings.plan_path,
+            customer_keys=keys,
+            progress=lambda m: console.print(f"  {m}"),
+        )
+        produced = ", ".join(f"{k} {v:,}" for k, v in fb.counts().items())
+        console.print(f"  {len(sends):,} sends and holdout rows → {produced}")
 
-    send_date = send_date_for(day1.isoformat())
-    sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
-    console.rule(f"provider feedback for the sends of {send_date}")
-    fb = simulate_feedback(
-        sends,
-        send_date,
-        settings.landing_dir,
-        day=day2,
-        seed=seed,
-        plan_path=settings.plan_path,
-        customer_keys=keys,
-        progress=lambda m: console.print(f"  {m}"),
-    )
-    produced = ", ".join(f"{k} {v:,}" for k, v in fb.counts().items())
-    console.print(f"  {len(sends):,} sends and holdout rows → {produced}")
+    from crmloop.summary import print_demo_days, print_kpis
 
-    console.rule(f"day 2: {day2}")
-    ok = run_daily(replace(settings, as_of=day2))
-    from crmloop.summary import print_kpis
-
+    print_demo_days(settings, [send_date_for(d.isoformat()) for d in run_days])
     print_kpis(settings)
     return ok

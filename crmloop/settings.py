@@ -163,6 +163,16 @@ class Settings:
         return self.home / "outbox"
 
     @property
+    def approvals_path(self) -> Path:
+        """Who approved which campaign content for live sends (activations/plan/approvals.py)."""
+        return self.home / "approvals.jsonl"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Frozen audiences per send date: what the audience gate checked is what the channels send."""
+        return self.home / "snapshots"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.home / "data_docs"
 

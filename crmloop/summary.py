@@ -66,6 +66,7 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
         for rank, customers, sales in ranks:
             table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
         console.print(table)
+    print_campaign_days(settings)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
 
 
@@ -85,6 +86,102 @@ def held_back_lines(settings: Settings) -> list[str]:
             f"    deliver corrected files for {s.load_date} (the next run re-checks them), or: {s.release_command()}"
         )
     return lines
+
+
+def print_campaign_days(settings: Settings) -> None:
+    """Per campaign, the send date of this run (as of D, sent on D + 1): entered / sent / repeats."""
+    from datetime import timedelta
+
+    from activations.audiences.journeys import journey_day_summary
+    from activations.plan.spec import PlanError, load_plan
+
+    try:
+        plan = load_plan(settings.plan_path)
+    except PlanError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return
+    send_date = settings.as_of + timedelta(days=1)
+    rows = journey_day_summary(settings.warehouse_path, plan, send_date)
+    table = Table(title=f"Campaigns sent on {send_date} (as of {settings.as_of})")
+    for col in ("campaign", "kind", "state", "entered", "follow-ups", "sent", "repeats"):
+        table.add_column(
+            col, justify="right" if col in ("entered", "follow-ups", "sent", "repeats") else "left"
+        )
+    for r in rows:
+        table.add_row(
+            r["campaign_id"],
+            r["kind"],
+            r["state"],
+            f"{r['entered']:,}",
+            f"{r['follow_ups']:,}",
+            f"{r['sent']:,}",
+            f"{r['repeats']:,}",
+        )
+    console.print(table)
+    console.print(
+        "entered: people who entered the campaign today; sent: people sent to today (follow-ups included); "
+        "repeats: entries sent to someone who had this campaign before (a re-entry rule allows it)"
+    )
+
+
+def demo_day_rows(warehouse_path, send_dates) -> list[dict]:
+    """Per campaign x channel x send date: entered (memberships), sent and repeats, where a repeat
+    is a person sent this campaign on this channel on an earlier send date (read from the send
+    ledger itself, not from the journey rules that should prevent it)."""
+    import duckdb
+
+    from activations.audiences.journeys import MEMBERSHIP_TABLE
+    from activations.delivery.ledger import LEDGER
+
+    dates = sorted(send_dates)
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            f"""
+            with sent as (
+                select campaign_id, channel, send_date, customer_id from {LEDGER} where status = 'sent'
+            ),
+            entered as (
+                select campaign_id, entered_on as send_date, count(*) as entered
+                from {MEMBERSHIP_TABLE} group by all
+            )
+            select s.campaign_id, s.channel, s.send_date, count(distinct s.customer_id) as sent,
+                   count(distinct case when exists (
+                       select 1 from sent e where e.campaign_id = s.campaign_id and e.channel = s.channel
+                         and e.customer_id = s.customer_id and e.send_date < s.send_date)
+                       then s.customer_id end) as repeats,
+                   coalesce(any_value(n.entered), 0) as entered
+            from sent s left join entered n using (campaign_id, send_date)
+            where s.send_date between ? and ?
+            group by all order by s.campaign_id, s.channel, s.send_date
+            """,
+            [dates[0], dates[-1]],
+        ).fetchall()
+    finally:
+        con.close()
+    return [
+        {"campaign_id": c, "channel": ch, "send_date": d, "sent": n, "repeats": r, "entered": e}
+        for c, ch, d, n, r, e in rows
+    ]
+
+
+def print_demo_days(settings: Settings, send_dates) -> None:
+    """The demo's days side by side: who entered, who was sent to, and repeats (0 where the plan's
+    re-entry rules say so)."""
+    rows = demo_day_rows(settings.warehouse_path, send_dates)
+    table = Table(title=f"The demo's sends, {min(send_dates)} to {max(send_dates)} (from the send ledger)")
+    for col in ("campaign", "channel", "send date", "entered", "sent", "repeats"):
+        table.add_column(col, justify="right" if col in ("entered", "sent", "repeats") else "left")
+    for r in rows:
+        table.add_row(
+            r["campaign_id"], r["channel"], str(r["send_date"]), f"{r['entered']:,}", f"{r['sent']:,}",
+            f"{r['repeats']:,}",
+        )  # fmt: skip
+    console.print(table if rows else "No message was sent on these days.")
+    console.print(
+        "repeats: people sent this campaign on this channel on an earlier day of the ledger; "
+        "entered counts the campaign's entries of that send date (all channels)"
+    )
 
 
 def print_ingestion(outcome) -> None:

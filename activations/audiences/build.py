@@ -1,15 +1,17 @@
-"""Campaign audiences: who is in each campaign × channel, who is held out, and why.
+"""Campaign audiences: who is in each campaign × channel on a send date, who is held out, and why.
 
-`build_audiences` reads `marts.customer_profiles`, selects each active campaign's segment with
-parameterised SQL compiled from the plan, expands it to one row per channel with the address
-that channel needs, flags the holdout (a stable hash of campaign id and customer id), and writes
-`marts.campaign_audiences` (replaced every run) and `marts.campaign_audience_snapshots` (one
-snapshot per send date, replaced when that send date is rerun).
+`build_audiences` reads `marts.customer_profiles`, selects each sending campaign's segment with
+parameterised SQL compiled from the plan, keeps the people who ENTER the campaign that day
+(`journeys.decide_entries`: trigger events, the broadcast date, re-entry rules) plus the
+follow-ups due that day, expands them to one row per channel with the address that channel
+needs, flags the holdout (a stable hash of campaign id and customer id), and writes
+`marts.campaign_audiences` (replaced every run), `marts.campaign_audience_snapshots` (one
+snapshot per send date, replaced when that send date is rerun) and the day's entries in
+`activations.campaign_memberships`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +21,18 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from activations.audiences.journeys import (
+    decide_entries,
+    due_follow_ups,
+    empty_memberships,
+    holdout_score,  # noqa: F401 - re-exported
+    is_holdout,
+    load_memberships,
+    load_rank_history,
+    load_responses,
+    profile_event_columns,
+    write_memberships,
+)
 from activations.plan.spec import (
     PROFILE_COLUMNS,
     Campaign,
@@ -38,16 +52,6 @@ REQUIRED_PROFILE_COLUMNS = (
 )  # fmt: skip
 
 Progress = Callable[[str], None]
-
-
-def holdout_score(campaign_id: str, customer_id: str) -> float:
-    """A stable number in [0, 1) per (campaign, customer): same inputs, same number, every run."""
-    digest = hashlib.sha256(f"{campaign_id}\x1f{customer_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def is_holdout(campaign_id: str, customer_id: str, share: float) -> bool:
-    return share > 0 and holdout_score(campaign_id, customer_id) < share
 
 
 def postal_line(row: dict[str, Any]) -> str | None:
@@ -114,17 +118,29 @@ def channel_addresses(profiles: pd.DataFrame, channel: str) -> pd.Series:
     return out.astype(object).where(out.notna(), None)
 
 
-def expand_audience(profiles: pd.DataFrame, campaign: Campaign, as_of: date, send_date: date) -> pd.DataFrame:
-    """Pure: segment members (already selected) → one row per member × channel (AUDIENCE_COLUMNS)."""
+def expand_audience(
+    profiles: pd.DataFrame,
+    campaign: Campaign,
+    as_of: date,
+    send_date: date,
+    channels: list[str] | None = None,
+    reasons: list[str] | str | None = None,
+) -> pd.DataFrame:
+    """Pure: members (already selected) → one row per member × channel (AUDIENCE_COLUMNS).
+
+    `channels` default: all of the campaign's; `reasons` (one per member, or one for all) default:
+    the segment's description."""
     if profiles.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in AUDIENCE_COLUMNS}).astype(
             {"holdout": "bool"}
         )
     ids = profiles["customer_id"].astype(str).tolist()
     hold = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
-    reason = campaign.segment.describe()
+    if reasons is None:
+        reasons = campaign.segment.describe()
+    reason = pd.Categorical([reasons] * len(ids) if isinstance(reasons, str) else list(reasons))
     frames = []
-    for ch in campaign.channels:
+    for ch in channels if channels is not None else campaign.channels:
         frames.append(
             pd.DataFrame(
                 {
@@ -132,7 +148,7 @@ def expand_audience(profiles: pd.DataFrame, campaign: Campaign, as_of: date, sen
                     "customer_id": ids,
                     "channel": ch,
                     "holdout": hold,
-                    "reason_included": pd.Categorical([reason] * len(ids)),
+                    "reason_included": reason,
                     "address": channel_addresses(profiles, ch).to_numpy(dtype=object),
                     "as_of": as_of,
                     "send_date": send_date,
@@ -141,6 +157,7 @@ def expand_audience(profiles: pd.DataFrame, campaign: Campaign, as_of: date, sen
         )
     out = pd.concat(frames, ignore_index=True)
     out["holdout"] = out["holdout"].astype(bool)
+    out["reason_included"] = out["reason_included"].astype(str)
     return out[AUDIENCE_COLUMNS]
 
 
@@ -160,6 +177,28 @@ def profile_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return cols
 
 
+def _profile_select(
+    con: duckdb.DuckDBPyConnection, campaign: Campaign, columns: list[str] | None, fields: set[str] | None
+) -> tuple[list[str], list[str]]:
+    cols = columns or profile_columns(con)
+    needed = {
+        *REQUIRED_PROFILE_COLUMNS,
+        "as_of",
+        *profile_event_columns(campaign),
+        *(template_fields(campaign) if fields is None else fields),
+    }
+    return cols, [c for c in cols if c in PROFILE_COLUMNS and c in needed]
+
+
+def _as_of_filter(cols: list[str]) -> str:
+    if "as_of" not in cols:
+        return ""
+    return (
+        ' AND ("as_of" IS NULL OR CAST("as_of" AS DATE) = '
+        '(SELECT max(CAST("as_of" AS DATE)) FROM marts.customer_profiles WHERE CAST("as_of" AS DATE) <= ?))'
+    )
+
+
 def select_segment(
     con: duckdb.DuckDBPyConnection,
     campaign: Campaign,
@@ -169,11 +208,10 @@ def select_segment(
 ) -> pd.DataFrame:
     """Profiles of the segment (I/O). Reads the newest profile snapshot on or before `as_of`.
 
-    Selects only what suppression, delivery and the templates read (`fields`: template fields,
-    default this campaign's), so every campaign of a run returns the same columns."""
-    cols = columns or profile_columns(con)
-    needed = {*REQUIRED_PROFILE_COLUMNS, "as_of", *(template_fields(campaign) if fields is None else fields)}
-    wanted = [c for c in cols if c in PROFILE_COLUMNS and c in needed]
+    Selects only what suppression, delivery, the templates and the trigger read (`fields`:
+    template fields, default this campaign's), so every campaign of a run returns the same columns
+    (plus its trigger's event column)."""
+    cols, wanted = _profile_select(con, campaign, columns, fields)
     absent = sorted({c.field for c in campaign.segment.conditions} - set(cols))
     if absent:
         raise LookupError(
@@ -181,14 +219,36 @@ def select_segment(
         )
     where, params = compile_segment(campaign.segment)
     select = ", ".join(f'"{c}"' for c in wanted)
-    as_of_filter = ""
-    if "as_of" in cols:
-        as_of_filter = (
-            ' AND ("as_of" IS NULL OR CAST("as_of" AS DATE) = '
-            '(SELECT max(CAST("as_of" AS DATE)) FROM marts.customer_profiles WHERE CAST("as_of" AS DATE) <= ?))'
-        )
+    as_of_filter = _as_of_filter(cols)
+    if as_of_filter:
         params = [*params, as_of]
     sql = f"SELECT {select} FROM marts.customer_profiles WHERE {where}{as_of_filter} ORDER BY customer_id"
+    return con.execute(sql, params).df()
+
+
+def select_customers(
+    con: duckdb.DuckDBPyConnection,
+    campaign: Campaign,
+    as_of: date,
+    customer_ids: list[str],
+    columns: list[str] | None = None,
+    fields: set[str] | None = None,
+) -> pd.DataFrame:
+    """Profiles of the given people (follow-ups go to members whether or not they are still in the segment)."""
+    cols, wanted = _profile_select(con, campaign, columns, fields)
+    ids = pd.DataFrame({"customer_id": sorted(set(customer_ids))})  # noqa: F841 - used by name in SQL
+    select = ", ".join(f'p."{c}"' for c in wanted)
+    as_of_filter, params = "", []
+    if "as_of" in cols:
+        as_of_filter = (
+            ' AND (p."as_of" IS NULL OR CAST(p."as_of" AS DATE) = '
+            '(SELECT max(CAST(q."as_of" AS DATE)) FROM marts.customer_profiles q WHERE CAST(q."as_of" AS DATE) <= ?))'
+        )
+        params = [as_of]
+    sql = (
+        f"SELECT {select} FROM marts.customer_profiles p JOIN ids USING (customer_id) WHERE TRUE"
+        f"{as_of_filter} ORDER BY p.customer_id"
+    )
     return con.execute(sql, params).df()
 
 
@@ -198,26 +258,57 @@ class AudienceSummary:
     send_date: date
     counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
     # campaign_id -> channel -> {"audience": n, "holdout": n}
-    inactive: list[str] = field(default_factory=list)  # campaigns outside their start/end dates
+    inactive: list[str] = field(default_factory=list)  # campaigns not sent today (see `notes`)
+    notes: dict[str, str] = field(default_factory=dict)  # campaign_id -> "ended", "not started", "draft"
+    entered: dict[str, int] = field(default_factory=dict)  # campaign_id -> people who entered today
+    follow_ups: dict[str, int] = field(default_factory=dict)  # campaign_id -> follow-up rows due today
+    memberships: pd.DataFrame = field(default_factory=empty_memberships)  # today's entries (to write)
 
     def total(self) -> int:
         return sum(c["audience"] for chans in self.counts.values() for c in chans.values())
 
 
+def _inactive_note(camp: Campaign, send_date: date, statuses: tuple[str, ...]) -> str | None:
+    if camp.status not in statuses:
+        return f"{camp.status}: preview only"
+    if send_date > camp.end_date:
+        return f"ended on {camp.end_date}"
+    if send_date < camp.start_date:
+        return f"starts on {camp.start_date}"
+    return None
+
+
 def compute_audiences(
-    con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, send_date: date, progress: Progress | None = None
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    as_of: date,
+    send_date: date,
+    progress: Progress | None = None,
+    statuses: tuple[str, ...] = ("active",),
+    lake_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], AudienceSummary]:
-    """Audience rows of all active campaigns, the profiles per campaign, and the counts (no writes)."""
+    """Audience rows of the campaigns that send on `send_date`, the profiles per campaign, and the
+    counts (no writes). The audience is who ENTERS today (journeys.decide_entries) on the
+    campaign's first channels, plus the follow-ups due today; `summary.memberships` holds today's
+    entries for `write_audiences`. `statuses`: the campaign statuses that count (a live run:
+    active only; a preview: draft too). `lake_dir`: where campaign responses and email
+    opens/clicks are read from (non-responders, response triggers); None: nobody has responded."""
     cols = profile_columns(con)
     fields = set().union(*(template_fields(c) for c in plan.campaigns))
     summary = AudienceSummary(as_of=as_of, send_date=send_date)
+    memberships = load_memberships(con)
+    rank_history = load_rank_history(con, as_of)
+    responses = load_responses(lake_dir, as_of)
     frames: list[pd.DataFrame] = []
+    entries: list[pd.DataFrame] = []
     profiles_by_campaign: dict[str, pd.DataFrame] = {}
     for camp in plan.campaigns:
-        if not camp.active_on(send_date):
+        note = _inactive_note(camp, send_date, statuses)
+        if note is not None:
             summary.inactive.append(camp.id)
+            summary.notes[camp.id] = note
             if progress:
-                progress(f"{camp.id}: inactive on {send_date} ({camp.start_date} – {camp.end_date})")
+                progress(f"{camp.id}: not sent on {send_date}: {note}")
             continue
         prof = select_segment(con, camp, as_of, cols, fields)
         dups = prof.loc[prof["customer_id"].duplicated(), "customer_id"]
@@ -226,9 +317,46 @@ def compute_audiences(
                 f"marts.customer_profiles has {len(dups)} duplicate customer_id(s) in campaign {camp.id!r}'s "
                 f"segment (one row per person expected), e.g. {sorted(map(str, dups.unique()))[:5]}"
             )
-        profiles_by_campaign[camp.id] = prof
-        aud = expand_audience(prof, camp, as_of, send_date)
+        entered = decide_entries(camp, prof, as_of, send_date, memberships, rank_history, responses)
+        due = due_follow_ups(camp, send_date, as_of, memberships, responses)
+        entrants = prof[prof["customer_id"].astype(str).isin(set(entered["customer_id"]))].reset_index(
+            drop=True
+        )
+        reason_by_id = dict(zip(entered["customer_id"], entered["entry_reason"], strict=True))
+        parts = [
+            expand_audience(
+                entrants,
+                camp,
+                as_of,
+                send_date,
+                camp.first_channels,
+                [reason_by_id[c] for c in entrants["customer_id"].astype(str)],
+            )
+        ]
+        people = [entrants]
+        if len(due):
+            fprof = select_customers(con, camp, as_of, due["customer_id"].tolist(), cols, fields)
+            people.append(fprof)
+            for (ch, reason), grp in due.groupby(["channel", "reason"], sort=False):
+                sub = fprof[fprof["customer_id"].astype(str).isin(set(grp["customer_id"]))]
+                parts.append(
+                    expand_audience(sub.reset_index(drop=True), camp, as_of, send_date, [ch], reason)
+                )
+        aud = (
+            pd.concat([p for p in parts if len(p)], ignore_index=True)
+            if any(len(p) for p in parts)
+            else parts[0]
+        )
+        allp = (
+            pd.concat([p for p in people if len(p)], ignore_index=True)
+            if any(len(p) for p in people)
+            else prof.iloc[:0]
+        )
+        profiles_by_campaign[camp.id] = allp.drop_duplicates("customer_id").reset_index(drop=True)
         frames.append(aud)
+        entries.append(entered)
+        summary.entered[camp.id] = len(entered)
+        summary.follow_ups[camp.id] = len(due)
         summary.counts[camp.id] = {
             ch: {
                 "audience": int((aud["channel"] == ch).sum()),
@@ -237,12 +365,18 @@ def compute_audiences(
             for ch in camp.channels
         }
         if progress:
-            progress(f"{camp.id}: {len(prof)} people in segment ({camp.segment.describe()})")
+            progress(
+                f"{camp.id}: {len(prof)} people in segment ({camp.segment.describe()}), {len(entered)} enter "
+                f"on {send_date}, {len(due)} follow-up(s) due"
+            )
+    nonempty = [f for f in frames if len(f)]
     audience = (
-        pd.concat(frames, ignore_index=True)
-        if frames
+        pd.concat(nonempty, ignore_index=True)
+        if nonempty
         else expand_audience(pd.DataFrame(), plan.campaigns[0], as_of, send_date)
     )
+    nonempty_e = [e for e in entries if len(e)]
+    summary.memberships = pd.concat(nonempty_e, ignore_index=True) if nonempty_e else empty_memberships()
     return audience, profiles_by_campaign, summary
 
 
@@ -253,8 +387,14 @@ CREATE TABLE IF NOT EXISTS {name} (
 )"""
 
 
-def write_audiences(con: duckdb.DuckDBPyConnection, audience: pd.DataFrame, send_date: date) -> None:
-    """Replace marts.campaign_audiences; replace this send date's snapshot (one transaction)."""
+def write_audiences(
+    con: duckdb.DuckDBPyConnection,
+    audience: pd.DataFrame,
+    send_date: date,
+    memberships: pd.DataFrame | None = None,
+) -> None:
+    """Replace marts.campaign_audiences; replace this send date's snapshot and, when given, the
+    memberships entered on it (one transaction)."""
     df = audience[AUDIENCE_COLUMNS]  # noqa: F841 - referenced by name in SQL
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     con.execute("BEGIN TRANSACTION")
@@ -265,6 +405,8 @@ def write_audiences(con: duckdb.DuckDBPyConnection, audience: pd.DataFrame, send
         con.execute(_AUDIENCE_DDL.format(name="marts.campaign_audience_snapshots"))
         con.execute("DELETE FROM marts.campaign_audience_snapshots WHERE send_date = ?", [send_date])
         con.execute("INSERT INTO marts.campaign_audience_snapshots SELECT * FROM df")
+        if memberships is not None:
+            write_memberships(con, memberships, send_date)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -277,13 +419,17 @@ def build_audiences(
     as_of: date,
     send_date: date,
     progress: Progress | None = None,
+    lake_dir: str | Path | None = None,
 ) -> AudienceSummary:
-    """Build and write the audiences of every active campaign; return the counts."""
+    """Build and write the audiences of every active campaign; return the counts.
+
+    `lake_dir` default: `<warehouse folder>/lake` (campaign responses, email opens/clicks)."""
     plan = coerce_plan(plan)
+    lake = Path(lake_dir) if lake_dir is not None else Path(warehouse_path).parent / "lake"
     con = duckdb.connect(str(warehouse_path))
     try:
-        audience, _, summary = compute_audiences(con, plan, as_of, send_date, progress)
-        write_audiences(con, audience, send_date)
+        audience, _, summary = compute_audiences(con, plan, as_of, send_date, progress, lake_dir=lake)
+        write_audiences(con, audience, send_date, summary.memberships)
     finally:
         con.close()
     return summary

@@ -240,14 +240,43 @@ def previous_audience_sizes(warehouse_path: str | Path, send_date: date | None =
     return {(r[0], r[1]): int(r[2]) for r in rows}
 
 
-def validate_audiences_for(
-    settings: Settings, send_date: date | None = None, progress: Callable[[str], None] | None = None
-) -> ValidationReport:
-    """Load the audiences and the previous run's sizes from the warehouse and validate them.
+def band_campaigns(plan) -> set[str]:
+    """Campaigns whose audience size is compared with the previous run's: the recurring ones (their
+    audience is the segment). A trigger's entrants or a broadcast's one wave change from day to day
+    by design, so a band on them would block normal days."""
+    return {c.id for c in plan.campaigns if c.kind == "recurring"}
 
-    `send_date` None: the send date recorded in marts.campaign_audiences."""
-    frame = load_audience_frame(settings.warehouse_path)
-    previous = previous_audience_sizes(settings.warehouse_path, send_date)
+
+def validate_audiences_for(
+    settings: Settings,
+    send_date: date | None = None,
+    progress: Callable[[str], None] | None = None,
+    snapshot_sha256: str | None = None,
+) -> ValidationReport:
+    """Validate a send date's audiences against the previous run's sizes.
+
+    With a frozen snapshot for `send_date` (activations/audiences/snapshot.py) the gate validates
+    exactly that snapshot, after checking it against `snapshot_sha256` (the hash the audience step
+    recorded): what it passes is what the channels send. Without one (or `send_date` None) it
+    reads marts.campaign_audiences from the warehouse."""
+    from activations.audiences.snapshot import MANIFEST_FILE, snapshot_folder, verify
+    from activations.plan.spec import load_plan
+
+    frame = None
+    if (
+        send_date is not None
+        and (snapshot_folder(settings.snapshots_dir, send_date) / MANIFEST_FILE).exists()
+    ):
+        snap = verify(settings.snapshots_dir, send_date, snapshot_sha256)
+        frame = pd.read_parquet(snap.folder / "gate.parquet")
+        if progress:
+            progress(f"audience gate: frozen snapshot {snap.sha256[:12]}… of {send_date} ({len(frame)} rows)")
+    if frame is None:
+        frame = load_audience_frame(settings.warehouse_path)
+    keep = band_campaigns(load_plan(settings.plan_path))
+    previous = {
+        k: v for k, v in previous_audience_sizes(settings.warehouse_path, send_date).items() if k[0] in keep
+    }
     label = send_date.isoformat() if send_date else settings.as_of.isoformat()
     return validate_audiences(
         frame,

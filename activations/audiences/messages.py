@@ -177,6 +177,13 @@ class PreparedCampaigns:
                 if channel is None or ch == channel:
                     yield batch
 
+    def withhold(self, campaign_id: str) -> None:
+        """Send nothing of this campaign (e.g. live mode without an approval of its content)."""
+        pc = self.campaigns[campaign_id]
+        self.campaigns[campaign_id] = PreparedCampaign(
+            campaign_id=pc.campaign_id, name=pc.name, active=False, currency=pc.currency
+        )
+
     def messages(self, channel: str | None = None) -> Iterator[Message]:
         """All messages of one channel (or all channels) across campaigns, in plan order."""
         for batch in self.batches(channel):

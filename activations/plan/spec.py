@@ -49,7 +49,7 @@ BOOL_FIELDS = (
     "has_valid_email", "has_valid_mobile", "has_postal_address",
     "email_reachable", "sms_reachable", "phone_reachable", "dm_reachable", "ads_reachable",
 )  # fmt: skip
-DATE_FIELDS = ("first_order_at", "last_order_at", "as_of", "birth_date", "last_login_at")
+DATE_FIELDS = ("first_order_at", "last_order_at", "as_of", "birth_date", "last_login_at", "registered_at")
 FIELD_TYPES: dict[str, str] = {
     **{f: "str" for f in STR_FIELDS},
     **{f: "int" for f in INT_FIELDS},
@@ -216,6 +216,126 @@ class ChannelContent(_Strict):
     audience_name: str | None = None  # ads: the name of the ad-platform audience
 
 
+KINDS = ("trigger", "broadcast", "recurring")
+"""How people enter a campaign: on an event (trigger), in one wave on a date (broadcast), or
+whenever they are in the segment, no more often than its `reentry` allows (recurring)."""
+
+TRIGGER_EVENTS = ("first_order", "registration", "rank_change", "threshold", "response", "no_response")
+"""Events a trigger campaign may enter people on (each read from the warehouse as of the run)."""
+
+THRESHOLD_EVENT_DATES = {"days_since_last_order": "last_order_at"}
+"""Threshold fields whose crossing date the warehouse knows: days_since_last_order crosses N on
+last_order_at + N days (+1 for `>`). Other fields have no history to find a crossing in."""
+
+FOLLOW_UP_TARGETS = ("non_responders", "all")
+
+
+def _at(path: str, message: str) -> ValueError:
+    """A validation error about a key below the model (`parse_plan` reports that key's line)."""
+    return ValueError(f"@{path}: {message}")
+
+
+_AT_RE = re.compile(r"^(?:Value error, )?@([\w.]+): (.*)$", re.S)
+
+
+class Reentry(_Strict):
+    after_days: Annotated[int, Field(ge=1, le=3650)]
+
+
+def _reentry(v: Any) -> Any:
+    if v == "never" or v is None or isinstance(v, Reentry):
+        return v
+    if isinstance(v, dict):
+        return Reentry.model_validate(v)
+    raise ValueError(f"reentry must be 'never' or {{after_days: N}}, got {v!r}")
+
+
+class Trigger(_Strict):
+    event: str
+    delay_days: Annotated[int, Field(ge=0, le=365)] = 0
+    entry_window_days: Annotated[int, Field(ge=0, le=3650)] = 7
+    to: str | None = None  # rank_change: the rank a person changes to
+    field: str | None = None  # threshold
+    op: str | None = None
+    value: Any = None
+    campaign: str | None = None  # response / no_response: the other campaign
+    after_days: Annotated[int, Field(ge=1, le=365)] | None = None  # no_response: days without a response
+
+    @field_validator("event")
+    @classmethod
+    def _event_known(cls, v: str) -> str:
+        if v not in TRIGGER_EVENTS:
+            raise ValueError(f"unknown trigger event {v!r}; allowed: {', '.join(TRIGGER_EVENTS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _event_options(self) -> Trigger:
+        e = self.event
+        given = {
+            k
+            for k in ("to", "field", "op", "value", "campaign", "after_days")
+            if getattr(self, k) is not None
+        }
+        needed = {
+            "first_order": set(),
+            "registration": set(),
+            "rank_change": {"to"},
+            "threshold": {"field", "op", "value"},
+            "response": {"campaign"},
+            "no_response": {"campaign", "after_days"},
+        }[e]
+        if needed - given:
+            raise ValueError(f"trigger event {e!r} needs {', '.join(sorted(needed - given))}")
+        if given - needed:
+            raise ValueError(f"trigger event {e!r} takes no {', '.join(sorted(given - needed))}")
+        if e == "rank_change" and not _RANK_RE.match(self.to or ""):
+            raise ValueError(f"rank {self.to!r} is not a valid rank name")
+        if e == "threshold":
+            if self.field not in THRESHOLD_EVENT_DATES:
+                raise ValueError(
+                    f"threshold on {self.field!r}: the warehouse knows when a field crosses a value only for "
+                    f"{', '.join(THRESHOLD_EVENT_DATES)}"
+                )
+            if self.op not in (">", ">="):
+                raise ValueError(
+                    f"threshold operator must be '>' or '>=' (a crossing upwards), got {self.op!r}"
+                )
+            object.__setattr__(self, "value", _check_literal(self.field, FIELD_TYPES[self.field], self.value))
+            if self.value < 0:
+                raise ValueError("threshold value must not be negative")
+        if self.entry_window_days < self.delay_days:
+            raise ValueError(
+                f"entry_window_days {self.entry_window_days} is shorter than delay_days {self.delay_days}: "
+                "nobody could ever enter"
+            )
+        return self
+
+    def describe(self) -> str:
+        e = self.event
+        if e == "rank_change":
+            return f"became {self.to}"
+        if e == "threshold":
+            return f"{self.field} crossed {self.op} {self.value}"
+        if e == "response":
+            return f"responded to {self.campaign}"
+        if e == "no_response":
+            return f"no response to {self.campaign} within {self.after_days} days"
+        return {"first_order": "first completed order", "registration": "registered"}[e]
+
+
+class FollowUp(_Strict):
+    after_days: Annotated[int, Field(ge=1, le=365)]
+    channel: Literal["email", "sms", "ads", "direct_mail", "phone"]
+    to: str = "non_responders"
+
+    @field_validator("to")
+    @classmethod
+    def _to_known(cls, v: str) -> str:
+        if v not in FOLLOW_UP_TARGETS:
+            raise ValueError(f"follow-up 'to' must be one of {', '.join(FOLLOW_UP_TARGETS)}, got {v!r}")
+        return v
+
+
 class Kpi(_Strict):
     metric: Literal["attend_rate", "apply_rate", "open_rate", "click_rate", "purchase_rate"]
     target: Annotated[float, Field(gt=0, le=1)]
@@ -237,6 +357,28 @@ class Campaign(_Strict):
         default_factory=list
     )
     email_unsubscribe_group: int | None = None  # SendGrid asm group id
+    kind: Literal["trigger", "broadcast", "recurring"]
+    status: Literal["draft", "active"] = "active"  # draft: preview only, never sent
+    trigger: Trigger | None = None  # kind trigger
+    send_on: date | None = None  # kind broadcast: the date of the wave
+    reentry: Any = None  # "never" | {after_days: N}; trigger default never, recurring required
+    first_send: list[Literal["email", "sms", "ads", "direct_mail", "phone"]] | None = (
+        None  # default: channels
+    )
+    follow_ups: list[FollowUp] = Field(default_factory=list)
+    variables: dict[str, str | int | float | date] = Field(default_factory=dict)  # extra template variables
+
+    @field_validator("reentry", mode="before")
+    @classmethod
+    def _reentry_form(cls, v: Any) -> Any:
+        return _reentry(v)
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind_known(cls, v: Any) -> Any:
+        if v not in KINDS:
+            raise ValueError(f"unknown campaign kind {v!r}; allowed: {', '.join(KINDS)}")
+        return v
 
     @field_validator("id")
     @classmethod
@@ -272,10 +414,100 @@ class Campaign(_Strict):
                     raise ValueError(f"content field {fname!r} does not belong to channel {ch!r}")
             if ch == "ads" and not cc.audience_name:
                 raise ValueError("channel 'ads' needs content.ads.audience_name")
+        self._coherent_kind()
         return self
+
+    def _coherent_kind(self) -> None:
+        if self.kind == "trigger" and self.trigger is None:
+            raise _at("kind", "a trigger campaign needs 'trigger' (event, delay_days, entry_window_days)")
+        if self.kind != "trigger" and self.trigger is not None:
+            raise _at("trigger", f"'trigger' belongs to trigger campaigns, this one is {self.kind}")
+        if self.kind == "broadcast":
+            if self.send_on is None:
+                raise _at("kind", "a broadcast campaign needs 'send_on' (the date of the wave)")
+            if not self.start_date <= self.send_on <= self.end_date:
+                raise _at("send_on", f"send_on {self.send_on} is outside start_date … end_date")
+            if self.reentry is not None:
+                raise _at("reentry", "a broadcast is one wave: it takes no 'reentry'")
+        elif self.send_on is not None:
+            raise _at("send_on", f"'send_on' belongs to broadcast campaigns, this one is {self.kind}")
+        if self.kind == "recurring":
+            if self.reentry is None:
+                raise _at(
+                    "kind",
+                    "a recurring campaign needs 'reentry' ('never' or {after_days: N}): there is no default "
+                    "that re-sends every day",
+                )
+            if self.follow_ups:
+                raise _at("follow_ups", "follow_ups belong to trigger and broadcast campaigns")
+        if self.kind == "trigger" and self.reentry is None:
+            object.__setattr__(self, "reentry", "never")
+        if self.trigger is not None and self.trigger.campaign == self.id:
+            raise _at("trigger.campaign", "a trigger cannot be a response to the campaign itself")
+        first = self.first_send if self.first_send is not None else list(self.channels)
+        for ch in first:
+            if ch not in self.channels:
+                raise _at("first_send", f"first_send names channel {ch!r} which is not in channels")
+        if not first:
+            raise _at("first_send", "first_send is empty: the campaign would never send its first message")
+        days = set()
+        for i, fu in enumerate(self.follow_ups):
+            if fu.channel not in self.channels:
+                raise _at(
+                    f"follow_ups.{i}.channel",
+                    f"follow-up after {fu.after_days} days on channel {fu.channel!r}, which the campaign does "
+                    f"not use (channels: {', '.join(self.channels)})",
+                )
+            if (fu.after_days, fu.channel) in days:
+                raise _at(f"follow_ups.{i}", f"two follow-ups on {fu.channel!r} after {fu.after_days} days")
+            days.add((fu.after_days, fu.channel))
+        unused = [
+            ch for ch in self.channels if ch not in first and ch not in {f.channel for f in self.follow_ups}
+        ]
+        if unused:
+            raise _at(
+                "channels", f"channel(s) {unused} are neither in first_send nor in a follow-up: never sent"
+            )
+        clash = sorted(set(self.variables) & (set(FIELD_TYPES) | set(EXTRA_TEMPLATE_VARS)))
+        if clash:
+            raise _at(
+                "variables", f"variables {clash} would hide a profile field or a built-in template variable"
+            )
+        for name in self.variables:
+            if not _ID_RE.match(name):
+                raise _at("variables", f"variable name {name!r} must be lower-case letters, digits and _")
+
+    @property
+    def first_channels(self) -> list[str]:
+        """Channels of the first send (entry day); the others go out only as follow-ups."""
+        return list(self.first_send) if self.first_send is not None else list(self.channels)
+
+    @property
+    def journey_days(self) -> int:
+        """Days from entry to the last follow-up (0 without follow-ups)."""
+        return max((f.after_days for f in self.follow_ups), default=0)
 
     def active_on(self, day: date) -> bool:
         return self.start_date <= day <= self.end_date
+
+    def content_hash(self) -> str:
+        """sha256 of what a person receives and who receives it: name, segment, channels, every
+        template, the journey rules and dates (not the KPI, the objective or the status). An
+        approval is for one content hash; any change needs a new one."""
+        import hashlib
+        import json
+
+        body = self.model_dump(
+            mode="json",
+            exclude={"kpi", "objective", "status"},
+            warnings=False,
+        )
+        body["reentry"] = self.reentry if isinstance(self.reentry, str | None) else self.reentry.model_dump()
+        return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+    def reentry_days(self) -> int | None:
+        """Days after an entry before the same person may enter again; None = never."""
+        return None if self.reentry in (None, "never") else self.reentry.after_days
 
 
 class EmailSender(_Strict):
@@ -361,6 +593,13 @@ class Plan(_Strict):
             if c.id in seen:
                 raise ValueError(f"campaign id {c.id!r} is used twice")
             seen.add(c.id)
+        for c in self.campaigns:
+            if c.trigger is not None and c.trigger.campaign is not None and c.trigger.campaign not in seen:
+                i = self.campaigns.index(c)
+                raise _at(
+                    f"campaigns.{i}.trigger.campaign",
+                    f"campaign {c.id!r}: trigger on unknown campaign {c.trigger.campaign!r}",
+                )
         return self
 
     def campaign(self, campaign_id: str) -> Campaign:
@@ -448,7 +687,7 @@ def template_fields(campaign: Campaign) -> set[str]:
             loc_obj = getattr(cc, fname)
             for lang in LANGUAGES:
                 names |= meta.find_undeclared_variables(env.parse(getattr(loc_obj, lang)))
-    return names - set(EXTRA_TEMPLATE_VARS)
+    return names - set(EXTRA_TEMPLATE_VARS) - set(campaign.variables)
 
 
 _SAMPLE_VALUES = {"str": "ทดสอบ", "int": 1, "float": 1.5, "bool": True, "date": date(2026, 1, 1)}
@@ -462,8 +701,9 @@ _SAMPLE_CONTEXT = {
 def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
     env = _template_env()
     strict = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-    allowed = set(PROFILE_COLUMNS) | set(EXTRA_TEMPLATE_VARS)
     for ci, camp in enumerate(plan.campaigns):
+        allowed = set(PROFILE_COLUMNS) | set(EXTRA_TEMPLATE_VARS) | set(camp.variables)
+        context = {**_SAMPLE_CONTEXT, **camp.variables}
         for ch, cc in camp.content.items():
             for fname in CONTENT_FIELDS.get(ch, ()):
                 loc_obj = getattr(cc, fname)
@@ -482,11 +722,11 @@ def _check_templates(plan: Plan, root: yaml.Node | None, source: str) -> None:
                     if unknown:
                         raise PlanError(
                             f"{where}: campaigns[{ci}] ({camp.id}) content.{ch}.{fname}.{lang}: "
-                            f"unknown template variable(s) {sorted(unknown)}; allowed: profile fields and "
-                            f"{', '.join(EXTRA_TEMPLATE_VARS)}"
+                            f"unknown template variable(s) {sorted(unknown)}; allowed: profile fields, "
+                            f"{', '.join(EXTRA_TEMPLATE_VARS)} and the campaign's variables"
                         )
                     try:  # a trial render in the sandbox with typed sample values
-                        strict.from_string(text).render(_SAMPLE_CONTEXT)
+                        strict.from_string(text).render(context)
                     except Exception as exc:  # noqa: BLE001 - any failure is the plan's fault; report it
                         raise PlanError(
                             f"{where}: campaigns[{ci}] ({camp.id}) content.{ch}.{fname}.{lang}: "
@@ -513,9 +753,14 @@ def parse_plan(text: str, source: str = "<plan>") -> Plan:
             loc = tuple(
                 p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
             )
+            msg = err["msg"]
+            at = _AT_RE.match(msg)
+            if at:  # a model-level rule about one of its keys: name that key's line
+                loc = (*loc, *(int(p) if p.isdigit() else p for p in at[1].split(".")))
+                msg = at[2]
             line = _node_line(root, loc)
             path = ".".join(str(p) for p in loc) or "(top)"
-            lines.append(f"{source}:{line}: {path}: {err['msg']}")
+            lines.append(f"{source}:{line}: {path}: {msg}")
         raise PlanError("invalid plan:\n" + "\n".join(lines)) from None
     _check_templates(plan, root, source)
     return plan

@@ -113,6 +113,7 @@ class CampaignRenderer:
             "send_date": send_date.isoformat(),
             "start_date": campaign.start_date.isoformat(),
             "end_date": campaign.end_date.isoformat(),
+            **{k: (v.isoformat() if isinstance(v, date) else v) for k, v in campaign.variables.items()},
         }
         self._cache: dict[tuple, str] = {}
 

@@ -1,6 +1,6 @@
 """Provider-feedback simulator for the demo: what the providers and customers "send back".
 
-Given the sends of a day (a DataFrame, or what the sandbox wrote under ``<home>/outbox/``)
+Given the sends of a day (a DataFrame of the ledger and audience rows, `sends_from_warehouse`)
 plus the held-out audience rows, it produces, deterministically for a seed, the landing files
 the next day's run ingests, all dated ``day`` (default: the day after the send), Asia/Bangkok:
 
@@ -217,31 +217,6 @@ def _at(day: date, seconds: float) -> datetime:
     seconds = min(max(seconds, 0.0), 86_399.0)
     local = datetime.combine(day, time(0), tzinfo=BANGKOK) + timedelta(seconds=int(seconds))
     return local
-
-
-def load_outbox_sends(outbox_dir: Path) -> pd.DataFrame:
-    """Every sent message the sandbox recorded under ``outbox_dir`` (``*.jsonl``, ``*.csv``,
-    ``*.parquet``, searched recursively) as one DataFrame. Each file must carry campaign_id,
-    customer_id, channel and ``to`` or ``address``; a file that does not is named in the error."""
-    frames = []
-    for path in sorted(Path(outbox_dir).rglob("*")):
-        if path.suffix == ".jsonl":
-            df = pd.read_json(path, lines=True, dtype=False)
-        elif path.suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif path.suffix == ".parquet":
-            df = pd.read_parquet(path)
-        else:
-            continue
-        if df.empty:
-            continue
-        missing = [c for c in REQUIRED_SEND_COLUMNS if c not in df.columns]
-        if missing or not ({"to", "address"} & set(df.columns)):
-            raise ValueError(f"{path}: outbox file lacks columns {missing or ['to/address']}")
-        frames.append(df)
-    if not frames:
-        raise ValueError(f"{outbox_dir}: no outbox files with sends")
-    return pd.concat(frames, ignore_index=True)
 
 
 def _prepare(sends: pd.DataFrame, send_date: date) -> pd.DataFrame:

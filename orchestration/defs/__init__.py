@@ -8,7 +8,7 @@ from crmloop.settings import Settings
 
 
 def build_definitions() -> dg.Definitions:
-    from orchestration.defs import activation, automation, ingestion, quality, warehouse
+    from orchestration.defs import activation, automation, ingestion, preview, quality, warehouse
     from orchestration.defs.resources import CrmSettings
 
     settings = Settings.from_env()
@@ -17,13 +17,14 @@ def build_definitions() -> dg.Definitions:
         assets=[
             *ingestion.ingestion_assets(),
             *warehouse.warehouse_assets(settings),
+            *activation.external_tables,
             activation.campaign_audiences,
             activation.channels,
             activation.campaign_state,
             activation.campaign_report,
         ],
         asset_checks=[*quality.lake_quality_checks(), *quality.audience_quality_checks()],
-        jobs=[daily_job, ingest_job],
+        jobs=[daily_job, ingest_job, preview.preview_campaigns, preview.approve_campaign],
         # In-process, as `crmloop run` executes. With the default multiprocess executor each step
         # runs in a forkserver process whose `__main__` has no __file__, so pyspark.sql.connect
         # (imported by great_expectations) takes itself for a doctest run and calls sys.exit(0):

@@ -2,13 +2,15 @@
 
 Partition D builds audiences from the warehouse as of D and sends on D+1 (the 02:00 run):
 send_date = D + 1. Every step writes the warehouse, so all share the `duckdb_writer` pool.
+The audience step computes audiences, memberships and suppressions ONCE and freezes them
+(`<home>/snapshots/<send_date>/`, content hash in its metadata); the audience gate validates
+that snapshot and the channels send exactly it, refusing one whose hash differs.
 """
 
 import json
 import os
 import time
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 import dagster as dg
 
@@ -28,6 +30,31 @@ PROFILES = dg.AssetKey(["warehouse", "customer_profiles"])
 CAMPAIGN_SENDS = dg.AssetKey(["lake", "campaign_sends"])
 CAMPAIGN_PLAN = dg.AssetKey(["lake", "campaign_plan"])
 REPORT = dg.AssetKey(["reports", "campaign_report"])
+SEND_LEDGER = dg.AssetKey(["activations", "send_ledger"])
+SUPPRESSION_LIST = dg.AssetKey(["activations", "suppression_list"])
+RANK_HISTORY = dg.AssetKey(["warehouse", "customer_rank_history"])
+# lake entities the audiences read directly: bounces / spam reports / STOP (suppression), opens,
+# clicks and RSVPs (non-responders, response triggers)
+AUDIENCE_LAKE_INPUTS = ("email_events", "sms_events", "campaign_responses")
+
+external_tables = [
+    dg.AssetSpec(
+        SEND_LEDGER,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="activations.send_ledger: one row per send (campaign, customer, channel, send date) with "
+        "its status. Written by delivery (the channel assets of earlier days); the audiences read it for the "
+        "frequency cap. Not materialized by an asset of its own.",
+    ),
+    dg.AssetSpec(
+        SUPPRESSION_LIST,
+        group_name=GROUP,
+        kinds={"duckdb"},
+        description="activations.suppression_list: addresses delivery found permanently unreachable "
+        "(unsubscribed, hard bounce, invalid number, ...). Written by delivery and the webhooks; read by "
+        "the audiences.",
+    ),
+]
 
 
 class ProviderSecrets(dg.ConfigurableResource):
@@ -61,33 +88,41 @@ def send_date_for(partition_key: str) -> date:
     return date.fromisoformat(partition_key) + timedelta(days=1)
 
 
-def send_clock(send_date: date) -> datetime:
-    """The time the sends happen: now, or 02:00 Bangkok on the send date for a backfill/replay."""
-    tz = ZoneInfo(TIMEZONE)
-    now = datetime.now(tz)
-    return (
-        now
-        if now.date() == send_date
-        else datetime(send_date.year, send_date.month, send_date.day, 2, 0, tzinfo=tz)
-    )
+def send_clock(send_date: date):
+    """The time the sends happen (activations.audiences.prepare.send_clock, in the plan's time zone)."""
+    from activations.audiences.prepare import send_clock as clock
+
+    return clock(send_date, TIMEZONE)
 
 
-def _prepare(settings: Settings, partition_key: str, log):
-    from activations.audiences.prepare import prepare_messages
+def recorded_snapshot_sha256(instance: dg.DagsterInstance, partition_key: str) -> str | None:
+    """The content hash the latest materialization of the audiences recorded for a partition."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=AUDIENCES, asset_partitions=[partition_key]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get("snapshot_sha256")
+    return None if value is None else str(value.value)
+
+
+def _withhold_unapproved(prepared, settings: Settings, mode: str, log) -> dict[str, str]:
+    """Live mode: campaigns whose current content has no approval send nothing (one line each, logged).
+    Sandbox mode writes to the local outbox only and needs no approval."""
+    from activations.plan.approvals import live_refusals, load_approvals
     from activations.plan.spec import load_plan
 
-    as_of = date.fromisoformat(partition_key)
-    send_date = send_date_for(partition_key)
-    plan = load_plan(settings.plan_path)
-    return prepare_messages(
-        settings.warehouse_path,
-        plan,
-        as_of,
-        send_date,
-        send_clock(send_date),
-        progress=log.info,
-        lake_dir=settings.lake_dir,
-    )
+    if mode != "live":
+        return {}
+    refusals = live_refusals(load_plan(settings.plan_path), load_approvals(settings.approvals_path))
+    withheld = {}
+    for cid, why in refusals.items():
+        pc = prepared.campaigns.get(cid)
+        if pc is not None and pc.active and any(b.eligible for b in pc.channels.values()):
+            prepared.withhold(cid)
+            withheld[cid] = why
+            log.warning(f"not sent: {why}")
+    return withheld
 
 
 def _batches_markdown(prepared, channels: tuple[str, ...] | None = None) -> str:
@@ -123,19 +158,39 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
 
 @dg.asset(
     key=AUDIENCES,
-    deps=[PROFILES],
+    deps=[
+        PROFILES,
+        RANK_HISTORY,
+        SEND_LEDGER,
+        SUPPRESSION_LIST,
+        *(dg.AssetKey(["lake", e]) for e in AUDIENCE_LAKE_INPUTS),
+    ],
     partitions_def=daily_partitions(),
     pool=WAREHOUSE_POOL,
     group_name=GROUP,
     kinds={"python", "duckdb"},
-    description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: "
-    "marts.campaign_audiences with holdout, a membership snapshot for the send date, and every "
-    "suppression with its reason. Gated by the audience quality suite before anything is sent.",
+    description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: who "
+    "enters each campaign on the send date (activations.campaign_memberships) and the follow-ups due, "
+    "marts.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
+    "snapshot with a content hash. Gated by the audience quality suite (on that snapshot) before "
+    "anything is sent; the channels send exactly that snapshot.",
 )
 def campaign_audiences(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
+    from activations.audiences.snapshot import prepare_and_freeze
+
     settings = crm.get()
     t0 = time.monotonic()
-    prepared = _prepare(settings, context.partition_key, context.log)
+    send_date = send_date_for(context.partition_key)
+    prepared, snap = prepare_and_freeze(
+        settings.warehouse_path,
+        settings.plan_path,
+        date.fromisoformat(context.partition_key),
+        send_date,
+        send_clock(send_date),
+        settings.lake_dir,
+        settings.snapshots_dir,
+        progress=context.log.info,
+    )
     totals = {"audience": 0, "holdout": 0, "suppressed": 0, "eligible": 0}
     for b in prepared.batches():
         m = b.metadata()
@@ -146,6 +201,10 @@ def campaign_audiences(context: dg.AssetExecutionContext, crm: CrmSettings) -> d
     return dg.MaterializeResult(
         metadata={
             **totals,
+            "entered": dg.MetadataValue.json(snap.manifest["entered"]),
+            "not_sent": dg.MetadataValue.json(snap.manifest["notes"]),
+            "snapshot_sha256": snap.sha256,
+            "snapshot": dg.MetadataValue.path(str(snap.folder)),
             "send_date": prepared.send_date.isoformat(),
             "campaigns": dg.MetadataValue.md(_batches_markdown(prepared)),
             "suppressed_by_reason": dg.MetadataValue.md(_suppressed_markdown(prepared)),
@@ -205,14 +264,23 @@ def _summary_metadata(channel_meta: dict) -> dict:
     name="channels",
 )
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
+    from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
     from activations.delivery.config import DeliveryConfig
     from activations.exports.files import write_exports
 
     settings = crm.get()
     t0 = time.monotonic()
-    prepared = _prepare(settings, context.partition_key, context.log)
+    # exactly the audience the gate checked: no new clock, no new audience, refused if it changed
+    prepared, snap = thaw_for_send(
+        settings.snapshots_dir,
+        send_date_for(context.partition_key),
+        settings.plan_path,
+        recorded_snapshot_sha256(context.instance, context.partition_key),
+    )
+    context.log.info(f"sending the frozen audience {snap.sha256[:12]}… ({snap.folder})")
     cfg = DeliveryConfig.from_env(home=settings.home, env={**os.environ, **providers.as_env()})
+    refused = _withhold_unapproved(prepared, settings, cfg.mode, context.log)
     selected = context.selected_asset_keys
     if selected & {EMAIL, SMS, ADS}:
         delivered = deliver_prepared(prepared, settings, cfg=cfg, progress=context.log.info)
@@ -225,6 +293,9 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
         meta["suppressed_by_reason"] = dg.MetadataValue.md(_suppressed_markdown(prepared, (channel,)))
         meta["campaigns"] = dg.MetadataValue.md(_batches_markdown(prepared, (channel,)))
         meta["mode"] = cfg.mode
+        meta["snapshot_sha256"] = snap.sha256
+        if refused:
+            meta["refused_campaigns"] = dg.MetadataValue.md("\n".join(f"- {why}" for why in refused.values()))
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
     if FILES in selected:
         manifests = write_exports(prepared, settings.exports_dir, progress=context.log.info)

@@ -255,9 +255,16 @@ def audience_quality_checks(
         import_great_expectations()
 
         settings = crm.get()
-        report = validate_audiences_for(settings, progress=context.log.info)
+        extra: dict = {}
+        send_date, sha = None, None
+        if context.has_partition_key:
+            from orchestration.defs.activation import recorded_snapshot_sha256, send_date_for
+
+            send_date = send_date_for(context.partition_key)
+            sha = recorded_snapshot_sha256(context.instance, context.partition_key)
+            extra = {"partition": context.partition_key, "snapshot_sha256": sha or ""}
+        report = validate_audiences_for(settings, send_date, progress=context.log.info, snapshot_sha256=sha)
         context.log.info(report.summary())
-        extra = {"partition": context.partition_key} if context.has_partition_key else {}
         yield from check_results(report, asset_key, **extra)
 
     return [_check]

@@ -15,7 +15,7 @@ CREATE OR REPLACE TABLE marts.customer_profiles (
     email VARCHAR, email_source VARCHAR, phone VARCHAR, phone_source VARCHAR,
     has_valid_email BOOLEAN, has_valid_mobile BOOLEAN, has_postal_address BOOLEAN,
     address VARCHAR, district VARCHAR, province VARCHAR, postal_code VARCHAR, gender VARCHAR,
-    age_band VARCHAR, occupation VARCHAR, first_order_at TIMESTAMP, last_order_at TIMESTAMP,
+    age_band VARCHAR, occupation VARCHAR, registered_at TIMESTAMP, first_order_at TIMESTAMP, last_order_at TIMESTAMP,
     days_since_last_order INTEGER, orders_3y INTEGER, spend_3y DOUBLE, orders_lifetime INTEGER,
     spend_lifetime DOUBLE, avg_order_value DOUBLE, rfm_segment VARCHAR,
     consent_email VARCHAR, consent_sms VARCHAR, consent_phone VARCHAR, consent_dm VARCHAR, consent_ads VARCHAR
@@ -94,3 +94,14 @@ def standard_rows(n_per_rank: int = 20) -> list[dict]:
                 kw["days_since_last_order"] = 400 if k % 2 else 100
             rows.append(profile(f"C{k:05d}", rank, **kw))
     return rows
+
+
+def append_profiles(path: Path, rows: list[dict]) -> None:
+    """Add rows (e.g. another as_of's snapshot) to an existing marts.customer_profiles."""
+    df = pd.DataFrame(rows)  # noqa: F841 - used by name in SQL
+    con = duckdb.connect(str(path))
+    try:
+        cols = ", ".join(pd.DataFrame(rows).columns)
+        con.execute(f"INSERT INTO marts.customer_profiles ({cols}) SELECT {cols} FROM df")
+    finally:
+        con.close()

@@ -7,10 +7,11 @@ import duckdb
 import pytest
 
 from activations.audiences.build import build_audiences, holdout_score, is_holdout
-from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan, parse_plan
+from activations.plan.spec import load_plan, parse_plan
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 
 

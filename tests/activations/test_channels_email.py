@@ -241,15 +241,16 @@ def test_plan_unsubscribe_group_reaches_sendgrid_per_campaign(tmp_path):
     from zoneinfo import ZoneInfo
 
     from activations.audiences.prepare import prepare_messages
-    from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
+    from activations.plan.spec import load_plan
+    from tests.activations.plan_fixture import DAILY_PLAN_PATH  # whole segments: every email campaign sends
     from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
     wh = write_profiles(tmp_path / "w.duckdb", standard_rows(20))
     send = AS_OF.replace(day=AS_OF.day + 1)
     prepared = prepare_messages(
-        wh, DEFAULT_PLAN_PATH, AS_OF, send, datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
+        wh, DAILY_PLAN_PATH, AS_OF, send, datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
     )
-    groups = {c.id: c.email_unsubscribe_group for c in load_plan(DEFAULT_PLAN_PATH).campaigns}
+    groups = {c.id: c.email_unsubscribe_group for c in load_plan(DAILY_PLAN_PATH).campaigns}
     cfg = live_config(tmp_path)  # no CRM_SENDGRID_ASM_GROUP_ID: only the plan can give the group
     batches = list(prepared.batches("email"))
     assert batches and all(len(b.messages) for b in batches)

@@ -8,10 +8,11 @@ import pytest
 
 from activations.audiences.messages import Message, MessageList, send_id_for
 from activations.audiences.prepare import prepare_messages
-from activations.plan.spec import DEFAULT_PLAN_PATH
+from activations.plan.spec import load_plan
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 
@@ -44,6 +45,10 @@ def test_prepared_messages_are_deterministic_and_complete(tmp_path: Path):
     assert first == list(b.messages()) == list(a.messages())  # rerun and re-iteration: identical
     keys = [m.key for m in first]
     assert len(keys) == len(set(keys))
+    # complete: every campaign x channel of the plan rendered messages, as many as it has eligible
+    plan_pairs = {(c.id, ch) for c in load_plan(PLAN_PATH).campaigns for ch in c.channels}
+    assert {(m.campaign_id, m.channel) for m in first} == plan_pairs
+    assert len(first) == sum(b.eligible for b in a.batches()) >= 5 * len(plan_pairs)
     for m in first:
         assert m.send_id == send_id_for(*m.key) == m.custom_args["send_id"]
         assert m.custom_args == {

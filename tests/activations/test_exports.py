@@ -13,10 +13,10 @@ from openpyxl import load_workbook
 
 from activations.audiences.prepare import prepare_messages
 from activations.exports.files import CHANNEL_COLUMNS, CSV_NAMES, csv_safe, write_exports
-from activations.plan.spec import DEFAULT_PLAN_PATH
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 

@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from activations.audiences.prepare import prepare_messages
 from activations.exports.files import CHANNEL_COLUMNS, write_exports
 from activations.exports.xlsx import LINE_HEIGHT
-from activations.plan.spec import DEFAULT_PLAN_PATH
+from tests.activations.plan_fixture import DAILY_PLAN_PATH  # the whole VIP segment on the call list
 from tests.activations.profiles_fixture import AS_OF, profile, write_profiles
 
 pytestmark = pytest.mark.slow
@@ -39,7 +39,7 @@ def _vip_call_list(tmp_path: Path) -> tuple[Path, int]:
     rows = [profile(f"C{k:05d}", "VIP") for k in range(1, 516)]
     wh = write_profiles(tmp_path / "w.duckdb", rows)
     prepared = prepare_messages(
-        wh, DEFAULT_PLAN_PATH, AS_OF, SEND, datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
+        wh, DAILY_PLAN_PATH, AS_OF, SEND, datetime(2026, 11, 22, 10, 0, tzinfo=ZoneInfo("Asia/Bangkok"))
     )
     write_exports(prepared, tmp_path / "exports")
     calls = prepared.campaigns["vip_party"].channels["phone"].eligible
@@ -82,7 +82,10 @@ def test_vip_call_list_prints_one_page_wide_with_every_script_line_visible(tmp_p
         assert cell.value.count("\n") == 2, (
             r
         )  # the plan's scripts have three lines, each shorter than the column
-        assert (ws.row_dimensions[r].height or ws.sheet_format.defaultRowHeight) == 3 * LINE_HEIGHT, r
+        # a row without its own height takes the sheet's default (XlsxWriter sets it from row 1)
+        own = ws.row_dimensions[r].height
+        height = ws.sheet_format.defaultRowHeight if own is None else own
+        assert height == 3 * LINE_HEIGHT, r
     assert ws.column_dimensions["A"].width >= len("C00001") + 2
 
     # What LibreOffice prints.

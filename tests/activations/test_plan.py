@@ -165,3 +165,131 @@ def test_template_errors_are_caught_at_load():
     text = _default_text().replace('en: "{{ first_name }}, try our', 'en: "{{ first_name }, try our')
     with pytest.raises(PlanError, match="template syntax error"):
         parse_plan(text, "plan.yml")
+
+
+def test_default_plan_is_a_calendar():
+    plan = load_plan(PLAN_PATH)
+    vip, reg, new, pro = (
+        plan.campaign(c) for c in ("vip_party", "regular_winback", "new_thank_you", "prospect_welcome")
+    )
+    assert (new.kind, new.trigger.event, new.trigger.delay_days, new.reentry) == (
+        "trigger",
+        "first_order",
+        1,
+        "never",
+    )
+    assert new.trigger.entry_window_days <= 7
+    assert (pro.kind, pro.trigger.event, pro.reentry, pro.first_channels) == (
+        "trigger", "registration", "never", ["email", "ads"],
+    )  # fmt: skip
+    assert [(f.channel, f.to) for f in pro.follow_ups] == [("sms", "non_responders")]
+    t = reg.trigger
+    assert (reg.kind, t.event, t.field, t.op, t.value, reg.reentry_days()) == (
+        "trigger", "threshold", "days_since_last_order", ">", 365, 180,
+    )  # fmt: skip
+    assert vip.kind == "broadcast" and vip.send_on is not None and vip.channels == ["phone", "direct_mail"]
+    assert [(f.after_days, f.channel, f.to) for f in vip.follow_ups] == [(7, "phone", "non_responders")]
+    assert {"event_date", "rsvp_by", "place"} <= set(vip.variables)
+    assert all(c.status == "active" for c in plan.campaigns)
+
+
+def _vip_block_replace(old: str, new: str) -> str:
+    text = _default_text()
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "message"),
+    [
+        (  # a follow-up on a channel the campaign does not use
+            "- {after_days: 7, channel: phone, to: non_responders}",
+            "- {after_days: 7, channel: email, to: non_responders}",
+            "channel: email, to: non_responders",
+            "follow_ups.0.channel: follow-up after 7 days on channel 'email', which the campaign does not use",
+        ),
+        (  # a trigger on an unknown event
+            "trigger: {event: first_order,",
+            "trigger: {event: first_purchase,",
+            "event: first_purchase",
+            "unknown trigger event 'first_purchase'",
+        ),
+        (  # recurring without reentry
+            "    kind: trigger\n    trigger: {event: first_order, delay_days: 1, entry_window_days: 3}\n    reentry: never\n",
+            "    kind: recurring\n",
+            "kind: recurring",
+            "a recurring campaign needs 'reentry'",
+        ),
+        (  # an unknown kind
+            "    kind: broadcast\n",
+            "    kind: blast\n",
+            "kind: blast",
+            "unknown campaign kind 'blast'",
+        ),
+        (  # a broadcast without its date
+            "    send_on: 2026-12-01\n",
+            "",
+            "kind: broadcast",
+            "a broadcast campaign needs 'send_on'",
+        ),
+        (  # a broadcast date outside the campaign's dates
+            "    send_on: 2026-12-01\n",
+            "    send_on: 2031-01-05\n",
+            "send_on: 2031-01-05",
+            "send_on 2031-01-05 is outside start_date",
+        ),
+        (  # a threshold the warehouse cannot date
+            'field: days_since_last_order, op: ">", value: 365, delay_days',
+            'field: spend_3y, op: ">", value: 365, delay_days',
+            "field: spend_3y",
+            "threshold on 'spend_3y'",
+        ),
+        (  # a window shorter than the delay: nobody could ever enter
+            "{event: first_order, delay_days: 1, entry_window_days: 3}",
+            "{event: first_order, delay_days: 5, entry_window_days: 3}",
+            "delay_days: 5",
+            "entry_window_days 3 is shorter than delay_days 5",
+        ),
+        (  # rank_change needs the rank
+            "{event: first_order, delay_days: 1, entry_window_days: 3}",
+            "{event: rank_change, delay_days: 1, entry_window_days: 3}",
+            "event: rank_change",
+            "trigger event 'rank_change' needs to",
+        ),
+        (  # a response trigger on a campaign that does not exist
+            "{event: first_order, delay_days: 1, entry_window_days: 3}",
+            "{event: response, campaign: vip_gala, delay_days: 1, entry_window_days: 3}",
+            "campaign: vip_gala",
+            "trigger on unknown campaign 'vip_gala'",
+        ),
+        (  # a channel that is neither sent first nor followed up
+            "    first_send: [email, ads]\n    follow_ups:\n      - {after_days: 3, channel: sms, to: non_responders}\n",
+            "    first_send: [email, ads]\n",
+            "channels: [email, sms, ads]",
+            "channel(s) ['sms'] are neither in first_send nor in a follow-up",
+        ),
+        (  # a template variable that would hide a profile field
+            '      place: "The Grand Riverside Hotel, Bangkok"\n',
+            '      place: "The Grand Riverside Hotel, Bangkok"\n      province: "x"\n',
+            "      variables:",
+            "variables ['province'] would hide a profile field",
+        ),
+        (  # a follow-up to an unknown group
+            "channel: phone, to: non_responders}",
+            "channel: phone, to: everybody}",
+            "to: everybody",
+            "follow-up 'to' must be one of non_responders, all",
+        ),
+    ],
+)
+def test_journey_rules_are_validated_with_lines(old, new, needle, message):
+    text = _vip_block_replace(old, new)
+    with pytest.raises(PlanError) as err:
+        parse_plan(text, "plan.yml")
+    assert message in str(err.value)
+    line = next(
+        i
+        for i, ln in enumerate(text.splitlines(), start=1)
+        if needle.strip() in ln and not ln.startswith("#")
+    )
+    assert f"plan.yml:{line}:" in str(err.value)

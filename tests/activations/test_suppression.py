@@ -10,10 +10,11 @@ import pandas as pd
 from activations.audiences.build import expand_audience
 from activations.audiences.prepare import prepare_messages
 from activations.audiences.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
-from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan, parse_plan
+from activations.plan.spec import load_plan, parse_plan
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles
 
-PLAN_PATH = DEFAULT_PLAN_PATH
+PLAN_PATH = DAILY_PLAN_PATH  # the mechanics after entry; journeys: test_journeys.py
 SEND = date(2026, 11, 22)
 BKK = ZoneInfo("Asia/Bangkok")
 NOON = datetime(2026, 11, 22, 12, 0, tzinfo=BKK)
@@ -216,8 +217,11 @@ def test_prepare_messages_end_to_end(tmp_path: Path):
     why = {(c, ch): r for c, ch, r in con.execute(
         "SELECT customer_id, channel, reason FROM activations.campaign_suppressions").fetchall()}  # fmt: skip
     con.close()
-    assert held["C00061"] or why[("C00061", "email")] == "opted_out"
-    assert held["C00062"] or why[("C00062", "sms")] == "sms_stop"
+    # neither falls in the welcome's 10 % holdout (a stable hash of campaign and id), so each must
+    # be suppressed, with its own reason
+    assert held == {"C00061": False, "C00062": False}
+    assert why[("C00061", "email")] == "opted_out"
+    assert why[("C00062", "sms")] == "sms_stop"
     assert email.eligible + email.holdout + email.suppressed_total == email.audience == 20
     assert sms.queued == sms.eligible > 0
     assert all(m.not_before == datetime(2026, 11, 23, 8, 0, tzinfo=BKK) for m in sms.messages)
@@ -308,6 +312,8 @@ def test_overlapping_campaigns_share_the_cap_and_render_their_own_fields(tmp_pat
   - id: vip_bangkok_email
     name: "VIP news"
     objective: "Tell Bangkok VIPs about the party by email too"
+    kind: recurring
+    reentry: {after_days: 1}
     segment:
       rank: [VIP]
       conditions:

@@ -5,7 +5,8 @@ A run costs about a minute, so the session prepares two states once and every te
 
 - `history`: demo data (landing) with the bulk history partition D-1 already ingested (home);
   a run of D from here ingests D, builds the warehouse, gates, activates.
-- `day1`: `history` after one clean daily run of D (sends on D+1).
+- `day1`: `history` after one clean daily run of D (sends on D+1) with the e2e plan
+  (`e2e_plan_text`: the default plan's calendar placed on D+1).
 
 Every run sets the CRM_* variables the Dagster assets read (they read settings at run time),
 records the runner's per-partition `RunOutcome`s and captures the printed run summary.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import io
 import shutil
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,29 @@ SEED = 7
 # D: a fixed business day, so the data does not depend on when the tests run (the daily partitions
 # reach up to yesterday, so D+1, the STOP test's second day, exists on any later date).
 AS_OF = date(2026, 11, 19)
+SEND1 = AS_OF + timedelta(days=1)
+
+
+def e2e_plan_text() -> str:
+    """The default plan as a marketer would schedule it for the e2e day: the VIP invitation wave on
+    D+1 (its reminder 7 days later, outside the test), and the welcome SMS sent with the welcome
+    email on entry (instead of 3 days later to non-openers), so day 1 exercises every channel.
+    Every other rule (triggers, windows, re-entry) is the default plan's."""
+    from activations.plan.spec import DEFAULT_PLAN_PATH
+
+    text = DEFAULT_PLAN_PATH.read_text(encoding="utf-8")
+    for old, new in (
+        ("    send_on: 2026-12-01\n", f"    send_on: {SEND1}\n"),
+        (
+            "    first_send: [email, ads]\n    follow_ups:\n      - {after_days: 3, channel: sms, to: non_responders}\n",
+            "",
+        ),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
 SECRETS = (
     "SENDGRID_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID",
     "META_ACCESS_TOKEN", "META_AD_ACCOUNT_ID", "META_CUSTOM_AUDIENCE_ID",
@@ -168,14 +192,16 @@ def day1(history, tmp_path_factory) -> Day1:
     from tests.e2e.landing_edit import edit_rows
 
     root = copy_state(history, tmp_path_factory.mktemp("e2e_day1"))
+    plan = root / "plan.yml"
+    plan.write_text(e2e_plan_text(), encoding="utf-8")
     path = root / "landing" / "orders" / AS_OF.isoformat() / "pos_orders.csv"
     original = path.read_bytes()
     edit_rows(path, lambda header, rows: ([c for c in header if c != "order_id"], rows))
     assert b'"order_id"' not in path.read_bytes().splitlines()[0]
-    blocked = run_day(root, AS_OF)
+    blocked = run_day(root, AS_OF, plan=plan)
     left = {part: [str(p) for p in files_under(root / "home" / part)] for part in ("outbox", "exports")}
     path.write_bytes(original)
-    return Day1(root=root, blocked=blocked, blocked_left=left, run=run_day(root, AS_OF))
+    return Day1(root=root, blocked=blocked, blocked_left=left, run=run_day(root, AS_OF, plan=plan))
 
 
 def check_evaluations(root: Path, run_id: str) -> tuple[list, object]:

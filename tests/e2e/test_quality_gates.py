@@ -15,7 +15,15 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.conftest import AS_OF, DayRun, check_evaluations, copy_state, files_under, run_day
+from tests.e2e.conftest import (
+    AS_OF,
+    DayRun,
+    check_evaluations,
+    copy_state,
+    e2e_plan_text,
+    files_under,
+    run_day,
+)
 from tests.e2e.landing_edit import count_rows, edit_rows
 
 pytestmark = pytest.mark.slow
@@ -183,24 +191,27 @@ def test_stale_source_blocks(history, tmp_path):
 
 
 def test_opted_out_person_forced_into_an_audience_blocks(history, tmp_path, monkeypatch):
-    """The audience builder 'forgets' one opted-out person's suppression (a fault injected into
-    the real `prepare_messages` of the campaign_audiences asset, in-process): the person is in
-    the outgoing audience; the audience gate must stop every channel."""
+    """The audience builder 'forgets' one opted-out person's suppression in the frozen audience the
+    gate checks (a fault injected into the real `compute_frames` of the campaign_audiences asset,
+    in-process): the person is in the outgoing audience; the audience gate must stop every channel.
+    Runs the e2e plan (the VIP wave on D+1) so that the day's audiences hold enough people."""
     import activations.audiences.prepare as prepare
 
     root = copy_state(history, tmp_path)
-    real = prepare.write_suppressions
+    plan = tmp_path / "plan.yml"
+    plan.write_text(e2e_plan_text(), encoding="utf-8")
+    real = prepare._gate_frame
     forced: list[tuple] = []
 
-    def forgetful(con, suppressed, send_date):
+    def forgetful(audience, profiles, suppressed):
         opted = suppressed[suppressed["reason"] == "opted_out"]
         assert len(opted), "the demo data has nobody opted out in an audience"
         row = opted.iloc[0]
         forced.append((row["campaign_id"], row["customer_id"], row["channel"]))
-        return real(con, suppressed.drop(index=opted.index[:1]), send_date)
+        return real(audience, profiles, suppressed.drop(index=opted.index[:1]))
 
-    monkeypatch.setattr(prepare, "write_suppressions", forgetful)
-    run = run_day(root, AS_OF, mp=monkeypatch)
+    monkeypatch.setattr(prepare, "_gate_frame", forgetful)
+    run = run_day(root, AS_OF, plan=plan, mp=monkeypatch)
     _, detail = assert_blocked(
         root, run, "activations/campaign_audiences:quality_error", "consent.no_opt_out"
     )

@@ -6,9 +6,11 @@ official `RequestValidator`, and the app lands it in `<landing>/consents/<D+1>/`
 (as of D+1, sending on D+2) must suppress that number with reason opted_out / sms_stop and send
 it nothing, while everybody else is sent to as before.
 
-Day 2 uses the default plan with a looser frequency cap (10 messages a week instead of 3):
-with the default cap the people sent an email and an SMS on D+1 would all be capped on D+2, so
-no SMS would go out at all and the STOP's effect could not be told from the cap's.
+Under the default calendar a prospect gets the welcome SMS once, so this test runs its own two
+days (from `history`) with the e2e plan's welcome turned into a daily recurring campaign
+(`reentry: {after_days: 1}`: the whole Prospect segment every day, email and SMS) and, on day 2,
+a looser frequency cap (10 messages a week instead of 3): the people texted on D+1 are due again
+on D+2, and only the STOP can keep one of them out.
 """
 
 from __future__ import annotations
@@ -23,10 +25,9 @@ import pytest
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from activations.plan.spec import DEFAULT_PLAN_PATH
 from crmloop.settings import TIMEZONE
 from sources.webhooks.app import WebhookConfig, create_app
-from tests.e2e.conftest import AS_OF, copy_state, run_day
+from tests.e2e.conftest import AS_OF, copy_state, e2e_plan_text, run_day
 
 pytestmark = pytest.mark.slow
 
@@ -54,9 +55,21 @@ def outbox_numbers(root, send_date) -> list[str]:
     return [json.loads(line)["form"]["To"] for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_stop_today_removes_the_number_from_tomorrows_sms(day1, tmp_path):
-    assert day1.run.ok, day1.run.summary
-    root = copy_state(day1.root, tmp_path)
+def _daily_welcome_plan(path, cap: int):
+    text = e2e_plan_text()
+    trigger = "    kind: trigger\n    trigger: {event: registration, delay_days: 1, entry_window_days: 7}\n    reentry: never\n"
+    assert "  max_messages: 3\n" in text and trigger in text
+    text = text.replace("  max_messages: 3\n", f"  max_messages: {cap}\n")
+    path.write_text(
+        text.replace(trigger, "    kind: recurring\n    reentry: {after_days: 1}\n"), encoding="utf-8"
+    )
+    return path
+
+
+def test_stop_today_removes_the_number_from_tomorrows_sms(history, tmp_path):
+    root = copy_state(history, tmp_path)
+    first = run_day(root, AS_OF, plan=_daily_welcome_plan(tmp_path / "plan1.yml", 3))
+    assert first.ok, first.summary
     day1_sent = sms_sent(root, SEND1)
     assert len(day1_sent) >= 3, day1_sent
     stopper, number = sorted(day1_sent.items())[0]
@@ -96,9 +109,13 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(day1, tmp_path):
     assert [(o["phone"], o["channel"], o["status"]) for o in optouts] == [(number, "sms", "opt_out")]
 
     plan = tmp_path / "plan.yml"
-    text = DEFAULT_PLAN_PATH.read_text(encoding="utf-8")
-    assert "  max_messages: 3\n" in text
-    plan.write_text(text.replace("  max_messages: 3\n", "  max_messages: 10\n"), encoding="utf-8")
+    text = e2e_plan_text()
+    trigger = "    kind: trigger\n    trigger: {event: registration, delay_days: 1, entry_window_days: 7}\n    reentry: never\n"
+    assert "  max_messages: 3\n" in text and trigger in text
+    text = text.replace("  max_messages: 3\n", "  max_messages: 10\n")
+    plan.write_text(
+        text.replace(trigger, "    kind: recurring\n    reentry: {after_days: 1}\n"), encoding="utf-8"
+    )
 
     run = run_day(root, DAY2, plan=plan)
     assert run.ok, run.summary

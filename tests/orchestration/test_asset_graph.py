@@ -1,18 +1,14 @@
 """A snapshot of the asset graph: every asset, its upstream assets and its checks.
 
-A change to the graph must be deliberate: regenerate with
-    CRM_UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/orchestration/test_asset_graph.py
-and review the diff of asset_graph.snapshot.txt.
+A change to the graph must be deliberate: regenerate with syrupy,
+    .venv/bin/pytest tests/orchestration/test_asset_graph.py --snapshot-update
+and review the diff of __snapshots__/test_asset_graph.ambr. A missing snapshot fails (syrupy
+never writes one unless asked).
 """
-
-import os
-from pathlib import Path
 
 import dagster as dg
 
 from sources import load_declarations
-
-SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.txt")
 
 
 def render_graph(defs: dg.Definitions) -> str:
@@ -28,13 +24,8 @@ def render_graph(defs: dg.Definitions) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_asset_graph_matches_snapshot(defs):
-    rendered = render_graph(defs)
-    if os.environ.get("CRM_UPDATE_SNAPSHOTS") == "1" or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(rendered)
-    assert rendered == SNAPSHOT.read_text(), (
-        "asset graph changed: regenerate the snapshot if that is intended"
-    )
+def test_asset_graph_matches_snapshot(defs, snapshot):
+    assert render_graph(defs) == snapshot
 
 
 def test_every_declared_source_is_a_partitioned_ingestion_asset_with_gates(defs):

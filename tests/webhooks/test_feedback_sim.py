@@ -9,7 +9,6 @@ from starlette.testclient import TestClient
 
 from crmloop.demo_data.simulated_customers import (
     FeedbackRates,
-    load_outbox_sends,
     post_feedback,
     simulate,
     simulate_feedback,
@@ -164,14 +163,7 @@ def test_posting_signed_feedback_to_the_receiver_stores_the_same_rows(tmp_path, 
     assert len(read_rows(tmp_path / "landing", "consents")) == sum(r.source == "consents" for r in fb.records)
 
 
-def test_outbox_loader_and_bad_input(tmp_path):
-    out = tmp_path / "outbox" / "2026-11-21"
-    out.mkdir(parents=True)
-    make_sends(5).to_json(out / "email.jsonl", orient="records", lines=True)
-    assert len(load_outbox_sends(tmp_path / "outbox")) == len(make_sends(5))
-    (out / "bad.csv").write_text("campaign_id,channel\nx,email\n")
-    with pytest.raises(ValueError, match="bad.csv"):
-        load_outbox_sends(tmp_path / "outbox")
+def test_sends_without_their_columns_are_refused():
     with pytest.raises(ValueError, match="missing columns"):
         simulate(pd.DataFrame({"campaign_id": ["x"]}), SEND_DATE)
 

@@ -47,7 +47,8 @@ picked as (  -- golden fields: most recent valid value wins (one window for all 
            max(case when r.rn = f.rn_province then r.province end) as any_province,
            max(case when r.rn = f.rn_gender then r.gender end) as gender,
            max(case when r.rn = f.rn_birth_date then r.birth_date end) as birth_date,
-           max(case when r.rn = f.rn_occupation then r.occupation end) as occupation
+           max(case when r.rn = f.rn_occupation then r.occupation end) as occupation,
+           min(r.registered_at) as registered_at  -- the earliest registration of any of the person's records
     from firsts f
     join ranked_recs r on r.customer_id = f.customer_id
     group by f.customer_id
@@ -198,7 +199,7 @@ base as (
              when {{ days_between('pk.birth_date', asof) }} < 55 * 365.25 then '45-54'
              when {{ days_between('pk.birth_date', asof) }} < 65 * 365.25 then '55-64'
              else '65_plus' end as age_band,
-        b.first_order_at, b.last_order_at,
+        pk.registered_at, b.first_order_at, b.last_order_at,
         case when b.last_order_at is not null then {{ days_between('b.last_order_at', asof) }} end as days_since_last_order,
         coalesce(b.orders_lifetime, 0) as orders_lifetime, coalesce(b.spend_lifetime, 0) as spend_lifetime,
         b.avg_order_value, b.items_per_order, b.mean_days_between_orders, b.weekend_share, b.evening_share,
