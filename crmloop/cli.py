@@ -123,6 +123,47 @@ def run(landing: str, home: str, as_of: str | None) -> None:
     sys.exit(0 if ok else 1)
 
 
+@main.command("release")
+@click.argument("source")
+@click.argument("load_date", metavar="DATE")
+@click.option("--reason", required=True, help="Why the partition may go in as it is (recorded).")
+@click.option("--by", "by", default=None, help="Who releases it (recorded); default the login name ($USER).")
+@home_option
+def release(source: str, load_date: str, reason: str, by: str | None, home: str) -> None:
+    """Let a held-back lake partition into the warehouse as it is.
+
+    A partition whose ERROR quality check failed stays out of every warehouse build until
+    corrected files for that date pass, or a person releases it here. The release (who, when,
+    why) is kept with the partition's status and shown on lake/SOURCE in the Dagster UI; the next
+    run's warehouse build reads the partition."""
+    import getpass
+
+    from crmloop.runner import prepare_dagster_home
+    from crmloop.settings import Settings
+    from orchestration.defs.quality import report_release
+    from sources.partition_status import StatusError
+    from sources.partition_status import release as release_partition
+
+    _apply_env(home=home)
+    try:
+        day = date.fromisoformat(load_date)
+    except ValueError:
+        raise click.BadParameter(
+            f"{load_date!r} is not a date; expected YYYY-MM-DD", param_hint="DATE"
+        ) from None
+    settings = Settings.from_env()
+    try:
+        status = release_partition(settings.lake_dir, source, day, reason=reason, by=by or getpass.getuser())
+    except StatusError as exc:
+        raise click.ClickException(str(exc)) from None
+    prepare_dagster_home(settings)
+    report_release(status)
+    click.echo(
+        f"released {status.source} {status.load_date} (by {status.released_by} at {status.released_at}); "
+        "the next run's warehouse build reads it"
+    )
+
+
 @main.command("demo")
 @click.option("--customers", type=int, default=35_000, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)

@@ -225,10 +225,12 @@ def execute_partition(
 
 
 def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
-    """Landing dates before as_of whose partition has not been ingested yet (no lake files).
+    """Landing dates before as_of whose partition has not been ingested yet (no lake files), or
+    that are held back (sources/partition_status.py) and whose landing files changed since.
     An empty landing folder delivers nothing: it is not a date to ingest."""
     from sources import landing_partitions, load_declarations
     from sources.ingest import landing_files
+    from sources.partition_status import redelivered
 
     decls = load_declarations()
     pending: set[date] = set()
@@ -242,6 +244,10 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
             part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
             if not any(part.glob(f"{source}-*.parquet")):
                 pending.add(d)
+    # a blocked partition whose files were delivered again is ingested and checked again
+    pending |= {
+        s.load_date for s in redelivered(settings.lake_dir, settings.landing_dir) if s.load_date < as_of
+    }
     return sorted(pending)
 
 

@@ -50,6 +50,9 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
         if not o.success and o.log is not None:
             say(console, f"  details (every failed step and check in full): {o.log}")
 
+    for line in held_back_lines(settings):
+        say(console, line, "yellow")
+
     ranks = _warehouse_rows(
         settings,
         "select rank, customers, sales from marts.rank_summary where as_of = ? order by sales desc nulls last",
@@ -65,6 +68,24 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
         console.print(table)
     print_campaign_days(settings)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
+
+
+def held_back_lines(settings: Settings) -> list[str]:
+    """Lake partitions the warehouse leaves out (failed an ERROR check in some run), with the way out."""
+    from sources.partition_status import held_back
+
+    held = held_back(settings.lake_dir, up_to=settings.as_of)
+    if not held:
+        return []
+    lines = [
+        f"{len(held)} lake partition(s) held back from the warehouse (their rows are in no mart or audience):"
+    ]
+    for s in held:
+        lines.append(f"  {s.source} {s.load_date}: {s.reason}")
+        lines.append(
+            f"    deliver corrected files for {s.load_date} (the next run re-checks them), or: {s.release_command()}"
+        )
+    return lines
 
 
 def print_campaign_days(settings: Settings) -> None:

@@ -173,6 +173,8 @@ def write_files(folder: Path, campaign: PreparedCampaign, send_date: date) -> li
     sheets: list[str] = []
     with MarketerWorkbook(xlsx_tmp) as xw:
         for ch, batch in campaign.channels.items():
+            if not batch.eligible:  # an empty audience exports no file (the manifest counts say why)
+                continue
             cols = CHANNEL_COLUMNS[ch]
             names = [c[0] for c in cols]
             getters = [c[2] for c in cols]
@@ -244,12 +246,45 @@ def write_campaign_exports(
 def write_exports(
     prepared: PreparedCampaigns, exports_dir: str | Path, progress: Callable[[str], None] | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Files for every active campaign: campaign_id -> manifest."""
+    """Files for every active campaign: campaign_id -> manifest. A campaign nobody is eligible for
+    on any channel exports no file: its manifest has `files: []` and `skipped` says why."""
     out = {}
     for cid, camp in prepared.campaigns.items():
         if not camp.active:
+            continue
+        if not any(b.eligible for b in camp.channels.values()):
+            out[cid] = empty_audience_manifest(prepared, camp, exports_dir)
+            if progress:
+                progress(f"exports: {cid}: no files: {out[cid]['skipped']}")
             continue
         out[cid] = write_campaign_exports(prepared, camp, exports_dir)
         if progress:
             progress(f"exports: {cid}: {', '.join(f['name'] for f in out[cid]['files'])}")
     return out
+
+
+def empty_audience_manifest(
+    prepared: PreparedCampaigns, campaign: PreparedCampaign, exports_dir: str | Path
+) -> dict[str, Any]:
+    """Why a campaign has no files (and the files of an earlier run of this date are removed)."""
+    parts = []
+    for ch, b in campaign.channels.items():
+        gone = ", ".join(f"{n} {reason}" for reason, n in sorted(b.suppressed.items()))
+        parts.append(
+            f"{ch}: audience {b.audience}, holdout {b.holdout}" + (f", suppressed {gone}" if gone else "")
+        )
+    why = "empty audience: nobody is eligible on any channel" + (f" ({'; '.join(parts)})" if parts else "")
+    folder = Path(exports_dir) / prepared.send_date.isoformat() / campaign.campaign_id
+    if folder.is_dir():
+        for stale in folder.iterdir():
+            if stale.is_file():
+                stale.unlink()
+        folder.rmdir()
+    return {
+        "campaign_id": campaign.campaign_id,
+        "name": campaign.name,
+        "send_date": prepared.send_date.isoformat(),
+        "counts": {ch: b.metadata() for ch, b in campaign.channels.items()},
+        "files": [],
+        "skipped": why,
+    }

@@ -19,7 +19,8 @@
   their recomputed rows; the post-hooks record the run (as_of, rank windows) in <this>__state and
   drop <this>__touched. dbt runs hooks and model in one transaction.
   Everything is recomputed (rows deleted, then appended) when there is no state yet, when the as_of
-  moves back (a re-run of an older day) or when the rank windows in seeds/rank_rules.csv changed.
+  moves back (a re-run of an older day), when the rank windows in seeds/rank_rules.csv changed, or
+  when the partitions held back from the warehouse changed (macros/lake.sql: lake_admission_changed).
   A full refresh gives the same rows (tests/dbt/test_dbt_build.py).
 #}
 
@@ -63,7 +64,8 @@
     {%- endif -%}
     {%- set state_rel = adapter.get_relation(database=this.database, schema=this.schema,
                                              identifier=this.identifier ~ '__state') -%}
-    {%- if state_rel is none -%}
+    {%- if state_rel is none or lake_admission_changed() -%}
+        {#- lake_admission_changed: a partition was released, cleared or blocked (macros/lake.sql) -#}
         {{ return({'full': true}) }}
     {%- endif -%}
     {%- set row = run_query("select cast(as_of as varchar), rank_windows, cast(cast(as_of as date) - to_days(cast("

@@ -307,6 +307,9 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
                 "files": len(files),
                 "folder": dg.MetadataValue.path(str(settings.exports_dir / prepared.send_date.isoformat())),
                 "manifest": dg.MetadataValue.json(json.loads(json.dumps(manifests, default=str))),
+                "no_files": dg.MetadataValue.json(
+                    {c: m["skipped"] for c, m in manifests.items() if "skipped" in m}
+                ),
                 "seconds": round(time.monotonic() - t0, 2),
             },
         )

@@ -56,15 +56,23 @@ def landing_fingerprint(settings: Settings, day: str) -> str:
     name="new_landing_partition",
     job_name=DAILY_JOB,
     minimum_interval_seconds=60,
-    description="Starts the daily run for a date when a new landing partition (or new files in one) appears.",
+    description="Starts the daily run for a date when a new landing partition (or new files in one) appears. "
+    "Corrected files for an older, held-back partition are only ingested and checked again (its "
+    "lake/<source> assets): the next daily run then builds with it, no old day is re-sent.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext):
+    from orchestration.defs.ingestion import ingestion_key
+    from sources.partition_status import redelivered
+
     settings = Settings.from_env()
     if not settings.landing_dir.is_dir():
         return dg.SkipReason(f"no landing directory at {settings.landing_dir}")
     seen = json.loads(context.cursor) if context.cursor else {}
     partition_keys = set(daily_partitions().get_partition_keys())
     dates = sorted({d.isoformat() for ds in landing_partitions(settings.landing_dir).values() for d in ds})
+    recheck: dict[str, list[str]] = {}
+    for status in redelivered(settings.lake_dir, settings.landing_dir):
+        recheck.setdefault(status.load_date.isoformat(), []).append(status.source)
     requests = []
     for day in dates:
         if day not in partition_keys:
@@ -72,6 +80,10 @@ def landing_sensor(context: dg.SensorEvaluationContext):
         fp = landing_fingerprint(settings, day)
         if seen.get(day) != fp:
             seen[day] = fp
-            requests.append(dg.RunRequest(run_key=f"{day}-{fp}", partition_key=day))
+            if day in recheck and day != dates[-1]:
+                keys = [ingestion_key(s) for s in sorted(recheck[day])]
+                requests.append(dg.RunRequest(run_key=f"{day}-{fp}", partition_key=day, asset_selection=keys))
+            else:
+                requests.append(dg.RunRequest(run_key=f"{day}-{fp}", partition_key=day))
     context.update_cursor(json.dumps(seen))
     return requests or dg.SkipReason("no new landing partition")

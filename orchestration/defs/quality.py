@@ -165,7 +165,9 @@ def build_lake_check(
         specs=_specs(key, partitions_def, f"source {source} (lake entity {entity})"),
         name=f"lake_{source}_quality",
         description=f"great-expectations suites of {entity} for source {source}: schema, keys, value sets, "
-        "ranges, formats, referential, volume against trailing partitions, freshness",
+        "ranges, formats, referential, volume against trailing partitions, freshness. A failed ERROR check "
+        "also holds the partition out of every later warehouse build until new files pass or a person "
+        "releases it (crmloop release)",
     )
     def _check(context: dg.AssetCheckExecutionContext, crm: CrmSettings):
         from sources.quality import validate_partition_for
@@ -178,9 +180,49 @@ def build_lake_check(
             settings, source, entity, load_date, progress=context.log.info, as_of=load_date
         )
         context.log.info(report.summary())
-        yield from check_results(report, key, partition=context.partition_key, entity=entity, source=source)
+        status = record_partition_status(settings, source, entity, load_date, report)
+        yield from check_results(
+            report,
+            key,
+            partition=context.partition_key,
+            entity=entity,
+            source=source,
+            partition_status=status,
+        )
 
     return _check
+
+
+def record_partition_status(settings, source: str, entity: str, load_date: date, report) -> str:
+    """The check's verdict in the durable status store (sources/partition_status.py), so that a
+    failed partition stays out of the warehouse in later runs too; returns the state for metadata."""
+    from sources import partition_status as ps
+    from sources.quality import ERROR
+
+    fails = report.failures(ERROR)
+    status = ps.record_check(
+        settings.lake_dir,
+        source,
+        entity,
+        load_date,
+        passed=not fails,
+        failures=[
+            f"{o.suite}:{o.name}"
+            + ("" if o.unexpected_count is None else f" ({o.unexpected_count} unexpected)")
+            for o in fails
+        ],
+        landing_fingerprint=ps.landing_fingerprint(settings.landing_dir, source, load_date),
+    )
+    if status is None:
+        return "admitted"
+    if status.state == ps.BLOCKED:
+        return (
+            f"blocked: held back from every warehouse build until new files for {load_date} pass "
+            f"or a person runs `{status.release_command()}`"
+        )
+    if status.state == ps.RELEASED:
+        return f"released by {status.released_by} at {status.released_at}: {status.release_reason}"
+    return "admitted (an earlier block was cleared)"
 
 
 def lake_quality_checks(
@@ -226,3 +268,22 @@ def audience_quality_checks(
         yield from check_results(report, asset_key, **extra)
 
     return [_check]
+
+
+def report_release(status) -> None:
+    """Record a person's release of a held-back partition in the Dagster instance ($DAGSTER_HOME):
+    an observation of lake/<source> for that partition, with who, when and why."""
+    observation = dg.AssetObservation(
+        asset_key=lake_key(status.source),
+        partition=status.load_date.isoformat(),
+        description=f"released by {status.released_by}: {status.release_reason}",
+        metadata={
+            "partition_status": status.state,
+            "released_by": status.released_by,
+            "released_at": status.released_at,
+            "release_reason": status.release_reason,
+            "failed": status.reason,
+        },
+    )
+    with dg.DagsterInstance.get() as instance:
+        instance.report_runless_asset_event(observation)

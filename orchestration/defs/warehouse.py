@@ -9,6 +9,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from dagster_dbt import (
 from crmloop.settings import Settings
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
 from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.resources import CrmSettings
 
 WAREHOUSE_POOL = "duckdb_writer"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
@@ -126,17 +128,50 @@ def _build(name: str, project: DbtProject, select: str, exclude: str):
         pool=WAREHOUSE_POOL,
         name=name,
     )
-    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, crm: CrmSettings):
+        from sources import partition_status as ps
+
         # as_of goes to dbt as env CRM_AS_OF, not --vars: new --vars make dbt re-parse the whole
         # project (~7 s at every daily run), a new CRM_AS_OF keeps its partial parsing
         # (macros/portable.sql: as_of). dbt.cli copies os.environ when it starts the subprocess.
         # dbt unit tests check SQL logic, not data: they run in CI (make test), not every day, as
         # dbt advises for production; every data test still runs as an asset check.
-        with _env(CRM_AS_OF=context.partition_key):
+        # Lake partitions that failed an ERROR check in any run stay out (macros/lake.sql).
+        settings = crm.get()
+        as_of = date.fromisoformat(context.partition_key)
+        held = ps.held_back(settings.lake_dir, up_to=as_of)
+        blocked = ps.blocked_env_value(held)
+        changed = ps.admission_changed(settings.lake_dir, blocked)
+        for status in held:
+            context.log.warning(
+                f"{status.key} is held back from the warehouse (failed: {status.reason}); "
+                f"release it with {status.release_command()} or deliver corrected files"
+            )
+            context.log_event(held_back_observation(status, as_of))
+        env = {"CRM_AS_OF": context.partition_key, ps.BLOCKED_ENV: blocked}
+        env[ps.ADMISSION_CHANGED_ENV] = "1" if changed else ""
+        with _env(**env):
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
         yield from invocation.stream()
+        if invocation.is_successful():
+            ps.record_warehouse_build(settings.lake_dir, blocked, as_of)
 
     return _dbt
+
+
+def held_back_observation(status, as_of: date) -> dg.AssetObservation:
+    """What the Dagster UI shows on lake/<source> for a partition a warehouse build left out."""
+    return dg.AssetObservation(
+        asset_key=ingestion_key(status.source),
+        partition=status.load_date.isoformat(),
+        description=f"held back from the warehouse build as of {as_of}: {status.reason}",
+        metadata={
+            "partition_status": status.state,
+            "failed": status.reason,
+            "release_with": status.release_command(),
+            "left_out_of_build_as_of": as_of.isoformat(),
+        },
+    )
 
 
 def warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:

@@ -112,6 +112,33 @@ def test_rerun_replaces_files(tmp_path: Path):
         assert next(csv.reader(fh))[0] == "customer_id"
 
 
+def test_an_empty_audience_exports_no_file_and_says_why(tmp_path: Path):
+    from dataclasses import replace
+
+    prepared = _prepared(tmp_path)
+    out = tmp_path / "exports"
+    write_exports(prepared, out)  # an earlier run of the same send date wrote files
+    folder = out / "2026-11-22" / "new_thank_you"
+    assert (folder / "email.csv").exists()
+    thanks = prepared.campaigns["new_thank_you"]
+    thanks.channels = {
+        ch: replace(b, messages=[], holdout=0, suppressed={"opted_out": b.audience})
+        for ch, b in thanks.channels.items()
+    }
+    welcome = prepared.campaigns["prospect_welcome"]
+    emptied = next(ch for ch in welcome.channels if ch != "email")
+    welcome.channels[emptied] = replace(welcome.channels[emptied], messages=[])
+    manifests = write_exports(prepared, out)
+    assert manifests["new_thank_you"]["files"] == [] and not folder.exists()
+    why = manifests["new_thank_you"]["skipped"]
+    assert why.startswith("empty audience: nobody is eligible on any channel") and "opted_out" in why
+    # a campaign with other recipients keeps its files, without one for the empty channel
+    names = {f["name"] for f in manifests["prospect_welcome"]["files"]}
+    assert CSV_NAMES["email"] in names and CSV_NAMES[emptied] not in names
+    assert not (out / "2026-11-22" / "prospect_welcome" / CSV_NAMES[emptied]).exists()
+    assert manifests["prospect_welcome"]["counts"][emptied]["eligible"] == 0
+
+
 EVIL = '=HYPERLINK("http://evil.example","click")'
 
 

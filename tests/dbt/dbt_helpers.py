@@ -77,7 +77,14 @@ _MANIFEST = {}
 
 
 def dbt_in_process(
-    args: list[str], *, warehouse: Path, lake: Path, work: Path, as_of: str, target: str = "duckdb"
+    args: list[str],
+    *,
+    warehouse: Path,
+    lake: Path,
+    work: Path,
+    as_of: str,
+    target: str = "duckdb",
+    extra_env: dict | None = None,
 ) -> dict:
     """Like run_dbt, in this process, parsing the project once per process (dbt start-up is most of
     a small build). Environment variables are set for the call and restored afterwards. The parsed
@@ -93,6 +100,7 @@ def dbt_in_process(
         "CRM_LAKE_DIR": str(lake),
         "CRM_DBT_TARGET": target,
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **(extra_env or {}),
     }
     saved = {k: os.environ.get(k) for k in env}
     cwd = os.getcwd()

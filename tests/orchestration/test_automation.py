@@ -39,3 +39,26 @@ def test_landing_sensor_ignores_dates_before_the_first_partition(crm_env, monkey
     ctx, result = _evaluate()
     # a run for the partition that exists, none for the date before the first partition
     assert [r.partition_key for r in result] == ["2025-03-01"]
+
+
+def test_corrected_files_for_an_older_held_back_partition_are_only_ingested_and_checked(crm_env, monkeypatch):
+    from datetime import date
+
+    from sources import partition_status as ps
+
+    landing = crm_env / "landing-held"
+    monkeypatch.setenv("CRM_LANDING_DIR", str(landing))
+    for day in ("2025-04-01", "2025-04-02"):
+        (landing / "orders" / day).mkdir(parents=True)
+        (landing / "orders" / day / "a.csv").write_text("order_id\n1\n1\n")
+    lake = crm_env / "home" / "lake"
+    held = date(2025, 4, 1)
+    ps.record_check(
+        lake, "orders", "orders", held, passed=False, failures=["key.unique_per_file"],
+        landing_fingerprint=ps.landing_fingerprint(landing, "orders", held),
+    )  # fmt: skip
+    ctx, _ = _evaluate()
+    (landing / "orders" / "2025-04-01" / "a.csv").write_text("order_id\n1\n2\n3\n")  # the corrected file
+    _, result = _evaluate(ctx.cursor)
+    assert [r.partition_key for r in result] == ["2025-04-01"]
+    assert result[0].asset_selection == [dg.AssetKey(["lake", "orders"])]

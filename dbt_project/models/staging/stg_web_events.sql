@@ -1,5 +1,7 @@
 {{ config(**incremental_config('load_date')) }}
--- Web events (login, page_view, search), incremental by load_date.
+{{ config(pre_hook=["{{ lake_readmission_delete() }}"]) }}
+-- Web events (login, page_view, search), incremental by load_date; everything again when the
+-- partitions held back from the warehouse changed.
 select
     cast(event_id as {{ string_type() }}) as event_id,
     cast(source_system as {{ string_type() }}) as source_system,
@@ -11,7 +13,7 @@ select
     cast(load_date as date) as load_date
 from {{ lake('web_events') }}
 where cast(load_date as date) <= {{ as_of() }}
-{% if is_incremental() %}
+{% if is_incremental() and not lake_admission_changed() %}
   and cast(load_date as date) >= (
       select coalesce({{ add_days('max(load_date)', -var('incremental_lookback_days')) }}, cast('1900-01-01' as date))
       from {{ this }})
