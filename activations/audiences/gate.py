@@ -23,18 +23,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from activations.plan.spec import CONSENT_COLUMN
 from crmloop.settings import QualityThresholds, Settings
 from sources.quality.engine import ERROR, WARN, Batch, Expect, ValidationReport, validate
 from sources.quality.suites import E164_REGEX, EMAIL_REGEX, TH_MOBILE_REGEX, volume_bounds
 
 REQUIRED_COLUMNS = ["campaign_id", "customer_id", "channel", "holdout", "address", "consent"]
-CONSENT_COLUMN = {
-    "email": "consent_email",
-    "sms": "consent_sms",
-    "phone": "consent_phone",
-    "direct_mail": "consent_dm",
-    "ads": "consent_ads",
-}
 ADDRESS_REGEX = {
     "email": EMAIL_REGEX,
     "sms": TH_MOBILE_REGEX,

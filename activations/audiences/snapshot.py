@@ -52,11 +52,8 @@ def plan_sha256(plan_text: str) -> str:
 
 
 def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _content_sha(body: dict[str, Any]) -> str:

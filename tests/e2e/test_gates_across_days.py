@@ -129,8 +129,20 @@ def day2_holds_back(root: Path, first_buyers: list[str]) -> set[str]:
     assert orders_loaded_on_d(root) == 0
     buyers = people_of(root, first_buyers)
     send = D2 + timedelta(days=1)
-    people = set(buyers)
-    assert people, "no first buyer of D is a person of the warehouse"
+    # the people whose only purchases are D's: none of their source records (another system's
+    # included, once identity links them) has an order delivered before D
+    earlier = {
+        c
+        for (c,) in warehouse(
+            root,
+            "select distinct i.customer_id from marts.customer_identity i join staging.stg_orders o "
+            "on o.source_system = i.source_system and o.source_customer_id = i.source_customer_id "
+            "where o.load_date < ?",
+            [D],
+        )
+    }
+    people = buyers - earlier
+    assert people, "no first buyer of D is a person without earlier orders"
     assert all(rank == "Prospect" and n == 0 for rank, n in ranks(root, people).values())
     # D's orders reach no audience: nobody is thanked for a purchase the warehouse does not admit
     assert not people & audience(root, send, "new_thank_you")
