@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.activations.plan_fixture import DAILY_PLAN_PATH
+
 CHROMIUM = Path(os.environ.get("CRM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -79,6 +81,9 @@ def demo_crm(tmp_path_factory) -> DemoCrm:
     mp.setenv("CRM_LANDING_DIR", str(crm.landing))
     mp.setenv("CRM_START_DATE", START_DATE)
     mp.setenv("CRM_ACTIVATION_MODE", "sandbox")
+    # the default plan as a whole-segment daily send: the report then has a holdout and a lift to
+    # chart after two days (the calendar's triggers reach a handful of a small demo's people)
+    mp.setenv("CRM_PLAN", str(DAILY_PLAN_PATH))
     mp.delenv("CRM_AS_OF", raising=False)
     # run_daily points DAGSTER_HOME at <home>/dagster; restore whatever was there after the module.
     mp.setenv("DAGSTER_HOME", os.environ.get("DAGSTER_HOME", str(crm.home / "dagster")))
