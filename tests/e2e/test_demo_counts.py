@@ -35,6 +35,24 @@ def _rows(con, sql: str) -> dict:
     return {(r[0], r[1]): r[2:] if len(r) > 3 else r[2] for r in con.execute(sql, [SEND_DATE]).fetchall()}
 
 
+def _eligible(home, campaign: str) -> int:
+    """People of the campaign's audience of the send date neither held out nor suppressed."""
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        ((members,),) = con.execute(
+            "SELECT count(*) FROM marts.campaign_audience_snapshots "
+            "WHERE send_date = ? AND campaign_id = ? AND NOT holdout",
+            [SEND_DATE, campaign],
+        ).fetchall()
+        ((suppressed,),) = con.execute(
+            "SELECT count(*) FROM activations.campaign_suppressions WHERE send_date = ? AND campaign_id = ?",
+            [SEND_DATE, campaign],
+        ).fetchall()
+    finally:
+        con.close()
+    return members - suppressed
+
+
 def test_outbox_and_exports_for_every_default_campaign(day1):
     assert day1.run.ok, day1.run.summary
     home = day1.root / "home"
@@ -59,6 +77,9 @@ def test_outbox_and_exports_for_every_default_campaign(day1):
         assert matched == 0  # a Customer Match file, if any, lists nobody
     for campaign in sorted(SENDING):
         folder = home / "exports" / sd / campaign
+        if _eligible(home, campaign) == 0:  # an empty audience exports no file (nothing to hand over)
+            assert not folder.exists(), (campaign, files_under(folder))
+            continue
         files = {p.name for p in files_under(folder)}
         assert {f"{campaign}.xlsx", "manifest.json"} <= files, (campaign, files)
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -138,6 +159,9 @@ def test_audience_equals_holdout_suppressed_sent_failed(day1):
     assert emailed == sum(v[3] for k, v in checked.items() if k[1] == "email")
     # the manifests report the same numbers
     for campaign in SENDING:
+        if sum(v[0] - v[1] - v[2] for k, v in checked.items() if k[0] == campaign) == 0:
+            assert not (home / "exports" / sd / campaign).exists(), campaign  # empty: no files
+            continue
         manifest = json.loads(
             (home / "exports" / sd / campaign / "manifest.json").read_text(encoding="utf-8")
         )
