@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import collections
 import csv
-import html
 import io
 import json
 import math
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -331,208 +331,102 @@ class RestartFile:
 
 
 # ------------------------------------------------------------------------------------------- XLSX
-def cell_to_str(v) -> str | None:
-    if v is None:
+def _number_text(v: float) -> str | None:
+    """A number as text: `12.0` → `12`, `1.5E3` → `1500`, `45658.5` and `1e-07` as Python prints them."""
+    if math.isnan(v) or math.isinf(v):
         return None
+    return str(int(v)) if v.is_integer() and abs(v) < 2**53 else repr(v)
+
+
+def _cell_text(v) -> str | None:
+    """One python-calamine cell as text; empty and whitespace-only cells (and error cells, which
+    calamine reads as empty) are no value."""
     if isinstance(v, str):
         return v if v.strip() else None
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, float):
+        return _number_text(v)
     if isinstance(v, int):
         return str(v)
-    if isinstance(v, float):
-        if math.isnan(v) or math.isinf(v):
-            return None
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     if isinstance(v, datetime):
         return v.isoformat(sep=" ")
-    if isinstance(v, date | time):
+    if isinstance(v, date):  # calamine's name for a date-formatted whole serial: midnight of that day
+        return v.isoformat() + " 00:00:00"
+    if isinstance(v, time):
         return v.isoformat()
-    return str(v)
+    return str(v)  # timedelta: a duration format ([h]:mm)
 
 
-class UncomputedFormula(str):
-    """A cell's formula text where the workbook holds no cached value (the writer never ran Excel's
-    calculation): there is no value to load, and a null would hide that."""
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
 
 
-_COL_CACHE: dict[str, int] = {}
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
-def _col_index(ref: str) -> int:
-    """0-based column of a cell reference (`AB12` -> 27)."""
-    letters = ref.rstrip("0123456789")
-    idx = _COL_CACHE.get(letters)
-    if idx is None:
-        idx = 0
-        for ch in letters:
-            idx = idx * 26 + (ord(ch.upper()) - 64)
-        idx -= 1
-        _COL_CACHE[letters] = idx
-    return idx
-
-
-def _number_to_str(v: str) -> str:
-    """A cell's number as text: as written, but `12.0` → `12` and `1.5E3` → `1500`."""
-    if v.endswith(".0"):
-        return v[:-2]
-    if "e" in v or "E" in v:
-        f = float(v)
-        return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
-    return v
-
-
-# One token per row start or cell: (row attrs) | (cell attrs, formula element, formula text,
-# <v> text, fast inline text, other inline)
-_TOKEN_RE = re.compile(
-    r"<(?:\w+:)?row\b([^>]*?)/?>"
-    r"|<(?:\w+:)?c\b(?: r=\"([A-Z]+)\d+\")?([^>]*?)(?:/>|>"
-    r"(<(?:\w+:)?f\b[^>]*/>|<(?:\w+:)?f\b[^>]*>([^<]*)</(?:\w+:)?f>)?"
-    r"(?:<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>"
-    r"|<(?:\w+:)?v\s*/>"  # an empty value element: no cached value
-    r"|<(?:\w+:)?is><(?:\w+:)?t\b[^>]*>([^<]*)</(?:\w+:)?t></(?:\w+:)?is>"
-    r"|<(?:\w+:)?is>(.*?)</(?:\w+:)?is>)?"
-    r"\s*</(?:\w+:)?c>)",
-    re.S,
-)
-_T_RE = re.compile(r"<(?:\w+:)?t\b[^>/]*>(.*?)</(?:\w+:)?t>", re.S)
-_RPH_RE = re.compile(r"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>", re.S)
-_ROW_END = re.compile(rb"</(?:\w+:)?row>")
-
-
-def _attr(attrs: str, name: str) -> str | None:
-    i = attrs.find(f' {name}="')
-    if i < 0:
+def _sheet_part(zf, sheet_index: int) -> str | None:
+    """The zip member of the workbook's n-th sheet, from `xl/workbook.xml` and its relationships."""
+    wb = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+    sheets = [el for el in wb.iter() if _local(el.tag) == "sheet"]
+    rid = next((v for k, v in sheets[sheet_index].attrib.items() if _local(k) == "id"), None)
+    rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    target = next((el.get("Target") for el in rels if el.get("Id") == rid), None)
+    if not target:
         return None
-    i += len(name) + 3
-    return attrs[i : attrs.index('"', i)]
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
 
 
-class _SheetStream:
-    """Streams `(sheet row number, {column index: text})` from a worksheet's XML.
+def _uncomputed_formulas(path: Path, sheet_index: int) -> dict[int, list[tuple[int, str]]]:
+    """`{sheet row: [(0-based column, formula text)]}` for the formula cells that hold no cached value
+    (the writer never ran Excel's calculation). python-calamine 0.9 reads such a cell as empty and
+    exposes no formulas, so a sheet whose XML holds a formula element is read once more with the
+    stdlib's streaming XML parser; a sheet without one costs a byte scan."""
+    import zipfile
 
-    openpyxl builds an object per cell (about 50 µs a cell); this keeps openpyxl's workbook,
-    sheet lookup, shared strings and date styles, and reads the cells with compiled regexes over
-    the sheet XML, chunk by chunk (cut at `</row>`), so memory stays flat."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
-    def __init__(self, src, shared_strings, date_styles: set[int], epoch):
-        self.src = src
-        self.shared = shared_strings
-        self.date_styles = date_styles
-        self.epoch = epoch
-
-    def _cell_value(self, attrs: str, v: str | None, inner: str | None) -> str | None:
-        t = _attr(attrs, "t") or "n"
-        if inner is not None:  # inline string with runs or phonetic parts
-            inner = _RPH_RE.sub("", inner) if "rPh" in inner else inner
-            val = "".join(_T_RE.findall(inner))
-        else:
-            val = v or ""
-        if "&" in val:
-            val = html.unescape(val)
-        if t == "s":
-            s = self.shared[int(val)] if val else None
-            return None if s is None else str(s)
-        if t in ("inlineStr", "str"):
-            return val
-        if t == "b":
-            return "true" if val in ("1", "true") else "false"
-        if t == "e":
-            return None  # #N/A, #VALUE!, ...
-        if t == "d":
-            return val.replace("T", " ")
-        if not val:
-            return None
-        style = _attr(attrs, "s")
-        if style is not None and int(style) in self.date_styles:
-            from openpyxl.utils.datetime import from_excel
-
-            try:
-                return cell_to_str(from_excel(float(val), self.epoch))
-            except (ValueError, OverflowError):
-                return _number_to_str(val)
-        return _number_to_str(val)
-
-    def _parse(self, text: str, out: list, last_row: int) -> int:
-        cells: dict[int, str | None] | None = None
-        col = -1
-        for m in _TOKEN_RE.finditer(text):
-            row_attrs, letters, attrs, formula, formula_text, v, t_fast, inner = m.groups()
-            if row_attrs is not None:
-                if cells is not None:
-                    out.append((last_row, cells))
-                r = _attr(row_attrs, "r")
-                last_row = int(r) if r else last_row + 1
-                cells, col = {}, -1
-                if m.group(0).endswith("/>"):
-                    out.append((last_row, cells))
-                    cells = None
-                continue
-            if letters is not None:
-                col = _COL_CACHE.get(letters)
-                if col is None:
-                    col = _col_index(letters)
+    with zipfile.ZipFile(path) as zf:
+        part = _sheet_part(zf, sheet_index)
+        if part is None:
+            return {}
+        with zf.open(part) as src:
+            carry = b""
+            while chunk := src.read(4 << 20):
+                if _FORMULA_TAG.search(carry + chunk):
+                    break
+                carry = chunk[-16:]
             else:
-                ref = _attr(attrs, "r")
-                col = _col_index(ref) if ref else col + 1
-            if cells is None:
-                continue
-            if t_fast is not None:  # <is><t>text</t></is>, the common inline string
-                val = html.unescape(t_fast) if "&" in t_fast else t_fast
-            elif v is None and inner is None:
-                if formula is not None:  # a formula the writer never computed: no value to read
-                    cells[col] = UncomputedFormula(html.unescape(formula_text or ""))
-                continue
-            else:
-                val = self._cell_value(attrs, v, inner)
-            if val is not None and val.strip():
-                cells[col] = val
-        if cells is not None:
-            out.append((last_row, cells))
-        return last_row
-
-    def rows(self) -> Iterator[tuple[int, dict[int, str | None]]]:
-        carry = b""
-        last_row = 0
-        while True:
-            chunk = self.src.read(4 << 20)
-            data = carry + chunk
-            if not chunk:
-                cut = len(data)
-            else:
-                ends = list(_ROW_END.finditer(data, max(0, len(carry) - 16)))
-                if not ends:
-                    carry = data
+                return {}
+        found: dict[int, list[tuple[int, str]]] = {}
+        row, col = 0, -1
+        with zf.open(part) as src:
+            for event, el in ElementTree.iterparse(src, events=("start", "end")):
+                name = _local(el.tag)
+                if event == "start":
+                    if name == "row":
+                        row = int(el.get("r") or row + 1)
+                        col = -1
+                    elif name == "c":
+                        ref = el.get("r")
+                        col = column_index_from_string(coordinate_from_string(ref)[0]) - 1 if ref else col + 1
                     continue
-                cut = ends[-1].end()
-            piece, carry = data[:cut], data[cut:]
-            out: list = []
-            last_row = self._parse(piece.decode("utf-8"), out, last_row)
-            yield from out
-            if not chunk:
-                break
-
-
-_SHEET_RE = re.compile(r"<(?:\w+:)?sheet\b([^>]*)/?>")
-_REL_RE = re.compile(r"<(?:\w+:)?Relationship\b([^>]*)/?>")
-_SI_RE = re.compile(r"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>|<(?:\w+:)?si/>", re.S)
-_NUMFMT_RE = re.compile(r"<(?:\w+:)?numFmt\b([^>]*)/?>")
-_CELLXFS_RE = re.compile(r"<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>", re.S)
-_XF_RE = re.compile(r"<(?:\w+:)?xf\b([^>]*)/?>")
-
-
-def _any_attr(attrs: str, name: str) -> str | None:
-    """An XML attribute by local name, whatever its prefix (`r:id`, `id`)."""
-    m = re.search(r"(?:^|\s)(?:\w+:)?" + re.escape(name) + r'="([^"]*)"', attrs)
-    return html.unescape(m.group(1)) if m else None
+                if name == "c":
+                    f = el.find(f"{_MAIN_NS}f")
+                    v = el.find(f"{_MAIN_NS}v")
+                    if f is not None and (v is None or not v.text):
+                        found.setdefault(row, []).append((col, f.text or ""))
+                    el.clear()
+                elif name == "row":
+                    el.clear()
+        return found
 
 
 class XlsxReader:
-    """XLSX, streamed: the workbook's structure (sheets, shared strings, date styles) is read
-    with small regexes, the sheet's cells with `_SheetStream`; openpyxl supplies the date-format
-    rules and serial conversion. (openpyxl's own read-only mode scans each sheet once at open
-    and costs ~50 µs a cell: ~10x slower on a 100k-row export.) Cells become text: numbers as
-    written (`812345678`, `45658.5`), date-formatted cells as ISO (`2025-01-02 09:00:00`).
+    """XLSX through python-calamine (calamine, in Rust): the sheet by name or 0-based index, the
+    header on `header_row`. Cells become text: numbers as written (`812345678`, `45658.5`),
+    date-formatted cells as ISO (`2025-01-02 09:00:00`), text cells as stored (`0001`, Thai).
     Fully empty rows are skipped but keep their place in the numbering:
     `_row_number` = sheet row − header row."""
 
@@ -540,8 +434,7 @@ class XlsxReader:
     encoding = None
 
     def __init__(self, path: Path, *, sheet=None, header_row: int = 1):
-        import zipfile
-        import zlib
+        from python_calamine import CalamineError, load_workbook
 
         self.path = path
         head = path.read_bytes()[:8] if path.stat().st_size else b""
@@ -553,129 +446,68 @@ class XlsxReader:
                 f"wrong format: named .xlsx but the content is {magic or 'not an Excel workbook'}"
             )
         try:
-            self._zip = zipfile.ZipFile(path)
-            self._open_structure(sheet)
-        except ReadError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, KeyError, OSError, ValueError, EOFError, IndexError) as exc:
+            wb = load_workbook(path)
+        except (CalamineError, ValueError, OSError) as exc:
             raise ReadError(f"unreadable workbook (truncated or corrupt): {exc}") from None
-        self.header_row = header_row
-        self._rows = self._stream()
-        header_cells = None
-        try:
-            for rn, cells in self._rows:
-                if rn == header_row:
-                    header_cells = cells
-                    break
-                if rn > header_row:
-                    break
-        except ReadError:
-            self._zip.close()
-            raise
-        if not header_cells:
-            self._zip.close()
-            raise ReadError(f"no header row (row {header_row} of sheet {self.sheet_name!r} is empty)")
-        width = max(header_cells) + 1
-        self.header = [(header_cells.get(i) or "").strip() for i in range(width)]
-
-    def _text(self, name: str) -> str | None:
-        try:
-            return self._zip.read(name).decode("utf-8")
-        except KeyError:
-            return None
-
-    def _open_structure(self, sheet) -> None:
-        from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-        from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900
-
-        wb = self._text("xl/workbook.xml")
-        if wb is None:
-            raise ReadError("unreadable workbook: no xl/workbook.xml (not an Excel workbook)")
-        self.epoch = CALENDAR_MAC_1904 if re.search(r'date1904="(?:1|true)"', wb) else CALENDAR_WINDOWS_1900
-        sheets = [(_any_attr(a, "name"), _any_attr(a, "id")) for a in _SHEET_RE.findall(wb)]
-        if not sheets:
+        names = list(wb.sheet_names)
+        if not names:
             raise ReadError("unreadable workbook: it has no sheets")
-        names = [n for n, _ in sheets]
         if sheet is None:
-            chosen = sheets[0]
-        elif isinstance(sheet, int):
-            if not 0 <= sheet < len(sheets):
-                raise ReadError(f"sheet {sheet!r} not found (sheets: {', '.join(map(str, names))})")
-            chosen = sheets[sheet]
+            index = 0
+        elif isinstance(sheet, int) and 0 <= sheet < len(names):
+            index = sheet
+        elif isinstance(sheet, str) and sheet in names:
+            index = names.index(sheet)
         else:
-            found = [x for x in sheets if x[0] == sheet]
-            if not found:
-                raise ReadError(f"sheet {sheet!r} not found (sheets: {', '.join(map(str, names))})")
-            chosen = found[0]
-        self.sheet_name = chosen[0]
-        rels = {
-            _any_attr(a, "Id"): _any_attr(a, "Target")
-            for a in _REL_RE.findall(self._text("xl/_rels/workbook.xml.rels") or "")
-        }
-        target = rels.get(chosen[1])
-        if not target:
-            raise ReadError(f"unreadable workbook: sheet {self.sheet_name!r} has no part")
-        self._sheet_part = target.lstrip("/") if target.startswith("/") else "xl/" + target
-        sst = self._text("xl/sharedStrings.xml") or ""
-        self._shared = []
-        for m in _SI_RE.finditer(sst):
-            inner = m.group(1) or ""
-            if "rPh" in inner:
-                inner = _RPH_RE.sub("", inner)
-            val = "".join(_T_RE.findall(inner))
-            self._shared.append(html.unescape(val) if "&" in val else val)
-        styles = self._text("xl/styles.xml") or ""
-        custom = {
-            int(_any_attr(a, "numFmtId")): _any_attr(a, "formatCode") or ""
-            for a in _NUMFMT_RE.findall(styles)
-        }
-        self._date_styles: set[int] = set()
-        xfs = _CELLXFS_RE.search(styles)
-        for i, a in enumerate(_XF_RE.findall(xfs.group(1) if xfs else "")):
-            fid = int(_any_attr(a, "numFmtId") or 0)
-            fmt = custom.get(fid, BUILTIN_FORMATS.get(fid, ""))
-            if fmt and is_date_format(fmt):
-                self._date_styles.add(i)
-
-    def _stream(self) -> Iterator[tuple[int, dict[int, str | None]]]:
-        import zipfile
-        import zlib
-
+            raise ReadError(f"sheet {sheet!r} not found (sheets: {', '.join(names)})")
+        self.sheet_name = names[index]
         try:
-            with self._zip.open(self._sheet_part) as src:
-                yield from _SheetStream(src, self._shared, self._date_styles, self.epoch).rows()
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+            ws = wb.get_sheet_by_index(index)
+            self._uncomputed = _uncomputed_formulas(path, index)
+        except (CalamineError, ValueError, KeyError, OSError, EOFError, ElementTree.ParseError) as exc:
             raise ReadError(f"unreadable workbook (truncated or corrupt sheet): {exc}") from None
+        finally:
+            wb.close()
+        self.header_row = header_row
+        # iter_rows yields every sheet row from row 1, its cells from the first used column on
+        self._first_col = ws.start[1] if ws.start else 0
+        self._rows = enumerate(ws.iter_rows(), 1)
+        header = None
+        for rn, cells in self._rows:
+            if rn == header_row:
+                header = [_cell_text(v) for v in cells]
+                break
+        if not header or not any(header):
+            raise ReadError(f"no header row (row {header_row} of sheet {self.sheet_name!r} is empty)")
+        while header[-1] is None:
+            header.pop()
+        self.header = [""] * self._first_col + [(h or "").strip() for h in header]
 
     def batches(self) -> Iterator[RawBatch]:
-        n = len(self.header)
+        n, first = len(self.header), self._first_col
         cols: list[list[str | None]] = [[] for _ in range(n)]
         nums: list[int] = []
         uncomputed: list[tuple[int, int, str]] = []
-        try:
-            for rn, cells in self._rows:
-                if rn <= self.header_row:
-                    continue
-                if not any(i < n for i in cells):
-                    continue  # empty sheet rows are not rows
-                for i in range(n):
-                    v = cells.get(i)
-                    if type(v) is UncomputedFormula:
-                        uncomputed.append((len(nums), i, str(v)))
-                        v = None
-                    cols[i].append(v)
-                nums.append(rn - self.header_row)
-                if len(nums) >= 50_000:
-                    yield RawBatch(
-                        list(self.header),
-                        [pa.array(c, STRING) for c in cols],
-                        pa.array(nums, pa.int64()),
-                        uncomputed=uncomputed,
-                    )
-                    cols = [[] for _ in range(n)]
-                    nums, uncomputed = [], []
-        finally:
-            self._zip.close()
+        for rn, cells in self._rows:
+            values = [None] * first + [_cell_text(v) for v in cells[: n - first]]
+            values += [None] * (n - len(values))
+            formulas = [(i, f) for i, f in self._uncomputed.get(rn, ()) if i < n]
+            if not formulas and not any(values):
+                continue  # empty sheet rows are not rows
+            for i, f in formulas:
+                uncomputed.append((len(nums), i, f))
+            for i in range(n):
+                cols[i].append(values[i])
+            nums.append(rn - self.header_row)
+            if len(nums) >= 50_000:
+                yield RawBatch(
+                    list(self.header),
+                    [pa.array(c, STRING) for c in cols],
+                    pa.array(nums, pa.int64()),
+                    uncomputed=uncomputed,
+                )
+                cols = [[] for _ in range(n)]
+                nums, uncomputed = [], []
         if nums:
             yield RawBatch(
                 list(self.header),
