@@ -58,7 +58,7 @@ ROWS = (
 SHARED = [
     "<t>id</t>",
     "<t>name</t>",
-    "<r><t>สม</t></r><r><t>ชาย</t></r><rPh sb=\"0\" eb=\"1\"><t>PHONETIC</t></rPh>",
+    '<r><t>สม</t></r><r><t>ชาย</t></r><rPh sb="0" eb="1"><t>PHONETIC</t></rPh>',
     "<t>0007</t>",
 ]
 
