@@ -35,7 +35,7 @@
     {%- else -%}
         {%- set _ = source('lake', entity) -%}
         (select {% for name, typ in columns.items() %}cast(null as {{ typ }}) as {{ adapter.quote(name) }}, {% endfor -%}
-         cast(null as {{ string_type() }}) as _source, cast(null as {{ string_type() }}) as _source_file,
+         cast(null as {{ dbt.type_string() }}) as _source, cast(null as {{ dbt.type_string() }}) as _source_file,
          cast(null as bigint) as _row_number, cast(null as date) as load_date where 1 = 0)
     {%- endif -%}
 {%- endmacro %}

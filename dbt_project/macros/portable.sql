@@ -1,4 +1,5 @@
-{# Small SQL helpers that differ between DuckDB and Spark. #}
+{# Small SQL helpers of this project; dbt's own cross-database macros (dbt.dateadd, dbt.datediff,
+   dbt.type_string, ...) are used directly wherever dbt has one. #}
 
 {#
   The run's business date: --vars as_of, else env CRM_AS_OF, else yesterday. The env var is read
@@ -18,31 +19,22 @@
     cast('{{ v }}' as date)
 {%- endmacro %}
 
-{% macro add_months(d, n) -%}{{ return(adapter.dispatch('add_months', 'crmloop')(d, n)) }}{%- endmacro %}
-{% macro default__add_months(d, n) -%}cast(cast({{ d }} as date) + to_months(cast({{ n }} as integer)) as date){%- endmacro %}
-{% macro spark__add_months(d, n) -%}add_months(cast({{ d }} as date), cast({{ n }} as int)){%- endmacro %}
+{#
+  Dates n months / days after d. dbt's own dateadd (dbt-adapters, dispatched per engine) gives a
+  timestamp; every caller compares or stores a date, so the two helpers cast it back.
+#}
+{% macro add_months(d, n) -%}cast({{ dbt.dateadd('month', n, d) }} as date){%- endmacro %}
+{% macro add_days(d, n) -%}cast({{ dbt.dateadd('day', n, d) }} as date){%- endmacro %}
 
-{% macro add_days(d, n) -%}{{ return(adapter.dispatch('add_days', 'crmloop')(d, n)) }}{%- endmacro %}
-{% macro default__add_days(d, n) -%}cast(cast({{ d }} as date) + to_days(cast({{ n }} as integer)) as date){%- endmacro %}
-{% macro spark__add_days(d, n) -%}date_add(cast({{ d }} as date), cast({{ n }} as int)){%- endmacro %}
-
-{# whole days from a to b (b - a) #}
-{% macro days_between(a, b) -%}{{ return(adapter.dispatch('days_between', 'crmloop')(a, b)) }}{%- endmacro %}
-{% macro default__days_between(a, b) -%}datediff('day', cast({{ a }} as date), cast({{ b }} as date)){%- endmacro %}
-{% macro spark__days_between(a, b) -%}datediff(cast({{ b }} as date), cast({{ a }} as date)){%- endmacro %}
-
-{# 1 = Saturday or Sunday #}
+{# 1 = Saturday or Sunday. Kept here: dbt has no day-of-week macro. #}
 {% macro is_weekend(ts) -%}{{ return(adapter.dispatch('is_weekend', 'crmloop')(ts)) }}{%- endmacro %}
 {% macro default__is_weekend(ts) -%}(isodow({{ ts }}) in (6, 7)){%- endmacro %}
 {% macro spark__is_weekend(ts) -%}(dayofweek({{ ts }}) in (1, 7)){%- endmacro %}
 
+{# Kept here: dbt has no regular-expression macro. #}
 {% macro regex_match(expr, pattern) -%}{{ return(adapter.dispatch('regex_match', 'crmloop')(expr, pattern)) }}{%- endmacro %}
 {% macro default__regex_match(expr, pattern) -%}regexp_matches({{ expr }}, '{{ pattern }}'){%- endmacro %}
 {% macro spark__regex_match(expr, pattern) -%}({{ expr }} rlike '{{ pattern }}'){%- endmacro %}
-
-{% macro string_type() -%}{{ return(adapter.dispatch('string_type', 'crmloop')()) }}{%- endmacro %}
-{% macro default__string_type() -%}varchar{%- endmacro %}
-{% macro spark__string_type() -%}string{%- endmacro %}
 
 {# md5-based stable person id: 'C' + 20 hex chars of md5(source_system|source_customer_id) #}
 {% macro person_id(source_system, source_customer_id) -%}

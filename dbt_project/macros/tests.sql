@@ -1,4 +1,8 @@
-{# Generic data tests (no dbt packages: the hub is not reachable). #}
+{#
+  Generic data tests dbt has no built-in for (its own are unique, not_null, accepted_values,
+  relationships; these two are dbt_utils', which cannot be installed here: no package hub, and
+  fetched package code is not committed).
+#}
 {#
   latest_only: the name of a column holding the as_of a row was computed for (incremental tables
   that recompute some keys a run, after deleting them): only the rows of the newest as_of are

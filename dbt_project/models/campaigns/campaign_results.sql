@@ -39,7 +39,7 @@ rates as (
            {{ add_days('send_date', 'window_days - 1') }} as kpi_window_last_day,
            -- the window is closed when the data of its last day is in: as_of >= its last day
            {{ add_days('send_date', 'window_days - 1') }} <= {{ as_of() }} as kpi_window_closed,
-           least({{ days_between('send_date', run_send_date()) }} + 1, window_days) as kpi_window_day
+           least({{ dbt.datediff('send_date', run_send_date(), 'day') }} + 1, window_days) as kpi_window_day
     from counts c
 ),
 bounded as (
@@ -121,8 +121,8 @@ select
     {{ as_of() }} as observed_through, kpi_window_last_day, kpi_window_day, kpi_window_closed,
     kpi_state,
     case when kpi_state = 'in progress'
-            then 'in progress (day ' || cast(kpi_window_day as {{ string_type() }}) || ' of '
-                 || cast(window_days as {{ string_type() }}) || ')'
+            then 'in progress (day ' || cast(kpi_window_day as {{ dbt.type_string() }}) || ' of '
+                 || cast(window_days as {{ dbt.type_string() }}) || ')'
          else kpi_state end as kpi_status,
     case when kpi_state in ('met', 'missed') then kpi_state = 'met' end as kpi_met,
     kpi_best_history, lift, lift_significance,

@@ -50,7 +50,7 @@ select grain, period_start, campaign_id, channel, send_days, send_days_closed, f
             when kpi_actual >= kpi_target then 'met' else 'missed' end as kpi_state,
        case when kpi_actual is null then 'no data'
             when send_days_closed < send_days
-                then 'in progress (' || cast(send_days_closed as {{ string_type() }}) || ' of '
-                     || cast(send_days as {{ string_type() }}) || ' send days closed)'
+                then 'in progress (' || cast(send_days_closed as {{ dbt.type_string() }}) || ' of '
+                     || cast(send_days as {{ dbt.type_string() }}) || ' send days closed)'
             when kpi_actual >= kpi_target then 'met' else 'missed' end as kpi_status
 from judged

@@ -1,10 +1,10 @@
 {{ config(schema='staging', materialized='view') }}
-{%- set columns = {'platform': string_type(), 'campaign_id': string_type(), 'audience_id': string_type(), 'date': 'date', 'impressions': 'bigint', 'clicks': 'bigint', 'spend': 'double', 'conversions': 'double', 'matched_users': 'bigint', 'uploaded_users': 'bigint'} %}
+{%- set columns = {'platform': dbt.type_string(), 'campaign_id': dbt.type_string(), 'audience_id': dbt.type_string(), 'date': 'date', 'impressions': 'bigint', 'clicks': 'bigint', 'spend': 'double', 'conversions': 'double', 'matched_users': 'bigint', 'uploaded_users': 'bigint'} %}
 -- Ad-platform reports (Meta and Google formats, mapped to one layout by sources/).
 select
-    cast(platform as {{ string_type() }}) as platform,
-    cast(campaign_id as {{ string_type() }}) as campaign_id,
-    cast(audience_id as {{ string_type() }}) as audience_id,
+    cast(platform as {{ dbt.type_string() }}) as platform,
+    cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+    cast(audience_id as {{ dbt.type_string() }}) as audience_id,
     cast({{ adapter.quote('date') }} as date) as report_date,
     cast(impressions as bigint) as impressions,
     cast(clicks as bigint) as clicks,

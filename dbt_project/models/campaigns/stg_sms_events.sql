@@ -1,16 +1,16 @@
 {{ config(schema='staging', materialized='view') }}
-{%- set columns = {'event_id': string_type(), 'message_sid': string_type(), 'to': string_type(), 'from': string_type(), 'status': string_type(), 'error_code': string_type(), 'occurred_at': 'timestamp', 'campaign_id': string_type(), 'send_id': string_type(), 'customer_id': string_type(), 'body': string_type(), 'received_at': 'timestamp'} %}
+{%- set columns = {'event_id': dbt.type_string(), 'message_sid': dbt.type_string(), 'to': dbt.type_string(), 'from': dbt.type_string(), 'status': dbt.type_string(), 'error_code': dbt.type_string(), 'occurred_at': 'timestamp', 'campaign_id': dbt.type_string(), 'send_id': dbt.type_string(), 'customer_id': dbt.type_string(), 'body': dbt.type_string(), 'received_at': 'timestamp'} %}
 -- Twilio status callbacks and inbound messages (duplicates kept; int_sms_events dedupes).
 select
-    cast(event_id as {{ string_type() }}) as event_id,
-    lower(cast(status as {{ string_type() }})) as status,
-    cast({{ adapter.quote('from') }} as {{ string_type() }}) as from_number,
-    cast(error_code as {{ string_type() }}) as error_code,
+    cast(event_id as {{ dbt.type_string() }}) as event_id,
+    lower(cast(status as {{ dbt.type_string() }})) as status,
+    cast({{ adapter.quote('from') }} as {{ dbt.type_string() }}) as from_number,
+    cast(error_code as {{ dbt.type_string() }}) as error_code,
     occurred_at,
-    cast(campaign_id as {{ string_type() }}) as campaign_id,
-    cast(send_id as {{ string_type() }}) as send_id,
-    cast(customer_id as {{ string_type() }}) as customer_id,
-    cast(body as {{ string_type() }}) as body,
+    cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
+    cast(send_id as {{ dbt.type_string() }}) as send_id,
+    cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+    cast(body as {{ dbt.type_string() }}) as body,
     _source_file, cast(_row_number as bigint) as _row_number,
     cast(load_date as date) as load_date
 from {{ lake_or_empty('sms_events', columns) }}

@@ -19,8 +19,8 @@ prev as (select source_system, source_customer_id, customer_id from prev_all whe
 this_run as (select coalesce(max(run_seq), 0) + 1 as run_seq from {{ this }}),
 {% else %}
 prev as (
-    select cast(null as {{ string_type() }}) as source_system, cast(null as {{ string_type() }}) as source_customer_id,
-           cast(null as {{ string_type() }}) as customer_id
+    select cast(null as {{ dbt.type_string() }}) as source_system, cast(null as {{ dbt.type_string() }}) as source_customer_id,
+           cast(null as {{ dbt.type_string() }}) as customer_id
     from comp where 1 = 0
 ),
 this_run as (select 1 as run_seq),

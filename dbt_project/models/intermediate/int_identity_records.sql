@@ -19,8 +19,8 @@ all_records as (
            loyalty_card_id, true as has_customer_record
     from customer_records
     union all
-    select source_system, source_customer_id, first_seen_at, cast(null as {{ string_type() }}), false,
-           cast(null as {{ string_type() }}), false, cast(null as {{ string_type() }}), false
+    select source_system, source_customer_id, first_seen_at, cast(null as {{ dbt.type_string() }}), false,
+           cast(null as {{ dbt.type_string() }}), false, cast(null as {{ dbt.type_string() }}), false
     from order_only
 )
 select

@@ -40,12 +40,12 @@ lifetime as (  -- the lifetime figures are the same in every window's row: take 
 ),
 facts as (
     -- first_seen_at (any order) and last_load_date (newest delivery) are on the `orders` row only
-    select source_system, source_customer_id, 'orders' as fact, cast(null as {{ string_type() }}) as fact_key,
+    select source_system, source_customer_id, 'orders' as fact, cast(null as {{ dbt.type_string() }}) as fact_key,
            orders, amount, first_order_at, last_order_at, weekend_orders, evening_orders,
            first_seen_at, last_load_date
     from lifetime
     union all
-    select source_system, source_customer_id, 'window', cast(window_months as {{ string_type() }}),
+    select source_system, source_customer_id, 'window', cast(window_months as {{ dbt.type_string() }}),
            window_orders, window_amount, window_first_order_at, window_last_order_at, 0, 0, null, null
     from per_window
     where window_orders > 0

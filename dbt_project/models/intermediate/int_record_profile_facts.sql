@@ -51,7 +51,7 @@ mix as (  -- counted orders per record, channel, store and season (fewer rows th
 facts as (
     -- every record with an order has an `items` row; last_load_date (newest order or line delivery)
     -- is on it only
-    select source_system, source_customer_id, 'items' as fact, cast(null as {{ string_type() }}) as fact_key,
+    select source_system, source_customer_id, 'items' as fact, cast(null as {{ dbt.type_string() }}) as fact_key,
            count(case when counts and has_lines then 1 end) as orders,
            coalesce(sum(case when counts then line_value end), 0) as amount,
            coalesce(sum(case when counts then items end), 0) as items,

@@ -73,7 +73,7 @@ buying as (  -- counted orders: completed, ordered on or before as_of (ratios ne
            case when sum(orders) > 0 then round(sum(amount) / sum(orders), 2) end as avg_order_value,
            case when sum(orders) > 0 then round(sum(items) * 1.0 / sum(orders), 2) end as items_per_order,
            case when sum(orders) > 1
-                then round({{ days_between('min(first_order_at)', 'max(last_order_at)') }} * 1.0 / (sum(orders) - 1), 1) end
+                then round({{ dbt.datediff('min(first_order_at)', 'max(last_order_at)', 'day') }} * 1.0 / (sum(orders) - 1), 1) end
                as mean_days_between_orders,
            case when sum(orders) > 0 then round(sum(weekend_orders) * 1.0 / sum(orders), 3) end as weekend_share,
            case when sum(orders) > 0 then round(sum(evening_orders) * 1.0 / sum(orders), 3) end as evening_share
@@ -193,14 +193,14 @@ base as (
         pk.address_source,
         pk.gender, pk.birth_date, pk.occupation,
         case when pk.birth_date is null then 'unknown'
-             when {{ days_between('pk.birth_date', asof) }} < 25 * 365.25 then 'under_25'
-             when {{ days_between('pk.birth_date', asof) }} < 35 * 365.25 then '25-34'
-             when {{ days_between('pk.birth_date', asof) }} < 45 * 365.25 then '35-44'
-             when {{ days_between('pk.birth_date', asof) }} < 55 * 365.25 then '45-54'
-             when {{ days_between('pk.birth_date', asof) }} < 65 * 365.25 then '55-64'
+             when {{ dbt.datediff('pk.birth_date', asof, 'day') }} < 25 * 365.25 then 'under_25'
+             when {{ dbt.datediff('pk.birth_date', asof, 'day') }} < 35 * 365.25 then '25-34'
+             when {{ dbt.datediff('pk.birth_date', asof, 'day') }} < 45 * 365.25 then '35-44'
+             when {{ dbt.datediff('pk.birth_date', asof, 'day') }} < 55 * 365.25 then '45-54'
+             when {{ dbt.datediff('pk.birth_date', asof, 'day') }} < 65 * 365.25 then '55-64'
              else '65_plus' end as age_band,
         pk.registered_at, b.first_order_at, b.last_order_at,
-        case when b.last_order_at is not null then {{ days_between('b.last_order_at', asof) }} end as days_since_last_order,
+        case when b.last_order_at is not null then {{ dbt.datediff('b.last_order_at', asof, 'day') }} end as days_since_last_order,
         coalesce(b.orders_lifetime, 0) as orders_lifetime, coalesce(b.spend_lifetime, 0) as spend_lifetime,
         b.avg_order_value, b.items_per_order, b.mean_days_between_orders, b.weekend_share, b.evening_share,
         mo.preferred_channel, mo.preferred_store, mo.top_category, mo.favourite_season,

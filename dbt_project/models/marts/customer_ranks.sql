@@ -23,7 +23,7 @@ per_window as (
     cross join windows w
     left join person_facts x
       on x.customer_id = p.customer_id and x.fact = 'window'
-     and x.fact_key = cast(w.window_months as {{ string_type() }})
+     and x.fact_key = cast(w.window_months as {{ dbt.type_string() }})
     left join person_facts e on e.customer_id = p.customer_id and e.fact = 'orders'
 ),
 matched as (  -- the first matching rule per person (top-down by rule_order)

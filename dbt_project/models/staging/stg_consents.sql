@@ -5,11 +5,11 @@
 -- latest by `recorded_at`). Rows without a provider id (consent files) are all kept.
 with delivered as (
     select
-        cast(source_system as {{ string_type() }}) as source_system,
-        cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(source_customer_id as {{ dbt.type_string() }}) as source_customer_id,
         lower(trim(email)) as email, phone,
         lower(channel) as channel, lower(status) as status, recorded_at,
-        cast(provider_event_id as {{ string_type() }}) as provider_event_id, received_at,
+        cast(provider_event_id as {{ dbt.type_string() }}) as provider_event_id, received_at,
         _source_file, cast(_row_number as bigint) as _row_number,
         cast(load_date as date) as load_date,
         row_number() over (

@@ -7,8 +7,8 @@
 -- by (load_date, _source_file, _row_number). Only partitions up to as_of are seen.
 with src as (
     select
-        cast(source_system as {{ string_type() }}) as source_system,
-        cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+        cast(source_system as {{ dbt.type_string() }}) as source_system,
+        cast(source_customer_id as {{ dbt.type_string() }}) as source_customer_id,
         first_name, last_name,
         lower(trim(email)) as email,
         coalesce(email_valid, false) as email_valid,
@@ -24,7 +24,7 @@ with src as (
     where cast(load_date as date) <= {{ as_of() }}
       and source_customer_id is not null and source_system is not null
     {%- if touched %}
-      and (cast(source_system as {{ string_type() }}), cast(source_customer_id as {{ string_type() }})) in (
+      and (cast(source_system as {{ dbt.type_string() }}), cast(source_customer_id as {{ dbt.type_string() }})) in (
           select source_system, source_customer_id from {{ record_facts_sidecar('touched') }})
     {%- endif %}
 ),

@@ -2,9 +2,9 @@
 -- partitions, so a daily run reads the new partitions; the latest status per order is taken in
 -- int_record_order_facts (and int_campaign_members for purchases after a send).
 select
-    cast(source_system as {{ string_type() }}) as source_system,
-    cast(order_id as {{ string_type() }}) as order_id,
-    cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+    cast(source_system as {{ dbt.type_string() }}) as source_system,
+    cast(order_id as {{ dbt.type_string() }}) as order_id,
+    cast(source_customer_id as {{ dbt.type_string() }}) as source_customer_id,
     ordered_at, channel, store_id, lower(status) as status,
     cast(total_amount as double) as total_amount, currency,
     _source_file, cast(_row_number as bigint) as _row_number,

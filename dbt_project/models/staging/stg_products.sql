@@ -1,7 +1,7 @@
 -- Product catalogue: latest delivery per product_id (load_date: the day of that delivery).
 with ranked as (
     select
-        cast(product_id as {{ string_type() }}) as product_id, name, category, cast(price as double) as price,
+        cast(product_id as {{ dbt.type_string() }}) as product_id, name, category, cast(price as double) as price,
         cast(load_date as date) as load_date,
         row_number() over (partition by product_id
                            order by cast(load_date as date) desc, _source_file desc, _row_number desc) as _rn

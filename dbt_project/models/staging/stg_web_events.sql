@@ -3,9 +3,9 @@
 -- Web events (login, page_view, search), incremental by load_date; everything again when the
 -- partitions held back from the warehouse changed.
 select
-    cast(event_id as {{ string_type() }}) as event_id,
-    cast(source_system as {{ string_type() }}) as source_system,
-    cast(source_customer_id as {{ string_type() }}) as source_customer_id,
+    cast(event_id as {{ dbt.type_string() }}) as event_id,
+    cast(source_system as {{ dbt.type_string() }}) as source_system,
+    cast(source_customer_id as {{ dbt.type_string() }}) as source_customer_id,
     lower(trim(email)) as email,
     lower(event_type) as event_type,
     occurred_at, url,
