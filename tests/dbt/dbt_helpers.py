@@ -26,8 +26,10 @@ def run_dbt(
     target: str = "duckdb",
     extra_env: dict | None = None,
     check: bool = True,
+    dbt_vars: dict | None = None,
 ) -> dict:
-    """Run `dbt <args>` with --vars as_of; return run_results.json (raises with the log tail on failure)."""
+    """Run `dbt <args>` with --vars as_of (and `dbt_vars`); return run_results.json (raises with the
+    log tail on failure)."""
     work.mkdir(parents=True, exist_ok=True)
     env = {
         **os.environ,
@@ -43,7 +45,7 @@ def run_dbt(
         str(DBT),
         *args,
         "--vars",
-        json.dumps({"as_of": as_of}),
+        json.dumps({"as_of": as_of, **(dbt_vars or {})}),
         "--target-path",
         str(target_path),
         "--log-path",
@@ -85,6 +87,7 @@ def dbt_in_process(
     as_of: str,
     target: str = "duckdb",
     extra_env: dict | None = None,
+    dbt_vars: dict | None = None,
 ) -> dict:
     """Like run_dbt, in this process, parsing the project once per process (dbt start-up is most of
     a small build). Environment variables are set for the call and restored afterwards. The parsed
@@ -124,7 +127,7 @@ def dbt_in_process(
                 raise AssertionError(f"dbt parse failed: {res.exception}")
             _MANIFEST[target] = res.result
         res = dbtRunner(manifest=_MANIFEST[target]).invoke(
-            [*args, "--vars", json.dumps({"as_of": as_of}), *common]
+            [*args, "--vars", json.dumps({"as_of": as_of, **(dbt_vars or {})}), *common]
         )
     finally:
         os.chdir(cwd)

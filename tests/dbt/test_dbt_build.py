@@ -119,6 +119,36 @@ def test_chain_of_1000_converges_to_one_person(built):
     assert cid == expected
 
 
+def test_identity_that_does_not_settle_within_the_cap_fails_loudly(built, tmp_path):
+    """The shuffled chain needs more than two passes: capped at two, the labels model fails naming
+    the cap and the edges still crossing two labels, and the labels already built stay."""
+    wh = tmp_path / "cap" / "warehouse.duckdb"
+    wh.parent.mkdir()
+    shutil.copy(built["inc"], wh)
+    before = query(wh, "select node, label from intermediate.int_identity_labels order by node")
+    with pytest.raises(
+        AssertionError,
+        match=r"identity labels did not settle in 2 passes \(var identity_max_passes\): \d+ edges still join two labels",
+    ):
+        dbt_in_process(
+            ["run", "--select", "int_identity_labels"],
+            warehouse=wh,
+            lake=built["lake"],
+            work=tmp_path / "w",
+            as_of=DAY2,
+            dbt_vars={"identity_max_passes": 2},
+        )
+    assert query(wh, "select node, label from intermediate.int_identity_labels order by node") == before
+    # the full build left no work table of the passes behind
+    assert (
+        query(
+            built["inc"],
+            "select table_name from information_schema.tables where starts_with(table_name, 'int_identity_labels_')",
+        )
+        == []
+    )
+
+
 def test_ids_are_stable_and_older_id_survives_merge(built):
     day1, day2 = built["day1_ids"], ids(built["inc"])
     # every record known on day 1 that was not merged keeps its id
