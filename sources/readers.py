@@ -434,10 +434,14 @@ class XlsxReader:
     encoding = None
 
     def __init__(self, path: Path, *, sheet=None, header_row: int = 1):
+        import zipfile
+        import zlib
+
         from python_calamine import CalamineError, load_workbook
 
         self.path = path
-        head = path.read_bytes()[:8] if path.stat().st_size else b""
+        with path.open("rb") as fh:
+            head = fh.read(8)
         if not head:
             raise ReadError("empty file (0 bytes)")
         magic = sniff_magic(head)
@@ -464,7 +468,10 @@ class XlsxReader:
         try:
             ws = wb.get_sheet_by_index(index)
             self._uncomputed = _uncomputed_formulas(path, index)
-        except (CalamineError, ValueError, KeyError, OSError, EOFError, ElementTree.ParseError) as exc:
+        except (
+            CalamineError, ValueError, KeyError, IndexError, OSError, EOFError, ElementTree.ParseError,
+            zipfile.BadZipFile, zlib.error,
+        ) as exc:  # fmt: skip
             raise ReadError(f"unreadable workbook (truncated or corrupt sheet): {exc}") from None
         finally:
             wb.close()
