@@ -1,11 +1,12 @@
 {# Helpers for models/campaigns (portable: DuckDB and Spark). #}
 
-{# hex SHA-256 of a string (same as Python's hashlib.sha256(s.encode()).hexdigest()) #}
+{# hex SHA-256 of a string (same as Python's hashlib.sha256(s.encode()).hexdigest()); kept here:
+   dbt's own hash macro is md5 #}
 {% macro sha256_hex(expr) -%}{{ return(adapter.dispatch('sha256_hex', 'crmloop')(expr)) }}{%- endmacro %}
 {% macro default__sha256_hex(expr) -%}sha256({{ expr }}){%- endmacro %}
 {% macro spark__sha256_hex(expr) -%}sha2({{ expr }}, 256){%- endmacro %}
 
-{# x / y as double, null when y is null or 0 #}
+{# x / y as double, null when y is null or 0 (dbt_utils' safe_divide; dbt has none built in) #}
 {% macro safe_ratio(x, y) -%}
     case when {{ y }} is null or {{ y }} = 0 then null else cast({{ x }} as double) / cast({{ y }} as double) end
 {%- endmacro %}
@@ -65,7 +66,7 @@
 {%- endmacro %}
 
 {# the first day of the week (Monday) or month of a date, as a date #}
-{% macro period_start(grain, d) -%}cast(date_trunc('{{ grain }}', cast({{ d }} as timestamp)) as date){%- endmacro %}
+{% macro period_start(grain, d) -%}cast({{ dbt.date_trunc(grain, 'cast(' ~ d ~ ' as timestamp)') }} as date){%- endmacro %}
 
 {#
   What campaign_results says about a judged cohort: diagnosis_code → the sentence (DOMAIN.md
