@@ -13,15 +13,16 @@ from pathlib import Path
 import click
 
 
-def _ledger(home: str):
-    from activations.delivery.config import DeliveryConfig
+def _ledger(home: str | None):
     from activations.delivery.ledger import SendLedger
+    from crmloop.settings import DeliveryConfig
 
-    return SendLedger(DeliveryConfig.from_env(home=Path(home).expanduser().resolve()).warehouse_path)
+    where = Path(home).expanduser().resolve() if home else None  # None: CRM_HOME, read by the settings
+    return SendLedger(DeliveryConfig.from_env(home=where).warehouse_path)
 
 
 home_option = click.option(
-    "--home", envvar="CRM_HOME", default="./.crm", show_default=True, help="The crmloop home (its warehouse)."
+    "--home", default=None, help="The crmloop home (its warehouse) [default: $CRM_HOME or ./.crm]."
 )
 
 
@@ -33,7 +34,7 @@ def ledger() -> None:
 @ledger.command("ambiguous")
 @home_option
 @click.option("--channel", type=click.Choice(["email", "sms"]), default=None)
-def ambiguous(home: str, channel: str | None) -> None:
+def ambiguous(home: str | None, channel: str | None) -> None:
     """List the batches whose recipients may or may not have been sent."""
     led = _ledger(home)
     try:
@@ -56,7 +57,7 @@ def ambiguous(home: str, channel: str | None) -> None:
 @ledger.command("release")
 @home_option
 @click.argument("batch_id")
-def release(home: str, batch_id: str) -> None:
+def release(home: str | None, batch_id: str) -> None:
     """The provider did NOT deliver BATCH_ID: its recipients are sent by the next run."""
     led = _ledger(home)
     try:
@@ -71,7 +72,7 @@ def release(home: str, batch_id: str) -> None:
 @ledger.command("confirm-sent")
 @home_option
 @click.argument("batch_id")
-def confirm_sent(home: str, batch_id: str) -> None:
+def confirm_sent(home: str | None, batch_id: str) -> None:
     """The provider delivered BATCH_ID (e.g. seen in its Activity UI): mark its recipients sent."""
     led = _ledger(home)
     try:

@@ -14,8 +14,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from activations.delivery.config import SECRET_NAMES
-from crmloop.settings import TIMEZONE, Settings
+from crmloop.settings import SECRET_NAMES, TIMEZONE, Secrets, Settings
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 from orchestration.defs.warehouse import WAREHOUSE_POOL
@@ -81,7 +80,7 @@ class ProviderSecrets(dg.ConfigurableResource):
 
 def provider_secrets() -> ProviderSecrets:
     """Bind every secret that is set in the environment as an EnvVar (unset ones stay None)."""
-    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in SECRET_NAMES if os.environ.get(n)})
+    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in Secrets.from_env().present()})
 
 
 def send_date_for(partition_key: str) -> date:
@@ -266,8 +265,8 @@ def _summary_metadata(channel_meta: dict) -> dict:
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
-    from activations.delivery.config import DeliveryConfig
     from activations.exports.files import write_exports
+    from crmloop.settings import DeliveryConfig
 
     settings = crm.get()
     t0 = time.monotonic()

@@ -25,8 +25,8 @@ import pytest
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from crmloop.settings import TIMEZONE
-from sources.webhooks.app import WebhookConfig, create_app
+from crmloop.settings import TIMEZONE, WebhookConfig
+from sources.webhooks.app import create_app
 from tests.e2e.conftest import AS_OF, copy_state, e2e_plan_text, run_day
 
 pytestmark = pytest.mark.slow
