@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 
 from activations.audiences.messages import send_id_for
+from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
+from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
 from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
@@ -709,17 +711,17 @@ def simulate_feedback(
     return fb
 
 
-SENDS_SQL = """
+SENDS_SQL = f"""
 with snap as (
     select campaign_id, customer_id, channel, holdout, address
-    from marts.campaign_audience_snapshots where send_date = $d
+    from {AUDIENCE_SNAPSHOTS_TABLE} where send_date = $d
 ),
 supp as (
-    select campaign_id, customer_id, channel from activations.campaign_suppressions where send_date = $d
+    select campaign_id, customer_id, channel from {CAMPAIGN_SUPPRESSIONS_TABLE} where send_date = $d
 ),
 ledger as (
     select campaign_id, customer_id, channel, address, send_id, status
-    from activations.send_ledger where send_date = $d
+    from {LEDGER_TABLE} where send_date = $d
 )
 -- held out: never contacted, may still buy
 select campaign_id, customer_id, channel, address as "to", cast(null as varchar) as send_id, true as holdout

@@ -170,7 +170,7 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
     kinds={"python", "duckdb"},
     description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: who "
     "enters each campaign on the send date (activations.campaign_memberships) and the follow-ups due, "
-    "marts.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
+    "activations.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
     "snapshot with a content hash. Gated by the audience quality suite (on that snapshot) before "
     "anything is sent; the channels send exactly that snapshot.",
 )

@@ -239,7 +239,7 @@ def lake_quality_checks(
 def audience_quality_checks(
     asset_key: dg.AssetKey = AUDIENCE_KEY, *, partitions_def: dg.PartitionsDefinition | None = None
 ) -> list[dg.AssetChecksDefinition]:
-    """GX checks of marts.campaign_audiences (read from the warehouse) vs the previous run's sizes.
+    """GX checks of activations.campaign_audiences (read from the warehouse) vs the previous run's sizes.
 
     `partitions_def`: pass the audience asset's partitions (None = unpartitioned asset)."""
 

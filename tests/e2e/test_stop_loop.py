@@ -133,7 +133,7 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(history, tmp_path):
         in_audience = {
             r[0]
             for r in con.execute(
-                """SELECT customer_id FROM marts.campaign_audience_snapshots
+                """SELECT customer_id FROM activations.campaign_audience_snapshots
                WHERE send_date = ? AND campaign_id = 'prospect_welcome' AND channel = 'sms' AND NOT holdout""",
                 [SEND2],
             ).fetchall()
