@@ -71,6 +71,12 @@ from activations.plan.spec import DEFAULT_PLAN_PATH
 TIMEZONE = "Asia/Bangkok"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The dbt project's two rooms: the campaign results (models/campaigns) and the customer model
+# (everything else: identity, profiles, ranks and all upstream, with their tests). Orchestration
+# builds them as two assets; tests and bench select the customer model the same way.
+DBT_CAMPAIGN_MODELS = "path:models/campaigns"
+DBT_EVERY_NODE = "fqn:*"
+DBT_CUSTOMER_MODEL = ("--select", DBT_EVERY_NODE, "--exclude", DBT_CAMPAIGN_MODELS)
 DEFAULT_LANDING_DIR = "./data/landing"
 DEFAULT_HOME = "./.crm"
 DEFAULT_START_DATE = "2024-01-01"

@@ -21,9 +21,8 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from activations.delivery.campaign_state import SCHEMAS as CAMPAIGN_STATE_SCHEMAS
 from activations.plan.spec import FIELD_TYPES
-from sources.schema import entities, entity_schema
+from bench.lake import lake_schemas  # every lake writer's schema: sources/schema.py and campaign_state
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_project" / "models"
@@ -38,14 +37,6 @@ ARROW_TO_SQL = {pa.string(): "string", pa.bool_(): "boolean", pa.date32(): "date
 # the plan's field kinds -> DuckDB types of a customer_profiles column that serve them
 PLAN_KIND_TO_DUCKDB = {"str": {"varchar"}, "int": {"integer", "bigint", "hugeint"}, "float": {"double", "float"},
                        "bool": {"boolean"}, "date": {"date", "timestamp"}}  # fmt: skip
-
-
-def lake_writers() -> dict[str, pa.Schema]:
-    """Every entity Python writes into the lake, with its schema (lineage columns included)."""
-    out = {e: entity_schema(e) for e in entities()}
-    overlap = set(out) & set(CAMPAIGN_STATE_SCHEMAS)
-    assert overlap == set(), f"two writers declare {overlap}"
-    return {**out, **CAMPAIGN_STATE_SCHEMAS}
 
 
 def profile_columns_declared(path: Path = PROFILES_YAML) -> dict[str, str]:
@@ -89,19 +80,19 @@ def test_every_lake_writer_is_a_dbt_lake_source_and_nothing_else_is():
         for s in yaml.safe_load(LAKE_YAML.read_text(encoding="utf-8"))["sources"]
         for t in s["tables"]
     }
-    assert declared == set(lake_writers())
+    assert declared == set(lake_schemas())
 
 
 def test_every_entity_a_model_reads_from_the_lake_has_a_writer():
     read = {e for sql in model_sql().values() for e in _LAKE.findall(sql) + _LAKE_OR_EMPTY.findall(sql)}
     assert read, "no model reads the lake: the pattern no longer matches the models"
-    assert sorted(read - set(lake_writers())) == []
+    assert sorted(read - set(lake_schemas())) == []
 
 
 @pytest.mark.parametrize("model", [m for m, sql in model_sql().items() if _LAKE_OR_EMPTY.search(sql)])
 def test_a_stand_in_for_an_empty_lake_entity_has_the_writers_columns_and_types(model):
     entity, columns = stand_in_columns(model_sql()[model])
-    schema = lake_writers()[entity]
+    schema = lake_schemas()[entity]
     written = {f.name: ARROW_TO_SQL[f.type] for f in schema if f.name not in LINEAGE}
     assert columns == written
 

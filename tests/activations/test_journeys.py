@@ -18,9 +18,9 @@ from activations.audiences.build import build_audiences
 from activations.audiences.journeys import MEMBERSHIP_TABLE, journey_day_summary
 from activations.delivery.ledger import DDL as LEDGER_DDL
 from activations.plan.spec import DEFAULT_PLAN_PATH, parse_plan
+from bench.lake import write_partition
 from tests.activations.profiles_fixture import append_profiles, profile, write_profiles
 from tests.campaigns.scenario import write_lake_entity
-from tests.dbt.lake_fixtures import write_partition
 
 D0 = date(2026, 11, 10)
 

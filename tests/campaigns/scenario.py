@@ -31,8 +31,9 @@ from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import SUPPRESSION_COLUMNS, write_suppressions
 from activations.audiences.tables import AUDIENCE_COLUMNS
 from activations.delivery.ledger import DDL as LEDGER_DDL
+from bench.lake import write_partition
 from sources import entity_schema
-from tests.dbt.lake_fixtures import customer, order, write_partition
+from tests.dbt.lake_fixtures import customer, order
 
 SEND = date(2025, 6, 1)
 AS_OF = "2025-07-05"

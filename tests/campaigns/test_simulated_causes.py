@@ -14,6 +14,7 @@ import pytest
 
 from activations.delivery.campaign_state import export_campaign_state
 from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
+from bench.lake import write_partition
 from crmloop.demo_data.simulated_customers import (
     DEMO_CAUSES,
     SENDS_SQL,
@@ -25,7 +26,7 @@ from sources.ingest import ingest_partition
 from tests.campaigns.conftest import SELECT, release_dbt_connection
 from tests.campaigns.scenario import SEND, cid, email, phone, write_state_warehouse
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import customer, write_partition
+from tests.dbt.lake_fixtures import customer
 
 WINDOW_LAST_DAY = date(2025, 6, 30)  # the default plan's 30-day windows
 PEOPLE = 3000
