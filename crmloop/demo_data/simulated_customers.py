@@ -528,49 +528,12 @@ def _ad_reports(
             spend = round(impressions / 1000 * rates.ads_cpm_thb[platform], 2)
             conversions = int(rng.binomial(n_buyers, rates.ads_attribution)) if n_buyers else 0
             audience_id = f"crmloop_{campaign_id}_{platform}"
+            head = (day.isoformat(), campaign_id, audience_id, audience_id, impressions, clicks, spend)
+            tail = (conversions, matched, uploaded)
             if platform == "meta":
-                meta_rows.append(
-                    dict(
-                        zip(
-                            META_COLUMNS,
-                            (
-                                day.isoformat(),
-                                campaign_id,
-                                audience_id,
-                                audience_id,
-                                impressions,
-                                clicks,
-                                spend,
-                                conversions,
-                                matched,
-                                uploaded,
-                            ),
-                            strict=True,
-                        )
-                    )
-                )
-            else:
-                google_rows.append(
-                    dict(
-                        zip(
-                            GOOGLE_COLUMNS,
-                            (
-                                day.isoformat(),
-                                campaign_id,
-                                audience_id,
-                                audience_id,
-                                impressions,
-                                clicks,
-                                spend,
-                                "THB",
-                                conversions,
-                                matched,
-                                uploaded,
-                            ),
-                            strict=True,
-                        )
-                    )
-                )
+                meta_rows.append(dict(zip(META_COLUMNS, (*head, *tail), strict=True)))
+            else:  # Google's report carries the currency between spend and conversions
+                google_rows.append(dict(zip(GOOGLE_COLUMNS, (*head, "THB", *tail), strict=True)))
     return (
         pd.DataFrame(meta_rows, columns=list(META_COLUMNS)),
         pd.DataFrame(google_rows, columns=list(GOOGLE_COLUMNS)),

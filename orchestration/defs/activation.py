@@ -226,36 +226,23 @@ def _summary_metadata(channel_meta: dict) -> dict:
     return out
 
 
+# What each channel asset does; all read the frozen audience and run as one multi-asset.
+CHANNEL_ASSETS = (
+    (EMAIL, {"sendgrid"}, "Email through the official SendGrid SDK, exactly once per ledger key."),
+    (SMS, {"twilio"}, "SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
+    (ADS, {"meta", "googleads"}, "Meta Custom Audience sync (diff) and Google Customer Match upload file."),
+    (
+        FILES,
+        {"excel", "csv"},
+        "Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
+    ),
+)
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            EMAIL,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"sendgrid"},
-            description="Email through the official SendGrid SDK, exactly once per ledger key.",
-        ),
-        dg.AssetSpec(
-            SMS,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"twilio"},
-            description="SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue.",
-        ),
-        dg.AssetSpec(
-            ADS,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"meta", "googleads"},
-            description="Meta Custom Audience sync (diff) and Google Customer Match upload file.",
-        ),
-        dg.AssetSpec(
-            FILES,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"excel", "csv"},
-            description="Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
-        ),
+        dg.AssetSpec(key, deps=[AUDIENCES], group_name=GROUP, kinds=kinds, description=description)
+        for key, kinds, description in CHANNEL_ASSETS
     ],
     partitions_def=daily_partitions(),
     pool=WAREHOUSE_POOL,

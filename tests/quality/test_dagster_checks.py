@@ -7,7 +7,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from orchestration.defs.quality import ERROR_CHECK, WARN_CHECK, build_lake_check, lake_key
+from orchestration.defs.ingestion import ingestion_key as lake_key
+from orchestration.defs.quality import ERROR_CHECK, WARN_CHECK, build_lake_check
 from orchestration.defs.resources import CrmSettings
 from tests.quality.conftest import AS_OF
 from tests.quality.lakegen import build_clean_lake, orders_table, write_partition
