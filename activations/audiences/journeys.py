@@ -1,6 +1,6 @@
 """Journeys: who enters each campaign on a send date, and which follow-ups fall due.
 
-A campaign is something a person enters once, for a reason, and leaves (DOMAIN.md). The daily
+A campaign is something a person enters once, for a reason, and leaves (docs/DOMAIN.md). The daily
 audience is the people who ENTER on the send date plus the follow-ups due that day, never the
 whole segment. Entry is decided from warehouse facts as of the run (first completed order,
 registration, rank history, days since the last order, campaign responses and earlier
