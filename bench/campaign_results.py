@@ -20,6 +20,8 @@ from pathlib import Path
 
 import duckdb
 
+from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_DDL, CAMPAIGN_SUPPRESSIONS_TABLE
+from activations.audiences.tables import AUDIENCE_DDL, AUDIENCE_SNAPSHOTS_TABLE, SCHEMA
 from activations.delivery.campaign_state import export_campaign_state
 from activations.delivery.ledger import DDL as LEDGER_DDL
 from activations.exports.campaign_report import report_markdown, write_report
@@ -31,9 +33,10 @@ SEND = date(2025, 6, 1)
 def build_state(warehouse: Path, members: int) -> None:
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("create schema if not exists marts")
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute(AUDIENCE_DDL.format(name=AUDIENCE_SNAPSHOTS_TABLE))
         con.execute(
-            f"""create table marts.campaign_audience_snapshots as
+            f"""insert into {AUDIENCE_SNAPSHOTS_TABLE}
             select 'new_thank_you' as campaign_id, 'C' || lpad(cast(i as varchar), 20, '0') as customer_id,
                    'email' as channel, i % 10 = 0 as holdout, 'segment' as reason_included,
                    'person' || cast(i as varchar) || '@example.com' as address,
@@ -41,20 +44,21 @@ def build_state(warehouse: Path, members: int) -> None:
             from range({members}) t(i)"""
         )
         con.execute(LEDGER_DDL)
+        con.execute(CAMPAIGN_SUPPRESSIONS_DDL)
         con.execute(
-            """create table activations.campaign_suppressions as
+            f"""insert into {CAMPAIGN_SUPPRESSIONS_TABLE}
             select campaign_id, customer_id, channel, 'no_consent' as reason, send_date
-            from marts.campaign_audience_snapshots
+            from {AUDIENCE_SNAPSHOTS_TABLE}
             where not holdout and hash(customer_id) % 100 < 8"""
         )
         con.execute(
-            """insert into activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id,
+            f"""insert into activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id,
                    batch_id, address, status, reason, intent_at)
             select a.campaign_id, a.customer_id, a.channel, a.send_date, md5(a.customer_id), 'b', a.address,
                    case when hash(a.customer_id) % 100 = 99 then 'failed' else 'sent' end,
                    case when hash(a.customer_id) % 100 = 99 then 'invalid_email' end, now()::timestamp
-            from marts.campaign_audience_snapshots a
-            anti join activations.campaign_suppressions s using (campaign_id, customer_id, channel)
+            from {AUDIENCE_SNAPSHOTS_TABLE} a
+            anti join {CAMPAIGN_SUPPRESSIONS_TABLE} s using (campaign_id, customer_id, channel)
             where not a.holdout"""
         )
     finally:

@@ -80,28 +80,14 @@ from agg group by 1 order by 1
 
 def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) -> dict:
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    from tests.dbt.lake_fixtures import ENTITY_COLUMNS, entity_schema, write_empty_entities
+    from bench.lake import write_columns, write_empty_entities
 
     rng = np.random.default_rng(seed)
     lake_p = Path(lake)
 
     def write(entity: str, day: date, source: str, cols: dict, n: int, file_no: int = 1) -> None:
-        schema = entity_schema(entity)
-        src_file = f"{source}/{day}/{entity}-{file_no:04d}.csv"
-        arrays = []
-        for name, typ in ENTITY_COLUMNS[entity]:
-            arrays.append(pa.array(cols[name], type=typ) if name in cols else pa.nulls(n, typ))
-        arrays += [
-            pa.array(np.full(n, source, dtype=object), pa.string()),
-            pa.array(np.full(n, src_file, dtype=object), pa.string()),
-            pa.array(np.arange(1, n + 1, dtype=np.int64)),
-        ]
-        d = lake_p / entity / f"load_date={day}"
-        d.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_arrays(arrays, schema=schema), d / f"{source}-{file_no:04d}.parquet")
+        write_columns(lake_p, entity, day, source, cols, n, file_no)
 
     n = customers
     ids = np.char.mod("%d", np.arange(n))
@@ -339,9 +325,9 @@ def main(argv: list[str] | None = None) -> dict:
             "--log-path",
             str(work / "logs"),
         ]
-        from tests.dbt.dbt_helpers import CUSTOMER_MODEL  # the customer model: its marts and all upstream
+        from crmloop.settings import DBT_CUSTOMER_MODEL  # the customer model: its marts and all upstream
 
-        sel = list(CUSTOMER_MODEL)
+        sel = list(DBT_CUSTOMER_MODEL)
         say("dbt parse (fixed start-up)")
         secs, rss, _ = _measured([dbt, "parse", *common], env)
         out["dbt_startup_seconds"] = round(secs, 2)

@@ -1,7 +1,7 @@
 """Benchmark: plan → audiences → suppression → rendered messages → marketer files.
 
 Builds a synthetic `marts.customer_profiles` of `--customers` people in a temporary DuckDB
-(rank mix of DOMAIN.md: VIP 5.7%, Regular 14.3%, New 57.1%, Prospect 22.9%; Thai and Latin
+(rank mix of docs/DOMAIN.md: VIP 5.7%, Regular 14.3%, New 57.1%, Prospect 22.9%; Thai and Latin
 names; some opt-outs, unknown consents, landlines, missing emails), runs
 `prepare_messages` with the default plan's campaigns sent to their whole segments (the worst day;
 the calendar itself sends only to who enters) and `write_exports`, and prints one JSON object:

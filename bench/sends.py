@@ -28,7 +28,7 @@ import psutil
 
 from activations.audiences.messages import Message, send_id_for
 from activations.delivery.api import send_messages
-from activations.delivery.config import DeliveryConfig
+from crmloop.settings import DeliveryConfig
 
 SEND_DATE = date(2025, 3, 14)
 REPO = Path(__file__).resolve().parent.parent

@@ -40,7 +40,8 @@ EVENT_TYPES = ["processed", "delivered", "open", "click", "delivered", "open", "
 def _serve(landing: str, key_b64: str, sock_fd: int, seal_seconds: float) -> None:
     import uvicorn
 
-    from sources.webhooks.app import WebhookConfig, create_app
+    from crmloop.settings import WebhookConfig
+    from sources.webhooks.app import create_app
 
     cfg = WebhookConfig(landing_dir=Path(landing), sendgrid_public_key=key_b64, seal_seconds=seal_seconds)
     sock = socket.socket(fileno=sock_fd)

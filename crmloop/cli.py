@@ -14,7 +14,16 @@ from pathlib import Path
 import click
 
 from crmloop.ledger_cli import ledger
-from crmloop.settings import Settings, SettingsError, check_run_day, default_as_of, parse_day
+from crmloop.settings import (
+    DEFAULT_HOME,
+    DEFAULT_LANDING_DIR,
+    Settings,
+    SettingsError,
+    WebhookConfig,
+    check_run_day,
+    default_as_of,
+    parse_day,
+)
 
 
 class InputError(click.ClickException):
@@ -55,19 +64,18 @@ def _run_settings(*, first_day_offset: int = 0) -> Settings:
     return settings
 
 
+# No click `envvar=`/defaults here: an unset flag leaves CRM_LANDING_DIR / CRM_HOME to crmloop.settings,
+# the one place that reads them (and holds their defaults).
 landing_option = click.option(
     "--landing",
-    envvar="CRM_LANDING_DIR",
-    default="./data/landing",
-    show_default=True,
-    help="Landing zone: <landing>/<source>/<YYYY-MM-DD>/<files>.",
+    default=None,
+    help=f"Landing zone: <landing>/<source>/<YYYY-MM-DD>/<files> [default: $CRM_LANDING_DIR or {DEFAULT_LANDING_DIR}].",
 )
 home_option = click.option(
     "--home",
-    envvar="CRM_HOME",
-    default="./.crm",
-    show_default=True,
-    help="Where a run keeps everything: lake, quarantine, warehouse, exports, reports, Dagster storage.",
+    default=None,
+    help="Where a run keeps everything: lake, quarantine, warehouse, exports, reports, Dagster storage "
+    f"[default: $CRM_HOME or {DEFAULT_HOME}].",
 )
 
 
@@ -214,43 +222,45 @@ def dev(landing: str, home: str, port: int) -> None:
 @landing_option
 @click.option(
     "--public-url",
-    envvar="CRM_WEBHOOK_PUBLIC_URL",
     default=None,
-    help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL).",
+    help="Base URL the providers call (behind a proxy Twilio signs this, not the local URL) "
+    "[default: $CRM_WEBHOOK_PUBLIC_URL].",
 )
 @click.option(
     "--tolerance",
     type=float,
-    envvar="CRM_WEBHOOK_TOLERANCE_SECONDS",
-    default=300.0,
-    show_default=True,
-    help="Seconds a SendGrid signature timestamp may differ from now.",
+    default=None,
+    help="Seconds a SendGrid signature timestamp may differ from now "
+    f"[default: $CRM_WEBHOOK_TOLERANCE_SECONDS or {WebhookConfig.tolerance_seconds:g}].",
 )
 @click.option(
     "--seal-seconds",
     type=float,
-    envvar="CRM_WEBHOOK_SEAL_SECONDS",
-    default=60.0,
-    show_default=True,
-    help="Seconds before an in-flight landing segment is sealed into a *.jsonl file.",
+    default=None,
+    help="Seconds before an in-flight landing segment is sealed into a *.jsonl file "
+    f"[default: $CRM_WEBHOOK_SEAL_SECONDS or {WebhookConfig.seal_seconds:g}].",
 )
 def webhooks(
-    host: str, port: int, landing: str, public_url: str | None, tolerance: float, seal_seconds: float
+    host: str,
+    port: int,
+    landing: str | None,
+    public_url: str | None,
+    tolerance: float | None,
+    seal_seconds: float | None,
 ) -> None:
     """Receive SendGrid and Twilio webhooks into the landing zone (email_events, sms_events, consents).
 
     Secrets come from the environment only: SENDGRID_WEBHOOK_PUBLIC_KEY (base64 DER) and
     TWILIO_AUTH_TOKEN."""
     _apply_env(landing)
-    from sources.webhooks.app import WebhookConfig
     from sources.webhooks.server import serve
 
-    config = WebhookConfig.from_env(
-        Path(os.environ["CRM_LANDING_DIR"]),
-        public_base_url=public_url,
-        tolerance_seconds=tolerance,
-        seal_seconds=seal_seconds,
-    )
+    try:
+        config = WebhookConfig.from_env(
+            public_base_url=public_url, tolerance_seconds=tolerance, seal_seconds=seal_seconds
+        )
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
     serve(config, host=host, port=port)
 
 

@@ -13,15 +13,16 @@ from pathlib import Path
 import click
 
 
-def _ledger(home: str):
-    from activations.delivery.config import DeliveryConfig
+def _ledger(home: str | None):
     from activations.delivery.ledger import SendLedger
+    from crmloop.settings import DeliveryConfig
 
-    return SendLedger(DeliveryConfig.from_env(home=Path(home).expanduser().resolve()).warehouse_path)
+    where = Path(home).expanduser().resolve() if home else None  # None: CRM_HOME, read by the settings
+    return SendLedger(DeliveryConfig.from_env(home=where).warehouse_path)
 
 
 home_option = click.option(
-    "--home", envvar="CRM_HOME", default="./.crm", show_default=True, help="The crmloop home (its warehouse)."
+    "--home", default=None, help="The crmloop home (its warehouse) [default: $CRM_HOME or ./.crm]."
 )
 
 
@@ -33,7 +34,7 @@ def ledger() -> None:
 @ledger.command("ambiguous")
 @home_option
 @click.option("--channel", type=click.Choice(["email", "sms"]), default=None)
-def ambiguous(home: str, channel: str | None) -> None:
+def ambiguous(home: str | None, channel: str | None) -> None:
     """List the batches whose recipients may or may not have been sent."""
     led = _ledger(home)
     try:
@@ -53,31 +54,38 @@ def ambiguous(home: str, channel: str | None) -> None:
         click.echo(f"{ch}\t{batch_id}\t{campaign_id}\t{send_date}\t{n} recipient(s)\t{reasons[batch_id]}")
 
 
-@ledger.command("release")
-@home_option
-@click.argument("batch_id")
-def release(home: str, batch_id: str) -> None:
-    """The provider did NOT deliver BATCH_ID: its recipients are sent by the next run."""
+def _decide(home: str | None, batch_id: str, decide, done: str) -> None:
+    """Apply an operator's decision (a SendLedger method) to a batch's ambiguous rows, or refuse
+    when the batch has none; `done` is said with the count, e.g. "released {n} recipient(s)"."""
     led = _ledger(home)
     try:
-        n = led.release_ambiguous(batch_id)
+        n = decide(led, batch_id)
     finally:
         led.close()
     if not n:
         raise click.ClickException(f"no ambiguous rows in batch {batch_id} (see `crmloop ledger ambiguous`)")
-    click.echo(f"released {n} recipient(s) of {batch_id}: the next run sends them")
+    click.echo(done.format(n=n, batch_id=batch_id))
 
 
-@ledger.command("confirm-sent")
-@home_option
-@click.argument("batch_id")
-def confirm_sent(home: str, batch_id: str) -> None:
-    """The provider delivered BATCH_ID (e.g. seen in its Activity UI): mark its recipients sent."""
-    led = _ledger(home)
-    try:
-        n = led.mark_ambiguous_sent(batch_id)
-    finally:
-        led.close()
-    if not n:
-        raise click.ClickException(f"no ambiguous rows in batch {batch_id} (see `crmloop ledger ambiguous`)")
-    click.echo(f"marked {n} recipient(s) of {batch_id} as sent")
+def _decision_command(name: str, summary: str, decide, done: str) -> None:
+    """`crmloop ledger <name> BATCH_ID`: one operator decision on a batch (see `_decide`)."""
+
+    @ledger.command(name, help=summary)
+    @home_option
+    @click.argument("batch_id")
+    def command(home: str | None, batch_id: str) -> None:
+        _decide(home, batch_id, decide, done)
+
+
+_decision_command(
+    "release",
+    "The provider did NOT deliver BATCH_ID: its recipients are sent by the next run.",
+    lambda led, b: led.release_ambiguous(b),
+    "released {n} recipient(s) of {batch_id}: the next run sends them",
+)
+_decision_command(
+    "confirm-sent",
+    "The provider delivered BATCH_ID (e.g. seen in its Activity UI): mark its recipients sent.",
+    lambda led, b: led.mark_ambiguous_sent(b),
+    "marked {n} recipient(s) of {batch_id} as sent",
+)

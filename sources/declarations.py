@@ -6,7 +6,6 @@ Loaded and validated at run time; every error names the file and the field
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from crmloop.settings import SettingsError, extra_declaration_dirs
 from sources.normalise import NORMALISERS, enum_key
 from sources.schema import DERIVED_SUFFIXES, ENTITY_COLUMNS
 
@@ -335,15 +335,12 @@ def load_declaration(path: Path) -> SourceDeclaration:
     return parse_declaration(path, data)
 
 
-SOURCES_DIR_ENV = "CRM_SOURCES_DIR"
-
-
 def declaration_dirs() -> list[Path]:
     """The built-in declarations, then each folder of `CRM_SOURCES_DIR` (os.pathsep-separated)."""
-    extra = [Path(p).expanduser() for p in os.environ.get(SOURCES_DIR_ENV, "").split(os.pathsep) if p.strip()]
-    for d in extra:
-        if not d.is_dir():
-            raise DeclarationError(f"{SOURCES_DIR_ENV}: {d} is not a folder")
+    try:
+        extra = extra_declaration_dirs()
+    except SettingsError as exc:
+        raise DeclarationError(str(exc)) from None
     return [DECLARATIONS_DIR, *extra]
 
 

@@ -400,7 +400,7 @@ def norm_date(arr: pa.Array) -> Normalised:
 # ------------------------------------------------------------------------------------------ phones
 # THE phone rule of crmloop (ingestion, suppression, ad hashing and the quality suites import it).
 # phonenumbers parses every shape and knows every country; for Thailand the business's own rule
-# (DOMAIN.md) is applied on top of its allocation tables, which reject new blocks such as 069x:
+# (docs/DOMAIN.md) is applied on top of its allocation tables, which reject new blocks such as 069x:
 # a 9-digit national number starting 6/8/9 (written 06x/08x/09x) is a mobile, 2 + 7 digits or
 # 3x/4x/5x/7x + 6 digits a landline.
 _BUSINESS_RULES = {"TH": (r"[689]\d{8}", r"(?:2|[3-57]\d)\d{6}")}
@@ -527,28 +527,25 @@ NORMALISERS = {
 
 def normalise(kind: str, arr: pa.Array, *, mapping: dict | None = None, region: str = "TH") -> Normalised:
     """Dispatch by normaliser name (see NORMALISERS)."""
-    if kind == "id":
-        return norm_id(arr)
-    if kind == "text":
-        return norm_text(arr)
-    if kind == "upper":
-        return norm_upper(arr)
-    if kind == "lower":
-        return norm_lower(arr)
-    if kind == "email":
-        return norm_email(arr)
     if kind == "phone":
         return norm_phone(arr, region)
     if kind == "enum":
         return norm_enum(arr, mapping or {})
-    if kind == "date":
-        return norm_date(arr)
-    if kind == "timestamp":
-        return norm_timestamp(arr)
-    if kind == "amount":
-        return norm_amount(arr)
-    if kind == "int":
-        return norm_int(arr)
-    if kind == "bool":
-        return norm_bool(arr)
-    raise ValueError(f"unknown normaliser {kind!r}")
+    if kind not in _PLAIN:
+        raise ValueError(f"unknown normaliser {kind!r}")
+    return _PLAIN[kind](arr)
+
+
+# the normalisers that take the column alone (phone and enum take their region / mapping)
+_PLAIN = {
+    "id": norm_id,
+    "text": norm_text,
+    "upper": norm_upper,
+    "lower": norm_lower,
+    "email": norm_email,
+    "date": norm_date,
+    "timestamp": norm_timestamp,
+    "amount": norm_amount,
+    "int": norm_int,
+    "bool": norm_bool,
+}

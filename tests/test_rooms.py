@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,4 +114,28 @@ def test_sources_and_activations_never_import_dagster():
             names = _imported(ast.parse(path.read_text(encoding="utf-8")))
             if any(n == "dagster" or n.startswith(("dagster.", "dagster_")) for n in names):
                 offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []
+
+
+_WRITES_MARTS = re.compile(
+    r"\b(CREATE\s+(OR\s+REPLACE\s+)?(TABLE|VIEW|SCHEMA)(\s+IF\s+NOT\s+EXISTS)?|INSERT\s+INTO|DROP\s+TABLE(\s+IF\s+EXISTS)?|"
+    r"DELETE\s+FROM|UPDATE|ALTER\s+TABLE)\s+\"?marts\b",
+    re.IGNORECASE,
+)
+
+
+def test_the_marts_writer_finder_finds_a_write():
+    assert _WRITES_MARTS.search('con.execute("CREATE TABLE IF NOT EXISTS marts.campaign_audiences (a INT)")')
+    assert _WRITES_MARTS.search("insert into marts.x select 1")
+    assert not _WRITES_MARTS.search("SELECT * FROM marts.customer_profiles")
+
+
+def test_python_never_writes_dbt_marts():
+    """dbt owns the `marts` schema; Python writes its own (`activations`, the lake) and reads marts."""
+    offenders = []
+    for room in ROOMS:
+        for path in (REPO / room).rglob("*.py"):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if _WRITES_MARTS.search(line):
+                    offenders.append(f"{path.relative_to(REPO)}:{n}")
     assert offenders == []

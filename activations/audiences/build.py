@@ -5,7 +5,7 @@ parameterised SQL compiled from the plan, keeps the people who ENTER the campaig
 (`journeys.decide_entries`: trigger events, the broadcast date, re-entry rules) plus the
 follow-ups due that day, expands them to one row per channel with the address that channel
 needs, flags the holdout (a stable hash of campaign id and customer id), and writes
-`marts.campaign_audiences` (replaced every run), `marts.campaign_audience_snapshots` (one
+`activations.campaign_audiences` (replaced every run), `activations.campaign_audience_snapshots` (one
 snapshot per send date, replaced when that send date is rerun) and the day's entries in
 `activations.campaign_memberships`.
 """
@@ -33,6 +33,16 @@ from activations.audiences.journeys import (
     profile_event_columns,
     write_memberships,
 )
+from activations.audiences.tables import (
+    AUDIENCE_COLUMNS,
+    AUDIENCE_DDL,
+    AUDIENCE_SNAPSHOTS,
+    AUDIENCE_SNAPSHOTS_TABLE,
+    AUDIENCES,
+    AUDIENCES_TABLE,
+    LEGACY_SCHEMA,
+    SCHEMA,
+)
 from activations.plan.spec import (
     PROFILE_COLUMNS,
     Campaign,
@@ -42,9 +52,6 @@ from activations.plan.spec import (
     template_fields,
 )
 
-AUDIENCE_COLUMNS = [
-    "campaign_id", "customer_id", "channel", "holdout", "reason_included", "address", "as_of", "send_date",
-]  # fmt: skip
 REQUIRED_PROFILE_COLUMNS = (
     "customer_id", "rank", "first_name", "last_name", "email", "phone", "has_valid_email", "has_valid_mobile",
     "has_postal_address", "address", "district", "province", "postal_code",
@@ -380,11 +387,17 @@ def compute_audiences(
     return audience, profiles_by_campaign, summary
 
 
-_AUDIENCE_DDL = """
-CREATE TABLE IF NOT EXISTS {name} (
-    campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, holdout BOOLEAN,
-    reason_included VARCHAR, address VARCHAR, as_of DATE, send_date DATE
-)"""
+def _move_legacy_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """A warehouse written before the audience tables left dbt's `marts`: move them to `activations` once."""
+    for table in (AUDIENCE_SNAPSHOTS, AUDIENCES):
+        old = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [LEGACY_SCHEMA, table],
+        ).fetchall()[0][0]
+        if old:
+            con.execute(AUDIENCE_DDL.format(name=f"{SCHEMA}.{table}"))
+            con.execute(f"INSERT INTO {SCHEMA}.{table} SELECT * FROM {LEGACY_SCHEMA}.{table}")
+            con.execute(f"DROP TABLE {LEGACY_SCHEMA}.{table}")
 
 
 def write_audiences(
@@ -393,18 +406,19 @@ def write_audiences(
     send_date: date,
     memberships: pd.DataFrame | None = None,
 ) -> None:
-    """Replace marts.campaign_audiences; replace this send date's snapshot and, when given, the
-    memberships entered on it (one transaction)."""
+    """Replace activations.campaign_audiences; replace this send date's snapshot and, when given,
+    the memberships entered on it (one transaction)."""
     df = audience[AUDIENCE_COLUMNS]  # noqa: F841 - referenced by name in SQL
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute("BEGIN TRANSACTION")
     try:
-        con.execute("DROP TABLE IF EXISTS marts.campaign_audiences")
-        con.execute(_AUDIENCE_DDL.format(name="marts.campaign_audiences"))
-        con.execute("INSERT INTO marts.campaign_audiences SELECT * FROM df")
-        con.execute(_AUDIENCE_DDL.format(name="marts.campaign_audience_snapshots"))
-        con.execute("DELETE FROM marts.campaign_audience_snapshots WHERE send_date = ?", [send_date])
-        con.execute("INSERT INTO marts.campaign_audience_snapshots SELECT * FROM df")
+        _move_legacy_tables(con)
+        con.execute(f"DROP TABLE IF EXISTS {AUDIENCES_TABLE}")
+        con.execute(AUDIENCE_DDL.format(name=AUDIENCES_TABLE))
+        con.execute(f"INSERT INTO {AUDIENCES_TABLE} SELECT * FROM df")
+        con.execute(AUDIENCE_DDL.format(name=AUDIENCE_SNAPSHOTS_TABLE))
+        con.execute(f"DELETE FROM {AUDIENCE_SNAPSHOTS_TABLE} WHERE send_date = ?", [send_date])
+        con.execute(f"INSERT INTO {AUDIENCE_SNAPSHOTS_TABLE} SELECT * FROM df")
         if memberships is not None:
             write_memberships(con, memberships, send_date)
         con.execute("COMMIT")

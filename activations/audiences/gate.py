@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE
+from activations.audiences.tables import AUDIENCE_SNAPSHOTS, AUDIENCE_SNAPSHOTS_TABLE, AUDIENCES_TABLE, SCHEMA
 from activations.plan.spec import CONSENT_COLUMN
 from crmloop.settings import QualityThresholds, Settings
 from sources.quality.engine import ERROR, WARN, Batch, Expect, ValidationReport, validate
@@ -175,21 +177,21 @@ def _table_exists(con, schema: str, table: str) -> bool:
 
 
 def load_audience_frame(warehouse_path: str | Path) -> pd.DataFrame:
-    """marts.campaign_audiences joined with each person's consent for the row's channel and, when
+    """activations.campaign_audiences joined with each person's consent for the row's channel and, when
     activations.campaign_suppressions exists, the suppression reason of that send date (read-only)."""
     import duckdb
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
         consent = " ".join(f"WHEN '{ch}' THEN p.{col}" for ch, col in CONSENT_COLUMN.items())
-        has_supp = _table_exists(con, "activations", "campaign_suppressions")
+        has_supp = _table_exists(con, *CAMPAIGN_SUPPRESSIONS_TABLE.split("."))
         supp_select = (
             "s.reason AS suppression_reason" if has_supp else "CAST(NULL AS VARCHAR) AS suppression_reason"
         )
         supp_join = (
-            """LEFT JOIN (SELECT DISTINCT ON (campaign_id, customer_id, channel, send_date)
+            f"""LEFT JOIN (SELECT DISTINCT ON (campaign_id, customer_id, channel, send_date)
                               campaign_id, customer_id, channel, send_date, reason
-                          FROM activations.campaign_suppressions) s
+                          FROM {CAMPAIGN_SUPPRESSIONS_TABLE}) s
                  ON s.campaign_id = a.campaign_id AND s.customer_id = a.customer_id
                 AND s.channel = a.channel AND s.send_date = a.send_date"""
             if has_supp
@@ -198,7 +200,7 @@ def load_audience_frame(warehouse_path: str | Path) -> pd.DataFrame:
         sql = f"""
             SELECT a.campaign_id, a.customer_id, a.channel, a.holdout, a.address,
                    coalesce(CASE a.channel {consent} END, 'unknown') AS consent, {supp_select}
-            FROM marts.campaign_audiences a
+            FROM {AUDIENCES_TABLE} a
             LEFT JOIN marts.customer_profiles p ON p.customer_id = a.customer_id
             {supp_join}
         """
@@ -210,21 +212,21 @@ def load_audience_frame(warehouse_path: str | Path) -> pd.DataFrame:
 def previous_audience_sizes(warehouse_path: str | Path, send_date: date | None = None) -> dict[SizeKey, int]:
     """Audience sizes per campaign × channel of the latest snapshot before `send_date` (read-only).
 
-    `send_date` None: the send date of the current marts.campaign_audiences."""
+    `send_date` None: the send date of the current activations.campaign_audiences."""
     import duckdb
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        if not _table_exists(con, "marts", "campaign_audience_snapshots"):
+        if not _table_exists(con, SCHEMA, AUDIENCE_SNAPSHOTS):
             return {}
         if send_date is None:
-            send_date = con.execute("SELECT max(send_date) FROM marts.campaign_audiences").fetchall()[0][0]
+            send_date = con.execute(f"SELECT max(send_date) FROM {AUDIENCES_TABLE}").fetchall()[0][0]
             if send_date is None:
                 return {}
         rows = con.execute(
-            """
-            SELECT campaign_id, channel, count(*) FROM marts.campaign_audience_snapshots
-            WHERE send_date = (SELECT max(send_date) FROM marts.campaign_audience_snapshots WHERE send_date < ?)
+            f"""
+            SELECT campaign_id, channel, count(*) FROM {AUDIENCE_SNAPSHOTS_TABLE}
+            WHERE send_date = (SELECT max(send_date) FROM {AUDIENCE_SNAPSHOTS_TABLE} WHERE send_date < ?)
             GROUP BY 1, 2
             """,
             [send_date],
@@ -252,7 +254,7 @@ def validate_audiences_for(
     With a frozen snapshot for `send_date` (activations/audiences/snapshot.py) the gate validates
     exactly that snapshot, after checking it against `snapshot_sha256` (the hash the audience step
     recorded): what it passes is what the channels send. Without one (or `send_date` None) it
-    reads marts.campaign_audiences from the warehouse."""
+    reads activations.campaign_audiences from the warehouse."""
     from activations.audiences.snapshot import MANIFEST_FILE, snapshot_folder, verify
     from activations.plan.spec import load_plan
 

@@ -1,6 +1,6 @@
 """Journeys: who enters each campaign on a send date, and which follow-ups fall due.
 
-A campaign is something a person enters once, for a reason, and leaves (DOMAIN.md). The daily
+A campaign is something a person enters once, for a reason, and leaves (docs/DOMAIN.md). The daily
 audience is the people who ENTER on the send date plus the follow-ups due that day, never the
 whole segment. Entry is decided from warehouse facts as of the run (first completed order,
 registration, rank history, days since the last order, campaign responses and earlier
@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from activations.audiences.tables import AUDIENCE_SNAPSHOTS, AUDIENCE_SNAPSHOTS_TABLE, SCHEMA
 from activations.plan.spec import THRESHOLD_EVENT_DATES, Campaign
 
 
@@ -366,7 +367,7 @@ def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> li
     try:
         has_m = con is not None and _table_exists(con, "activations", "campaign_memberships")
         has_l = con is not None and _table_exists(con, "activations", "send_ledger")
-        has_a = con is not None and _table_exists(con, "marts", "campaign_audience_snapshots")
+        has_a = con is not None and _table_exists(con, SCHEMA, AUDIENCE_SNAPSHOTS)
         for camp in plan.campaigns:
             if camp.status != "active":
                 state = camp.status
@@ -384,7 +385,7 @@ def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> li
                 ).fetchall()[0][0]
             if has_a:
                 follow_ups = con.execute(
-                    "SELECT count(*) FROM marts.campaign_audience_snapshots WHERE campaign_id = ? AND send_date = ? "
+                    f"SELECT count(*) FROM {AUDIENCE_SNAPSHOTS_TABLE} WHERE campaign_id = ? AND send_date = ? "
                     "AND reason_included LIKE 'follow-up %'",
                     [camp.id, send_date],
                 ).fetchall()[0][0]

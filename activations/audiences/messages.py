@@ -111,7 +111,7 @@ class ChannelBatch:
 
     campaign_id: str
     channel: str
-    audience: int = 0  # rows in marts.campaign_audiences for this campaign × channel
+    audience: int = 0  # rows in activations.campaign_audiences for this campaign × channel
     holdout: int = 0
     suppressed: dict[str, int] = field(default_factory=dict)  # reason -> people
     messages: Sequence[Message] = field(default_factory=list)  # eligible, rendered (lazily: MessageList)

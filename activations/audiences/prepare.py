@@ -335,7 +335,7 @@ def prepare_messages(
     progress: Callable[[str], None] | None = None,
     lake_dir: str | Path | None = None,
 ) -> PreparedCampaigns:
-    """Build audiences, suppress, render. Writes marts.campaign_audiences (+ snapshot),
+    """Build audiences, suppress, render. Writes activations.campaign_audiences (+ snapshot),
     activations.campaign_memberships (the day's entries) and activations.campaign_suppressions;
     returns the messages per campaign × channel with counts.
 

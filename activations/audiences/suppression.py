@@ -39,6 +39,10 @@ SUPPRESSION_COLUMNS = ["campaign_id", "customer_id", "channel", "reason", "send_
 LEDGER_TABLE = "activations.send_ledger"
 SUPPRESSION_LIST_TABLE = "activations.suppression_list"
 CAMPAIGN_SUPPRESSIONS_TABLE = "activations.campaign_suppressions"
+CAMPAIGN_SUPPRESSIONS_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {CAMPAIGN_SUPPRESSIONS_TABLE} (campaign_id VARCHAR, customer_id VARCHAR, "
+    "channel VARCHAR, reason VARCHAR, send_date DATE)"
+)
 NOT_CONTACTED_STATUSES = ("failed",)
 DEDUPE_CHANNELS = ("email", "sms", "phone")
 CHECK_FLAGS = (
@@ -140,7 +144,7 @@ def apply_suppression(
 ) -> SuppressionResult:
     """Pure: split the audience into holdout (dropped), suppressed (with reason) and eligible.
 
-    `audience`: marts.campaign_audiences rows; `profiles`: customer_profiles rows of the audience
+    `audience`: activations.campaign_audiences rows; `profiles`: customer_profiles rows of the audience
     (one per customer_id); `suppression_list`: channel, address, reason[, customer_id];
     `ledger`: campaign_id, customer_id, channel, send_date, status.
     """
@@ -365,10 +369,7 @@ def write_suppressions(con: duckdb.DuckDBPyConnection, suppressed: pd.DataFrame,
     """Replace this send date's rows of activations.campaign_suppressions (audit of who and why)."""
     df = suppressed[SUPPRESSION_COLUMNS]  # noqa: F841 - referenced by name in SQL
     con.execute("CREATE SCHEMA IF NOT EXISTS activations")
-    con.execute(
-        f"CREATE TABLE IF NOT EXISTS {CAMPAIGN_SUPPRESSIONS_TABLE} (campaign_id VARCHAR, customer_id VARCHAR, "
-        "channel VARCHAR, reason VARCHAR, send_date DATE)"
-    )
+    con.execute(CAMPAIGN_SUPPRESSIONS_DDL)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"DELETE FROM {CAMPAIGN_SUPPRESSIONS_TABLE} WHERE send_date = ?", [send_date])

@@ -23,7 +23,6 @@ from typing import Any
 from python_http_client import exceptions as sg_exc
 from sendgrid import SendGridAPIClient
 
-from activations.delivery.config import DeliveryConfig, DeliveryConfigError
 from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
 from activations.delivery.ledger import Outcome, PendingRow
 from activations.delivery.resilience import (
@@ -34,6 +33,7 @@ from activations.delivery.resilience import (
     parse_retry_after,
     retrying,
 )
+from crmloop.settings import DeliveryConfig, DeliveryConfigError
 
 # python_http_client logs request headers (the API key) at DEBUG: never let that through.
 for _name in ("python_http_client", "python_http_client.client"):

@@ -21,9 +21,9 @@ import pyarrow as pa
 import requests
 
 from activations.channels.hashing import META_SCHEMA, meta_row, sha256_hex
-from activations.delivery.config import DeliveryConfig
 from activations.delivery.ledger import SendLedger
 from activations.delivery.resilience import Retry, TokenBucket, attempts_of, parse_retry_after, retrying
+from crmloop.settings import DeliveryConfig
 
 MAX_ROWS = 10_000
 STATE = "activations.ad_audience_members"

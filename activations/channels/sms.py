@@ -23,7 +23,6 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from activations.delivery.config import DeliveryConfig
 from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
 from activations.delivery.ledger import Outcome, PendingRow, content_hash
 from activations.delivery.resilience import (
@@ -34,6 +33,7 @@ from activations.delivery.resilience import (
     parse_retry_after,
     retrying,
 )
+from crmloop.settings import DeliveryConfig
 
 TWILIO_API = "https://api.twilio.com"
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")

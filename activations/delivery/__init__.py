@@ -4,5 +4,5 @@ entry points orchestration calls (`activations.delivery.api`). Provider SDKs liv
 package file imports nothing, so channels and delivery form no import cycle.
 
     from activations.delivery.api import deliver_prepared, send_messages
-    from activations.delivery.config import DeliveryConfig
+    from crmloop.settings import DeliveryConfig
 """

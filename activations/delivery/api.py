@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -12,10 +10,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from activations.delivery.config import DeliveryConfig, DeliveryConfigError
 from activations.delivery.engine import ChannelSummary, Progress, deliver
 from activations.delivery.ledger import SendLedger
 from activations.delivery.sandbox_server import SandboxSink
+from crmloop.settings import DeliveryConfig, DeliveryConfigError
 
 SENDABLE = ("email", "sms")
 
@@ -133,14 +131,13 @@ def _deliver_ads(
         "google_customer_match_rows": 0,
     }
     unmatchable = 0
-    audience_ids = json.loads(os.environ.get("CRM_META_AUDIENCE_IDS") or "{}")
     folder = cfg.outbox_dir / "ads" / send_date.isoformat()
     with _endpoint(cfg, send_date) as (cfg2, base_url):
         meta = MetaAudienceClient(cfg2, base_url)
         try:
             for b in batches:
                 started = time.perf_counter()
-                audience_id = str(audience_ids.get(b.campaign_id) or cfg2.secret("META_CUSTOM_AUDIENCE_ID"))
+                audience_id = cfg2.meta_audience_id(b.campaign_id)
                 if cfg.mode == "sandbox":
                     audience_id = f"sandbox-{b.campaign_id}"
                 msum = sync_meta_audience(

@@ -35,6 +35,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from activations.audiences.messages import send_id_for
+from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
+from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
 from activations.plan.spec import Plan, coerce_plan
 
 SOURCE = "activations"
@@ -231,7 +233,7 @@ def export_campaign_state(
 ) -> dict:
     """Write `campaign_sends` and `campaign_plan` for `send_date` into the lake.
 
-    Reads `marts.campaign_audience_snapshots`, `activations.campaign_suppressions` and
+    Reads `activations.campaign_audience_snapshots`, `activations.campaign_suppressions` and
     `activations.send_ledger` with a read-only connection; a table that does not exist yet counts
     as empty (the files are then empty, with the full schema). Returns counts and file paths."""
     import duckdb
@@ -243,11 +245,9 @@ def export_campaign_state(
     if warehouse_path.exists():
         con = duckdb.connect(str(warehouse_path), read_only=True)
         try:
-            audience = _read(
-                con, "marts.campaign_audience_snapshots", [*keys, "holdout", "address"], send_date
-            )
-            suppressions = _read(con, "activations.campaign_suppressions", [*keys, "reason"], send_date)
-            ledger = _read(con, "activations.send_ledger", [*keys, "status", "reason", "send_id"], send_date)
+            audience = _read(con, AUDIENCE_SNAPSHOTS_TABLE, [*keys, "holdout", "address"], send_date)
+            suppressions = _read(con, CAMPAIGN_SUPPRESSIONS_TABLE, [*keys, "reason"], send_date)
+            ledger = _read(con, LEDGER_TABLE, [*keys, "status", "reason", "send_id"], send_date)
         finally:
             con.close()
     else:

@@ -117,6 +117,19 @@ def _naive_utc(t: datetime | None) -> datetime | None:
     return t.astimezone(UTC).replace(tzinfo=None)
 
 
+def _outcomes_table(outcomes: Sequence) -> pa.Table:
+    """Provider outcomes (send_id, status, reason, provider_id, retryable) as Arrow, to join in SQL."""
+    return pa.table(
+        {
+            "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
+            "status": pa.array([o.status for o in outcomes], pa.string()),
+            "reason": pa.array([o.reason for o in outcomes], pa.string()),
+            "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
+            "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
+        }
+    )
+
+
 class SendLedger:
     """One DuckDB connection, used from one thread at a time (a lock guards it)."""
 
@@ -317,25 +330,7 @@ class SendLedger:
                 [first.status, first.reason, first.provider_id, first.retryable, now, batch_id],
             )
         elif outcomes:
-            tbl = pa.table(
-                {
-                    "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
-                    "status": pa.array([o.status for o in outcomes], pa.string()),
-                    "reason": pa.array([o.reason for o in outcomes], pa.string()),
-                    "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
-                    "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
-                }
-            )
-            self.con.register("_out", tbl)
-            try:
-                self.con.execute(
-                    f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, "
-                    f"provider_id = o.provider_id, retryable = o.retryable, outcome_at = ? "
-                    f"FROM _out o WHERE l.send_id = o.send_id AND l.batch_id = ? AND l.status = 'pending'",
-                    [now, batch_id],
-                )
-            finally:
-                self.con.unregister("_out")
+            self._set_outcomes(outcomes, now, "l.batch_id = ? AND l.status = 'pending'", [batch_id])
         if suppress:
             self._insert_suppressions(suppress, now)
 
@@ -372,26 +367,20 @@ class SendLedger:
         now = _now()
         if any(o.retryable for o in outcomes):
             self._has_retryable = True
-        tbl = pa.table(
-            {
-                "send_id": pa.array([o.send_id for o in outcomes], pa.string()),
-                "status": pa.array([o.status for o in outcomes], pa.string()),
-                "reason": pa.array([o.reason for o in outcomes], pa.string()),
-                "provider_id": pa.array([o.provider_id for o in outcomes], pa.string()),
-                "retryable": pa.array([o.retryable for o in outcomes], pa.bool_()),
-            }
-        )
         with self._lock:
-            self.con.register("_res", tbl)
-            try:
-                self.con.execute(
-                    f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, provider_id = o.provider_id, "
-                    f"retryable = o.retryable, outcome_at = ? FROM _res o "
-                    f"WHERE l.send_id = o.send_id AND l.status IN ('pending', 'ambiguous')",
-                    [now],
-                )
-            finally:
-                self.con.unregister("_res")
+            self._set_outcomes(outcomes, now, "l.status IN ('pending', 'ambiguous')", [])
+
+    def _set_outcomes(self, outcomes: Sequence[Outcome], now: datetime, where: str, params: list) -> None:
+        """Each ledger row's outcome from `outcomes` (matched by send_id), where `where` holds of row `l`."""
+        self.con.register("_outcomes", _outcomes_table(outcomes))
+        try:
+            self.con.execute(
+                f"UPDATE {LEDGER} AS l SET status = o.status, reason = o.reason, provider_id = o.provider_id, "
+                f"retryable = o.retryable, outcome_at = ? FROM _outcomes o WHERE l.send_id = o.send_id AND {where}",
+                [now, *params],
+            )
+        finally:
+            self.con.unregister("_outcomes")
 
     def release_ambiguous(self, batch_id: str) -> int:
         """Operator decision: the provider did NOT accept this ambiguous batch; resend on next run."""

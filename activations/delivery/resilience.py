@@ -17,7 +17,7 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
-from activations.delivery.config import RetryConfig
+from crmloop.settings import RetryConfig
 
 
 class TokenBucket:

@@ -351,6 +351,16 @@ def _thb(v) -> str:
     return "" if v is None or pd.isna(v) else f"{float(v):,.0f}"
 
 
+def _kpi_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
+    """The KPI, its target, the actual figure and the verdict, as every KPI table shows them."""
+    return {
+        "KPI": df["kpi_metric"],
+        "target": df["kpi_target"].map(_pct),
+        "actual": df["kpi_actual"].map(_pct),
+        "status": df["kpi_status"],
+    }
+
+
 def results_table(results: pd.DataFrame) -> pd.DataFrame:
     """The latest cohort per campaign × channel. No revenue or purchases column: per channel they
     would count a person reached on several channels once per channel (see lift_table)."""
@@ -370,10 +380,7 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
             "opens": df["unique_opens"],
             "clicks": df["unique_clicks"],
             "responded": df["responded"],
-            "KPI": df["kpi_metric"],
-            "target": df["kpi_target"].map(_pct),
-            "actual": df["kpi_actual"].map(_pct),
-            "status": df["kpi_status"],
+            **_kpi_columns(df),
         }
     )
 
@@ -389,10 +396,7 @@ def judged_table(judged: pd.DataFrame) -> pd.DataFrame:
             "send date": judged["send_date"].astype(str),
             "window closed": judged["kpi_window_last_day"].astype(str),
             "sent": judged["sent"],
-            "KPI": judged["kpi_metric"],
-            "target": judged["kpi_target"].map(_pct),
-            "actual": judged["kpi_actual"].map(_pct),
-            "status": judged["kpi_status"],
+            **_kpi_columns(judged),
             "why": judged["diagnosis"].fillna(""),
         }
     )
@@ -409,10 +413,7 @@ def periods_table(periods: pd.DataFrame) -> pd.DataFrame:
             "channel": periods["channel"],
             "send days": periods["send_days"],
             "sent": periods["sent"],
-            "KPI": periods["kpi_metric"],
-            "target": periods["kpi_target"].map(_pct),
-            "actual": periods["kpi_actual"].map(_pct),
-            "status": periods["kpi_status"],
+            **_kpi_columns(periods),
         }
     )
 

@@ -16,10 +16,19 @@ from typing import Annotated, Any, Literal
 import yaml
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_PLAN_PATH = Path(__file__).resolve().parent / "plan.yml"
-"""The default communication plan shipped with crmloop (DOMAIN.md's four campaigns)."""
+"""The default communication plan shipped with crmloop (docs/DOMAIN.md's four campaigns)."""
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "ads", "direct_mail", "phone")
 """Every channel a plan may name. `ads` = ad-platform audiences (Meta, Google Customer Match)."""
@@ -96,6 +105,18 @@ class PlanError(ValueError):
 # Models
 
 
+def _one_of(what: str, allowed, *, listed: list[str] | None = None, before: bool = False):
+    """A field validator: the value is one of `allowed`, else "unknown <what> 'x'; allowed: a, b"."""
+    names = ", ".join(listed if listed is not None else allowed)
+
+    def check(v: Any) -> Any:
+        if v not in allowed:
+            raise ValueError(f"unknown {what} {v!r}; allowed: {names}")
+        return v
+
+    return BeforeValidator(check) if before else AfterValidator(check)
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,23 +125,9 @@ Literal_ = str | int | float | bool | date
 
 
 class Condition(_Strict):
-    field: str
-    op: str
+    field: Annotated[str, _one_of("field", FIELD_TYPES, listed=sorted(FIELD_TYPES))]
+    op: Annotated[str, _one_of("operator", OPS)]
     value: Any = None
-
-    @field_validator("field")
-    @classmethod
-    def _field_known(cls, v: str) -> str:
-        if v not in FIELD_TYPES:
-            raise ValueError(f"unknown field {v!r}; allowed: {', '.join(sorted(FIELD_TYPES))}")
-        return v
-
-    @field_validator("op")
-    @classmethod
-    def _op_known(cls, v: str) -> str:
-        if v not in OPS:
-            raise ValueError(f"unknown operator {v!r}; allowed: {', '.join(OPS)}")
-        return v
 
     @model_validator(mode="after")
     def _typed_value(self) -> Condition:
@@ -251,7 +258,7 @@ def _reentry(v: Any) -> Any:
 
 
 class Trigger(_Strict):
-    event: str
+    event: Annotated[str, _one_of("trigger event", TRIGGER_EVENTS)]
     delay_days: Annotated[int, Field(ge=0, le=365)] = 0
     entry_window_days: Annotated[int, Field(ge=0, le=3650)] = 7
     to: str | None = None  # rank_change: the rank a person changes to
@@ -260,13 +267,6 @@ class Trigger(_Strict):
     value: Any = None
     campaign: str | None = None  # response / no_response: the other campaign
     after_days: Annotated[int, Field(ge=1, le=365)] | None = None  # no_response: days without a response
-
-    @field_validator("event")
-    @classmethod
-    def _event_known(cls, v: str) -> str:
-        if v not in TRIGGER_EVENTS:
-            raise ValueError(f"unknown trigger event {v!r}; allowed: {', '.join(TRIGGER_EVENTS)}")
-        return v
 
     @model_validator(mode="after")
     def _event_options(self) -> Trigger:
@@ -326,14 +326,7 @@ class Trigger(_Strict):
 class FollowUp(_Strict):
     after_days: Annotated[int, Field(ge=1, le=365)]
     channel: Literal["email", "sms", "ads", "direct_mail", "phone"]
-    to: str = "non_responders"
-
-    @field_validator("to")
-    @classmethod
-    def _to_known(cls, v: str) -> str:
-        if v not in FOLLOW_UP_TARGETS:
-            raise ValueError(f"follow-up 'to' must be one of {', '.join(FOLLOW_UP_TARGETS)}, got {v!r}")
-        return v
+    to: Annotated[str, _one_of("follow-up target ('to')", FOLLOW_UP_TARGETS)] = "non_responders"
 
 
 class Kpi(_Strict):
@@ -357,7 +350,9 @@ class Campaign(_Strict):
         default_factory=list
     )
     email_unsubscribe_group: int | None = None  # SendGrid asm group id
-    kind: Literal["trigger", "broadcast", "recurring"]
+    kind: Annotated[
+        Literal["trigger", "broadcast", "recurring"], _one_of("campaign kind", KINDS, before=True)
+    ]
     status: Literal["draft", "active"] = "active"  # draft: preview only, never sent
     trigger: Trigger | None = None  # kind trigger
     send_on: date | None = None  # kind broadcast: the date of the wave
@@ -372,13 +367,6 @@ class Campaign(_Strict):
     @classmethod
     def _reentry_form(cls, v: Any) -> Any:
         return _reentry(v)
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _kind_known(cls, v: Any) -> Any:
-        if v not in KINDS:
-            raise ValueError(f"unknown campaign kind {v!r}; allowed: {', '.join(KINDS)}")
-        return v
 
     @field_validator("id")
     @classmethod

@@ -24,7 +24,7 @@ from crmloop.demo_data.pools import (
 
 RANKS = ("VIP", "Regular", "New", "Dormant", "Prospect")
 VIP, REGULAR, NEW, DORMANT, PROSPECT = range(5)
-# The example table (DOMAIN.md) at 35,000 people, with a few Dormant taken out of New.
+# The example table (docs/DOMAIN.md) at 35,000 people, with a few Dormant taken out of New.
 RANK_SHARES = np.array([2000, 5000, 19800, 200, 8000], dtype=np.float64) / 35000
 
 SYSTEMS = ("pos", "web", "warranty", "loyalty", "dealer")

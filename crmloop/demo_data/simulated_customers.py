@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 
 from activations.audiences.messages import send_id_for
+from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
+from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
 from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
@@ -526,49 +528,12 @@ def _ad_reports(
             spend = round(impressions / 1000 * rates.ads_cpm_thb[platform], 2)
             conversions = int(rng.binomial(n_buyers, rates.ads_attribution)) if n_buyers else 0
             audience_id = f"crmloop_{campaign_id}_{platform}"
+            head = (day.isoformat(), campaign_id, audience_id, audience_id, impressions, clicks, spend)
+            tail = (conversions, matched, uploaded)
             if platform == "meta":
-                meta_rows.append(
-                    dict(
-                        zip(
-                            META_COLUMNS,
-                            (
-                                day.isoformat(),
-                                campaign_id,
-                                audience_id,
-                                audience_id,
-                                impressions,
-                                clicks,
-                                spend,
-                                conversions,
-                                matched,
-                                uploaded,
-                            ),
-                            strict=True,
-                        )
-                    )
-                )
-            else:
-                google_rows.append(
-                    dict(
-                        zip(
-                            GOOGLE_COLUMNS,
-                            (
-                                day.isoformat(),
-                                campaign_id,
-                                audience_id,
-                                audience_id,
-                                impressions,
-                                clicks,
-                                spend,
-                                "THB",
-                                conversions,
-                                matched,
-                                uploaded,
-                            ),
-                            strict=True,
-                        )
-                    )
-                )
+                meta_rows.append(dict(zip(META_COLUMNS, (*head, *tail), strict=True)))
+            else:  # Google's report carries the currency between spend and conversions
+                google_rows.append(dict(zip(GOOGLE_COLUMNS, (*head, "THB", *tail), strict=True)))
     return (
         pd.DataFrame(meta_rows, columns=list(META_COLUMNS)),
         pd.DataFrame(google_rows, columns=list(GOOGLE_COLUMNS)),
@@ -709,17 +674,17 @@ def simulate_feedback(
     return fb
 
 
-SENDS_SQL = """
+SENDS_SQL = f"""
 with snap as (
     select campaign_id, customer_id, channel, holdout, address
-    from marts.campaign_audience_snapshots where send_date = $d
+    from {AUDIENCE_SNAPSHOTS_TABLE} where send_date = $d
 ),
 supp as (
-    select campaign_id, customer_id, channel from activations.campaign_suppressions where send_date = $d
+    select campaign_id, customer_id, channel from {CAMPAIGN_SUPPRESSIONS_TABLE} where send_date = $d
 ),
 ledger as (
     select campaign_id, customer_id, channel, address, send_id, status
-    from activations.send_ledger where send_date = $d
+    from {LEDGER_TABLE} where send_date = $d
 )
 -- held out: never contacted, may still buy
 select campaign_id, customer_id, channel, address as "to", cast(null as varchar) as send_id, true as holdout

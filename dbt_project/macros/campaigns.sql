@@ -69,7 +69,7 @@
 {% macro period_start(grain, d) -%}cast({{ dbt.date_trunc(grain, 'cast(' ~ d ~ ' as timestamp)') }} as date){%- endmacro %}
 
 {#
-  What campaign_results says about a judged cohort: diagnosis_code → the sentence (DOMAIN.md
+  What campaign_results says about a judged cohort: diagnosis_code → the sentence (docs/DOMAIN.md
   step 6's words, plus the two a holdout makes possible). One place: the model maps the code it
   chose to this text; tests assert on the codes.
 #}

@@ -14,8 +14,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from activations.delivery.config import SECRET_NAMES
-from crmloop.settings import TIMEZONE, Settings
+from crmloop.settings import SECRET_NAMES, TIMEZONE, Secrets, Settings
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 from orchestration.defs.warehouse import WAREHOUSE_POOL
@@ -81,7 +80,7 @@ class ProviderSecrets(dg.ConfigurableResource):
 
 def provider_secrets() -> ProviderSecrets:
     """Bind every secret that is set in the environment as an EnvVar (unset ones stay None)."""
-    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in SECRET_NAMES if os.environ.get(n)})
+    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in Secrets.from_env().present()})
 
 
 def send_date_for(partition_key: str) -> date:
@@ -171,7 +170,7 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
     kinds={"python", "duckdb"},
     description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: who "
     "enters each campaign on the send date (activations.campaign_memberships) and the follow-ups due, "
-    "marts.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
+    "activations.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
     "snapshot with a content hash. Gated by the audience quality suite (on that snapshot) before "
     "anything is sent; the channels send exactly that snapshot.",
 )
@@ -227,36 +226,23 @@ def _summary_metadata(channel_meta: dict) -> dict:
     return out
 
 
+# What each channel asset does; all read the frozen audience and run as one multi-asset.
+CHANNEL_ASSETS = (
+    (EMAIL, {"sendgrid"}, "Email through the official SendGrid SDK, exactly once per ledger key."),
+    (SMS, {"twilio"}, "SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
+    (ADS, {"meta", "googleads"}, "Meta Custom Audience sync (diff) and Google Customer Match upload file."),
+    (
+        FILES,
+        {"excel", "csv"},
+        "Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
+    ),
+)
+
+
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(
-            EMAIL,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"sendgrid"},
-            description="Email through the official SendGrid SDK, exactly once per ledger key.",
-        ),
-        dg.AssetSpec(
-            SMS,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"twilio"},
-            description="SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue.",
-        ),
-        dg.AssetSpec(
-            ADS,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"meta", "googleads"},
-            description="Meta Custom Audience sync (diff) and Google Customer Match upload file.",
-        ),
-        dg.AssetSpec(
-            FILES,
-            deps=[AUDIENCES],
-            group_name=GROUP,
-            kinds={"excel", "csv"},
-            description="Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
-        ),
+        dg.AssetSpec(key, deps=[AUDIENCES], group_name=GROUP, kinds=kinds, description=description)
+        for key, kinds, description in CHANNEL_ASSETS
     ],
     partitions_def=daily_partitions(),
     pool=WAREHOUSE_POOL,
@@ -266,8 +252,8 @@ def _summary_metadata(channel_meta: dict) -> dict:
 def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
-    from activations.delivery.config import DeliveryConfig
     from activations.exports.files import write_exports
+    from crmloop.settings import DeliveryConfig
 
     settings = crm.get()
     t0 = time.monotonic()

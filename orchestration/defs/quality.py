@@ -19,6 +19,7 @@ from datetime import date
 
 import dagster as dg
 
+from orchestration.defs.ingestion import ingestion_key
 from orchestration.defs.resources import CrmSettings
 
 ERROR_CHECK = "quality_error"
@@ -51,10 +52,6 @@ def import_great_expectations() -> None:
     finally:
         if patch:
             del main.__file__
-
-
-def lake_key(source: str) -> dg.AssetKey:
-    return dg.AssetKey(["lake", source])
 
 
 def _md_cell(value: object, limit: int = 120) -> str:
@@ -159,7 +156,7 @@ def build_lake_check(
         from orchestration.defs.partitions import daily_partitions
 
         partitions_def = daily_partitions()
-    key = lake_key(source)
+    key = ingestion_key(source)
 
     @dg.multi_asset_check(
         specs=_specs(key, partitions_def, f"source {source} (lake entity {entity})"),
@@ -239,7 +236,7 @@ def lake_quality_checks(
 def audience_quality_checks(
     asset_key: dg.AssetKey = AUDIENCE_KEY, *, partitions_def: dg.PartitionsDefinition | None = None
 ) -> list[dg.AssetChecksDefinition]:
-    """GX checks of marts.campaign_audiences (read from the warehouse) vs the previous run's sizes.
+    """GX checks of activations.campaign_audiences (read from the warehouse) vs the previous run's sizes.
 
     `partitions_def`: pass the audience asset's partitions (None = unpartitioned asset)."""
 
@@ -274,7 +271,7 @@ def report_release(status) -> None:
     """Record a person's release of a held-back partition in the Dagster instance ($DAGSTER_HOME):
     an observation of lake/<source> for that partition, with who, when and why."""
     observation = dg.AssetObservation(
-        asset_key=lake_key(status.source),
+        asset_key=ingestion_key(status.source),
         partition=status.load_date.isoformat(),
         description=f"released by {status.released_by}: {status.release_reason}",
         metadata={

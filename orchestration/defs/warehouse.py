@@ -22,7 +22,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from crmloop.settings import Settings
+from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Settings
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
@@ -97,9 +97,6 @@ class CrmDbtTranslator(DagsterDbtTranslator):
                         deps.append(dg.AssetDep(key))
                         keys.add(key)
         return spec.replace_attributes(deps=deps)
-
-
-CAMPAIGN_MODELS = "path:models/campaigns"
 
 
 @contextlib.contextmanager
@@ -179,8 +176,8 @@ def warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     read what activation wrote to the lake (so they run after it, in the same daily run)."""
     project = dbt_project(settings)
     return [
-        _build("warehouse", project, select="fqn:*", exclude=CAMPAIGN_MODELS),
-        _build("campaign_results", project, select=CAMPAIGN_MODELS, exclude=""),
+        _build("warehouse", project, select=DBT_EVERY_NODE, exclude=DBT_CAMPAIGN_MODELS),
+        _build("campaign_results", project, select=DBT_CAMPAIGN_MODELS, exclude=""),
     ]
 
 

@@ -185,6 +185,9 @@ def rows_suite(
     """Row-level expectations of one entity partition (pure: bounds are computed by the caller)."""
     q = thresholds
     keep = 1.0 - q.max_null_share
+    # the contact-format rules, the same for every entity that carries the column
+    email_format = _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share)
+    phone_e164 = _regex("phone.e164", "phone", E164_REGEX, ERROR)
     exps: list[Expect] = []
     key = KEYS[entity]
     for col in key:
@@ -220,9 +223,9 @@ def rows_suite(
     if entity == "customers":
         exps += [
             _not_null("email", ERROR, keep),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            email_format,
             _not_null("phone", WARN, keep),
-            _regex("phone.e164", "phone", E164_REGEX, ERROR),
+            phone_e164,
             _regex(
                 "phone.th_mobile",
                 "phone",
@@ -283,7 +286,7 @@ def rows_suite(
             _not_null("event_type"),
             _in_set("event_type", EVENT_TYPES),
             _not_null("occurred_at"),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            email_format,
         ]
     elif entity == "consents":
         exps += [
@@ -291,29 +294,29 @@ def rows_suite(
             _not_null("status"),
             _in_set("status", CONSENT_STATUSES),
             _not_null("recorded_at"),
-            _regex("phone.e164", "phone", E164_REGEX, ERROR),
+            phone_e164,
             _regex("phone.th_mobile", "phone", TH_MOBILE_REGEX, WARN, 1.0 - q.max_invalid_share),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            email_format,
         ]
     elif entity == "support_tickets":
         exps += [
             _in_set("status", TICKET_STATUSES),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            email_format,
         ]
     elif entity == "campaign_responses":
         exps += [
             _not_null("campaign_id"),
             _not_null("response"),
             _in_set("response", RESPONSES),
-            _regex("phone.e164", "phone", E164_REGEX, ERROR),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            phone_e164,
+            email_format,
         ]
     elif entity == "email_events":
         exps += [
             _not_null("event"),
             _in_set("event", EMAIL_EVENTS),
             _not_null("occurred_at"),
-            _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share),
+            email_format,
             _not_null("campaign_id", WARN, keep),
         ]
     elif entity == "sms_events":

@@ -9,9 +9,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import fields, replace
+from dataclasses import replace
 
 from crmloop.settings import QualityThresholds
 
@@ -24,22 +23,9 @@ def thresholds_for(
     base: QualityThresholds, decl, environ: Mapping[str, str] | None = None
 ) -> QualityThresholds:
     """`base` (defaults and global env) with the declaration's `quality:` and then the source's own
-    env overrides applied. A value that is not a number is an error naming the variable."""
-    environ = os.environ if environ is None else environ
+    env overrides applied. A value that is not a number is a SettingsError naming the variable."""
     if decl is None:
         return base
     out = replace(base, **decl.quality) if decl.quality else base
-    overrides = {}
-    for f in fields(QualityThresholds):
-        name = source_env_name(decl.name, f.name)
-        raw = environ.get(name)
-        if raw in (None, ""):
-            continue
-        kind = int if isinstance(getattr(base, f.name), int) else float
-        try:
-            overrides[f.name] = kind(raw)
-        except ValueError:
-            raise ValueError(
-                f"{name}={raw!r}: must be {'an integer' if kind is int else 'a number'}"
-            ) from None
+    overrides = QualityThresholds.env_overrides(source_env_name(decl.name, ""), environ)
     return replace(out, **overrides) if overrides else out

@@ -3,7 +3,7 @@
 Plain Python (no Dagster): a Starlette ASGI app that verifies signatures and appends events
 durably to the landing zone (``email_events``, ``sms_events``, ``consents``)."""
 
-from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.app import create_app
 from sources.webhooks.events import (
     LandingRecord,
     PayloadError,
@@ -25,7 +25,6 @@ __all__ = [
     "LandingWriter",
     "PayloadError",
     "ReplayCache",
-    "WebhookConfig",
     "create_app",
     "landing_files",
     "load_sendgrid_public_key",

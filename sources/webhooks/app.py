@@ -17,12 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -30,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from crmloop.settings import WebhookConfig
 from sources.webhooks.events import PayloadError, parse_sendgrid_batch, parse_twilio_callback
 from sources.webhooks.landing import LandingWriter
 from sources.webhooks.replays import (
@@ -53,46 +51,6 @@ from sources.webhooks.signatures import (
 log = logging.getLogger("crmloop.webhooks")
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    landing_dir: Path
-    sendgrid_public_key: str | None = None  # base64 DER (SENDGRID_WEBHOOK_PUBLIC_KEY)
-    twilio_auth_token: str | None = None  # TWILIO_AUTH_TOKEN
-    public_base_url: str | None = None  # the URL base Twilio calls, e.g. https://hooks.example.com
-    tolerance_seconds: float = 300.0  # SendGrid timestamp age (either direction) accepted
-    replay_window_seconds: float = 600.0  # how long an accepted request is remembered (durably)
-    max_body_bytes: int = 8 * 1024 * 1024
-    seal_seconds: float = 60.0
-    fsync: bool = True
-
-    @classmethod
-    def from_env(cls, landing_dir: Path | None = None, **overrides: object) -> WebhookConfig:
-        """Secrets from env only: SENDGRID_WEBHOOK_PUBLIC_KEY, TWILIO_AUTH_TOKEN; tuning from
-        CRM_WEBHOOK_PUBLIC_URL, CRM_WEBHOOK_TOLERANCE_SECONDS, CRM_WEBHOOK_SEAL_SECONDS."""
-        if landing_dir is None:
-            from crmloop.settings import Settings
-
-            landing_dir = Settings.from_env().landing_dir
-        values: dict[str, object] = {
-            "landing_dir": Path(landing_dir),
-            "sendgrid_public_key": os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
-            "twilio_auth_token": os.environ.get("TWILIO_AUTH_TOKEN") or None,
-            "public_base_url": os.environ.get("CRM_WEBHOOK_PUBLIC_URL") or None,
-        }
-        if os.environ.get("CRM_WEBHOOK_TOLERANCE_SECONDS"):
-            values["tolerance_seconds"] = float(os.environ["CRM_WEBHOOK_TOLERANCE_SECONDS"])
-        if os.environ.get("CRM_WEBHOOK_SEAL_SECONDS"):
-            values["seal_seconds"] = float(os.environ["CRM_WEBHOOK_SEAL_SECONDS"])
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
-
-    def __repr__(self) -> str:  # never print secrets
-        return (
-            f"WebhookConfig(landing_dir={str(self.landing_dir)!r}, sendgrid_key={'set' if self.sendgrid_public_key else 'unset'}, "
-            f"twilio_token={'set' if self.twilio_auth_token else 'unset'}, public_base_url={self.public_base_url!r})"
-        )
 
 
 def _error(status: int, reason: str) -> JSONResponse:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from sources.webhooks.app import WebhookConfig, create_app
+from crmloop.settings import WebhookConfig
+from sources.webhooks.app import create_app
 
 log = logging.getLogger("crmloop.webhooks")
 

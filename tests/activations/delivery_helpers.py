@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from activations.audiences.messages import Message
-from activations.delivery.config import DeliveryConfig
+from crmloop.settings import DeliveryConfig
 
 SEND_DATE = date(2025, 3, 14)
 SG_KEY = "SG.test-key"

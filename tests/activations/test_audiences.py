@@ -43,7 +43,7 @@ def test_build_audiences_writes_tables(tmp_path: Path):
         "email": 20, "sms": 20, "ads": 20,
     }  # fmt: skip
     assert summary.total() == 130
-    rows = _rows(wh, "SELECT campaign_id, channel, count(*), sum(holdout::INT) FROM marts.campaign_audiences "
+    rows = _rows(wh, "SELECT campaign_id, channel, count(*), sum(holdout::INT) FROM activations.campaign_audiences "
                      "GROUP BY ALL ORDER BY ALL")  # fmt: skip
     assert sum(r[2] for r in rows) == 130
     for cid, ch, _, hold in rows:
@@ -51,21 +51,21 @@ def test_build_audiences_writes_tables(tmp_path: Path):
     # the same person is held out on every channel of a campaign
     assert _rows(
         wh,
-        "SELECT count(*) FROM (SELECT customer_id FROM marts.campaign_audiences "
+        "SELECT count(*) FROM (SELECT customer_id FROM activations.campaign_audiences "
         "WHERE campaign_id = 'vip_party' GROUP BY customer_id HAVING count(DISTINCT holdout) > 1)",
     ) == [(0,)]
     reg = _rows(
         wh,
-        "SELECT DISTINCT reason_included FROM marts.campaign_audiences WHERE campaign_id = 'regular_winback'",
+        "SELECT DISTINCT reason_included FROM activations.campaign_audiences WHERE campaign_id = 'regular_winback'",
     )
     assert reg == [("rank = 'Regular' AND days_since_last_order > 365",)]
     addr = dict(
-        _rows(wh, "SELECT channel, address FROM marts.campaign_audiences WHERE customer_id = 'C00061'")
+        _rows(wh, "SELECT channel, address FROM activations.campaign_audiences WHERE customer_id = 'C00061'")
     )
     assert addr == {"email": "c61@example.co.th", "sms": "+66810000061", "ads": "c61@example.co.th"}
     mail = _rows(
         wh,
-        "SELECT address FROM marts.campaign_audiences WHERE customer_id = 'C00001' AND channel = 'direct_mail'",
+        "SELECT address FROM activations.campaign_audiences WHERE customer_id = 'C00001' AND channel = 'direct_mail'",
     )
     assert mail == [("1 ถนนสุขุมวิท วัฒนา กรุงเทพมหานคร 10110",)]
 
@@ -74,20 +74,26 @@ def test_holdout_same_across_runs_and_snapshot_per_send_date(tmp_path: Path):
     wh = write_profiles(tmp_path / "w.duckdb", standard_rows(30))
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)
     first = _rows(
-        wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL"
+        wh,
+        "SELECT campaign_id, customer_id, channel, holdout FROM activations.campaign_audiences ORDER BY ALL",
     )
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)  # rerun of the same send date
     assert (
         _rows(
-            wh, "SELECT campaign_id, customer_id, channel, holdout FROM marts.campaign_audiences ORDER BY ALL"
+            wh,
+            "SELECT campaign_id, customer_id, channel, holdout FROM activations.campaign_audiences ORDER BY ALL",
         )
         == first
     )
-    assert _rows(wh, "SELECT count(*) FROM marts.campaign_audience_snapshots") == [(len(first),)]
+    assert _rows(wh, "SELECT count(*) FROM activations.campaign_audience_snapshots") == [(len(first),)]
     build_audiences(wh, PLAN_PATH, SEND, date(2026, 11, 23))  # next day keeps the previous snapshot
-    snap = dict(_rows(wh, "SELECT send_date, count(*) FROM marts.campaign_audience_snapshots GROUP BY ALL"))
+    snap = dict(
+        _rows(wh, "SELECT send_date, count(*) FROM activations.campaign_audience_snapshots GROUP BY ALL")
+    )
     assert snap == {SEND: len(first), date(2026, 11, 23): len(first)}
-    assert _rows(wh, "SELECT DISTINCT send_date FROM marts.campaign_audiences") == [(date(2026, 11, 23),)]
+    assert _rows(wh, "SELECT DISTINCT send_date FROM activations.campaign_audiences") == [
+        (date(2026, 11, 23),)
+    ]
 
 
 def test_inactive_campaigns_and_conditions(tmp_path: Path):
@@ -109,7 +115,7 @@ def test_inactive_campaigns_and_conditions(tmp_path: Path):
     summary = build_audiences(wh, plan, AS_OF, SEND)
     assert summary.inactive == ["new_thank_you"]
     assert summary.counts["vip_party"]["phone"]["audience"] == 1
-    assert _rows(wh, "SELECT DISTINCT customer_id FROM marts.campaign_audiences") == [("C1",)]
+    assert _rows(wh, "SELECT DISTINCT customer_id FROM activations.campaign_audiences") == [("C1",)]
 
 
 def test_missing_profiles_table_is_a_clear_error(tmp_path: Path):
@@ -130,7 +136,7 @@ def test_reads_newest_profile_snapshot_not_after_as_of(tmp_path: Path):
             profile("C3", "VIP", as_of=date(2026, 11, 25))]  # fmt: skip
     wh = write_profiles(tmp_path / "w.duckdb", rows)
     build_audiences(wh, PLAN_PATH, AS_OF, SEND)
-    assert _rows(wh, "SELECT DISTINCT customer_id FROM marts.campaign_audiences") == [("C2",)]
+    assert _rows(wh, "SELECT DISTINCT customer_id FROM activations.campaign_audiences") == [("C2",)]
 
 
 def test_condition_on_a_column_the_warehouse_lacks(tmp_path: Path):
@@ -178,4 +184,30 @@ def test_empty_segments_give_empty_batches(tmp_path: Path):
     batches = list(prepared.batches())
     assert len(batches) == 7 and all(b.audience == b.eligible == 0 and b.sample is None for b in batches)
     assert list(prepared.messages()) == []
-    assert _rows(wh, "SELECT count(*) FROM marts.campaign_audiences") == [(0,)]
+    assert _rows(wh, "SELECT count(*) FROM activations.campaign_audiences") == [(0,)]
+
+
+def test_a_warehouse_with_audiences_in_marts_moves_them_to_activations(tmp_path: Path):
+    """Before the audience stage left dbt's `marts`, it wrote marts.campaign_audience_snapshots: the
+    next write carries those earlier send dates over (the gate's size band reads them) and drops them."""
+    wh = write_profiles(tmp_path / "w.duckdb", standard_rows())
+    build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+    con = duckdb.connect(str(wh))
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    con.execute(
+        "CREATE TABLE marts.campaign_audience_snapshots AS SELECT * FROM activations.campaign_audience_snapshots"
+    )
+    con.execute("UPDATE marts.campaign_audience_snapshots SET send_date = DATE '2026-11-01'")
+    con.execute("CREATE TABLE marts.campaign_audiences AS SELECT * FROM activations.campaign_audiences")
+    con.execute("DROP TABLE activations.campaign_audience_snapshots")
+    legacy = con.execute("SELECT count(*) FROM marts.campaign_audience_snapshots").fetchall()[0][0]
+    con.close()
+    build_audiences(wh, PLAN_PATH, AS_OF, SEND)
+    snap = dict(
+        _rows(wh, "SELECT send_date, count(*) FROM activations.campaign_audience_snapshots GROUP BY ALL")
+    )
+    assert snap[date(2026, 11, 1)] == legacy > 0
+    assert _rows(
+        wh,
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name LIKE 'campaign_aud%'",
+    ) == [(0,)]

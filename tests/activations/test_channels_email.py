@@ -10,9 +10,9 @@ import pytest
 from activations.audiences.messages import Message
 from activations.channels.email import TEXT_TAG, EmailClient, build_mail_body, plan_email_batches
 from activations.delivery.api import send_messages
-from activations.delivery.config import DeliveryConfigError
 from activations.delivery.engine import deliver
 from activations.delivery.ledger import SendLedger
+from crmloop.settings import DeliveryConfigError
 from tests.activations.delivery_helpers import ASM_GROUP, SEND_DATE, SG_KEY, email_messages, live_config
 from tests.fakes.providers import FakeSendGrid
 

@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from activations.delivery.api import send_messages
-from activations.delivery.config import DeliveryConfig, DeliveryConfigError
 from activations.delivery.engine import ChannelSummary
 from activations.delivery.ledger import SendLedger
+from crmloop.settings import DeliveryConfig, DeliveryConfigError
 from tests.activations.delivery_helpers import (
     SEND_DATE,
     TW_SID,

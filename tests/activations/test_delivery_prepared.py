@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 from activations.audiences.messages import ChannelBatch, PreparedCampaign, PreparedCampaigns
 from activations.delivery.api import deliver_prepared
-from activations.delivery.config import DeliveryConfig
 from activations.exports.files import write_exports
+from crmloop.settings import DeliveryConfig
 from tests.activations.delivery_helpers import (
     META_TOKEN,
     SEND_DATE,

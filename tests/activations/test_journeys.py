@@ -18,9 +18,9 @@ from activations.audiences.build import build_audiences
 from activations.audiences.journeys import MEMBERSHIP_TABLE, journey_day_summary
 from activations.delivery.ledger import DDL as LEDGER_DDL
 from activations.plan.spec import DEFAULT_PLAN_PATH, parse_plan
+from bench.lake import write_partition
 from tests.activations.profiles_fixture import append_profiles, profile, write_profiles
 from tests.campaigns.scenario import write_lake_entity
-from tests.dbt.lake_fixtures import write_partition
 
 D0 = date(2026, 11, 10)
 
@@ -47,7 +47,7 @@ def _plan(replace: dict[str, str] | None = None):
 
 def _sent(wh: Path, campaign: str, channel: str | None = None) -> list[tuple]:
     """(send_date, customer_id) of the audience snapshots (everyone the day's run would send to)."""
-    sql = "SELECT send_date, customer_id FROM marts.campaign_audience_snapshots WHERE campaign_id = ?"
+    sql = "SELECT send_date, customer_id FROM activations.campaign_audience_snapshots WHERE campaign_id = ?"
     params: list = [campaign]
     if channel:
         sql += " AND channel = ?"
@@ -183,7 +183,7 @@ def test_broadcast_sends_once_and_reminds_only_non_responders(tmp_path: Path):
     ]
     reasons = _rows(
         wh,
-        "SELECT DISTINCT reason_included FROM marts.campaign_audience_snapshots "
+        "SELECT DISTINCT reason_included FROM activations.campaign_audience_snapshots "
         "WHERE campaign_id = 'vip_party' AND send_date = ?",
         [reminder],
     )
@@ -268,7 +268,7 @@ def _state(wh: Path) -> tuple[list, list]:
     sends = _rows(
         wh,
         "SELECT campaign_id, customer_id, channel, holdout, reason_included, send_date "
-        "FROM marts.campaign_audience_snapshots ORDER BY ALL",
+        "FROM activations.campaign_audience_snapshots ORDER BY ALL",
     )
     return members, sends
 
@@ -334,7 +334,7 @@ def _send_everything(wh: Path, send_date: date) -> None:
         con.execute(
             "INSERT INTO activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id, batch_id,"
             " address, status, intent_at) SELECT campaign_id, customer_id, channel, send_date, 'sid', 'b', address,"
-            " 'sent', TIMESTAMP '2026-01-01 02:00:00' FROM marts.campaign_audience_snapshots"
+            " 'sent', TIMESTAMP '2026-01-01 02:00:00' FROM activations.campaign_audience_snapshots"
             " WHERE send_date = ? AND NOT holdout",
             [send_date],
         )

@@ -278,7 +278,7 @@ def _vip_block_replace(old: str, new: str) -> str:
             "channel: phone, to: non_responders}",
             "channel: phone, to: everybody}",
             "to: everybody",
-            "follow-up 'to' must be one of non_responders, all",
+            "unknown follow-up target ('to') 'everybody'; allowed: non_responders, all",
         ),
     ],
 )

@@ -212,7 +212,7 @@ def test_prepare_messages_end_to_end(tmp_path: Path):
     sent_to = {(m.customer_id, m.channel) for m in prepared.messages()}
     assert ("C00061", "email") not in sent_to and ("C00062", "sms") not in sent_to
     con = duckdb.connect(str(wh))
-    held = dict(con.execute("SELECT customer_id, holdout FROM marts.campaign_audiences WHERE channel = 'email' "
+    held = dict(con.execute("SELECT customer_id, holdout FROM activations.campaign_audiences WHERE channel = 'email' "
                             "AND customer_id IN ('C00061', 'C00062')").fetchall())  # fmt: skip
     why = {(c, ch): r for c, ch, r in con.execute(
         "SELECT customer_id, channel, reason FROM activations.campaign_suppressions").fetchall()}  # fmt: skip

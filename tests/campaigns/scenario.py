@@ -22,13 +22,18 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from activations.audiences.build import write_audiences
 from activations.audiences.messages import send_id_for
+from activations.audiences.suppression import SUPPRESSION_COLUMNS, write_suppressions
+from activations.audiences.tables import AUDIENCE_COLUMNS
 from activations.delivery.ledger import DDL as LEDGER_DDL
+from bench.lake import write_partition
 from sources import entity_schema
-from tests.dbt.lake_fixtures import customer, order, write_partition
+from tests.dbt.lake_fixtures import customer, order
 
 SEND = date(2025, 6, 1)
 AS_OF = "2025-07-05"
@@ -74,30 +79,27 @@ def build_state_warehouse(warehouse: Path) -> None:
             sup.append((EMAIL_CAMPAIGN, cid(n), "email", "unsubscribed", SEND))
         else:
             status = "failed" if n in (6, 7) else "sent"
-            led.append(
-                (EMAIL_CAMPAIGN, cid(n), "email", status, "invalid_email" if status == "failed" else None)
-            )
+            reason = "invalid_email" if status == "failed" else None
+            led.append((EMAIL_CAMPAIGN, cid(n), "email", email(n), status, reason))
     for n in range(1, 21):
         aud.append((SMS_CAMPAIGN, cid(n), "sms", False, "segment", phone(n), SEND, SEND))
-        led.append((SMS_CAMPAIGN, cid(n), "sms", "sent", None))
+        led.append((SMS_CAMPAIGN, cid(n), "sms", phone(n), "sent", None))
+    write_state_warehouse(warehouse, aud, sup, led)
+
+
+def write_state_warehouse(warehouse: Path, audience: list, suppressions: list, ledger: list) -> None:
+    """The state of SEND through the audience stage's own writers (audience snapshot, suppressions)
+    and the ledger's declared table. `audience` rows follow AUDIENCE_COLUMNS, `suppressions`
+    SUPPRESSION_COLUMNS, `ledger` (campaign_id, customer_id, channel, address, status, reason)."""
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("create schema if not exists marts")
-        con.execute(
-            "create table marts.campaign_audience_snapshots (campaign_id varchar, customer_id varchar, channel varchar,"
-            " holdout boolean, reason_included varchar, address varchar, as_of date, send_date date)"
-        )
-        con.executemany("insert into marts.campaign_audience_snapshots values (?, ?, ?, ?, ?, ?, ?, ?)", aud)
+        write_audiences(con, pd.DataFrame(audience, columns=AUDIENCE_COLUMNS), SEND)
+        write_suppressions(con, pd.DataFrame(suppressions, columns=SUPPRESSION_COLUMNS), SEND)
         con.execute(LEDGER_DDL)
-        con.execute(
-            "create table activations.campaign_suppressions (campaign_id varchar, customer_id varchar,"
-            " channel varchar, reason varchar, send_date date)"
-        )
-        con.executemany("insert into activations.campaign_suppressions values (?, ?, ?, ?, ?)", sup)
         con.executemany(
             "insert into activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id, batch_id,"
-            " address, status, reason, intent_at) values (?, ?, ?, ?, ?, 'b1', 'x', ?, ?, timestamp '2025-06-01 09:00:00')",
-            [(c, cu, ch, SEND, send_id_for(c, cu, ch, SEND), st, r) for c, cu, ch, st, r in led],
+            " address, status, reason, intent_at) values (?, ?, ?, ?, ?, 'b1', ?, ?, ?, timestamp '2025-06-01 09:00:00')",
+            [(c, cu, ch, SEND, send_id_for(c, cu, ch, SEND), a, st, r) for c, cu, ch, a, st, r in ledger],
         )
     finally:
         con.close()

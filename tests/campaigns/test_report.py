@@ -99,9 +99,10 @@ def test_lift_chart_skips_rows_without_holdout():
 
 def test_first_day_lake_without_campaign_data(tmp_path):
     """No export, no feedback yet: the campaign models build (empty) and the report renders."""
+    from bench.lake import write_empty_entities, write_partition
     from tests.campaigns.conftest import SELECT, release_dbt_connection
     from tests.dbt.dbt_helpers import dbt_in_process, query
-    from tests.dbt.lake_fixtures import customer, write_empty_entities, write_partition
+    from tests.dbt.lake_fixtures import customer
 
     lake, wh = tmp_path / "lake", tmp_path / "wh" / "warehouse.duckdb"
     wh.parent.mkdir()

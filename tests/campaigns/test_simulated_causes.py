@@ -12,10 +12,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from activations.audiences.messages import send_id_for
 from activations.delivery.campaign_state import export_campaign_state
-from activations.delivery.ledger import DDL as LEDGER_DDL
 from activations.plan.spec import DEFAULT_PLAN_PATH, load_plan
+from bench.lake import write_partition
 from crmloop.demo_data.simulated_customers import (
     DEMO_CAUSES,
     SENDS_SQL,
@@ -25,11 +24,10 @@ from crmloop.demo_data.simulated_customers import (
 from sources.declarations import load_declarations
 from sources.ingest import ingest_partition
 from tests.campaigns.conftest import SELECT, release_dbt_connection
-from tests.campaigns.scenario import cid, email, phone
+from tests.campaigns.scenario import SEND, cid, email, phone, write_state_warehouse
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import customer, write_partition
+from tests.dbt.lake_fixtures import customer
 
-SEND = date(2025, 6, 1)
 WINDOW_LAST_DAY = date(2025, 6, 30)  # the default plan's 30-day windows
 PEOPLE = 3000
 # what the results must say about each campaign × channel, and the cause that makes it so
@@ -57,28 +55,8 @@ def _state_warehouse(warehouse, plan) -> None:
                 )
                 aud.append((campaign.id, cid(n), ch, holdout, "segment", address, SEND, SEND))
                 if not holdout and ch in ("email", "sms"):
-                    sid = send_id_for(campaign.id, cid(n), ch, SEND)
-                    led.append((campaign.id, cid(n), ch, SEND, sid, address))
-    con = duckdb.connect(str(warehouse))
-    try:
-        con.execute("create schema if not exists marts")
-        con.execute(
-            "create table marts.campaign_audience_snapshots (campaign_id varchar, customer_id varchar, channel varchar,"
-            " holdout boolean, reason_included varchar, address varchar, as_of date, send_date date)"
-        )
-        con.executemany("insert into marts.campaign_audience_snapshots values (?, ?, ?, ?, ?, ?, ?, ?)", aud)
-        con.execute(LEDGER_DDL)
-        con.execute(
-            "create table activations.campaign_suppressions (campaign_id varchar, customer_id varchar,"
-            " channel varchar, reason varchar, send_date date)"
-        )
-        con.executemany(
-            "insert into activations.send_ledger (campaign_id, customer_id, channel, send_date, send_id, batch_id,"
-            " address, status, intent_at) values (?, ?, ?, ?, ?, 'b1', ?, 'sent', timestamp '2025-06-01 09:00:00')",
-            led,
-        )
-    finally:
-        con.close()
+                    led.append((campaign.id, cid(n), ch, address, "sent", None))
+    write_state_warehouse(warehouse, aud, [], led)
 
 
 @pytest.fixture(scope="module")

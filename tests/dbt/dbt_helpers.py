@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from crmloop.settings import DBT_CUSTOMER_MODEL
+
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt_project"
 DBT = Path(sys.executable).parent / "dbt"  # the dbt of the interpreter running the tests
@@ -62,18 +64,9 @@ def run_dbt(
     return json.loads(results_file.read_text()) if results_file.exists() else {}
 
 
-# The customer model: every mart of this room and everything upstream (with their tests), so the
-# suite does not depend on other rooms' models in the same project (e.g. models/campaigns/).
-CUSTOMER_MODEL = [
-    "--select",
-    "+customer_profiles",
-    "+customer_rank_history",
-    "+rank_migration",
-    "+rank_summary",
-    "+customer_id_merges",
-    "+customer_identity",
-    "+customer_ranks",
-]
+CUSTOMER_MODEL = list(
+    DBT_CUSTOMER_MODEL
+)  # the selection orchestration builds as `warehouse` (crmloop/settings.py)
 
 _MANIFEST = {}
 

@@ -7,7 +7,8 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tests.dbt.lake_fixtures import customer, order, write_empty_entities, write_partition
+from bench.lake import write_empty_entities, write_partition
+from tests.dbt.lake_fixtures import customer, order
 
 DAY0 = "2025-06-29"
 DAY1 = "2025-06-30"  # as_of of the first build

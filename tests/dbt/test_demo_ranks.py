@@ -1,5 +1,5 @@
 """The 35,000-person demo: generated extracts -> ingestion -> dbt build. The ranks land near
-DOMAIN.md's example table, and match the generator's latent truth closely."""
+docs/DOMAIN.md's example table, and match the generator's latent truth closely."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sources import ingest_partition, landing_partitions, load_declarations
 from tests.dbt.dbt_helpers import CUSTOMER_MODEL, query, run_dbt
 
 AS_OF = date(2025, 6, 30)
-# DOMAIN.md's example table at 35,000 people (Dormant is the project's addition)
+# docs/DOMAIN.md's example table at 35,000 people (Dormant is the project's addition)
 DOMAIN_TABLE = {"VIP": 2_000, "Regular": 5_000, "New": 20_000, "Prospect": 8_000}
 DOMAIN_SALES = {"VIP": 110_000_000, "Regular": 120_000_000, "New": 70_000_000}
 

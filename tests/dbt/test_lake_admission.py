@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from bench.lake import write_empty_entities, write_partition
 from sources.partition_status import ADMISSION_CHANGED_ENV, BLOCKED_ENV
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import order, write_empty_entities, write_partition
+from tests.dbt.lake_fixtures import order
 
 D1, D2, D3 = "2025-06-30", "2025-07-01", "2025-07-02"
 MODELS = [

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from bench.lake import write_empty_entities, write_partition
 from sources.partition_status import ADMISSION_CHANGED_ENV, BLOCKED_ENV
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import write_empty_entities, write_partition
 
 D1 = "2025-06-30"
 MODELS = [

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.lake import write_empty_entities, write_partition
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import order, write_empty_entities, write_partition
+from tests.dbt.lake_fixtures import order
 
 D1, D2, D3 = "2025-06-30", "2025-07-01", "2025-07-02"
 MODELS = ["--select", "+int_record_order_facts", "+int_record_profile_facts", "+customer_ranks"]

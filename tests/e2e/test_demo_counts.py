@@ -40,7 +40,7 @@ def _eligible(home, campaign: str) -> int:
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     try:
         ((members,),) = con.execute(
-            "SELECT count(*) FROM marts.campaign_audience_snapshots "
+            "SELECT count(*) FROM activations.campaign_audience_snapshots "
             "WHERE send_date = ? AND campaign_id = ? AND NOT holdout",
             [SEND_DATE, campaign],
         ).fetchall()
@@ -96,7 +96,7 @@ def test_audience_equals_holdout_suppressed_sent_failed(day1):
         audience = _rows(
             con,
             """SELECT campaign_id, channel, count(*), count(*) FILTER (WHERE holdout)
-                                 FROM marts.campaign_audience_snapshots WHERE send_date = ? GROUP BY 1, 2""",
+                                 FROM activations.campaign_audience_snapshots WHERE send_date = ? GROUP BY 1, 2""",
         )
         suppressed = _rows(
             con,
@@ -188,7 +188,7 @@ def test_the_day_reaches_who_enters_and_says_why(day1):
             [AS_OF],
         ).df()
         audience = con.execute(
-            "SELECT DISTINCT campaign_id, customer_id FROM marts.campaign_audience_snapshots WHERE send_date = ?",
+            "SELECT DISTINCT campaign_id, customer_id FROM activations.campaign_audience_snapshots WHERE send_date = ?",
             [SEND_DATE],
         ).df()
     finally:

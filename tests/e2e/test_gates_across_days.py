@@ -59,7 +59,7 @@ def people_of(root: Path, records: list[str]) -> set[str]:
 
 
 def audience(root: Path, send_date, campaign: str | None = None, channel: str | None = None) -> set[str]:
-    sql = "select distinct customer_id from marts.campaign_audience_snapshots where send_date = ?"
+    sql = "select distinct customer_id from activations.campaign_audience_snapshots where send_date = ?"
     params = [send_date]
     for col, value in (("campaign_id", campaign), ("channel", channel)):
         if value:

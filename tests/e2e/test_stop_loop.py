@@ -25,8 +25,8 @@ import pytest
 from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from crmloop.settings import TIMEZONE
-from sources.webhooks.app import WebhookConfig, create_app
+from crmloop.settings import TIMEZONE, WebhookConfig
+from sources.webhooks.app import create_app
 from tests.e2e.conftest import AS_OF, copy_state, e2e_plan_text, run_day
 
 pytestmark = pytest.mark.slow
@@ -133,7 +133,7 @@ def test_stop_today_removes_the_number_from_tomorrows_sms(history, tmp_path):
         in_audience = {
             r[0]
             for r in con.execute(
-                """SELECT customer_id FROM marts.campaign_audience_snapshots
+                """SELECT customer_id FROM activations.campaign_audience_snapshots
                WHERE send_date = ? AND campaign_id = 'prospect_welcome' AND channel = 'sms' AND NOT holdout""",
                 [SEND2],
             ).fetchall()

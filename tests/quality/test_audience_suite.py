@@ -8,12 +8,14 @@ import duckdb
 import pandas as pd
 import pytest
 
+from activations.audiences.build import write_audiences
 from activations.audiences.gate import (
     AudienceFrameError,
     load_audience_frame,
     previous_audience_sizes,
     validate_audiences,
 )
+from activations.audiences.suppression import write_suppressions
 from sources.quality import ERROR, WARN
 
 
@@ -169,18 +171,15 @@ def test_loaders_read_the_warehouse(tmp_path):
     for col in ("consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads"):
         profiles[col] = "opt_in"
     profiles.loc[3, "consent_sms"] = "opt_out"
-    supp = pd.DataFrame({"campaign_id": ["welcome"], "customer_id": ["c0003"], "channel": ["sms"],  # noqa: F841
+    supp = pd.DataFrame({"campaign_id": ["welcome"], "customer_id": ["c0003"], "channel": ["sms"],
                          "reason": ["opted_out"], "send_date": [date(2025, 3, 11)]})  # fmt: skip
     con = duckdb.connect(str(wh))
-    cols = "campaign_id, customer_id, channel, holdout, reason_included, address, as_of, send_date"
+    # the audience stage's own writers: the previous send date's run, then this one
+    write_audiences(con, prev, date(2025, 3, 4))
+    write_audiences(con, aud, date(2025, 3, 11))
+    write_suppressions(con, supp, date(2025, 3, 11))
     con.execute("CREATE SCHEMA marts")
-    con.execute("CREATE SCHEMA activations")
-    con.execute(f"CREATE TABLE marts.campaign_audiences AS SELECT {cols} FROM aud")
-    con.execute(
-        f"CREATE TABLE marts.campaign_audience_snapshots AS SELECT {cols} FROM aud UNION ALL SELECT {cols} FROM prev"
-    )
     con.execute("CREATE TABLE marts.customer_profiles AS SELECT * FROM profiles")
-    con.execute("CREATE TABLE activations.campaign_suppressions AS SELECT * FROM supp")
     con.close()
 
     frame = load_audience_frame(wh)

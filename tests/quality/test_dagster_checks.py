@@ -7,7 +7,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from orchestration.defs.quality import ERROR_CHECK, WARN_CHECK, build_lake_check, lake_key
+from orchestration.defs.ingestion import ingestion_key as lake_key
+from orchestration.defs.quality import ERROR_CHECK, WARN_CHECK, build_lake_check
 from orchestration.defs.resources import CrmSettings
 from tests.quality.conftest import AS_OF
 from tests.quality.lakegen import build_clean_lake, orders_table, write_partition
@@ -102,6 +103,7 @@ def test_audience_check_blocks_export_when_an_opted_out_person_is_in_the_audienc
     wh = home / "warehouse.duckdb"
     con = duckdb.connect(str(wh))
     con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA activations")
     con.execute(
         "CREATE TABLE marts.customer_profiles AS SELECT 'c' || i AS customer_id, 'opt_in' AS consent_email, "
         "'opt_in' AS consent_sms, 'opt_in' AS consent_phone, 'opt_in' AS consent_dm, 'opt_in' AS consent_ads "
@@ -109,7 +111,7 @@ def test_audience_check_blocks_export_when_an_opted_out_person_is_in_the_audienc
     )
     con.execute("UPDATE marts.customer_profiles SET consent_email = 'opt_out' WHERE customer_id = 'c7'")
     con.execute(
-        "CREATE TABLE marts.campaign_audiences AS SELECT 'new_thanks' AS campaign_id, 'c' || i AS customer_id, "
+        "CREATE TABLE activations.campaign_audiences AS SELECT 'new_thanks' AS campaign_id, 'c' || i AS customer_id, "
         "'email' AS channel, false AS holdout, 'seg' AS reason_included, 'u' || i || '@example.com' AS address, "
         "DATE '2025-03-10' AS as_of, DATE '2025-03-11' AS send_date FROM range(20) t(i)"
     )

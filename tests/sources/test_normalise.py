@@ -243,7 +243,7 @@ def test_empty_arrays():
 
 
 def test_phone_business_rule_for_new_thai_mobile_blocks():
-    # phonenumbers' allocation tables reject 069x; DOMAIN.md's rule (06/08/09 = mobile) wins
+    # phonenumbers' allocation tables reject 069x; docs/DOMAIN.md's rule (06/08/09 = mobile) wins
     r = norm_phone(arr("069-893-2658", "+66 67 987 8072", "000-000-0000", "0212345678"))
     assert r.values.to_pylist() == ["+66698932658", "+66679878072", None, None]
     assert r.extra["_is_mobile"].to_pylist() == [True, True, None, None]

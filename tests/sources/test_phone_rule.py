@@ -12,7 +12,7 @@ from activations.channels.hashing import e164, google_phone, meta_phone
 from sources.normalise import norm_phone, parse_phone
 from sources.quality.suites import TH_MOBILE_REGEX
 
-# (delivered, E.164, kind) as DOMAIN.md describes Thai numbers
+# (delivered, E.164, kind) as docs/DOMAIN.md describes Thai numbers
 CASES = [
     ("081-234-5678", "+66812345678", "mobile"),
     ("0812345678", "+66812345678", "mobile"),

@@ -14,9 +14,10 @@ from urllib.parse import urlencode
 import pytest
 from starlette.testclient import TestClient
 
+from crmloop.settings import WebhookConfig
 from sources.declarations import load_declarations
 from sources.ingest import ingest_partition, landing_partitions
-from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.app import create_app
 from sources.webhooks.events import BANGKOK
 from tests.dbt.dbt_helpers import dbt_in_process, query
 from tests.dbt.scenario import DAY1, build_day1

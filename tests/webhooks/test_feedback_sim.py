@@ -14,7 +14,8 @@ from crmloop.demo_data.simulated_customers import (
     simulate_feedback,
     write_feedback,
 )
-from sources.webhooks.app import WebhookConfig, create_app
+from crmloop.settings import WebhookConfig
+from sources.webhooks.app import create_app
 from sources.webhooks.events import CONSENT_COLUMNS, EMAIL_EVENT_COLUMNS, SMS_EVENT_COLUMNS
 from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, read_rows
 

@@ -12,9 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from crmloop.demo_data.simulated_customers import simulate_feedback
+from crmloop.settings import WebhookConfig
 from sources.declarations import load_declarations
 from sources.ingest import ingest_partition, landing_partitions
-from sources.webhooks.app import WebhookConfig, create_app
+from sources.webhooks.app import create_app
 from tests.webhooks.conftest import TWILIO_TOKEN, public_b64, sg_event, signed_sendgrid, signed_twilio
 from tests.webhooks.test_feedback_sim import KPIS, make_sends
 

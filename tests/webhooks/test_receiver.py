@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from starlette.testclient import TestClient
 
 import sources.webhooks.landing as landing_mod
-from sources.webhooks.app import WebhookConfig, create_app
+from crmloop.settings import WebhookConfig
+from sources.webhooks.app import create_app
 from sources.webhooks.events import BANGKOK, CONSENT_COLUMNS
 from sources.webhooks.signatures import load_sendgrid_public_key, verify_sendgrid_signature
 from tests.webhooks.conftest import (

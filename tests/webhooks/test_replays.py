@@ -53,7 +53,8 @@ def test_twilio_key_ignores_port_order_and_repeats_but_not_values():
 def test_a_running_receiver_prunes_the_journal_once_a_day(tmp_path, sg_private_key):
     from starlette.testclient import TestClient
 
-    from sources.webhooks.app import WebhookConfig, create_app
+    from crmloop.settings import WebhookConfig
+    from sources.webhooks.app import create_app
     from tests.webhooks.conftest import public_b64, sg_event, signed_sendgrid
 
     def wait_sealed() -> None:  # the writer seals right after each commit (seal_seconds=0)

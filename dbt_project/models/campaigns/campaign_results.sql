@@ -1,7 +1,7 @@
 {{ config(schema='marts', materialized='table') }}
 -- Campaign results per send cohort (campaign × channel × send_date): the funnel, the KPI actual
 -- against its target, the cohort's KPI window (in progress until it closes, then met / missed)
--- and for a judged cohort a diagnosis that reads the funnel and the holdout (DOMAIN.md step 6).
+-- and for a judged cohort a diagnosis that reads the funnel and the holdout (docs/DOMAIN.md step 6).
 -- Actuals: open_rate = unique_opens / delivered, click_rate = unique_clicks / delivered,
 -- attend_rate = responded_attended / sent, apply_rate = responded_applied / sent,
 -- purchase_rate = converted_sent / sent. "Today" is the run's send date (as_of + 1).
