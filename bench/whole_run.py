@@ -6,8 +6,8 @@ Scale data (issue 12's shape), written as plain CSV by DuckDB (fast, determinist
 `customers` from two systems, `pos` and `web` (50 % of people only in pos, 20 % only in web, 30 % in
 both, linked only through a shared email or mobile, never an id; 2 % of the latter also have a second
 pos record reached only transitively: pos ~email~ web ~mobile~ pos2), about 1.3 records per person;
-`orders` (7.68 per person, skewed, over four years; 3 % cancelled, 2 % refunded by a later row); all of
-it in ONE landing day D. Then the next day D+1: 10,000 new orders and 2,000 new customers.
+`orders` (7.68 per person, skewed, over four years; 3 % cancelled, 2 % refunded by a later row);
+`consents` (85 % of records opted in to every channel); all of it in ONE landing day D. Then the next day D+1: 10,000 new orders and 2,000 new customers.
 
 Measured, each in its own child process (peak RSS is that process tree's):
 - floor: one hand-written DuckDB query plus scipy connected components (identity and ranks from the
@@ -89,6 +89,15 @@ copy (
            strftime(registered_at, '%Y-%m-%d %H:%M:%S') as registered_at,
            strftime(registered_at, '%Y-%m-%d %H:%M:%S') as updated_at
     from {records} where source_system = '{system}' order by customer_id
+) to '{path}' (header, delimiter ',')
+"""
+
+# consents: 85 % of records opted in to every channel when they registered, the rest gave none
+CONSENTS_CSV_SQL = """
+copy (
+    select source_system, customer_id, 'all' as channel, 'opt_in' as status,
+           strftime(registered_at, '%Y-%m-%d %H:%M:%S') as recorded_at
+    from {records} where hash(customer_id, 'consent') % 100 < 85 order by customer_id
 ) to '{path}' (header, delimiter ',')
 """
 
@@ -175,6 +184,8 @@ def write_landing(landing: Path, customers: int) -> dict:
                 path = day_dir("customers", day) / f"{system}_customers.csv"
                 con.execute(CUSTOMERS_CSV_SQL.format(first=first, system=system, path=path, records=records))
             n += k
+        path = day_dir("consents", day) / "consents.csv"
+        con.execute(CONSENTS_CSV_SQL.format(records=records, path=path))
         return n
 
     def orders(lo: int, hi: int, n_people: int, base: int, start: date, days: int, prefix: str, records: str):
