@@ -26,7 +26,69 @@ BENCHES = {
     "prepare": ("bench.prepare", lambda n: ["--customers", str(n)]),
     "sends": ("bench.sends", lambda n: []),
     "webhooks": ("bench.webhooks", lambda n: []),
+    "whole_run": ("bench.whole_run", lambda n: ["--customers", str(n)]),
 }
+
+
+def _row(name: str, r: dict, floor: dict | None) -> str:
+    """One line of the whole-run table; ratios of wall and of CPU (CPU is the steadier one on a
+    shared machine) to the floor measured in the same run."""
+    ratio = f"{r['seconds'] / floor['seconds']:.1f}x" if floor else ""
+    cpu = f"{r['cpu_seconds'] / floor['cpu_seconds']:.1f}x" if floor and floor.get("cpu_seconds") else ""
+    return (
+        f"| {name} | {r['seconds']:.1f} s | {r['cpu_seconds']:.1f} s | {r['peak_rss_mb'] / 1024:.1f} GB "
+        f"| {ratio} | {cpu} | {r.get('load_avg_1m', '')} |"
+    )
+
+
+def table(results: dict) -> str:
+    """The one table: the whole run against its floor (issue 12), then each bench's headline."""
+    lines = []
+    w = results.get("whole_run", {})
+    if "floor" in w:
+        f, fn = w["floor"], w.get("floor_next_day")
+        lines += [
+            f"whole run at {w['customers']:,} people ({w['data'].get('customer_records', 0):,} records, "
+            f"{w['data'].get('orders', 0):,} orders, {w['data'].get('csv_bytes', 0) / 1e6:.0f} MB CSV)",
+            "",
+            "| | wall | CPU | peak RSS | wall / floor | CPU / floor | load 1m |",
+            "|---|---|---|---|---|---|---|",
+            _row("floor (DuckDB + scipy), first day", w["floor"], f),
+        ]
+        if "floor_next_day" in w:
+            lines.append(_row("floor, next day (full recomputation)", w["floor_next_day"], fn))
+        if "pandas" in w:
+            lines.append(_row("pandas + scipy, first day", w["pandas"], f))
+        for key, label, base in (
+            ("crmloop_first_day", "crmloop run, first day", f),
+            ("crmloop_next_day", "crmloop run, next day", fn),
+        ):
+            if key in w:
+                lines.append(_row(label, w[key], base))
+        for key, label in (("crmloop_first_day", "first day"), ("crmloop_next_day", "next day")):
+            if key not in w:
+                continue
+            r = w[key]
+            ra = r["rank_agreement"]
+            top = ", ".join(f"{k} {v:.1f}" for k, v in list(r["steps"].items())[:8])
+            models = ", ".join(f"{k} {v:.1f}" for k, v in list(r["dbt_models"].items())[:8])
+            lines += [
+                "",
+                f"{label}: start-up {r['startup_seconds']:.1f} s {r['startup_parts']}; quality "
+                f"{r['quality_seconds']:.1f} s = {r['quality_share']:.1%} of the run {r['quality_parts']}; "
+                f"ranks equal to the floor for {ra['same_rank']:,} of {ra['records']:,} records ({ra['share']:.4%})",
+                f"  slowest steps (s): {top}",
+                f"  slowest dbt models (s): {models}",
+            ]
+    others = [(k, v) for k, v in results.items() if k not in ("whole_run", "derived")]
+    if others:
+        lines += ["", "| bench | wall | headline |", "|---|---|---|"]
+        for k, v in others:
+            head = v.get("error") or ""
+            if k == "sends" and "email" in v:
+                head = f"{v['email'].get('emails_per_second')} emails/s (target {v['email'].get('target_per_second')})"
+            lines.append(f"| {k} | {v.get('wall_s')} s | {head} |")
+    return "\n".join(lines)
 
 
 def derived_figures(results: dict) -> dict:
@@ -77,6 +139,7 @@ def main() -> int:
     out = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.write_text(json.dumps(results, indent=2, default=str))
     print(json.dumps(results, indent=2, default=str))
+    print(table(results))
     print(f"saved {out}")
     return 1 if failed else 0
 

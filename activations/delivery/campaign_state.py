@@ -96,73 +96,113 @@ def _with_meta(table: pa.Table, entity: str, send_date: date) -> pa.Table:
 LIST_CHANNELS = frozenset({"phone", "direct_mail", "ads"})
 
 
-def compose_campaign_sends(
-    audience: pd.DataFrame, suppressions: pd.DataFrame, ledger: pd.DataFrame, send_date: date
-) -> pa.Table:
+_COMPOSE_SQL = """
+with aud as (
+    select * exclude (_i) from (select *, row_number() over (partition by campaign_id, customer_id, channel
+                                                               order by _i) as _k from aud_in) where _k = 1
+),
+sup as (
+    select campaign_id, customer_id, channel, reason from (
+        select *, row_number() over (partition by campaign_id, customer_id, channel order by _i) as _k from sup_in
+    ) where _k = 1
+),
+led as (
+    select campaign_id, customer_id, channel, status, reason, send_id from (
+        select *, row_number() over (partition by campaign_id, customer_id, channel order by _i) as _k from led_in
+    ) where _k = 1
+)
+select cast(a.campaign_id as varchar) as campaign_id, cast(a.customer_id as varchar) as customer_id,
+       cast(a.channel as varchar) as channel, coalesce(cast(a.holdout as boolean), false) as holdout,
+       case when coalesce(cast(a.holdout as boolean), false) then 'holdout'
+            when s.reason is not null then 'suppressed'
+            when l.status is not null then case l.status {ledger_cases} else '?' || l.status end
+            when a.channel in ({list_channels}) then 'sent'
+            else 'queued' end as outcome,
+       case when coalesce(cast(a.holdout as boolean), false) then null
+            when s.reason is not null then s.reason
+            when l.status is not null and l.status <> 'sent' then l.reason end as reason,
+       l.send_id as ledger_send_id,
+       case when a.address is not null then sha256(cast(a.address as varchar)) end as address_hash
+from aud a
+left join sup s using (campaign_id, customer_id, channel)
+left join led l using (campaign_id, customer_id, channel)
+order by campaign_id, channel, customer_id
+"""
+
+
+def _indexed(frame, columns: list[str]) -> pa.Table:
+    """The frame's columns as Arrow (all strings but holdout), with its row order in `_i`."""
+    t = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame[columns], preserve_index=False)
+    t = t.select(columns)
+    return t.append_column("_i", pa.array(range(t.num_rows), INT))
+
+
+def compose_campaign_sends(audience, suppressions, ledger, send_date: date) -> pa.Table:
     """One row per audience member (campaign × customer × channel) of `send_date` with its outcome.
 
     audience: campaign_id, customer_id, channel, holdout, address (the send date's snapshot);
     suppressions: campaign_id, customer_id, channel, reason; ledger: campaign_id, customer_id,
-    channel, status, reason, send_id. Rows of the other frames that match no audience member are
-    ignored. Precedence: holdout, then suppressed, then the ledger status; else `sent` on the
-    list channels (phone call list, direct-mail list, ad audience: handed over in the run's
-    files and syncs, never through the ledger) and `queued` on the others."""
+    channel, status, reason, send_id (pandas frames or Arrow tables). Rows of the other frames that
+    match no audience member are ignored; a key repeated in one frame counts its first row.
+    Precedence: holdout, then suppressed, then the ledger status; else `sent` on the list channels
+    (phone call list, direct-mail list, ad audience: handed over in the run's files and syncs, never
+    through the ledger) and `queued` on the others. `address_hash` is the SHA-256 hex of the address
+    (`address_hash`). Vectorised in DuckDB: a million members take seconds, not minutes."""
+    import duckdb
+
     keys = ["campaign_id", "customer_id", "channel"]
+    frames = {}
     for name, df, cols in (
-        ("audience", audience, [*keys, "holdout", "address"]),
-        ("suppressions", suppressions, [*keys, "reason"]),
-        ("ledger", ledger, [*keys, "status", "reason", "send_id"]),
+        ("aud_in", audience, [*keys, "holdout", "address"]),
+        ("sup_in", suppressions, [*keys, "reason"]),
+        ("led_in", ledger, [*keys, "status", "reason", "send_id"]),
     ):
-        missing = [c for c in cols if c not in df.columns]
+        have = df.column_names if isinstance(df, pa.Table) else list(df.columns)
+        missing = [c for c in cols if c not in have]
         if missing:
-            raise ValueError(f"compose_campaign_sends: {name} lacks columns {missing}")
-    aud = audience[[*keys, "holdout", "address"]].drop_duplicates(keys)
-    sup = suppressions[[*keys, "reason"]].drop_duplicates(keys).rename(columns={"reason": "sup_reason"})
-    led = ledger[[*keys, "status", "reason", "send_id"]].drop_duplicates(keys)
-    led = led.rename(columns={"reason": "led_reason", "send_id": "led_send_id"})
-    df = aud.merge(sup, on=keys, how="left").merge(led, on=keys, how="left")
-    holdout = df["holdout"].fillna(False).astype(bool).to_numpy()
-    sup_reason = df["sup_reason"].astype(object).where(df["sup_reason"].notna(), None).tolist()
-    status = df["status"].astype(object).where(df["status"].notna(), None).tolist()
-    led_reason = df["led_reason"].astype(object).where(df["led_reason"].notna(), None).tolist()
-    outcome, reason = [], []
-    channels = df["channel"].astype(str).tolist()
-    for h, sr, st, lr, ch in zip(holdout, sup_reason, status, led_reason, channels, strict=True):
-        if h:
-            outcome.append("holdout")
-            reason.append(None)
-        elif sr is not None:
-            outcome.append("suppressed")
-            reason.append(sr)
-        elif st is not None:
-            if st not in _LEDGER_OUTCOME:
-                raise ValueError(f"activations.send_ledger: unknown status {st!r}")
-            outcome.append(_LEDGER_OUTCOME[st])
-            reason.append(lr if st != "sent" else None)
-        else:
-            outcome.append("sent" if ch in LIST_CHANNELS else "queued")
-            reason.append(None)
-    led_sid = df["led_send_id"].astype(object).where(df["led_send_id"].notna(), None).tolist()
+            label = {"aud_in": "audience", "sup_in": "suppressions", "led_in": "ledger"}[name]
+            raise ValueError(f"compose_campaign_sends: {label} lacks columns {missing}")
+        t = _indexed(df, cols)
+        # an empty or all-null column has no type: strings (holdout a boolean)
+        frames[name] = t.cast(
+            pa.schema(
+                [(f.name, B if f.name == "holdout" else INT if f.name == "_i" else S) for f in t.schema]
+            )
+        )
+    con = duckdb.connect()
+    try:
+        for name, t in frames.items():
+            con.register(name, t)
+        sql = _COMPOSE_SQL.format(
+            ledger_cases=" ".join(f"when '{k}' then '{v}'" for k, v in _LEDGER_OUTCOME.items()),
+            list_channels=", ".join(f"'{c}'" for c in sorted(LIST_CHANNELS)),
+        )
+        res = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    outcome = res.column("outcome").to_pylist()
+    unknown = sorted({o[1:] for o in outcome if o.startswith("?")})
+    if unknown:
+        raise ValueError(f"activations.send_ledger: unknown status {unknown[0]!r}")
+    # the send id of a member without a ledger row follows the ledger's own rule (send_id_for)
+    led_sid = res.column("ledger_send_id").to_pylist()
+    camp, cust, chan = (res.column(c).to_pylist() for c in keys)
     send_ids = [
-        s or send_id_for(c, cu, ch, send_date)
-        for s, c, cu, ch in zip(led_sid, df["campaign_id"], df["customer_id"], df["channel"], strict=True)
+        s or send_id_for(c, cu, ch, send_date) for s, c, cu, ch in zip(led_sid, camp, cust, chan, strict=True)
     ]
-    n = len(df)
+    n = res.num_rows
     table = pa.table(
         {
-            "campaign_id": pa.array(df["campaign_id"].astype(str).tolist(), S),
-            "customer_id": pa.array(df["customer_id"].astype(str).tolist(), S),
-            "channel": pa.array(df["channel"].astype(str).tolist(), S),
+            "campaign_id": res.column("campaign_id"),
+            "customer_id": res.column("customer_id"),
+            "channel": res.column("channel"),
             "send_date": pa.array([send_date] * n, D),
-            "holdout": pa.array(holdout.tolist(), B),
-            "outcome": pa.array(outcome, S),
-            "reason": pa.array(reason, S),
+            "holdout": res.column("holdout"),
+            "outcome": res.column("outcome"),
+            "reason": res.column("reason"),
             "send_id": pa.array(send_ids, S),
-            "address_hash": pa.array([address_hash(a) for a in df["address"].tolist()], S),
+            "address_hash": res.column("address_hash"),
         }
-    )
-    table = table.sort_by(
-        [("campaign_id", "ascending"), ("channel", "ascending"), ("customer_id", "ascending")]
     )
     return _with_meta(table, "campaign_sends", send_date)
 
@@ -194,7 +234,7 @@ def _read(con, table: str, columns: list[str], send_date: date) -> pd.DataFrame:
         [schema, name],
     ).fetchall()[0][0]
     if not exists:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+        return pa.table({c: pa.array([], B if c == "holdout" else S) for c in columns})
     have = {
         r[0]
         for r in con.execute(
@@ -203,7 +243,7 @@ def _read(con, table: str, columns: list[str], send_date: date) -> pd.DataFrame:
         ).fetchall()
     }
     select = ", ".join(f'"{c}"' if c in have else f'null as "{c}"' for c in columns)
-    return con.execute(f"select {select} from {table} where send_date = ?", [send_date]).df()
+    return con.sql(f"select {select} from {table} where send_date = ?", params=[send_date]).to_arrow_table()
 
 
 def write_lake_partition(lake_dir: Path | str, entity: str, load_date: date, table: pa.Table) -> Path:
@@ -251,20 +291,22 @@ def export_campaign_state(
         finally:
             con.close()
     else:
-        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in [*keys, "holdout", "address"]})
-        audience = empty
-        suppressions = pd.DataFrame({c: pd.Series([], dtype=object) for c in [*keys, "reason"]})
-        ledger = pd.DataFrame(
-            {c: pd.Series([], dtype=object) for c in [*keys, "status", "reason", "send_id"]}
+        audience, suppressions, ledger = (
+            pa.table({c: pa.array([], B if c == "holdout" else S) for c in cols})
+            for cols in (
+                [*keys, "holdout", "address"],
+                [*keys, "reason"],
+                [*keys, "status", "reason", "send_id"],
+            )
         )
-    say(f"campaign state {send_date}: {len(audience)} audience rows, {len(ledger)} ledger rows")
+    say(f"campaign state {send_date}: {audience.num_rows} audience rows, {ledger.num_rows} ledger rows")
     sends = compose_campaign_sends(audience, suppressions, ledger, send_date)
     plan_table = campaign_plan_table(plan, send_date)
     sends_path = write_lake_partition(lake_dir, "campaign_sends", send_date, sends)
     plan_path = write_lake_partition(lake_dir, "campaign_plan", send_date, plan_table)
     outcomes = {o: 0 for o in OUTCOMES}
-    for o in sends.column("outcome").to_pylist():
-        outcomes[o] += 1
+    for o in sends.column("outcome").value_counts().to_pylist():
+        outcomes[o["values"]] += o["counts"]
     say(f"campaign state {send_date}: wrote {sends.num_rows} sends, {plan_table.num_rows} plan rows")
     return {
         "send_date": send_date.isoformat(),

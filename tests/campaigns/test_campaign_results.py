@@ -68,6 +68,7 @@ def test_every_unit_and_data_test_passed(built):
     names = {r["unique_id"].split(".")[-1] for r in results if r["unique_id"].startswith("unit_test.")}
     assert {
         "conversion_window",
+        "moved_orders_count_by_their_latest_delivery",
         "lift_newcombe_interval_known_answer",
         "kpi_window_in_progress_until_it_closes",
         "diagnosis_reads_funnel_and_holdout",

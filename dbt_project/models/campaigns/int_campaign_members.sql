@@ -77,16 +77,31 @@ member_responses as (
      and r.response_date >= mb.send_date and r.response_date < mb.window_end
     group by mb.send_id
 ),
-orders as (  -- purchases: the latest delivery of each order (the latest delivery of an order placed
-               -- on or after a send is never older than the day before the first send)
+recent_orders as (  -- the latest delivery of an order placed on or after a send is never older than
+                   -- the day before the first send
+    select source_system, order_id, source_customer_id, ordered_at, total_amount, status,
+           load_date, _source_file, _row_number
+    from {{ ref('stg_orders') }}
+    where order_id is not null
+      and load_date >= (select {{ add_days('min(send_date)', -1) }} from members)
+),
+candidate_orders as (  -- orders with a delivery dated on or after the first send: the only ones whose
+                       -- latest delivery can fall in a window (a bulk history partition is mostly
+                       -- older orders, which need no de-duplication here)
+    select distinct source_system, order_id
+    from recent_orders
+    where cast(ordered_at as date) >= (select min(send_date) from members)
+),
+orders as (  -- purchases: the latest delivery of each candidate order (every delivery of it counts,
+             -- whatever date it carries: a later delivery may move the order out of a window)
     select ci.customer_id as person_id, o.order_date, o.total_amount
     from (
-        select source_system, source_customer_id, cast(ordered_at as date) as order_date, total_amount, status,
-               row_number() over (partition by source_system, order_id
-                                  order by load_date desc, _source_file desc, _row_number desc) as rn
-        from {{ ref('stg_orders') }}
-        where order_id is not null
-          and load_date >= (select {{ add_days('min(send_date)', -1) }} from members)
+        select r.source_system, r.source_customer_id, cast(r.ordered_at as date) as order_date, r.total_amount,
+               r.status,
+               row_number() over (partition by r.source_system, r.order_id
+                                  order by r.load_date desc, r._source_file desc, r._row_number desc) as rn
+        from recent_orders r
+        join candidate_orders k on k.source_system = r.source_system and k.order_id = r.order_id
     ) o
     join {{ ref('customer_identity') }} ci
       on ci.source_system = o.source_system and ci.source_customer_id = o.source_customer_id
