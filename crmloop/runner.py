@@ -239,7 +239,7 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
         if decl is None:
             continue
         for d in dates:
-            if d >= as_of or d < settings.start_date or not landing_files(settings.landing_dir, source, d):
+            if d >= as_of or (settings.start_date and d < settings.start_date) or not landing_files(settings.landing_dir, source, d):
                 continue
             part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
             if not any(part.glob(f"{source}-*.parquet")):

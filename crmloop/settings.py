@@ -9,7 +9,7 @@ all see one configuration.
 | CRM_LANDING_DIR | ./data/landing | where extracts arrive: <landing>/<source>/<YYYY-MM-DD>/<files> |
 | CRM_HOME | ./.crm | everything a run keeps: lake, quarantine, warehouse, exports, reports, Dagster storage |
 | CRM_AS_OF | yesterday in Asia/Bangkok | the business date a run builds |
-| CRM_START_DATE | 2024-01-01 | first daily partition |
+| CRM_START_DATE | (the first landing date) | first daily partition; landing partitions before it are not ingested |
 | CRM_ACTIVATION_MODE | sandbox | sandbox (outbox only) or live |
 | CRM_PLAN | activations/plan/plan.yml | the communication plan |
 """
@@ -57,13 +57,17 @@ def parse_day(raw: str, name: str) -> date:
     raise SettingsError(f"{name} {raw!r} is {why}; write a day as YYYY-MM-DD, e.g. 2026-11-30")
 
 
-def check_run_day(as_of: date, start_date: date, *, name: str = "--as-of", today: date | None = None) -> None:
-    """A run builds a finished business day: from CRM_START_DATE to yesterday (Asia/Bangkok)."""
+def check_run_day(
+    as_of: date, start_date: date | None, *, name: str = "--as-of", today: date | None = None
+) -> None:
+    """A run builds a finished business day: from CRM_START_DATE (when set) to yesterday (Asia/Bangkok).
+    Without CRM_START_DATE the data sets the start: the preflight refuses a day before any landing."""
     last = today - timedelta(days=1) if today else default_as_of()
-    accepted = f"accepted: {start_date} (CRM_START_DATE) to {last} (yesterday, {TIMEZONE})"
+    first = f"{start_date} (CRM_START_DATE)" if start_date is not None else "the first landing date"
+    accepted = f"accepted: {first} to {last} (yesterday, {TIMEZONE})"
     if as_of > last:
         raise SettingsError(f"{name} {as_of} is not a finished business day yet; {accepted}")
-    if as_of < start_date:
+    if start_date is not None and as_of < start_date:
         raise SettingsError(f"{name} {as_of} is before CRM_START_DATE; {accepted}")
 
 
@@ -132,7 +136,9 @@ class Settings:
     landing_dir: Path
     home: Path
     as_of: date
-    start_date: date
+    # CRM_START_DATE, None when unset: partitions then start at the first landing date
+    # (orchestration/defs/partitions.py first_partition)
+    start_date: date | None
     activation_mode: str = "sandbox"
     plan_path: Path = field(default=DEFAULT_PLAN_PATH)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -192,6 +198,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         as_of_raw = os.environ.get("CRM_AS_OF")
+        start_raw = os.environ.get("CRM_START_DATE")
         mode = (os.environ.get("CRM_ACTIVATION_MODE") or "sandbox").lower()
         if mode not in ("sandbox", "live"):
             raise SettingsError(f"CRM_ACTIVATION_MODE must be 'sandbox' or 'live', not {mode!r}")
@@ -199,7 +206,7 @@ class Settings:
             landing_dir=_env_path("CRM_LANDING_DIR", "./data/landing"),
             home=_env_path("CRM_HOME", "./.crm"),
             as_of=parse_day(as_of_raw, "CRM_AS_OF") if as_of_raw else default_as_of(),
-            start_date=parse_day(os.environ.get("CRM_START_DATE") or "2024-01-01", "CRM_START_DATE"),
+            start_date=parse_day(start_raw, "CRM_START_DATE") if start_raw else None,
             activation_mode=mode,
             plan_path=_env_path("CRM_PLAN", str(DEFAULT_PLAN_PATH)),
             quality=QualityThresholds.from_env(),

@@ -287,3 +287,13 @@ def report_release(status) -> None:
     )
     with dg.DagsterInstance.get() as instance:
         instance.report_runless_asset_event(observation)
+
+
+def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The quality domain: the GX gates of every lake source and of the campaign audiences."""
+    return dg.Definitions(
+        asset_checks=[
+            *lake_quality_checks(partitions_def=partitions_def),
+            *audience_quality_checks(partitions_def=partitions_def),
+        ]
+    )

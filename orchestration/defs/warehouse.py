@@ -24,7 +24,6 @@ from dagster_dbt import (
 
 from crmloop.settings import Settings
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
-from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 
 WAREHOUSE_POOL = "duckdb_writer"
@@ -46,20 +45,28 @@ def _newest_mtime(root: Path) -> float:
 
 
 def dbt_project(settings: Settings) -> DbtProject:
-    """The dbt project with its manifest under the crmloop home, parsed when missing or stale."""
-    os.environ.update(settings.dbt_env())
+    """The dbt project with its manifest under the crmloop home (`<home>/dbt_target`).
+
+    `prepare_if_dev()` re-parses under `dagster dev`, as dagster-dbt intends. Elsewhere (`crmloop
+    run`, the tests) the repository's project is the deployed one, so it is parsed when its
+    manifest is missing or older than a file of the project, instead of requiring a separate
+    `dagster-dbt project prepare-and-package` step. Either way at most one `dbt parse`, with the
+    dbt environment (settings.dbt_env()) set for that command only."""
     target = settings.dbt_target_dir
     project = DbtProject(
         project_dir=settings.dbt_project_dir,
         profiles_dir=settings.dbt_project_dir,
         target_path=target,
+        prepare_project_cli_args=["parse", "--quiet"],
     )
-    manifest = project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
+    # dagster-dbt's preparer runs `dbt` from PATH: the venv's bin first (an un-activated venv)
+    path = os.pathsep.join([str(Path(DBT_EXECUTABLE).parent), os.environ.get("PATH", "")])
+    with _env(**settings.dbt_env(), PATH=path):
         target.mkdir(parents=True, exist_ok=True)
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=target
-        ).wait()
+        project.prepare_if_dev()
+        manifest = project.manifest_path
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
+            project.preparer.prepare(project)
     return project
 
 
@@ -117,13 +124,13 @@ def _env(**values: str):
                 os.environ[k] = v
 
 
-def _build(name: str, project: DbtProject, select: str, exclude: str):
+def _build(name: str, project: DbtProject, select: str, exclude: str, partitions_def):
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         select=select,
         exclude=exclude,
-        partitions_def=daily_partitions(),
+        partitions_def=partitions_def,
         dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
         pool=WAREHOUSE_POOL,
         name=name,
@@ -148,7 +155,7 @@ def _build(name: str, project: DbtProject, select: str, exclude: str):
                 f"release it with {status.release_command()} or deliver corrected files"
             )
             context.log_event(held_back_observation(status, as_of))
-        env = {"CRM_AS_OF": context.partition_key, ps.BLOCKED_ENV: blocked}
+        env = {**settings.dbt_env(), "CRM_AS_OF": context.partition_key, ps.BLOCKED_ENV: blocked}
         env[ps.ADMISSION_CHANGED_ENV] = "1" if changed else ""
         with _env(**env):
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
@@ -174,18 +181,30 @@ def held_back_observation(status, as_of: date) -> dg.AssetObservation:
     )
 
 
-def warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+def warehouse_assets(
+    settings: Settings, partitions_def: dg.PartitionsDefinition, project: DbtProject | None = None
+) -> list[dg.AssetsDefinition]:
     """Two dbt steps: the customer model (before activation) and the campaign results, which
     read what activation wrote to the lake (so they run after it, in the same daily run)."""
-    project = dbt_project(settings)
+    project = project or dbt_project(settings)
     return [
-        _build("warehouse", project, select="fqn:*", exclude=CAMPAIGN_MODELS),
-        _build("campaign_results", project, select=CAMPAIGN_MODELS, exclude=""),
+        _build("warehouse", project, select="fqn:*", exclude=CAMPAIGN_MODELS, partitions_def=partitions_def),
+        _build(
+            "campaign_results", project, select=CAMPAIGN_MODELS, exclude="", partitions_def=partitions_def
+        ),
     ]
 
 
-def dbt_resource(settings: Settings) -> DbtCliResource:
-    project = dbt_project(settings)
+def dbt_resource(settings: Settings, project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=project, profiles_dir=str(settings.dbt_project_dir), dbt_executable=DBT_EXECUTABLE
+    )
+
+
+def defs(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The warehouse domain: the dbt project (parsed at most once) as assets, and its CLI resource."""
+    project = dbt_project(settings)
+    return dg.Definitions(
+        assets=warehouse_assets(settings, partitions_def, project),
+        resources={"dbt": dbt_resource(settings, project)},
     )
