@@ -1,4 +1,4 @@
-{# Helpers for models/campaigns (portable: DuckDB and Spark). #}
+{# Helpers for the models/*/campaigns folders (portable: DuckDB and Spark). #}
 
 {# hex SHA-256 of a string (same as Python's hashlib.sha256(s.encode()).hexdigest()) #}
 {% macro sha256_hex(expr) -%}{{ return(adapter.dispatch('sha256_hex', 'crmloop')(expr)) }}{%- endmacro %}

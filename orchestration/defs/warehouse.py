@@ -29,6 +29,7 @@ from orchestration.defs.resources import CrmSettings
 WAREHOUSE_POOL = "duckdb_writer"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 LAKE_SOURCE_NAME = "lake"
+WAREHOUSE_GROUP = "warehouse"  # a dbt node outside any model folder
 
 
 def _newest_mtime(root: Path) -> float:
@@ -86,7 +87,13 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "warehouse"
+        """A group per subject, from the folder: `models/<layer>/<subject>/` is group <subject>
+        (identity, profiles_and_ranks, campaigns), a model directly in `models/<layer>/` is group
+        <layer> (staging); `meta: {dagster: {group: ...}}` or a dbt group wins (the seed's)."""
+        if group := super().get_group_name(dbt_resource_props):
+            return group
+        folders = dbt_resource_props["fqn"][1:-1]  # between the package and the model's own name
+        return folders[-1] if folders else WAREHOUSE_GROUP
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -106,7 +113,8 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(deps=deps)
 
 
-CAMPAIGN_MODELS = "path:models/campaigns"
+# the campaign results: every layer's campaigns/ folder (they read what activation wrote)
+CAMPAIGN_MODELS = " ".join(f"path:models/{layer}/campaigns" for layer in ("staging", "intermediate", "marts"))
 
 
 @contextlib.contextmanager

@@ -61,7 +61,7 @@ def run_dbt(
 
 
 # The customer model: every mart of this room and everything upstream (with their tests), so the
-# suite does not depend on other rooms' models in the same project (e.g. models/campaigns/).
+# suite does not depend on other rooms' models in the same project (e.g. models/*/campaigns/).
 CUSTOMER_MODEL = [
     "--select",
     "+customer_profiles",
