@@ -167,11 +167,41 @@ def _build(name: str, project: DbtProject, select: str, exclude: str, partitions
         env[ps.ADMISSION_CHANGED_ENV] = "1" if changed else ""
         with _env(**env):
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
-        yield from invocation.stream()
+        # row counts and column types of each built model (dagster-dbt queries them through the
+        # dbt adapter, read-only, in this process), then the YAML descriptions come with the specs
+        try:
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        finally:
+            # ...and that adapter's DuckDB connection is closed again: left open, every later
+            # duckdb.connect() of the same file in this process fails ("Can't open a connection
+            # to same database file with a different configuration"), as the audiences step did
+            release_dbt_adapters()
         if invocation.is_successful():
             ps.record_warehouse_build(settings.lake_dir, blocked, as_of)
 
     return _dbt
+
+
+def release_dbt_adapters() -> None:
+    """Close the dbt adapter dagster-dbt opened in this process for the metadata queries.
+
+    dbt's reset closes each adapter's thread connections; dbt-duckdb keeps the database itself
+    open in a process-wide environment, closed here through its public `env()` (left open, every
+    later duckdb.connect() of the file in this process fails: "Can't open a connection to same
+    database file with a different configuration", as the audiences step did)."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter (Spark): nothing held in this process
+        return
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # dbt-duckdb raises a bare Exception when no environment was created
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def held_back_observation(status, as_of: date) -> dg.AssetObservation:
@@ -207,6 +237,20 @@ def dbt_resource(settings: Settings, project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=project, profiles_dir=str(settings.dbt_project_dir), dbt_executable=DBT_EXECUTABLE
     )
+
+
+def generate_docs(settings: Settings) -> Path:
+    """`dbt docs generate --static` on the warehouse (`crmloop docs`): one self-contained
+    `static_index.html` (manifest and catalog inlined) that opens from disk, lineage included;
+    the plain `index.html` next to it fetches catalog.json and needs a web server (`crmloop serve`
+    is not part of this command). Returns the static page's path."""
+    project = dbt_project(settings)
+    path = os.pathsep.join([str(Path(DBT_EXECUTABLE).parent), os.environ.get("PATH", "")])
+    with _env(**settings.dbt_env(), CRM_AS_OF=settings.as_of.isoformat(), PATH=path):
+        dbt_resource(settings, project).cli(
+            ["docs", "generate", "--static"], target_path=settings.dbt_target_dir, raise_on_error=True
+        ).wait()
+    return settings.dbt_target_dir / "static_index.html"
 
 
 def defs(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
