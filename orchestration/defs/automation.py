@@ -1,4 +1,12 @@
-"""Jobs, the 02:00 Asia/Bangkok schedule and the landing sensor."""
+"""Jobs, the 02:00 Asia/Bangkok schedule and the landing sensor.
+
+The schedule and the sensor launch whole-day runs of the daily job, inside which a failed
+blocking check (the lake and audience gates) stops everything downstream. Dagster's blocking only
+acts within a run, so an asset given a declarative `automation_condition` would be materialized
+in runs of its own, after a gate failed in another run, unless its condition requires
+`AutomationCondition.all_deps_blocking_checks_passed()`; no asset has one today, and
+tests/orchestration/test_automation.py fails on any that omits it.
+"""
 
 from __future__ import annotations
 

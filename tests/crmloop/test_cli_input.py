@@ -125,3 +125,13 @@ def test_a_backfill_range_that_cannot_run_is_one_line_and_exit_2(cli_env, first,
     assert result.exit_code == 2, result.output
     assert named in _one_line(result)
     assert not (cli_env / "home" / "dagster").exists()  # no Dagster run was started
+
+
+def test_docs_without_a_warehouse_says_to_run_first(cli_env):
+    result = CliRunner().invoke(main, ["docs", "--home", str(cli_env / "home")])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"no warehouse at {cli_env / 'home' / 'warehouse.duckdb'} yet: run `crmloop run` first"
+        in result.output
+    )
+    assert not (cli_env / "home" / "dbt_target").exists()  # no dbt command ran
