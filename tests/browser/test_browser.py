@@ -206,6 +206,17 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
         assert f"{rows:,}" in lines, (rows, text[:3000])
         missing = [c for c in _model_columns("customer_ranks") if c not in lines]
         assert not missing, (missing, text[:3000])
+        # a lake asset with its checks evaluated by the run, and its partitions from the first landing date
+        page.set_viewport_size({"width": 1600, "height": 1000})
+        expected = _checks_of(defs, ["lake", "orders"])
+        _open(
+            page,
+            f"{url}/assets/lake/orders?view=checks",
+            expected[0],
+            shots,
+            "11-checks-lake-orders-after-run",
+        )
+        _open(page, f"{url}/assets/lake/orders?view=partitions", "orders", shots, "12-partitions-lake-orders")
     # the run of DAY1 sends on DAY1 + 1 and files its report under that send date, like its exports
     assert (demo_crm.home / "reports" / DAY2.isoformat() / "campaign_report.html").is_file()
 
