@@ -131,6 +131,55 @@ def run(landing: str, home: str, as_of: str | None) -> None:
     sys.exit(0 if ok else 1)
 
 
+@main.command("backfill")
+@landing_option
+@home_option
+@click.option("--from", "first", required=True, help="First business day (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, help="Last business day (YYYY-MM-DD), at most yesterday.")
+def backfill(landing: str, home: str, first: str, last: str) -> None:
+    """The daily run of every day from --from to --to, in order, through Dagster.
+
+    Each day is what `crmloop run --as-of DAY` does (one run at a time: DuckDB has one writer),
+    recorded in the Dagster instance so the UI shows every partition. The same range can be
+    backfilled from the UI (`crmloop dev`: Materialize all, pick the partitions). Stops at the
+    first day that fails (exit 1), saying how to resume."""
+    d1, d2 = _day(first, "--from"), _day(last, "--to")
+    if d2 < d1:
+        raise InputError(f"--to {d2} is before --from {d1}; give the range oldest day first")
+    _apply_env(landing, home, d2.isoformat())
+    try:
+        settings = Settings.from_env()
+        check_run_day(d2, settings.start_date, name="--to")
+        check_run_day(d1, settings.start_date, name="--from")
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    from crmloop.runner import run_backfill
+
+    sys.exit(0 if run_backfill(settings, d1, d2) else 1)
+
+
+@main.command("docs")
+@landing_option
+@home_option
+def docs(landing: str, home: str) -> None:
+    """Build the dbt docs site (models, columns, descriptions, tests, lineage) of the warehouse
+    and print the path of its page, which opens offline in a browser."""
+    _apply_env(landing, home)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    if not settings.warehouse_path.exists():
+        raise click.ClickException(
+            f"no warehouse at {settings.warehouse_path} yet: run `crmloop run` first (the catalog lists its tables)"
+        )
+    from orchestration.defs.warehouse import generate_docs
+
+    page = generate_docs(settings)
+    click.echo(f"dbt docs: {page}")
+    click.echo(f"open it in a browser: {page.as_uri()}")
+
+
 @main.command("release")
 @click.argument("source")
 @click.argument("load_date", metavar="DATE")

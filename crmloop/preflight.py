@@ -68,9 +68,9 @@ def landing_work(settings: Settings, sources: list[str] | None = None) -> Work:
     work = Work(as_of=as_of)
     for source in declared:
         delivered = _delivered(landing, source, found.get(source, []))
-        if early := [d for d in delivered if d < start]:
+        if early := [d for d in delivered if start is not None and d < start]:
             work.before_start[source] = early
-        if kept := [d for d in delivered if d >= start]:
+        if kept := [d for d in delivered if start is None or d >= start]:
             work.dates[source] = kept
     unknown = sorted(set(found) - set(declared))
     if unknown:

@@ -239,7 +239,11 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
         if decl is None:
             continue
         for d in dates:
-            if d >= as_of or d < settings.start_date or not landing_files(settings.landing_dir, source, d):
+            if (
+                d >= as_of
+                or (settings.start_date and d < settings.start_date)
+                or not landing_files(settings.landing_dir, source, d)
+            ):
                 continue
             part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
             if not any(part.glob(f"{source}-*.parquet")):
@@ -295,6 +299,24 @@ def run_daily(settings: Settings | None = None) -> bool:
 
     print_summary(settings, outcomes, elapsed=time.monotonic() - t0, warnings=work.warnings)
     return ok
+
+
+def run_backfill(settings: Settings, first: date, last: date) -> bool:
+    """`crmloop backfill --from FIRST --to LAST`: the daily run of every day from FIRST to LAST,
+    oldest first, one after the other in this process (so one DuckDB writer at a time), each a
+    Dagster run of the daily job recorded in the instance like `crmloop run`'s (the UI shows them
+    per partition). Stops at the first day that fails or is refused, naming how to resume."""
+    from dataclasses import replace
+
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    for i, day in enumerate(days, 1):
+        console.rule(f"backfill {i}/{len(days)}: {day}")
+        if not run_daily(replace(settings, as_of=day)):
+            done = f"{i - 1} of {len(days)} day(s) done" + (f" ({first} to {days[i - 2]})" if i > 1 else "")
+            say(console, f"backfill stopped at {day}: {done}; resume with --from {day} --to {last}", "red")
+            return False
+    say(console, f"backfill {first} to {last}: {len(days)} day(s) done", "green")
+    return True
 
 
 DEMO_DAYS = 3

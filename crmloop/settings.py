@@ -13,7 +13,7 @@ Run (`Settings`)
 | CRM_LANDING_DIR | ./data/landing | where extracts arrive: <landing>/<source>/<YYYY-MM-DD>/<files> |
 | CRM_HOME | ./.crm | everything a run keeps: lake, quarantine, warehouse, exports, reports, Dagster storage |
 | CRM_AS_OF | yesterday in Asia/Bangkok | the business date a run builds |
-| CRM_START_DATE | 2024-01-01 | first daily partition |
+| CRM_START_DATE | (the first landing date) | first daily partition; landing partitions before it are not ingested |
 | CRM_ACTIVATION_MODE | sandbox | sandbox (outbox only) or live |
 | CRM_PLAN | activations/plan/plan.yml | the communication plan |
 | CRM_SOURCES_DIR | (none) | more source declaration folders, os.pathsep-separated (`declaration_dirs`) |
@@ -74,12 +74,14 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # The dbt project's two rooms: the campaign results (models/campaigns) and the customer model
 # (everything else: identity, profiles, ranks and all upstream, with their tests). Orchestration
 # builds them as two assets; tests and bench select the customer model the same way.
-DBT_CAMPAIGN_MODELS = "path:models/campaigns"
+# the campaign results: every layer's campaigns/ folder (they read what activation wrote)
+DBT_CAMPAIGN_MODELS = " ".join(
+    f"path:models/{layer}/campaigns" for layer in ("staging", "intermediate", "marts")
+)
 DBT_EVERY_NODE = "fqn:*"
 DBT_CUSTOMER_MODEL = ("--select", DBT_EVERY_NODE, "--exclude", DBT_CAMPAIGN_MODELS)
 DEFAULT_LANDING_DIR = "./data/landing"
 DEFAULT_HOME = "./.crm"
-DEFAULT_START_DATE = "2024-01-01"
 ACTIVATION_MODES = ("sandbox", "live")
 SOURCES_DIR_ENV = "CRM_SOURCES_DIR"
 QUALITY_PREFIX = "CRM_DQ_"
@@ -116,13 +118,17 @@ def parse_day(raw: str, name: str) -> date:
     raise SettingsError(f"{name} {raw!r} is {why}; write a day as YYYY-MM-DD, e.g. 2026-11-30")
 
 
-def check_run_day(as_of: date, start_date: date, *, name: str = "--as-of", today: date | None = None) -> None:
-    """A run builds a finished business day: from CRM_START_DATE to yesterday (Asia/Bangkok)."""
+def check_run_day(
+    as_of: date, start_date: date | None, *, name: str = "--as-of", today: date | None = None
+) -> None:
+    """A run builds a finished business day: from CRM_START_DATE (when set) to yesterday (Asia/Bangkok).
+    Without CRM_START_DATE the data sets the start: the preflight refuses a day before any landing."""
     last = today - timedelta(days=1) if today else default_as_of()
-    accepted = f"accepted: {start_date} (CRM_START_DATE) to {last} (yesterday, {TIMEZONE})"
+    first = f"{start_date} (CRM_START_DATE)" if start_date is not None else "the first landing date"
+    accepted = f"accepted: {first} to {last} (yesterday, {TIMEZONE})"
     if as_of > last:
         raise SettingsError(f"{name} {as_of} is not a finished business day yet; {accepted}")
-    if as_of < start_date:
+    if start_date is not None and as_of < start_date:
         raise SettingsError(f"{name} {as_of} is before CRM_START_DATE; {accepted}")
 
 
@@ -305,7 +311,9 @@ class Settings(HomeLayout):
     landing_dir: Path
     home: Path
     as_of: date
-    start_date: date
+    # CRM_START_DATE, None when unset: partitions then start at the first landing date
+    # (orchestration/defs/partitions.py first_partition)
+    start_date: date | None
     activation_mode: str = "sandbox"
     plan_path: Path = field(default=DEFAULT_PLAN_PATH)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
@@ -323,11 +331,12 @@ class Settings(HomeLayout):
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = Env(environ)
         as_of_raw = env.raw("CRM_AS_OF")
+        start_raw = env.raw("CRM_START_DATE")
         return cls(
             landing_dir=landing_from_env(environ),
             home=home_from_env(environ),
             as_of=parse_day(as_of_raw, "CRM_AS_OF") if as_of_raw else default_as_of(),
-            start_date=parse_day(env.text("CRM_START_DATE", DEFAULT_START_DATE), "CRM_START_DATE"),
+            start_date=parse_day(start_raw, "CRM_START_DATE") if start_raw else None,
             activation_mode=activation_mode(environ),
             plan_path=env.path("CRM_PLAN", str(DEFAULT_PLAN_PATH)),
             quality=QualityThresholds.from_env(environ),

@@ -1,5 +1,14 @@
-"""The crmloop Dagster code location (thin root: each domain lives in orchestration/defs/)."""
+"""The crmloop Dagster code location (`dagster dev -m orchestration.definitions`).
 
-from orchestration.defs import build_definitions
+Lazy: importing this module reads no environment variable and runs no dbt command; Dagster calls
+`defs()` when it loads the code location (each domain lives in orchestration/defs/).
+"""
 
-defs = build_definitions()
+import dagster as dg
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    from orchestration.defs import build_definitions
+
+    return build_definitions()

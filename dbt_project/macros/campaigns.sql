@@ -1,4 +1,4 @@
-{# Helpers for models/campaigns (portable: DuckDB and Spark). #}
+{# Helpers for the models/*/campaigns folders (portable: DuckDB and Spark). #}
 
 {# hex SHA-256 of a string (same as Python's hashlib.sha256(s.encode()).hexdigest()); kept here:
    dbt's own hash macro is md5 #}

@@ -1,5 +1,6 @@
 {#
-  The mart volume guard: a post-hook of every table in models/marts (dbt_project.yml). A rebuild
+  The mart volume guard: a post-hook of every table in models/marts/identity and
+  models/marts/profiles_and_ranks (dbt_project.yml). A rebuild
   that leaves a mart empty, or more than `mart_max_shrink` smaller than its previous build, fails
   the model with an error naming the mart, both row counts and the threshold. The hook runs inside
   the model's transaction, after the new table took the mart's name and before the commit: on

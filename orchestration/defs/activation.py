@@ -14,8 +14,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from crmloop.settings import SECRET_NAMES, TIMEZONE, Secrets, Settings
-from orchestration.defs.partitions import daily_partitions
+from crmloop.settings import TIMEZONE, Secrets, Settings
 from orchestration.defs.resources import CrmSettings
 from orchestration.defs.warehouse import WAREHOUSE_POOL
 
@@ -57,30 +56,15 @@ external_tables = [
 
 
 class ProviderSecrets(dg.ConfigurableResource):
-    """Provider credentials, from the environment through Dagster `EnvVar` (never in code or metadata).
+    """Provider credentials (crmloop.settings.SECRET_NAMES), read from the environment
+    when a step runs, never at load time, never from a file, never into metadata.
 
-    In sandbox mode none is needed; live mode names the missing variable."""
-
-    sendgrid_api_key: str | None = None
-    twilio_account_sid: str | None = None
-    twilio_auth_token: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    meta_access_token: str | None = None
-    meta_ad_account_id: str | None = None
-    meta_custom_audience_id: str | None = None
+    No `EnvVar` fields: Dagster resolves an `EnvVar` when the resource is built and fails on an
+    unset one, and every secret is optional (sandbox mode needs none; live mode names the missing
+    variable), so binding them would decide at load time which ones exist."""
 
     def as_env(self) -> dict[str, str]:
-        out = {}
-        for name in SECRET_NAMES:
-            value = getattr(self, name.lower())
-            if value:
-                out[name] = value
-        return out
-
-
-def provider_secrets() -> ProviderSecrets:
-    """Bind every secret that is set in the environment as an EnvVar (unset ones stay None)."""
-    return ProviderSecrets(**{n.lower(): dg.EnvVar(n) for n in Secrets.from_env().present()})
+        return {name: value for name, value in Secrets.from_env().values.items() if value}
 
 
 def send_date_for(partition_key: str) -> date:
@@ -155,26 +139,7 @@ def _suppressed_markdown(prepared, channels: tuple[str, ...] | None = None) -> s
     )
 
 
-@dg.asset(
-    key=AUDIENCES,
-    deps=[
-        PROFILES,
-        RANK_HISTORY,
-        SEND_LEDGER,
-        SUPPRESSION_LIST,
-        *(dg.AssetKey(["lake", e]) for e in AUDIENCE_LAKE_INPUTS),
-    ],
-    partitions_def=daily_partitions(),
-    pool=WAREHOUSE_POOL,
-    group_name=GROUP,
-    kinds={"python", "duckdb"},
-    description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: who "
-    "enters each campaign on the send date (activations.campaign_memberships) and the follow-ups due, "
-    "activations.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
-    "snapshot with a content hash. Gated by the audience quality suite (on that snapshot) before "
-    "anything is sent; the channels send exactly that snapshot.",
-)
-def campaign_audiences(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
+def _campaign_audiences(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
     from activations.audiences.snapshot import prepare_and_freeze
 
     settings = crm.get()
@@ -226,30 +191,7 @@ def _summary_metadata(channel_meta: dict) -> dict:
     return out
 
 
-# What each channel asset does; all read the frozen audience and run as one multi-asset.
-CHANNEL_ASSETS = (
-    (EMAIL, {"sendgrid"}, "Email through the official SendGrid SDK, exactly once per ledger key."),
-    (SMS, {"twilio"}, "SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
-    (ADS, {"meta", "googleads"}, "Meta Custom Audience sync (diff) and Google Customer Match upload file."),
-    (
-        FILES,
-        {"excel", "csv"},
-        "Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
-    ),
-)
-
-
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(key, deps=[AUDIENCES], group_name=GROUP, kinds=kinds, description=description)
-        for key, kinds, description in CHANNEL_ASSETS
-    ],
-    partitions_def=daily_partitions(),
-    pool=WAREHOUSE_POOL,
-    can_subset=True,
-    name="channels",
-)
-def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
+def _channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
     from activations.exports.files import write_exports
@@ -301,30 +243,7 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
         )
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            CAMPAIGN_SENDS,
-            deps=[EMAIL, SMS, ADS, FILES],
-            group_name=GROUP,
-            kinds={"parquet"},
-            description="Who was in each campaign on the send date and what happened to them "
-            "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
-            "activation, which the campaign results read.",
-        ),
-        dg.AssetSpec(
-            CAMPAIGN_PLAN,
-            deps=[EMAIL, SMS, ADS, FILES],
-            group_name=GROUP,
-            kinds={"parquet"},
-            description="The plan as it was on the send date: KPI metric, target and window per campaign.",
-        ),
-    ],
-    partitions_def=daily_partitions(),
-    pool=WAREHOUSE_POOL,
-    name="campaign_state",
-)
-def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
+def _campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     from activations.delivery.campaign_state import export_campaign_state
     from activations.plan.spec import load_plan
 
@@ -345,23 +264,7 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     yield dg.MaterializeResult(asset_key=CAMPAIGN_PLAN, metadata={"send_date": send_date.isoformat()})
 
 
-@dg.asset(
-    key=REPORT,
-    deps=[
-        dg.AssetKey(["warehouse", "campaign_results"]),
-        dg.AssetKey(["warehouse", "campaign_results_by_period"]),
-        dg.AssetKey(["warehouse", "campaign_lift"]),
-        dg.AssetKey(["warehouse", "rank_summary"]),
-        dg.AssetKey(["warehouse", "rank_migration"]),
-    ],
-    partitions_def=daily_partitions(),
-    group_name="reports",
-    kinds={"html", "matplotlib"},
-    description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
-    "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML), "
-    "filed like the exports under the run's send date: reports/<partition + 1>/campaign_report.html.",
-)
-def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
+def _campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
     from activations.exports.campaign_report import report_markdown, write_report
 
     settings = crm.get()
@@ -376,4 +279,119 @@ def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.M
             "report_url": dg.MetadataValue.url(path.as_uri()),
             "preview": dg.MetadataValue.md(report_markdown(settings.warehouse_path, as_of, send_date)),
         }
+    )
+
+
+def build_campaign_audiences(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    return dg.asset(
+        key=AUDIENCES,
+        deps=[
+            PROFILES,
+            RANK_HISTORY,
+            SEND_LEDGER,
+            SUPPRESSION_LIST,
+            *(dg.AssetKey(["lake", e]) for e in AUDIENCE_LAKE_INPUTS),
+        ],
+        partitions_def=partitions_def,
+        pool=WAREHOUSE_POOL,
+        group_name=GROUP,
+        kinds={"python", "duckdb"},
+        description="Campaign audiences of the communication plan (activations/plan/plan.yml) as of D: who "
+        "enters each campaign on the send date (activations.campaign_memberships) and the follow-ups due, "
+        "marts.campaign_audiences with holdout, every suppression with its reason, frozen once as a "
+        "snapshot with a content hash. Gated by the audience quality suite (on that snapshot) before "
+        "anything is sent; the channels send exactly that snapshot.",
+    )(_campaign_audiences)
+
+
+# (asset, kinds, description) of each channel asset: all read the frozen audiences
+CHANNELS = (
+    (EMAIL, {"sendgrid"}, "Email through the official SendGrid SDK, exactly once per ledger key."),
+    (SMS, {"twilio"}, "SMS through the official Twilio SDK, exactly once per ledger key; quiet hours queue."),
+    (ADS, {"meta", "googleads"}, "Meta Custom Audience sync (diff) and Google Customer Match upload file."),
+    (
+        FILES,
+        {"excel", "csv"},
+        "Files for marketers: XLSX + CSV (UTF-8 BOM) per campaign, direct-mail and call lists, manifest.",
+    ),
+)
+
+
+def _warehouse_writer(
+    fn, name: str, specs: list[dg.AssetSpec], partitions_def, **extra
+) -> dg.AssetsDefinition:
+    """A multi-asset step on the day's partitions that writes DuckDB (the one-writer pool)."""
+    return dg.multi_asset(
+        specs=specs, partitions_def=partitions_def, pool=WAREHOUSE_POOL, name=name, **extra
+    )(fn)
+
+
+def build_channels(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(key, deps=[AUDIENCES], group_name=GROUP, kinds=kinds, description=text)
+        for key, kinds, text in CHANNELS
+    ]
+    return _warehouse_writer(_channels, "channels", specs, partitions_def, can_subset=True)
+
+
+def build_campaign_state(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    return _warehouse_writer(
+        _campaign_state,
+        "campaign_state",
+        [
+            dg.AssetSpec(
+                CAMPAIGN_SENDS,
+                deps=[EMAIL, SMS, ADS, FILES],
+                group_name=GROUP,
+                kinds={"parquet"},
+                description="Who was in each campaign on the send date and what happened to them "
+                "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
+                "activation, which the campaign results read.",
+            ),
+            dg.AssetSpec(
+                CAMPAIGN_PLAN,
+                deps=[EMAIL, SMS, ADS, FILES],
+                group_name=GROUP,
+                kinds={"parquet"},
+                description="The plan as it was on the send date: KPI metric, target and window per campaign.",
+            ),
+        ],
+        partitions_def,
+    )
+
+
+def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    return dg.asset(
+        key=REPORT,
+        deps=[
+            dg.AssetKey(["warehouse", "campaign_results"]),
+            dg.AssetKey(["warehouse", "campaign_results_by_period"]),
+            dg.AssetKey(["warehouse", "campaign_lift"]),
+            dg.AssetKey(["warehouse", "rank_summary"]),
+            dg.AssetKey(["warehouse", "rank_migration"]),
+        ],
+        partitions_def=partitions_def,
+        group_name="reports",
+        kinds={"html", "matplotlib"},
+        description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
+        "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML), "
+        "filed like the exports under the run's send date: reports/<partition + 1>/campaign_report.html.",
+    )(_campaign_report)
+
+
+def activation_assets(partitions_def: dg.PartitionsDefinition) -> list:
+    """Every activation asset on the given partitions (the external tables are unpartitioned specs)."""
+    return [
+        *external_tables,
+        build_campaign_audiences(partitions_def),
+        build_channels(partitions_def),
+        build_campaign_state(partitions_def),
+        build_campaign_report(partitions_def),
+    ]
+
+
+def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The activation domain: audiences, channels, campaign state, the report, provider secrets."""
+    return dg.Definitions(
+        assets=activation_assets(partitions_def), resources={"providers": ProviderSecrets()}
     )

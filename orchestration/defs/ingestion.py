@@ -32,10 +32,10 @@ def _reasons_markdown(result) -> str:
     return "\n".join(lines)
 
 
-def build_ingestion_asset(decl) -> dg.AssetsDefinition:
+def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
     @dg.asset(
         key=ingestion_key(decl.name),
-        partitions_def=daily_partitions(),
+        partitions_def=partitions_def or daily_partitions(),
         group_name=INGESTION_GROUP,
         kinds={"python", "parquet"},
         description=f"Landing files of source `{decl.name}` normalised into lake entity `{decl.entity}` "
@@ -91,10 +91,17 @@ def build_ingestion_asset(decl) -> dg.AssetsDefinition:
     return _ingest
 
 
-def ingestion_assets() -> list[dg.AssetsDefinition]:
+def ingestion_assets(partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetsDefinition]:
+    partitions_def = partitions_def or daily_partitions()
     return [
-        build_ingestion_asset(decl) for decl in sorted(load_declarations().values(), key=lambda d: d.name)
+        build_ingestion_asset(decl, partitions_def)
+        for decl in sorted(load_declarations().values(), key=lambda d: d.name)
     ]
+
+
+def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The ingestion domain: one asset per declared source (its checks are in quality.py)."""
+    return dg.Definitions(assets=ingestion_assets(partitions_def))
 
 
 def sources_by_entity() -> dict[str, list[str]]:

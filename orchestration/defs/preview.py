@@ -95,3 +95,8 @@ def preview_campaigns():
 @dg.job(description="Approve a campaign's current content for live sends (who, why; recorded with its hash).")
 def approve_campaign():
     approve_campaign_content()
+
+
+def defs() -> dg.Definitions:
+    """Jobs without assets: preview a send date, approve a campaign's content."""
+    return dg.Definitions(jobs=[preview_campaigns, approve_campaign])

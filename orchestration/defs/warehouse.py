@@ -22,14 +22,14 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Settings
+from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Env, Settings
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
-from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.resources import CrmSettings
 
 WAREHOUSE_POOL = "duckdb_writer"
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 LAKE_SOURCE_NAME = "lake"
+WAREHOUSE_GROUP = "warehouse"  # a dbt node outside any model folder
 
 
 def _newest_mtime(root: Path) -> float:
@@ -46,20 +46,27 @@ def _newest_mtime(root: Path) -> float:
 
 
 def dbt_project(settings: Settings) -> DbtProject:
-    """The dbt project with its manifest under the crmloop home, parsed when missing or stale."""
-    os.environ.update(settings.dbt_env())
+    """The dbt project with its manifest under the crmloop home (`<home>/dbt_target`).
+
+    `prepare_if_dev()` re-parses under `dagster dev`, as dagster-dbt intends. Elsewhere (`crmloop
+    run`, the tests) the repository's project is the deployed one, so it is parsed when its
+    manifest is missing or older than a file of the project, instead of requiring a separate
+    `dagster-dbt project prepare-and-package` step. Either way at most one `dbt parse`, with the
+    dbt environment (settings.dbt_env()) set for that command only."""
     target = settings.dbt_target_dir
     project = DbtProject(
         project_dir=settings.dbt_project_dir,
         profiles_dir=settings.dbt_project_dir,
         target_path=target,
+        prepare_project_cli_args=["parse", "--quiet"],
     )
-    manifest = project.manifest_path
-    if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
+    path = _dbt_search_path()
+    with _env(**settings.dbt_env(), PATH=path):
         target.mkdir(parents=True, exist_ok=True)
-        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=target
-        ).wait()
+        project.prepare_if_dev()
+        manifest = project.manifest_path
+        if not manifest.exists() or manifest.stat().st_mtime < _newest_mtime(settings.dbt_project_dir):
+            project.preparer.prepare(project)
     return project
 
 
@@ -79,7 +86,13 @@ class CrmDbtTranslator(DagsterDbtTranslator):
         return dg.AssetKey(["warehouse", dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        return "warehouse"
+        """A group per subject, from the folder: `models/<layer>/<subject>/` is group <subject>
+        (identity, profiles_and_ranks, campaigns), a model directly in `models/<layer>/` is group
+        <layer> (staging); `meta: {dagster: {group: ...}}` or a dbt group wins (the seed's)."""
+        if group := super().get_group_name(dbt_resource_props):
+            return group
+        folders = dbt_resource_props["fqn"][1:-1]  # between the package and the model's own name
+        return folders[-1] if folders else WAREHOUSE_GROUP
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
@@ -114,13 +127,13 @@ def _env(**values: str):
                 os.environ[k] = v
 
 
-def _build(name: str, project: DbtProject, select: str, exclude: str):
+def _build(name: str, project: DbtProject, select: str, exclude: str, partitions_def):
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         select=select,
         exclude=exclude,
-        partitions_def=daily_partitions(),
+        partitions_def=partitions_def,
         dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
         pool=WAREHOUSE_POOL,
         name=name,
@@ -145,15 +158,45 @@ def _build(name: str, project: DbtProject, select: str, exclude: str):
                 f"release it with {status.release_command()} or deliver corrected files"
             )
             context.log_event(held_back_observation(status, as_of))
-        env = {"CRM_AS_OF": context.partition_key, ps.BLOCKED_ENV: blocked}
+        env = {**settings.dbt_env(), "CRM_AS_OF": context.partition_key, ps.BLOCKED_ENV: blocked}
         env[ps.ADMISSION_CHANGED_ENV] = "1" if changed else ""
         with _env(**env):
             invocation = dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context)
-        yield from invocation.stream()
+        # row counts and column types of each built model (dagster-dbt queries them through the
+        # dbt adapter, read-only, in this process), then the YAML descriptions come with the specs
+        try:
+            yield from invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
+        finally:
+            # ...and that adapter's DuckDB connection is closed again: left open, every later
+            # duckdb.connect() of the same file in this process fails ("Can't open a connection
+            # to same database file with a different configuration"), as the audiences step did
+            release_dbt_adapters()
         if invocation.is_successful():
             ps.record_warehouse_build(settings.lake_dir, blocked, as_of)
 
     return _dbt
+
+
+def release_dbt_adapters() -> None:
+    """Close the dbt adapter dagster-dbt opened in this process for the metadata queries.
+
+    dbt's reset closes each adapter's thread connections; dbt-duckdb keeps the database itself
+    open in a process-wide environment, closed here through its public `env()` (left open, every
+    later duckdb.connect() of the file in this process fails: "Can't open a connection to same
+    database file with a different configuration", as the audiences step did)."""
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # another adapter (Spark): nothing held in this process
+        return
+    try:
+        environment = DuckDBConnectionManager.env()
+    except Exception:  # dbt-duckdb raises a bare Exception when no environment was created
+        return
+    environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def held_back_observation(status, as_of: date) -> dg.AssetObservation:
@@ -171,18 +214,55 @@ def held_back_observation(status, as_of: date) -> dg.AssetObservation:
     )
 
 
-def warehouse_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+def warehouse_assets(
+    settings: Settings, partitions_def: dg.PartitionsDefinition, project: DbtProject | None = None
+) -> list[dg.AssetsDefinition]:
     """Two dbt steps: the customer model (before activation) and the campaign results, which
     read what activation wrote to the lake (so they run after it, in the same daily run)."""
-    project = dbt_project(settings)
+    project = project or dbt_project(settings)
     return [
-        _build("warehouse", project, select=DBT_EVERY_NODE, exclude=DBT_CAMPAIGN_MODELS),
-        _build("campaign_results", project, select=DBT_CAMPAIGN_MODELS, exclude=""),
+        _build(
+            "warehouse",
+            project,
+            select=DBT_EVERY_NODE,
+            exclude=DBT_CAMPAIGN_MODELS,
+            partitions_def=partitions_def,
+        ),
+        _build(
+            "campaign_results", project, select=DBT_CAMPAIGN_MODELS, exclude="", partitions_def=partitions_def
+        ),
     ]
 
 
-def dbt_resource(settings: Settings) -> DbtCliResource:
-    project = dbt_project(settings)
+def dbt_resource(settings: Settings, project: DbtProject) -> DbtCliResource:
     return DbtCliResource(
         project_dir=project, profiles_dir=str(settings.dbt_project_dir), dbt_executable=DBT_EXECUTABLE
+    )
+
+
+def _dbt_search_path() -> str:
+    """PATH with the venv's bin first: dagster-dbt's preparer runs `dbt` from PATH (an un-activated venv)."""
+    return os.pathsep.join([str(Path(DBT_EXECUTABLE).parent), Env().text("PATH", "")])
+
+
+def generate_docs(settings: Settings) -> Path:
+    """`dbt docs generate --static` on the warehouse (`crmloop docs`): one self-contained
+    `static_index.html` (manifest and catalog inlined) that opens from disk, lineage included;
+    the plain `index.html` next to it fetches catalog.json and needs a web server (`crmloop serve`
+    is not part of this command). Returns the static page's path."""
+    project = dbt_project(settings)
+    path = _dbt_search_path()
+    with _env(**settings.dbt_env(), CRM_AS_OF=settings.as_of.isoformat(), PATH=path):
+        dbt_resource(settings, project).cli(
+            ["docs", "generate", "--static"], target_path=settings.dbt_target_dir, raise_on_error=True
+        ).wait()
+    return settings.dbt_target_dir / "static_index.html"
+
+
+def defs(settings: Settings, partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+    """The warehouse domain: the dbt project (parsed at most once) as assets, and its CLI resource."""
+    project = dbt_project(settings)
+    return dg.Definitions(
+        assets=warehouse_assets(settings, partitions_def, project),
+        resources={"dbt": dbt_resource(settings, project)},
     )

@@ -196,7 +196,7 @@ class ValidationReport:
                 if o.unexpected_count is not None and o.unexpected_percent is not None
                 else f"observed {o.observed_value!r}"
             )
-            parts.append(f"{o.name} [{o.severity}]: {what}")
+            parts.append(f"{o.name} [{o.severity}] in {o.suite}: {what}")  # which audience, which source
         return f"{self.target}: {len(fails)} of {len(checked)} failed: " + "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:

@@ -117,10 +117,11 @@ def test_channels_asset_refuses_a_snapshot_changed_after_the_gate(tmp_path: Path
     monkeypatch.setenv("CRM_PLAN", str(DAILY_PLAN_PATH))
     monkeypatch.setenv("CRM_ACTIVATION_MODE", "sandbox")
     instance = dg.DagsterInstance.ephemeral()
-    assets = [activation.campaign_audiences, activation.channels]
+    parts = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="Asia/Bangkok")
+    assets = [activation.build_campaign_audiences(parts), activation.build_channels(parts)]
     resources = {"crm": CrmSettings(), "providers": activation.ProviderSecrets()}
     pk = AS_OF.isoformat()
-    gated = [*assets, *audience_quality_checks(partitions_def=activation.campaign_audiences.partitions_def)]
+    gated = [*assets, *audience_quality_checks(partitions_def=parts)]
     checks = dg.materialize(  # the audiences and their gate, as the daily run does
         gated,
         selection=[activation.AUDIENCES],

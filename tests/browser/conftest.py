@@ -25,7 +25,6 @@ CHROMIUM_ARGS = [
 ]
 DAY1 = date(2025, 6, 29)  # the history partition of the demo data: the run launched from the UI
 DAY2 = DAY1 + timedelta(days=1)  # one day of new activity plus the provider feedback of DAY1's sends
-START_DATE = "2025-06-01"
 CUSTOMERS = 400
 SEED = 7
 
@@ -79,7 +78,8 @@ def demo_crm(tmp_path_factory) -> DemoCrm:
     mp = pytest.MonkeyPatch()
     mp.setenv("CRM_HOME", str(crm.home))
     mp.setenv("CRM_LANDING_DIR", str(crm.landing))
-    mp.setenv("CRM_START_DATE", START_DATE)
+    # no CRM_START_DATE: the partitions start at the first landing date (DAY1), as a user's would
+    mp.delenv("CRM_START_DATE", raising=False)
     mp.setenv("CRM_ACTIVATION_MODE", "sandbox")
     # the default plan as a whole-segment daily send: the report then has a holdout and a lift to
     # chart after two days (the calendar's triggers reach a handful of a small demo's people)

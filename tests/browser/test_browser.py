@@ -8,14 +8,19 @@
    launched from the UI) and its campaign report is opened from disk: every chart image has
    loaded and every section is there.
 
-Screenshots of each step are kept under the test's tmp_path.
+Screenshots of each step are kept as artefacts in ARTEFACTS (printed by the test; override
+with CRM_BROWSER_ARTEFACTS): the asset graph grouped by layer and subject, a dbt asset with its
+row count and columns, a lake asset with its checks, the run, the report. The checks expected
+on each asset come from the Definitions object, not from the server under test.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +32,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 RUN_TIMEOUT_S = 600
 LOCATION = "orchestration.definitions"
 DAILY_JOB = "daily_run"
+ARTEFACTS = Path(
+    os.environ.get("CRM_BROWSER_ARTEFACTS") or Path(__file__).resolve().parents[2] / "artefacts" / "browser"
+)
+# the groups of the asset graph: one per room, the dbt models by subject (their model folders)
+GROUPS = {"ingestion", "staging", "identity", "profiles_and_ranks", "campaigns", "activation", "reports"}
+
+
+def _artefacts(name: str) -> Path:
+    folder = ARTEFACTS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots of {name}: {folder}")
+    return folder
 
 
 def _dismiss_popups(page, wait_ms: int = 500) -> None:
@@ -54,15 +71,26 @@ def _lines(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines() if line.strip()}
 
 
-def _declared_checks(asset_path: list[str]) -> list[str]:
-    """The checks the code declares on an asset (the definitions built here, in this process, from
-    the same settings): what the UI must show, never read back from the server under test."""
+def _checks_of(defs, asset_path: list[str]) -> list[str]:
+    """The checks the code location defines on an asset (what the UI must show)."""
     import dagster as dg
 
-    from orchestration.defs import build_definitions
+    return sorted(c.name for c in defs.resolve_asset_graph().get(dg.AssetKey(asset_path)).check_keys)
 
-    node = build_definitions().resolve_asset_graph().get(dg.AssetKey(asset_path))
-    return sorted(c.name for c in node.check_keys)
+
+def _table_rows(home: Path, table: str) -> int:
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(f"select count(*) from {table}").fetchall()[0][0]
+
+
+def _model_columns(model: str) -> list[str]:
+    import yaml
+
+    [path] = (Path(__file__).resolve().parents[2] / "dbt_project" / "models").rglob(f"{model}.yml")
+    [spec] = [m for m in yaml.safe_load(path.read_text())["models"] if m["name"] == model]
+    return [c["name"] for c in spec["columns"]]
 
 
 def _run_status_text(page) -> str | None:
@@ -86,15 +114,20 @@ def _run_status_text(page) -> str | None:
 def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpad(
     chromium_context, demo_crm: DemoCrm, tmp_path
 ):
+    from orchestration.defs import build_definitions
     from sources import load_declarations
 
-    shots = tmp_path
+    shots = _artefacts("dagster_ui")
     page = chromium_context.new_page()
     page.set_default_timeout(60_000)
     with dagster_dev(demo_crm.home, demo_crm.landing) as url:
-        # The global lineage: the four groups of the pipeline.
-        text = _open(page, f"{url}/asset-groups", "warehouse", shots, "01-lineage")
-        assert {"ingestion", "warehouse", "activation", "reports"} <= _lines(text), text[:2000]
+        defs = build_definitions()  # the same environment as the server's: the expected checks
+        # The global lineage: the groups of the pipeline, the dbt models by subject.
+        text = _open(page, f"{url}/asset-groups", "profiles_and_ranks", shots, "01-lineage-groups")
+        assert GROUPS <= _lines(text), text[:2000]
+        # one subject's graph fits a screen
+        _open(page, f"{url}/locations/{LOCATION}/asset-groups/profiles_and_ranks", "customer_ranks", shots,
+              "01b-group-profiles-and-ranks")  # fmt: skip
 
         # The catalog by key prefix; a tall viewport so the virtualised list renders every row.
         page.set_viewport_size({"width": 1600, "height": 5200})
@@ -120,7 +153,7 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
             (["warehouse", "customer_ranks"], "06-checks-customer-ranks"),
             (["activations", "campaign_audiences"], "07-checks-audiences"),
         ):
-            expected = _declared_checks(path)
+            expected = _checks_of(defs, path)
             assert expected, f"{'/'.join(path)} has no asset checks"
             text = _open(page, f"{url}/assets/{'/'.join(path)}?view=checks", expected[0], shots, name)
             assert set(expected) <= _lines(text), (path, expected)
@@ -159,6 +192,31 @@ def test_dagster_ui_shows_the_pipeline_and_runs_a_day_launched_from_the_launchpa
         tags = {t["key"]: t["value"] for t in run["tags"]}
         assert run["status"] == "SUCCESS" and run["jobName"] == DAILY_JOB
         assert tags.get("dagster/partition") == DAY1.isoformat()
+
+        # A dbt mart after the run: its row count (counted here in the warehouse) and the columns
+        # of its YAML, as dagster-dbt's fetch_row_counts / fetch_column_metadata recorded them.
+        rows = _table_rows(demo_crm.home, "marts.customer_ranks")
+        assert rows > 0
+        page.set_viewport_size({"width": 1600, "height": 2400})
+        text = _open(
+            page, f"{url}/assets/warehouse/customer_ranks", "Row count", shots, "10-dbt-asset-rows-columns"
+        )
+        lines = _lines(text)
+        assert "Row count" in lines
+        assert f"{rows:,}" in lines, (rows, text[:3000])
+        missing = [c for c in _model_columns("customer_ranks") if c not in lines]
+        assert not missing, (missing, text[:3000])
+        # a lake asset with its checks evaluated by the run, and its partitions from the first landing date
+        page.set_viewport_size({"width": 1600, "height": 1000})
+        expected = _checks_of(defs, ["lake", "orders"])
+        _open(
+            page,
+            f"{url}/assets/lake/orders?view=checks",
+            expected[0],
+            shots,
+            "11-checks-lake-orders-after-run",
+        )
+        _open(page, f"{url}/assets/lake/orders?view=partitions", "orders", shots, "12-partitions-lake-orders")
     # the run of DAY1 sends on DAY1 + 1 and files its report under that send date, like its exports
     assert (demo_crm.home / "reports" / DAY2.isoformat() / "campaign_report.html").is_file()
 
@@ -217,7 +275,7 @@ def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campa
     page = chromium_context.new_page()
     page.goto(campaign_report.as_uri())
     page.wait_for_load_state("load")
-    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.screenshot(path=str(_artefacts("report") / "report.png"), full_page=True)
 
     images = page.evaluate(
         "() => Array.from(document.images).map(i => ({id: i.id, src: i.src.slice(0, 22), complete: i.complete,"

@@ -98,3 +98,40 @@ def test_demo_runs_three_finished_days(cli_env):
     assert result.exit_code == 2, result.output
     assert "--as-of minus 2 day(s), the first day, 2023-12-31 is before CRM_START_DATE" in _one_line(result)
     assert not (cli_env / "l").exists()
+
+
+def _backfill(tmp_path, *args: str):
+    (tmp_path / "landing").mkdir(exist_ok=True)
+    return CliRunner().invoke(
+        main, ["backfill", "--landing", str(tmp_path / "landing"), "--home", str(tmp_path / "home"), *args]
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "named"),
+    [
+        (
+            "2026-11-20",
+            "2026-11-18",
+            "--to 2026-11-18 is before --from 2026-11-20; give the range oldest day first",
+        ),
+        ("2023-12-30", "2024-01-02", "--from 2023-12-30 is before CRM_START_DATE"),
+        ("2026-11-20", "30/11/2026", "--to '30/11/2026' is not a date in the form YYYY-MM-DD"),
+        ("2026-11-20", (YESTERDAY + timedelta(days=1)).isoformat(), "is not a finished business day yet"),
+    ],
+)
+def test_a_backfill_range_that_cannot_run_is_one_line_and_exit_2(cli_env, first, last, named):
+    result = _backfill(cli_env, "--from", first, "--to", last)
+    assert result.exit_code == 2, result.output
+    assert named in _one_line(result)
+    assert not (cli_env / "home" / "dagster").exists()  # no Dagster run was started
+
+
+def test_docs_without_a_warehouse_says_to_run_first(cli_env):
+    result = CliRunner().invoke(main, ["docs", "--home", str(cli_env / "home")])
+    assert result.exit_code == 1, result.output
+    assert (
+        f"no warehouse at {cli_env / 'home' / 'warehouse.duckdb'} yet: run `crmloop run` first"
+        in result.output
+    )
+    assert not (cli_env / "home" / "dbt_target").exists()  # no dbt command ran

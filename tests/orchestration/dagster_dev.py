@@ -29,7 +29,14 @@ def graphql(url: str, query: str, variables: dict | None = None, timeout: float 
 
 
 @contextmanager
-def dagster_dev(home: Path, landing: Path, timeout: float = 240.0, extra_env: dict | None = None):
+def dagster_dev(
+    home: Path,
+    landing: Path,
+    timeout: float = 240.0,
+    extra_env: dict | None = None,
+    started: list | None = None,
+):
+    """Yields the UI's URL once the code location is served; `started` receives the process."""
     port = free_port()
     env = dict(os.environ, CRM_HOME=str(home), CRM_LANDING_DIR=str(landing), **(extra_env or {}))
     log = open(home.parent / f"dagster_dev_{port}.log", "w")
@@ -43,6 +50,8 @@ def dagster_dev(home: Path, landing: Path, timeout: float = 240.0, extra_env: di
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    if started is not None:
+        started.append(proc)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -64,9 +73,11 @@ def dagster_dev(home: Path, landing: Path, timeout: float = 240.0, extra_env: di
             time.sleep(2)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
         try:
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=30)
+        except ProcessLookupError:  # the test stopped it already
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         log.close()

@@ -1,4 +1,4 @@
-"""A snapshot of the asset graph: every asset, its upstream assets and its checks.
+"""A snapshot of the asset graph: every asset, its group, its upstream assets and its checks.
 
 A change to the graph must be deliberate: regenerate with syrupy,
     .venv/bin/pytest tests/orchestration/test_asset_graph.py --snapshot-update
@@ -18,7 +18,9 @@ def render_graph(defs: dg.Definitions) -> str:
         node = graph.get(key)
         parents = sorted(p.to_user_string() for p in node.parent_keys)
         checks = sorted(c.name for c in node.check_keys)
-        lines.append(f"{key.to_user_string()} <- [{', '.join(parents)}] checks={len(checks)}")
+        lines.append(
+            f"{key.to_user_string()} [{node.group_name}] <- [{', '.join(parents)}] checks={len(checks)}"
+        )
         for c in checks:
             lines.append(f"    check {c}")
     return "\n".join(lines) + "\n"
@@ -55,3 +57,32 @@ def test_schedule_runs_partition_at_0200_bangkok(defs):
     schedule = defs.resolve_schedule_def("daily_0200_bangkok")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "Asia/Bangkok"
+
+
+def test_dbt_assets_are_grouped_by_the_subject_folder_of_their_model(defs):
+    """models/<layer>/<subject>/x.sql is in group <subject>, models/<layer>/x.sql in group <layer>,
+    read here from each model's file path in the dbt manifest; every group fits a screen."""
+    import json
+    from collections import Counter
+    from pathlib import PurePosixPath
+
+    from crmloop.settings import Settings
+
+    manifest = json.loads((Settings.from_env().dbt_target_dir / "manifest.json").read_text())
+    graph = defs.resolve_asset_graph()
+    seen = 0
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model":
+            continue
+        folder = PurePosixPath(node["original_file_path"]).parent  # models/<layer>[/<subject>]
+        assert folder.parts[0] == "models" and len(folder.parts) in (2, 3), node["original_file_path"]
+        asset = graph.get(dg.AssetKey(["warehouse", node["name"]]))
+        assert asset.group_name == folder.name, (node["original_file_path"], asset.group_name)
+        seen += 1
+    # every model file on disk was looked at (models are .sql, or .py for dbt Python models)
+    models_dir = Settings.from_env().dbt_project_dir / "models"
+    assert seen == len([p for p in models_dir.rglob("*") if p.suffix in (".sql", ".py")])
+    sizes = Counter(graph.get(k).group_name for k in graph.get_all_asset_keys())
+    assert {"staging", "identity", "profiles_and_ranks", "campaigns"} <= set(sizes)
+    assert "warehouse" not in sizes  # no catch-all group of every model
+    assert max(sizes.values()) <= 25, sizes

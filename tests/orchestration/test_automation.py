@@ -62,3 +62,28 @@ def test_corrected_files_for_an_older_held_back_partition_are_only_ingested_and_
     _, result = _evaluate(ctx.cursor)
     assert [r.partition_key for r in result] == ["2025-04-01"]
     assert result[0].asset_selection == [dg.AssetKey(["lake", "orders"])]
+
+
+def _labels(condition) -> set[str]:
+    out = {condition.get_label() or ""}
+    for child in condition.children:
+        out |= _labels(child)
+    return out
+
+
+def test_an_automation_condition_waits_for_the_blocking_checks_upstream(defs):
+    """Blocking checks stop downstream assets only in their own run: any asset that Dagster's
+    declarative automation may start on its own must wait until every upstream gate passed."""
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.automation_condition is not None:
+            assert "all_deps_blocking_checks_passed" in _labels(node.automation_condition), key
+
+
+def test_the_blocking_rule_tells_an_eager_condition_from_a_gated_one():
+    """The detector the rule above relies on: eager alone fails it, eager waiting for gates passes."""
+    eager = dg.AutomationCondition.eager()
+    gated = eager & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    assert "all_deps_blocking_checks_passed" not in _labels(eager)
+    assert "all_deps_blocking_checks_passed" in _labels(gated)

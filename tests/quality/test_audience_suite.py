@@ -196,3 +196,17 @@ def test_loaders_read_the_warehouse(tmp_path):
         ("audience.vip_party.direct_mail", "size.within_band"),
         ("audience.prospect.ads", "size.within_band"),
     }
+
+
+def test_a_failed_warn_names_the_campaign_and_channel_it_concerns(tmp_path):
+    """The summary (the check's description, the run summary's line) says which audience failed."""
+    df = clean_audience()
+    sms = df.index[(df["campaign_id"] == "welcome") & (df["channel"] == "sms")]
+    df.loc[sms[2], "address"] = df.loc[sms[1], "address"]  # two people share one mobile
+    report = validate_audiences(df, PREVIOUS, docs_dir=tmp_path / "dd")
+    assert report.passed(ERROR)
+    assert report.summary(
+        WARN
+    ).endswith(
+        "1 of 8 failed: recipient.unique_address [WARN] in audience.welcome.sms: 2 unexpected (7.41%)"  # 2 of 27 outgoing (3 held out)
+    ), report.summary(WARN)
