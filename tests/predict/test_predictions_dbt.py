@@ -5,7 +5,9 @@ lapsed), two orders on one day, a refunded order. Also RFM scores of tied custom
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -172,3 +174,20 @@ def test_tied_customers_get_the_same_rfm_scores(wh):
     assert tie_scores == 1
     assert split == 0
     assert ones == 1
+
+
+def test_the_holdout_check_reaches_dagster_metadata_with_a_chart(wh):
+    from crmloop.settings import Settings
+    from orchestration.defs.warehouse import PREDICTION_FITS, prediction_fit_observation
+
+    home = wh.parent
+    day = date.fromisoformat(AS_OF)
+    settings = Settings(landing_dir=home / "landing", home=home, as_of=day, start_date=date(2023, 1, 1))
+    obs = prediction_fit_observation(settings, day)
+    assert obs.asset_key == PREDICTION_FITS and obs.partition == AS_OF
+    (pred, actual) = query(wh, "select holdout_predicted, holdout_actual from marts.prediction_fits")[0]
+    md = obs.metadata["holdout_check"].value
+    assert f"{actual:,} actual" in md and len(re.findall(r"\n\| \d+ \|", md)) == 10  # a row per decile
+    assert obs.metadata["holdout_actual"].value == actual
+    png = Path(obs.metadata["holdout_chart"].value)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
