@@ -50,7 +50,9 @@ def holdout_png(row: dict[str, Any], path: Path) -> Path | None:
     ax.set_xticks(k)
     ax.set_xlabel("decile of the prediction (10 = most expected purchases)")
     ax.set_ylabel("repeat purchase days")
-    ax.set_title(f"Holdout {str(row['holdout_cutoff'])[:10]} + {row['holdout_weeks']} weeks: BG/NBD vs actual")
+    ax.set_title(
+        f"Holdout {str(row['holdout_cutoff'])[:10]} + {row['holdout_weeks']} weeks: BG/NBD vs actual"
+    )
     ax.legend()
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
