@@ -11,7 +11,7 @@ reproduces the published CDNOW parameters (tests/predict/test_clv_cdnow.py).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -95,13 +95,33 @@ def fit_bgnbd(summary: pd.DataFrame) -> tuple[BgNbdParams, FitDiagnostics]:
     if not (summary["x"] > 0).any():
         raise ValueError("BG/NBD: nobody bought twice: repeat behaviour cannot be fitted")
     rows, n = _compress(summary, ["x", "t_x", "T"])
-    x, t_x, T = rows[:, 0], rows[:, 1], rows[:, 2]
-    scale = float(np.mean(T)) or 1.0  # fit alpha on a unit-free scale, report it in the data's unit
+    scale = float(np.mean(rows[:, 2])) or 1.0  # fit alpha on a unit-free scale, report it in the data's unit
+    # eq. 6 evaluated on distinct values: the gamma terms depend on x only, the logs on T or t_x
+    # only (a few thousand distinct values for a million people): the same sum, far fewer calls
+    ux, ix = np.unique(rows[:, 0], return_inverse=True)
+    uT, iT = np.unique(rows[:, 2], return_inverse=True)
+    ut, it = np.unique(rows[:, 1], return_inverse=True)
+    nx = np.bincount(ix, weights=n, minlength=len(ux))
+    rep = rows[:, 0] > 0
+    total = n.sum()
 
     def neg(logp):
         r, alpha, a, b = np.exp(logp)
-        ll = bgnbd_log_likelihood(BgNbdParams(r, alpha * scale, a, b), x, t_x, T)
-        return -float(np.dot(n, ll)) / n.sum()
+        alpha = alpha * scale
+        gx = (
+            gammaln(r + ux) - gammaln(r) + r * np.log(alpha)
+            + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
+        )  # fmt: skip
+        rx = (r + ux)[ix]
+        a3 = -rx * np.log(alpha + uT)[iT]
+        cx = np.log(a) - np.log(np.maximum(b + ux - 1, 1e-300))
+        a4 = cx[ix[rep]] - rx[rep] * np.log(alpha + ut)[it[rep]]
+        # log(e^a3 + e^a4) for people with a repeat purchase, a3 alone for the others (np.logaddexp
+        # with -inf is some 50x slower than this)
+        a3r = a3[rep]
+        a3[rep] = np.maximum(a3r, a4) + np.log1p(np.exp(-np.abs(a3r - a4)))
+        # (w * v).sum(), not np.dot: a BLAS call starts threads, slow on a busy machine
+        return -(float((nx * gx).sum()) + float((n * a3).sum())) / total
 
     res = _fit(neg, np.array([1.0, 1.0, 1.0, 1.0]))
     r, alpha, a, b = np.exp(res.x)
@@ -167,11 +187,26 @@ def fit_gamma_gamma(summary: pd.DataFrame) -> tuple[GammaGammaParams, FitDiagnos
     rows, n = _compress(rep, ["x", "m_x"])
     x, m_x = rows[:, 0], rows[:, 1]
     scale = float(np.average(m_x, weights=n))
+    # the likelihood's sum regrouped: gamma terms per distinct x, the terms linear in p or q as
+    # constant sums; only log(gamma + m_x x) is evaluated per row
+    ux, ix = np.unique(x, return_inverse=True)
+    nx = np.bincount(ix, weights=n, minlength=len(ux))
+    total = n.sum()
+    s_xlogm = float((n * x * np.log(m_x)).sum())
+    s_logm = float((n * np.log(m_x)).sum())
+    s_xlogx = float((n * x * np.log(x)).sum())
+    mx = m_x * x
 
     def neg(logp):
         p, q, g = np.exp(logp)
-        ll = gamma_gamma_log_likelihood(GammaGammaParams(p, q, g * scale), x, m_x)
-        return -float(np.dot(n, ll)) / n.sum()
+        g = g * scale
+        per_x = gammaln(p * ux + q) - gammaln(p * ux)
+        ll = (
+            float((nx * per_x).sum()) - total * gammaln(q) + total * q * np.log(g)
+            + p * s_xlogm - s_logm + p * s_xlogx
+            - float((n * (p * x + q) * np.log(g + mx)).sum())
+        )  # fmt: skip
+        return -ll / total
 
     res = _fit(neg, np.array([1.0, 2.0, 1.0]))
     p, q, g = np.exp(res.x)
@@ -189,32 +224,24 @@ def expected_spend(params: GammaGammaParams, x, m_x) -> np.ndarray:
     return np.where((x > 0) & (m_x > 0), cond, pop)
 
 
-def clv(
+def discounted_purchases(
     bg: BgNbdParams,
-    gg: GammaGammaParams,
     x,
     t_x,
     T,
-    m_x,
     *,
     horizon: float,
     steps: int = 12,
     annual_discount_rate: float = 0.10,
     unit_per_year: float = 365.0,
 ) -> np.ndarray:
-    """Discounted value over `horizon` (in the data's unit): the expected purchases of each of
-    `steps` equal periods times the expected spend per purchase, discounted to today at
-    `annual_discount_rate` by the end of each period."""
-    spend = expected_spend(gg, x, m_x)
+    """The expected purchases of each of `steps` equal periods of `horizon`, each discounted to
+    today at `annual_discount_rate` by the end of its period, summed."""
     total = np.zeros(np.shape(np.asarray(x, dtype=float)))
     prev = np.zeros_like(total)
     for k in range(1, steps + 1):
         t = horizon * k / steps
         cum = expected_purchases(bg, t, x, t_x, T)
-        total += (cum - prev) * spend / (1 + annual_discount_rate) ** (t / unit_per_year)
+        total += (cum - prev) / (1 + annual_discount_rate) ** (t / unit_per_year)
         prev = cum
     return total
-
-
-def as_record(params) -> dict:
-    return asdict(params)

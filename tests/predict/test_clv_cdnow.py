@@ -68,15 +68,14 @@ def test_gamma_gamma_expected_spend_shrinks_towards_the_population_mean():
     assert clv.expected_spend(gg, [0], [0.0])[0] == pytest.approx(pop)
 
 
-def test_clv_discounting_lowers_value_and_none_without_horizon():
+def test_discounting_lowers_the_expected_purchases_and_none_is_the_plain_expectation():
     bg = clv.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
-    gg = clv.GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
-    args = ([2], [30.43], [38.86], [22.35])
-    plain = clv.clv(bg, gg, *args, horizon=52, annual_discount_rate=0.0, unit_per_year=52)
-    disc = clv.clv(bg, gg, *args, horizon=52, annual_discount_rate=0.10, unit_per_year=52)
-    expected = clv.expected_purchases(bg, 52, *args[:3]) * clv.expected_spend(gg, [2], [22.35])
-    assert plain[0] == pytest.approx(expected[0])
-    assert disc[0] < plain[0]
+    args = ([2], [30.43], [38.86])
+    plain = clv.discounted_purchases(bg, *args, horizon=52, annual_discount_rate=0.0, unit_per_year=52)
+    disc = clv.discounted_purchases(bg, *args, horizon=52, annual_discount_rate=0.10, unit_per_year=52)
+    assert plain[0] == pytest.approx(clv.expected_purchases(bg, 52, *args)[0])
+    # each month's purchases discounted at most by a year's rate, at least by one month's
+    assert plain[0] / 1.10 < disc[0] < plain[0] / 1.10 ** (1 / 12)
 
 
 def test_fits_refuse_nothing_to_work_on():
@@ -84,3 +83,15 @@ def test_fits_refuse_nothing_to_work_on():
         clv.fit_bgnbd(pd.DataFrame({"x": [], "t_x": [], "T": []}))
     with pytest.raises(ValueError, match="nobody bought twice"):
         clv.fit_bgnbd(pd.DataFrame({"x": [0, 0], "t_x": [0, 0], "T": [5, 9]}))
+
+
+def test_the_regrouped_likelihoods_equal_the_per_person_sums(cdnow):
+    # the fits evaluate the likelihood on distinct values; the reported optimum is the plain sum
+    bg, bg_diag = clv.fit_bgnbd(cdnow)
+    per_person = clv.bgnbd_log_likelihood(bg, cdnow["x"], cdnow["t_x"], cdnow["T"]).sum()
+    assert bg_diag.log_likelihood == pytest.approx(per_person, rel=1e-9)
+    gg, gg_diag = clv.fit_gamma_gamma(cdnow)
+    rep = cdnow[cdnow["x"] > 0]
+    assert gg_diag.log_likelihood == pytest.approx(
+        clv.gamma_gamma_log_likelihood(gg, rep["x"], rep["m_x"]).sum(), rel=1e-9
+    )

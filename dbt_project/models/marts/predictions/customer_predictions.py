@@ -19,7 +19,7 @@ def model(dbt, session):
     if fits.empty:
         raise ValueError(f"customer_predictions: prediction_fits has no row for {as_of}")
     row = fits.iloc[0]
-    summary = ps.summarise(dbt.ref("int_customer_purchase_days").df(), as_of)
+    summary = ps.summarise(dbt.ref("int_customer_purchase_days"), as_of)
     if pd.isna(row["bg_r"]):  # no fit possible (prediction_fits.fit_error says why): null predictions
         pred = pd.DataFrame({"customer_id": summary["customer_id"]})
         for col in ps.PREDICTED_COLUMNS:

@@ -43,7 +43,7 @@ def model(dbt, session):
             row = recent.sort_values("as_of").iloc[-1].to_dict()
             row.update(as_of=as_of, refitted=False, params_from=row["as_of"])
             return pd.concat([previous, pd.DataFrame([row])], ignore_index=True)
-    days = dbt.ref("int_customer_purchase_days").df()
+    days = dbt.ref("int_customer_purchase_days")
     row = {"as_of": as_of, "refitted": True, "params_from": as_of, "fitted_on": date.today()}
     row.update(ps.fit_row(days, as_of, holdout_weeks))
     return (
