@@ -8,7 +8,7 @@ import pytest
 
 from crmloop.predict import clv
 
-DATA = Path(__file__).parent / "data" / "cdnow_sample_summary.csv"
+DATA = Path(__file__).parent / "cdnow_sample_summary.csv"
 
 
 @pytest.fixture(scope="module")
