@@ -24,6 +24,7 @@ BENCHES = {
     "dbt_build": ("bench.dbt_build", lambda n: ["--customers", str(n)]),
     "checks": ("bench.checks", lambda n: ["--scale", str(n / 1_000_000)]),
     "prepare": ("bench.prepare", lambda n: ["--customers", str(n)]),
+    "predict": ("bench.predict", lambda n: ["--customers", str(n)]),
     "sends": ("bench.sends", lambda n: []),
     "webhooks": ("bench.webhooks", lambda n: []),
     "whole_run": ("bench.whole_run", lambda n: ["--customers", str(n)]),

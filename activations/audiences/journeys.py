@@ -70,8 +70,9 @@ def profile_event_columns(campaign: Campaign) -> set[str]:
     t = campaign.trigger
     if t is None:
         return set()
-    key = f"threshold:{t.field}" if t.event == "threshold" else t.event
-    return {EVENT_COLUMNS[key]} if key in EVENT_COLUMNS else set()
+    if t.event == "threshold":
+        return {c.date_column() for c in t.crossings()}
+    return {EVENT_COLUMNS[t.event]} if t.event in EVENT_COLUMNS else set()
 
 
 def _dates(s: pd.Series) -> pd.Series:
@@ -98,14 +99,20 @@ def _event_dates(
                 "which the warehouse lacks"
             )
         return _dates(segment[col])
-    if t.event == "threshold":
-        col = THRESHOLD_EVENT_DATES[t.field]
-        if col not in segment:
-            raise LookupError(
-                f"campaign {campaign.id!r}: threshold trigger needs marts.customer_profiles.{col}"
-            )
-        days = int(t.value) + (1 if t.op == ">" else 0)
-        return _dates(segment[col]) + pd.Timedelta(days=days)
+    if t.event == "threshold":  # the earliest of its crossings (one lapse is one event)
+        dates = []
+        for c in t.crossings():
+            col = c.date_column()
+            if col not in segment:
+                raise LookupError(
+                    f"campaign {campaign.id!r}: threshold trigger needs marts.customer_profiles.{col}"
+                )
+            if c.field in THRESHOLD_EVENT_DATES:  # the field grows by a day a day from its column's date
+                days = int(c.value) + (1 if c.op == ">" else 0)
+                dates.append(_dates(segment[col]) + pd.Timedelta(days=days))
+            else:  # the warehouse records the crossing day itself
+                dates.append(_dates(segment[col]))
+        return pd.concat(dates, axis=1).min(axis=1, skipna=True)
     if t.event == "rank_change":
         h = rank_history.copy()
         h["as_of"] = _dates(h["as_of"])

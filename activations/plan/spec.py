@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from crmloop.predict.clv import P_ALIVE_LEVEL
+
 DEFAULT_PLAN_PATH = Path(__file__).resolve().parent / "plan.yml"
 """The default communication plan shipped with crmloop (docs/DOMAIN.md's four campaigns)."""
 
@@ -53,12 +55,17 @@ INT_FIELDS = (
 FLOAT_FIELDS = (
     "spend_3y", "spend_lifetime", "avg_order_value", "items_per_order", "mean_days_between_orders",
     "weekend_share", "evening_share",
+    # predictions (dbt_project/models/marts/predictions: BG/NBD, Gamma-Gamma), null for a Prospect
+    "p_alive", "expected_purchases_30d", "expected_purchases_90d", "expected_purchases_365d",
+    "expected_spend_per_order", "clv_12m",
 )  # fmt: skip
 BOOL_FIELDS = (
     "has_valid_email", "has_valid_mobile", "has_postal_address",
     "email_reachable", "sms_reachable", "phone_reachable", "dm_reachable", "ads_reachable",
 )  # fmt: skip
-DATE_FIELDS = ("first_order_at", "last_order_at", "as_of", "birth_date", "last_login_at", "registered_at")
+DATE_FIELDS = (
+    "first_order_at", "last_order_at", "as_of", "birth_date", "last_login_at", "registered_at", "p_alive_half_on",
+)  # fmt: skip
 FIELD_TYPES: dict[str, str] = {
     **{f: "str" for f in STR_FIELDS},
     **{f: "int" for f in INT_FIELDS},
@@ -234,6 +241,10 @@ THRESHOLD_EVENT_DATES = {"days_since_last_order": "last_order_at"}
 """Threshold fields whose crossing date the warehouse knows: days_since_last_order crosses N on
 last_order_at + N days (+1 for `>`). Other fields have no history to find a crossing in."""
 
+CROSSING_DATES = {("p_alive", "<", P_ALIVE_LEVEL): "p_alive_half_on"}
+"""Crossings of one level whose date the warehouse records: P(alive) falls below 0.5 on
+p_alive_half_on (the day it does without another purchase, from this run's BG/NBD fit)."""
+
 FOLLOW_UP_TARGETS = ("non_responders", "all")
 
 
@@ -257,6 +268,48 @@ def _reentry(v: Any) -> Any:
     raise ValueError(f"reentry must be 'never' or {{after_days: N}}, got {v!r}")
 
 
+def _check_crossing(field: str | None, op: str | None, value: Any) -> Any:
+    """The typed value of a crossing the warehouse can date (THRESHOLD_EVENT_DATES, CROSSING_DATES)."""
+    if field in THRESHOLD_EVENT_DATES:
+        if op not in (">", ">="):
+            raise ValueError(f"threshold operator must be '>' or '>=' (a crossing upwards), got {op!r}")
+        value = _check_literal(field, FIELD_TYPES[field], value)
+        if value < 0:
+            raise ValueError("threshold value must not be negative")
+        return value
+    levels = [(f, o, v) for (f, o, v) in CROSSING_DATES if f == field]
+    if levels:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (field, op, value) not in CROSSING_DATES
+        ):
+            known = ", ".join(f"{f} {o} {v}" for f, o, v in levels)
+            raise ValueError(f"threshold on {field!r}: the warehouse dates only the crossing {known}")
+        return float(value)
+    known = [*THRESHOLD_EVENT_DATES, *(f"{f} {o} {v}" for f, o, v in CROSSING_DATES)]
+    raise ValueError(
+        f"threshold on {field!r}: the warehouse knows when a field crosses a value only for {', '.join(known)}"
+    )
+
+
+class Crossing(_Strict):
+    """One threshold crossing of a trigger: days_since_last_order > N, or p_alive < 0.5."""
+
+    field: str
+    op: str
+    value: Any
+
+    @model_validator(mode="after")
+    def _datable(self) -> Crossing:
+        object.__setattr__(self, "value", _check_crossing(self.field, self.op, self.value))
+        return self
+
+    def date_column(self) -> str:
+        """The profile column its crossing date comes from."""
+        return THRESHOLD_EVENT_DATES.get(self.field) or CROSSING_DATES[(self.field, self.op, self.value)]
+
+
 class Trigger(_Strict):
     event: Annotated[str, _one_of("trigger event", TRIGGER_EVENTS)]
     delay_days: Annotated[int, Field(ge=0, le=365)] = 0
@@ -267,15 +320,22 @@ class Trigger(_Strict):
     value: Any = None
     campaign: str | None = None  # response / no_response: the other campaign
     after_days: Annotated[int, Field(ge=1, le=365)] | None = None  # no_response: days without a response
+    any_of: list[Crossing] | None = None  # threshold: enters on the first of several crossings
 
     @model_validator(mode="after")
     def _event_options(self) -> Trigger:
         e = self.event
         given = {
             k
-            for k in ("to", "field", "op", "value", "campaign", "after_days")
+            for k in ("to", "field", "op", "value", "campaign", "after_days", "any_of")
             if getattr(self, k) is not None
         }
+        if e == "threshold" and "any_of" in given:  # several crossings instead of field/op/value
+            if given & {"field", "op", "value"}:
+                raise ValueError("a threshold trigger takes either field/op/value or any_of, not both")
+            if not self.any_of:
+                raise ValueError("trigger any_of needs at least one {field, op, value}")
+            given = (given - {"any_of"}) | {"field", "op", "value"}
         needed = {
             "first_order": set(),
             "registration": set(),
@@ -290,19 +350,8 @@ class Trigger(_Strict):
             raise ValueError(f"trigger event {e!r} takes no {', '.join(sorted(given - needed))}")
         if e == "rank_change" and not _RANK_RE.match(self.to or ""):
             raise ValueError(f"rank {self.to!r} is not a valid rank name")
-        if e == "threshold":
-            if self.field not in THRESHOLD_EVENT_DATES:
-                raise ValueError(
-                    f"threshold on {self.field!r}: the warehouse knows when a field crosses a value only for "
-                    f"{', '.join(THRESHOLD_EVENT_DATES)}"
-                )
-            if self.op not in (">", ">="):
-                raise ValueError(
-                    f"threshold operator must be '>' or '>=' (a crossing upwards), got {self.op!r}"
-                )
-            object.__setattr__(self, "value", _check_literal(self.field, FIELD_TYPES[self.field], self.value))
-            if self.value < 0:
-                raise ValueError("threshold value must not be negative")
+        if e == "threshold" and self.any_of is None:
+            object.__setattr__(self, "value", _check_crossing(self.field, self.op, self.value))
         if self.entry_window_days < self.delay_days:
             raise ValueError(
                 f"entry_window_days {self.entry_window_days} is shorter than delay_days {self.delay_days}: "
@@ -310,12 +359,18 @@ class Trigger(_Strict):
             )
         return self
 
+    def crossings(self) -> list[Crossing]:
+        """A threshold trigger's crossings (one, or its any_of list)."""
+        if self.any_of is not None:
+            return list(self.any_of)
+        return [Crossing(field=self.field, op=self.op, value=self.value)]
+
     def describe(self) -> str:
         e = self.event
         if e == "rank_change":
             return f"became {self.to}"
         if e == "threshold":
-            return f"{self.field} crossed {self.op} {self.value}"
+            return " or ".join(f"{c.field} crossed {c.op} {c.value}" for c in self.crossings())
         if e == "response":
             return f"responded to {self.campaign}"
         if e == "no_response":

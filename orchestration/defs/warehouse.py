@@ -173,6 +173,10 @@ def _build(name: str, project: DbtProject, select: str, exclude: str, partitions
             release_dbt_adapters()
         if invocation.is_successful():
             ps.record_warehouse_build(settings.lake_dir, blocked, as_of)
+            if name == "warehouse":
+                observation = prediction_fit_observation(settings, as_of)
+                if observation is not None:
+                    context.log_event(observation)
 
     return _dbt
 
@@ -197,6 +201,56 @@ def release_dbt_adapters() -> None:
         return
     environment.close()
     DuckDBConnectionManager.close_all_connections()
+
+
+PREDICTION_FITS = dg.AssetKey(["warehouse", "prediction_fits"])
+
+
+def prediction_fit_observation(settings: Settings, as_of: date) -> dg.AssetObservation | None:
+    """The fit of the day on warehouse/prediction_fits: parameters, and the holdout check as a
+    table with bars and a PNG chart (<home>/reports/predictions/holdout_<as_of>.png), so a user
+    sees whether to trust P(alive) and CLV. None when the build has no prediction models (Spark)."""
+    import duckdb
+
+    from crmloop.predict.report import holdout_markdown, holdout_png
+
+    con = duckdb.connect(str(settings.warehouse_path))  # dbt has finished: no other writer
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts' "
+            "and table_name = 'prediction_fits'"
+        ).fetchall()[0][0]
+        if not exists:
+            return None
+        frame = con.execute("select * from marts.prediction_fits where as_of = ?", [as_of]).df()
+    finally:
+        con.close()
+    if frame.empty:
+        return None
+    row = frame.iloc[0].to_dict()
+    png = holdout_png(row, settings.reports_dir / "predictions" / f"holdout_{as_of.isoformat()}.png")
+    metadata: dict[str, Any] = {
+        "fit": dg.MetadataValue.text(
+            row["fit_error"] or ("refitted" if row["refitted"] else f"reused {row['params_from']}")
+        ),
+        "holdout_check": dg.MetadataValue.md(holdout_markdown(row)),
+    }
+    for col in (
+        "bg_r",
+        "bg_alpha",
+        "bg_a",
+        "bg_b",
+        "gg_p",
+        "gg_q",
+        "gg_gamma",
+        "holdout_predicted",
+        "holdout_actual",
+    ):
+        if row.get(col) is not None and row[col] == row[col]:  # NaN: not fitted
+            metadata[col] = dg.MetadataValue.float(float(row[col]))
+    if png is not None:
+        metadata["holdout_chart"] = dg.MetadataValue.path(str(png))
+    return dg.AssetObservation(asset_key=PREDICTION_FITS, partition=as_of.isoformat(), metadata=metadata)
 
 
 def held_back_observation(status, as_of: date) -> dg.AssetObservation:

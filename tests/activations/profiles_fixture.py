@@ -18,7 +18,8 @@ CREATE OR REPLACE TABLE marts.customer_profiles (
     age_band VARCHAR, occupation VARCHAR, registered_at TIMESTAMP, first_order_at TIMESTAMP, last_order_at TIMESTAMP,
     days_since_last_order INTEGER, orders_3y INTEGER, spend_3y DOUBLE, orders_lifetime INTEGER,
     spend_lifetime DOUBLE, avg_order_value DOUBLE, rfm_segment VARCHAR,
-    consent_email VARCHAR, consent_sms VARCHAR, consent_phone VARCHAR, consent_dm VARCHAR, consent_ads VARCHAR
+    consent_email VARCHAR, consent_sms VARCHAR, consent_phone VARCHAR, consent_dm VARCHAR, consent_ads VARCHAR,
+    p_alive DOUBLE, clv_12m DOUBLE, p_alive_half_on DATE
 );
 """
 
@@ -66,6 +67,9 @@ def profile(customer_id: str, rank: str, **kw) -> dict:
         "consent_phone": "opt_in",
         "consent_dm": "opt_in",
         "consent_ads": "opt_in",
+        "p_alive": None,  # predictions: none unless a test sets them
+        "clv_12m": None,
+        "p_alive_half_on": None,
     }
     row.update(kw)
     return row

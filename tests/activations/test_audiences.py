@@ -37,7 +37,9 @@ def test_build_audiences_writes_tables(tmp_path: Path):
     summary = build_audiences(wh, PLAN_PATH, AS_OF, SEND)
     assert summary.counts["vip_party"]["phone"]["audience"] == 20
     assert summary.counts["vip_party"]["direct_mail"]["audience"] == 20
-    assert summary.counts["regular_winback"]["email"]["audience"] == 10  # days_since_last_order > 365 only
+    assert (
+        summary.counts["regular_winback"]["email"]["audience"] == 10
+    )  # days_since_last_order > 120 only (the fixture's 400, not 100)
     assert summary.counts["new_thank_you"]["email"]["audience"] == 20
     assert {ch: c["audience"] for ch, c in summary.counts["prospect_welcome"].items()} == {
         "email": 20, "sms": 20, "ads": 20,
@@ -58,7 +60,7 @@ def test_build_audiences_writes_tables(tmp_path: Path):
         wh,
         "SELECT DISTINCT reason_included FROM activations.campaign_audiences WHERE campaign_id = 'regular_winback'",
     )
-    assert reg == [("rank = 'Regular' AND days_since_last_order > 365",)]
+    assert reg == [("rank = 'Regular' AND days_since_last_order > 120",)]
     addr = dict(
         _rows(wh, "SELECT channel, address FROM activations.campaign_audiences WHERE customer_id = 'C00061'")
     )
@@ -211,3 +213,27 @@ def test_a_warehouse_with_audiences_in_marts_moves_them_to_activations(tmp_path:
         wh,
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name LIKE 'campaign_aud%'",
     ) == [(0,)]
+
+
+def test_prediction_fields_are_segment_conditions(tmp_path: Path):
+    # p_alive < 0.5 and clv_12m >= 20000 select on customer_profiles' prediction columns
+    from activations.audiences.build import select_segment
+
+    rows = [
+        profile("C1", "VIP", p_alive=0.3, clv_12m=25000.0),
+        profile("C2", "VIP", p_alive=0.7, clv_12m=25000.0),
+        profile("C3", "VIP", p_alive=0.3, clv_12m=19999.0),
+        profile("C4", "VIP"),  # no prediction (null): never matches
+    ]
+    wh = write_profiles(tmp_path / "w.duckdb", rows)
+    text = PLAN_PATH.read_text(encoding="utf-8").replace(
+        "      rank: VIP\n      conditions: []",
+        "      rank: VIP\n      conditions:\n        - {field: p_alive, op: '<', value: 0.5}\n"
+        "        - {field: clv_12m, op: '>=', value: 20000}",
+    )
+    camp = parse_plan(text, "plan.yml").campaign("vip_party")
+    con = duckdb.connect(str(wh))
+    try:
+        assert select_segment(con, camp, AS_OF)["customer_id"].tolist() == ["C1"]
+    finally:
+        con.close()

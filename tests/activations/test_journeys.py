@@ -143,6 +143,32 @@ def test_winback_reenters_only_after_its_cooldown(tmp_path: Path, cooldown: int,
     assert _sent(wh, "regular_winback") == expected
 
 
+def test_winback_reaches_a_regular_whose_p_alive_falls_before_a_year(tmp_path: Path):
+    # last order 200 days ago: a year has not passed, but BG/NBD says P(alive) fell below 0.5 five
+    # days ago (p_alive_half_on): she enters the next day; a Regular still alive does not
+    as_of = D0
+    last = as_of - timedelta(days=200)
+    slipping = _lapsed_regular("C00007", last, as_of) | {
+        "p_alive": 0.45,
+        "p_alive_half_on": as_of - timedelta(days=5),
+    }
+    alive = _lapsed_regular("C00008", last, as_of) | {
+        "p_alive": 0.8,
+        "p_alive_half_on": as_of + timedelta(days=60),
+    }
+    one_order = _lapsed_regular("C00009", last, as_of) | {"p_alive": 1.0, "p_alive_half_on": None}
+    wh = write_profiles(tmp_path / "w.duckdb", [slipping, alive, one_order])
+    build_audiences(wh, _plan(), as_of, as_of + timedelta(days=1))
+    assert _sent(wh, "regular_winback") == [(as_of + timedelta(days=1), "C00007")]
+    (reason,) = {r[0] for r in duckdb.connect(str(wh)).execute(
+        "SELECT entry_reason FROM activations.campaign_memberships WHERE campaign_id = 'regular_winback'"
+    ).fetchall()}  # fmt: skip
+    assert (
+        reason
+        == f"p_alive crossed < 0.5 or days_since_last_order crossed > 365 on {as_of - timedelta(days=5)}"
+    )
+
+
 def _vip(cid: str, as_of: date) -> dict:
     return profile(cid, "VIP", as_of=as_of, orders_lifetime=12)
 

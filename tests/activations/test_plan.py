@@ -37,7 +37,7 @@ def test_default_plan_matches_domain():
     assert (vip.kpi.metric, vip.kpi.target) == ("attend_rate", 0.20)
     assert reg.segment.rank == ["Regular"] and reg.channels == ["email"]
     cond = reg.segment.conditions[0]
-    assert (cond.field, cond.op, cond.value) == ("days_since_last_order", ">", 365)
+    assert (cond.field, cond.op, cond.value) == ("days_since_last_order", ">", 120)
     assert (reg.kpi.metric, reg.kpi.target) == ("apply_rate", 0.15)
     assert new.channels == ["email"] and (new.kpi.metric, new.kpi.target) == ("open_rate", 0.30)
     assert pro.channels == ["email", "sms", "ads"] and (pro.kpi.metric, pro.kpi.target) == (
@@ -61,7 +61,7 @@ def test_compile_segment_is_parameterised():
     plan = load_plan(PLAN_PATH)
     where, params = compile_segment(plan.campaign("regular_winback").segment)
     assert where == '("rank" IN (?)) AND ("days_since_last_order" > ?)'
-    assert params == ["Regular", 365]
+    assert params == ["Regular", 120]
     seg = Segment.model_validate(
         {"rank": ["VIP", "Regular"], "conditions": [
             {"field": "province", "op": "in", "value": ["กรุงเทพมหานคร", "เชียงใหม่"]},
@@ -90,7 +90,7 @@ def test_compile_segment_is_parameterised():
     ],
 )
 def test_bad_conditions_are_rejected_with_line(condition, message):
-    text = _default_text().replace('- {field: days_since_last_order, op: ">", value: 365}', f"- {condition}")
+    text = _default_text().replace('- {field: days_since_last_order, op: ">", value: 120}', f"- {condition}")
     line = _line_of(text, condition)
     with pytest.raises(PlanError) as err:
         parse_plan(text, "plan.yml")
@@ -184,9 +184,11 @@ def test_default_plan_is_a_calendar():
     )  # fmt: skip
     assert [(f.channel, f.to) for f in pro.follow_ups] == [("sms", "non_responders")]
     t = reg.trigger
-    assert (reg.kind, t.event, t.field, t.op, t.value, reg.reentry_days()) == (
-        "trigger", "threshold", "days_since_last_order", ">", 365, 180,
-    )  # fmt: skip
+    assert (reg.kind, t.event, reg.reentry_days()) == ("trigger", "threshold", 180)
+    # the win-back enters on P(alive) falling below 0.5, or at the latest a year after the last order
+    assert [(c.field, c.op, c.value, c.date_column()) for c in t.crossings()] == [
+        ("p_alive", "<", 0.5, "p_alive_half_on"), ("days_since_last_order", ">", 365, "last_order_at"),
+    ]  # fmt: skip
     assert vip.kind == "broadcast" and vip.send_on is not None and vip.channels == ["phone", "direct_mail"]
     assert [(f.after_days, f.channel, f.to) for f in vip.follow_ups] == [(7, "phone", "non_responders")]
     assert {"event_date", "rsvp_by", "place"} <= set(vip.variables)
@@ -239,8 +241,8 @@ def _vip_block_replace(old: str, new: str) -> str:
             "send_on 2031-01-05 is outside start_date",
         ),
         (  # a threshold the warehouse cannot date
-            'field: days_since_last_order, op: ">", value: 365, delay_days',
-            'field: spend_3y, op: ">", value: 365, delay_days',
+            'field: days_since_last_order, op: ">", value: 365}], delay_days',
+            'field: spend_3y, op: ">", value: 365}], delay_days',
             "field: spend_3y",
             "threshold on 'spend_3y'",
         ),

@@ -1,5 +1,6 @@
 -- One row per person: golden contact fields (most recent valid value wins, with its source),
--- demographics, purchase behaviour, web engagement, service, consent and reachability, RFM.
+-- demographics, purchase behaviour, web engagement, service, consent and reachability, RFM,
+-- predictions (marts/predictions/customer_predictions: P(alive), expected purchases, CLV).
 {% set asof = as_of() %}
 with ident as (
     select customer_id, source_system, source_customer_id from {{ ref('customer_identity') }}
@@ -223,10 +224,13 @@ base as (
     left join consent c on c.customer_id = r.customer_id
 ),
 rfm as (
+    -- scores rank on the value, never on the row: 1 + floor(5 x the share of buyers with a strictly
+    -- worse value) (percent_rank), at most 5, so customers with equal values get the same score
+    -- (every one-order customer has F = 1). R: fewer days since the last order is better.
     select customer_id,
-           6 - ntile(5) over (order by days_since_last_order, customer_id) as r_score,
-           ntile(5) over (order by orders_lifetime, customer_id) as f_score,
-           ntile(5) over (order by spend_lifetime, customer_id) as m_score
+           least(5, 1 + cast(floor(5 * percent_rank() over (order by days_since_last_order desc)) as int)) as r_score,
+           least(5, 1 + cast(floor(5 * percent_rank() over (order by orders_lifetime)) as int)) as f_score,
+           least(5, 1 + cast(floor(5 * percent_rank() over (order by spend_lifetime)) as int)) as m_score
     from base where orders_lifetime > 0
 )
 select
@@ -244,6 +248,19 @@ select
          when f.r_score >= 4 then 'potential_loyalist'
          when f.r_score <= 2 and f.f_score >= 3 then 'at_risk'
          when f.r_score <= 2 then 'hibernating'
-         else 'need_attention' end as rfm_segment
+         else 'need_attention' end as rfm_segment,
+    {%- if target.type != 'spark' %}
+    pr.p_alive, pr.expected_purchases_30d, pr.expected_purchases_90d, pr.expected_purchases_365d,
+    pr.expected_spend_per_order, pr.clv_12m, pr.p_alive_half_on
+    {%- else %}  {# dbt-spark runs Python models only on Databricks: the prediction columns stay null #}
+    {%- for c in ['p_alive', 'expected_purchases_30d', 'expected_purchases_90d', 'expected_purchases_365d',
+                  'expected_spend_per_order', 'clv_12m'] %}
+    cast(null as double) as {{ c }},
+    {%- endfor %}
+    cast(null as date) as p_alive_half_on
+    {%- endif %}
 from base b
 left join rfm f on f.customer_id = b.customer_id
+{%- if target.type != 'spark' %}
+left join {{ ref('customer_predictions') }} pr on pr.customer_id = b.customer_id  -- marts/predictions (BG/NBD, Gamma-Gamma)
+{%- endif %}
