@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from activations.audiences.messages import Message, PreparedCampaign, PreparedCampaigns
+from activations.exports.numbers import count
 from activations.exports.xlsx import MarketerWorkbook
 
 # channel -> [(column, description, getter)]
@@ -157,7 +158,7 @@ def sheet_title(campaign: PreparedCampaign, channel: str, send_date: date) -> st
     n = campaign.channels[channel].eligible
     return (
         f"{campaign.name} ({campaign.campaign_id}) · {SHEET_TITLES[channel]} · send date "
-        f"{send_date.isoformat()} · {n:,} {'person' if n == 1 else 'people'}"
+        f"{send_date.isoformat()} · {count(n)} {'person' if n == 1 else 'people'}"
     )
 
 

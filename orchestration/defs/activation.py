@@ -365,6 +365,7 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
         dg.AssetKey(["warehouse", "campaign_results"]),
         dg.AssetKey(["warehouse", "campaign_results_by_period"]),
         dg.AssetKey(["warehouse", "campaign_lift"]),
+        dg.AssetKey(["warehouse", "campaign_suppression_reasons"]),
         dg.AssetKey(["warehouse", "rank_summary"]),
         dg.AssetKey(["warehouse", "rank_migration"]),
     ],
@@ -372,7 +373,8 @@ def campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     group_name="reports",
     kinds={"html", "matplotlib"},
     description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
-    "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML), "
+    "funnel per channel, holdout lift with its interval, why a KPI was missed, why people were left "
+    "out (holdout, suppression reasons) (self-contained HTML), "
     "filed like the exports under the run's send date: reports/<partition + 1>/campaign_report.html.",
 )
 def campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
