@@ -235,10 +235,15 @@ def write_campaign_exports(
     for stale in folder.iterdir():  # files of an earlier run of this date that this run no longer writes
         if stale.is_file() and stale.name not in keep:
             stale.unlink()
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / "manifest.json")
+    write_manifest(folder, manifest)
     return manifest
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """`<folder>/manifest.json`, replaced atomically (temp name, then rename)."""
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, folder / "manifest.json")
 
 
 def write_exports(

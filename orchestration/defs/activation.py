@@ -267,7 +267,9 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
     from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
     from activations.delivery.config import DeliveryConfig
+    from activations.exports.deliver import deliver_exports
     from activations.exports.files import write_exports
+    from activations.plan.spec import load_plan
 
     settings = crm.get()
     t0 = time.monotonic()
@@ -299,6 +301,22 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
     if FILES in selected:
         manifests = write_exports(prepared, settings.exports_dir, progress=context.log.info)
+        # each campaign's files to its plan's destinations (SFTP, email), once per send date
+        deliveries = deliver_exports(
+            manifests,
+            load_plan(settings.plan_path),
+            settings.exports_dir,
+            cfg,
+            prepared.send_date,
+            env={**os.environ, **providers.as_env()},
+            progress=context.log.info,
+        )
+        for cid, records in deliveries.items():
+            for r in records:
+                if r["status"] != "delivered":
+                    context.log.warning(
+                        f"files of {cid} to {r['destination']}: {r['status']}: {r.get('reason')}"
+                    )
         files = [f for m in manifests.values() for f in m.get("files", [])]
         yield dg.MaterializeResult(
             asset_key=FILES,
@@ -307,6 +325,7 @@ def channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pro
                 "files": len(files),
                 "folder": dg.MetadataValue.path(str(settings.exports_dir / prepared.send_date.isoformat())),
                 "manifest": dg.MetadataValue.json(json.loads(json.dumps(manifests, default=str))),
+                "deliveries": dg.MetadataValue.json(json.loads(json.dumps(deliveries, default=str))),
                 "no_files": dg.MetadataValue.json(
                     {c: m["skipped"] for c, m in manifests.items() if "skipped" in m}
                 ),
