@@ -30,7 +30,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -526,12 +526,22 @@ def _data_uri(png: bytes) -> str:
 _NUMERIC = re.compile(r"\[?[+\-]?\d[\d,.]*(%| pp)?(, [+\-]?\d[\d,.]* pp\])?|\d{4}-\d{2}-\d{2}")
 
 
+def _cell_text(v) -> str:
+    """A cell's text: a date-time at midnight (a date read from DuckDB) as its date, numbers
+    through activations/exports/numbers.py."""
+    if isinstance(v, datetime) and not pd.isna(v) and v.time() == datetime.min.time():
+        return v.date().isoformat()
+    return number(v)
+
+
 def _html_cell(v) -> str:
-    """A table cell: numbers never wrap (class `n`, right-aligned); text wraps, even inside a
-    long identifier, so the table fits a laptop screen (1,366 px) without scrolling sideways."""
-    text = number(v)
-    cls = " class='n'" if _NUMERIC.fullmatch(text) else ""
-    return f"<td{cls}>{html.escape(text)}</td>"
+    """A table cell: numbers never wrap (class `n`, right-aligned); text wraps, after an
+    underscore of an identifier first (`<wbr>`), anywhere if it must, so the table fits a laptop
+    screen (1,366 px) without scrolling sideways."""
+    text = _cell_text(v)
+    if _NUMERIC.fullmatch(text):
+        return f"<td class='n'>{html.escape(text)}</td>"
+    return f"<td>{html.escape(text).replace('_', '_<wbr>')}</td>"
 
 
 def _html_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
@@ -547,7 +557,7 @@ def _html_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
 def _md_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
     if df.empty:
         return f"_{empty}_"
-    cell = lambda v: number(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    cell = lambda v: _cell_text(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
