@@ -28,14 +28,15 @@ KEY_ENV = "CRM_TEST_SFTP_KEY"
 
 def plan_with_deliveries(sftp: str | None = None, names: str = "[marketing_team]"):
     """The daily plan with `file_deliveries` (the team's email list, and an SFTP server when
-    given) and vip_party delivering its files to `names`."""
+    given, besides the shipped plan's vip_desk) and vip_party delivering its files to `names`."""
     block = "file_deliveries:\n" + f"  marketing_team:\n    email: {{to: [{', '.join(TEAM)}]}}\n"
     if sftp:
         block += f"  marketing_sftp:\n    sftp: {sftp}\n"
     text = daily_plan_text()
-    assert "\nfile_deliveries: {}\n" in text  # the shipped plan declares none
-    text = text.replace("\nfile_deliveries: {}\n", "\n" + block, 1)
-    text = text.replace("  - id: vip_party\n", f"  - id: vip_party\n    deliver_files: {names}\n", 1)
+    shipped = "\nfile_deliveries:\n  vip_desk:"  # the shipped plan's one destination, replaced here
+    assert shipped in text and "    deliver_files: [vip_desk]\n" in text
+    text = text.replace("\nfile_deliveries:\n", "\n" + block, 1)
+    text = text.replace("    deliver_files: [vip_desk]\n", f"    deliver_files: {names}\n", 1)
     return parse_plan(text, "plan-with-deliveries.yml")
 
 
@@ -282,3 +283,27 @@ def test_sftp_is_retried_until_the_server_answers(tmp_path, exported):
         starter.join()
         srv.stop()
     assert d["status"] == "delivered" and d["attempts"] > 1, d
+
+
+def test_sftp_secrets_come_from_the_variables_the_plan_names(tmp_path):
+    from activations.channels.sftp import SftpDeliveryError, SftpUploader
+    from activations.plan.spec import SftpDelivery
+
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+    by_password = SftpDelivery(host="h", username="u", host_key=key, password_env="CRM_SFTP_PASSWORD")
+    with pytest.raises(SftpDeliveryError, match="CRM_SFTP_PASSWORD is not set"):
+        SftpUploader(by_password, {}, live_config(tmp_path).retry)
+    assert (
+        SftpUploader(by_password, {"CRM_SFTP_PASSWORD": "pw"}, live_config(tmp_path).retry)._password == "pw"
+    )
+    by_key = SftpDelivery(host="h", username="u", host_key=key, private_key_env="CRM_SFTP_KEY")
+    with pytest.raises(SftpDeliveryError, match="CRM_SFTP_KEY is not set"):
+        SftpUploader(by_key, {"CRM_SFTP_PASSWORD": "pw"}, live_config(tmp_path).retry)
+    with pytest.raises(SftpDeliveryError, match="not an Ed25519, ECDSA or RSA private key"):
+        SftpUploader(by_key, {"CRM_SFTP_KEY": "not a key"}, live_config(tmp_path).retry)
+    with pytest.raises(SftpDeliveryError, match="not a valid public key"):
+        SftpUploader(
+            SftpDelivery(host="h", username="u", host_key="ssh-ed25519 AAAA", password_env="CRM_P"),
+            {"CRM_P": "x"},
+            live_config(tmp_path).retry,
+        )
