@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from activations.exports.numbers import count, money, percent
 from crmloop.settings import Settings
 
 # wide enough for the KPI table when the output is a file or a pipe (CI, make demo | tee)
@@ -64,7 +65,7 @@ def print_summary(settings: Settings, outcomes, elapsed: float, warnings: list[s
         table.add_column("customers", justify="right")
         table.add_column("sales (THB)", justify="right")
         for rank, customers, sales in ranks:
-            table.add_row(str(rank), f"{customers:,}", f"{(sales or 0):,.0f}")
+            table.add_row(str(rank), count(customers), money(sales or 0))
         console.print(table)
     print_campaign_days(settings)
     console.print(f"finished in {elapsed:.1f}s; everything is under {settings.home}")
@@ -112,10 +113,10 @@ def print_campaign_days(settings: Settings) -> None:
             r["campaign_id"],
             r["kind"],
             r["state"],
-            f"{r['entered']:,}",
-            f"{r['follow_ups']:,}",
-            f"{r['sent']:,}",
-            f"{r['repeats']:,}",
+            count(r["entered"]),
+            count(r["follow_ups"]),
+            count(r["sent"]),
+            count(r["repeats"]),
         )
     console.print(table)
     console.print(
@@ -177,8 +178,8 @@ def print_demo_days(settings: Settings, send_dates) -> None:
         table.add_column(col, justify="right" if col in ("entered", "sent", "repeats") else "left")
     for r in rows:
         table.add_row(
-            r["campaign_id"], r["channel"], str(r["send_date"]), f"{r['entered']:,}", f"{r['sent']:,}",
-            f"{r['repeats']:,}",
+            r["campaign_id"], r["channel"], str(r["send_date"]), count(r["entered"]), count(r["sent"]),
+            count(r["repeats"]),
         )  # fmt: skip
     console.print(table if rows else "No message was sent on these days.")
     console.print(
@@ -194,11 +195,11 @@ def print_ingestion(outcome) -> None:
     for i in sorted(outcome.ingested, key=lambda i: i.source):
         if i in clean:
             continue
-        reasons = ", ".join(f"{r} {n:,}" for r, n in i.top_reasons())
+        reasons = ", ".join(f"{r} {count(n)}" for r, n in i.top_reasons())
         say(
             console,
-            f"  lake/{i.source} {i.partition}: {i.rows_in:,} rows in, {i.loaded:,} loaded, "
-            f"{i.quarantined:,} quarantined, {i.rejected_rows:,} in rejected files"
+            f"  lake/{i.source} {i.partition}: {count(i.rows_in)} rows in, {count(i.loaded)} loaded, "
+            f"{count(i.quarantined)} quarantined, {count(i.rejected_rows)} in rejected files"
             + (f" (top reasons: {reasons})" if reasons else ""),
             "yellow",
         )
@@ -206,7 +207,7 @@ def print_ingestion(outcome) -> None:
             say(console, f"    rejected file {file}: {reason}", "red")
     if clean:
         rows = sum(i.rows_in for i in clean)
-        say(console, f"  {len(clean)} source(s) loaded every row ({rows:,} rows), no file rejected")
+        say(console, f"  {len(clean)} source(s) loaded every row ({count(rows)} rows), no file rejected")
 
 
 KPI_SQL = """
@@ -242,8 +243,8 @@ def print_kpis(settings: Settings) -> None:
             channel,
             str(send_date),
             str(metric),
-            "" if target is None else f"{target:.1%}",
-            "" if actual is None else f"{actual:.1%}",
+            percent(target),
+            percent(actual),
             status_style.get(status, f"[yellow]{status}[/yellow]" if status else ""),
             (diagnosis or "")[:110],
         )

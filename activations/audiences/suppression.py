@@ -61,6 +61,39 @@ LIST_REASON_PRIORITY = (
     "invalid_number",
 )
 
+# The reasons as a marketer reads them (the campaign report's breakdown), in the order of the
+# checks; the holdout is not a suppression but is left out too. A reason of none of these (a
+# permanent error delivery put on the list) reads as "other".
+HOLDOUT_REASON = "holdout"
+REASON_GROUPS: dict[str, tuple[str, ...]] = {
+    "consent": ("opted_out", "no_consent"),
+    "suppression list": ("sms_stop", "spam_report", "unsubscribed", "hard_bounce"),
+    "invalid address": (
+        "missing_email",
+        "invalid_email",
+        "missing_mobile",
+        "invalid_mobile",
+        "landline",
+        "invalid_number",
+        "missing_phone",
+        "invalid_phone",
+        "missing_address",
+        "missing_identifiers",
+    ),
+    "duplicate address": ("duplicate_address",),
+    "frequency cap": ("frequency_cap",),
+}
+OTHER_REASON_GROUP = "other"
+_GROUP_OF = {r: g for g, rs in REASON_GROUPS.items() for r in rs}
+
+
+def reason_group(reason: str) -> str:
+    """The group a suppression reason is shown under ('holdout' for the control group)."""
+    if reason == HOLDOUT_REASON:
+        return HOLDOUT_REASON
+    return _GROUP_OF.get(reason, OTHER_REASON_GROUP)
+
+
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 
 

@@ -8,6 +8,7 @@ and (by default) a SendGrid `batch_id` + `send_at` so an unconfirmed request can
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import logging
@@ -514,6 +515,69 @@ class EmailClient:
 
     def close(self) -> None:
         self._local = threading.local()
+
+
+MAX_MESSAGE_BYTES = 30 * 1024 * 1024  # SendGrid: a whole message, attachments included, at most 30 MB
+
+
+def build_files_body(
+    to: Sequence[str],
+    subject: str,
+    text: str,
+    attachments: Sequence[tuple[str, bytes, str]],
+    *,
+    sender: str,
+    sender_name: str,
+    custom_args: dict[str, str],
+) -> dict[str, Any]:
+    """The v3 mail-send JSON of one email carrying files (pure): one personalization per address
+    (nobody sees the others), each attachment (name, bytes, MIME type) base64-encoded."""
+    size = sum(len(data) for _, data, _ in attachments)
+    if size * 4 // 3 > MAX_MESSAGE_BYTES:
+        raise DeliveryConfigError(
+            f"{size:,} bytes of attachments exceed SendGrid's 30 MB message limit: deliver these files by sftp"
+        )
+    return {
+        "from": {"email": sender, "name": sender_name},
+        "personalizations": [{"to": [{"email": a}], "custom_args": dict(custom_args)} for a in to],
+        "subject": subject,
+        "content": [{"type": "text/plain", "value": text}],
+        "attachments": [
+            {
+                "content": base64.b64encode(data).decode("ascii"),
+                "filename": name,
+                "type": mime,
+                "disposition": "attachment",
+            }
+            for name, data, mime in attachments
+        ],
+        "categories": ["crmloop-files"],
+    }
+
+
+def send_files_email(client: EmailClient, body: dict[str, Any]) -> tuple[str, str | None, int, str]:
+    """Post one files email through the client's SendGrid SDK with the retry policy (429, 5xx and
+    refused connections are retried; an answer lost after the request was sent is never
+    repeated). Returns (status sent | failed | ambiguous, X-Message-Id, attempts, reason)."""
+
+    def attempt():
+        outcome, payload, retry_after, reason = client._post(body)
+        if outcome == RequestOutcome.RETRY:
+            raise Retry(reason, retry_after)
+        return outcome, payload, reason
+
+    policy = retrying(client.cfg.retry, client._sleep)
+    try:
+        outcome, payload, reason = policy(attempt)
+    except Retry as exc:
+        return "failed", None, attempts_of(policy), f"gave_up: {exc.reason}"
+    attempts = attempts_of(policy)
+    if outcome == RequestOutcome.OK:
+        msg_id = (payload.headers.get("X-Message-Id") if payload is not None else None) or None
+        return "sent", msg_id, attempts, "accepted"
+    if outcome == RequestOutcome.PERMANENT:
+        return "failed", None, attempts, reason
+    return "ambiguous", None, attempts, reason
 
 
 def _sample_of(body: dict) -> dict:

@@ -27,12 +27,16 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
+
+from activations.audiences.suppression import HOLDOUT_REASON, OTHER_REASON_GROUP, REASON_GROUPS, reason_group
+from activations.exports.numbers import count, money, number, percent, points
 
 RANK_ORDER = ["VIP", "Regular", "New", "Dormant", "Prospect"]
 FUNNEL_STEPS = [
@@ -95,6 +99,15 @@ _QUERIES = {
         " on w.campaign_id = d.campaign_id and w.send_date = d.send_date"
         " where _rn = 1 order by campaign_id",
     ),
+    # why people got nothing (holdout, each suppression reason), for the cohorts of "results"
+    "suppression_reasons": (
+        "marts.campaign_suppression_reasons",
+        "select s.campaign_id, s.channel, s.send_date, s.reason, s.people from marts.campaign_suppression_reasons s"
+        " join (select campaign_id, channel, max(send_date) as send_date from marts.campaign_results"
+        " where send_date <= $send_date group by campaign_id, channel) r"
+        " on r.campaign_id = s.campaign_id and r.channel = s.channel and r.send_date = s.send_date"
+        " order by s.campaign_id, s.channel, s.people desc, s.reason",
+    ),
     "match_rates": (
         "marts.ad_match_rates",
         "select platform, campaign_id, audience_id, report_date, uploaded_users, matched_users, match_rate"
@@ -116,6 +129,8 @@ class ReportData:
         default_factory=pd.DataFrame
     )  # latest week and month per campaign × channel
     lift: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # campaign_id, channel, send_date, reason, people: the latest cohort's holdout and suppressions
+    suppression_reasons: pd.DataFrame = field(default_factory=pd.DataFrame)
     match_rates: pd.DataFrame = field(default_factory=pd.DataFrame)
     missing: list[str] = field(default_factory=list)  # tables not in the warehouse yet
 
@@ -188,7 +203,7 @@ def chart_rank_distribution(rank_summary: pd.DataFrame) -> bytes | None:
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
     bars = ax.bar(df["rank"].astype(str), df["customers"].astype(float), color="#3b75af")
-    ax.bar_label(bars, labels=[f"{int(v):,}" for v in df["customers"]], fontsize=8)
+    ax.bar_label(bars, labels=[count(v) for v in df["customers"]], fontsize=8)
     ax.set_title("Customers per rank")
     ax.set_ylabel("customers")
     return _png(fig)
@@ -218,7 +233,7 @@ def chart_rank_migration(rank_migration: pd.DataFrame) -> bytes | None:
             ax.text(
                 j,
                 i,
-                f"{v:,}",
+                count(v),
                 ha="center",
                 va="center",
                 fontsize=8,
@@ -251,7 +266,7 @@ def chart_kpi_vs_target(results: pd.DataFrame) -> bytes | None:
         if r["kpi_state"] == "no data":
             text = "no data"
         else:
-            text = "" if pd.isna(r["kpi_actual"]) else f"{float(r['kpi_actual']) * 100:.1f}%"
+            text = percent(r["kpi_actual"])
             if r["kpi_state"] == "in progress":
                 text += f"\nday {int(r['kpi_window_day'])}/{int(r['kpi_window_days'])}"
         ax.text(i, actual[i], text, ha="center", va="bottom", fontsize=7)
@@ -331,6 +346,7 @@ EMPTY_NOTES = {
     "funnel": "Nothing sent yet.",
     "lift": "No campaign with a holdout has been sent yet.",
     "results": "Nothing sent yet.",
+    "suppressions": "Nothing sent yet.",
     "judged": "No KPI window has closed yet.",
     "periods": "Nothing sent yet.",
     "lift-table": "Nothing sent yet.",
@@ -343,20 +359,12 @@ NOT_BUILT = "No data yet."
 # Tables and text
 
 
-def _pct(v) -> str:
-    return "" if v is None or pd.isna(v) else f"{float(v) * 100:.1f}%"
-
-
-def _thb(v) -> str:
-    return "" if v is None or pd.isna(v) else f"{float(v):,.0f}"
-
-
 def _kpi_columns(df: pd.DataFrame) -> dict[str, pd.Series]:
     """The KPI, its target, the actual figure and the verdict, as every KPI table shows them."""
     return {
         "KPI": df["kpi_metric"],
-        "target": df["kpi_target"].map(_pct),
-        "actual": df["kpi_actual"].map(_pct),
+        "target": df["kpi_target"].map(percent),
+        "actual": df["kpi_actual"].map(percent),
         "status": df["kpi_status"],
     }
 
@@ -383,6 +391,51 @@ def results_table(results: pd.DataFrame) -> pd.DataFrame:
             **_kpi_columns(df),
         }
     )
+
+
+def _reason_label(reason: str) -> str:
+    return str(reason).replace("_", " ")
+
+
+def suppression_table(results: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """Why the people of each latest cohort (campaign × channel) got nothing: the holdout and the
+    suppressions per reason group (`activations.audiences.suppression.REASON_GROUPS`), counted from
+    the suppression records of the run (marts.campaign_suppression_reasons), with the raw reasons."""
+    if results.empty:
+        return pd.DataFrame()
+    groups = [HOLDOUT_REASON, *REASON_GROUPS]
+    r = (
+        reasons.copy()
+        if not reasons.empty
+        else pd.DataFrame(columns=["campaign_id", "channel", "send_date", "reason", "people"])
+    )
+    r["group"] = r["reason"].map(reason_group)
+    r["send_date"] = r["send_date"].astype(str)
+    if (r["group"] == OTHER_REASON_GROUP).any():
+        groups.append(OTHER_REASON_GROUP)
+    rows = []
+    for c, send_date in zip(results.itertuples(), results["send_date"].astype(str), strict=True):
+        mine = r[
+            (r["campaign_id"] == c.campaign_id) & (r["channel"] == c.channel) & (r["send_date"] == send_date)
+        ]
+        by_group = mine.groupby("group")["people"].sum()
+        left_out = int(mine["people"].sum())
+        row = {
+            "campaign": c.campaign_id,
+            "channel": c.channel,
+            "send date": send_date,
+            "audience": c.audience,
+        }
+        row |= {g: int(by_group.get(g, 0)) for g in groups}
+        row["left out"] = left_out
+        row["share left out"] = percent(left_out / c.audience) if c.audience else ""
+        row["suppression reasons"] = ", ".join(
+            f"{_reason_label(x.reason)} {count(x.people)}"
+            for x in mine.itertuples()
+            if x.reason != HOLDOUT_REASON
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def judged_table(judged: pd.DataFrame) -> pd.DataFrame:
@@ -430,14 +483,14 @@ def lift_table(lift: pd.DataFrame) -> pd.DataFrame:
             "window": window.fillna(""),
             "treatment": lift["n_treatment"],
             "bought": lift["converted_treatment"],
-            "revenue (THB)": lift["revenue_treatment"].map(_thb),
-            "treatment conv.": lift["conversion_rate_treatment"].map(_pct),
+            "revenue (THB)": lift["revenue_treatment"].map(money),
+            "treatment conv.": lift["conversion_rate_treatment"].map(percent),
             "holdout": lift["n_holdout"],
             "holdout bought": lift["converted_holdout"],
-            "holdout conv.": lift["conversion_rate_holdout"].map(_pct),
-            "lift": lift["lift"].map(_pct),
+            "holdout conv.": lift["conversion_rate_holdout"].map(percent),
+            "lift": lift["lift"].map(points),
             "95% interval": [
-                "" if pd.isna(lo) else f"[{_pct(lo)}, {_pct(hi)}]"
+                "" if pd.isna(lo) else f"[{points(lo)}, {points(hi)}]"
                 for lo, hi in zip(lift["lift_ci_low"], lift["lift_ci_high"], strict=True)
             ],
             "significance": lift["significance"],
@@ -470,13 +523,34 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+# a formatted number, percentage, lift, interval (activations/exports/numbers.py) or date: on one line
+_NUMERIC = re.compile(r"\[?[+\-]?\d[\d,.]*(%| pp)?(, [+\-]?\d[\d,.]* pp\])?|\d{4}-\d{2}-\d{2}")
+
+
+def _cell_text(v) -> str:
+    """A cell's text: a date-time at midnight (a date read from DuckDB) as its date, numbers
+    through activations/exports/numbers.py."""
+    if isinstance(v, datetime) and not pd.isna(v) and v.time() == datetime.min.time():
+        return v.date().isoformat()
+    return number(v)
+
+
+def _html_cell(v) -> str:
+    """A table cell: numbers never wrap (class `n`, right-aligned); text wraps, after an
+    underscore of an identifier first (`<wbr>`), anywhere if it must, so the table fits a laptop
+    screen (1,366 px) without scrolling sideways."""
+    text = _cell_text(v)
+    if _NUMERIC.fullmatch(text):
+        return f"<td class='n'>{html.escape(text)}</td>"
+    return f"<td>{html.escape(text).replace('_', '_<wbr>')}</td>"
+
+
 def _html_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
     if df.empty:
         return f"<p class='empty'>{html.escape(empty)}</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape('' if pd.isna(v) else str(v))}</td>" for v in row) + "</tr>"
-        for row in df.itertuples(index=False)
+        "<tr>" + "".join(_html_cell(v) for v in row) + "</tr>" for row in df.itertuples(index=False)
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -484,19 +558,20 @@ def _html_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
 def _md_table(df: pd.DataFrame, empty: str = NOT_BUILT) -> str:
     if df.empty:
         return f"_{empty}_"
-    cell = lambda v: ("" if pd.isna(v) else str(v)).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    cell = lambda v: _cell_text(v).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
     return "\n".join(lines)
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;margin:2rem;color:#222}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans Thai",sans-serif;margin:1.5rem;color:#222}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}th{background:#f3f3f3}
-td:first-child,th:first-child{text-align:left}.empty{color:#777;font-style:italic}
-figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}
+table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0;max-width:100%}
+th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:right;vertical-align:top}th{background:#f3f3f3}
+td{overflow-wrap:anywhere}td.n{white-space:nowrap}td:not(.n){text-align:left}
+th:first-child{text-align:left}.empty{color:#777;font-style:italic}
+figure{margin:1rem 0}figcaption{font-size:.85rem;color:#555}img{max-width:100%;height:auto}
 li.missed{color:#a02c1f}p.note{font-size:.85rem;color:#555}
 """
 
@@ -519,6 +594,16 @@ _TABLES = [
         "Sends and KPIs per campaign and channel (latest send)",
         lambda d: results_table(d.results),
         "marts.campaign_results",
+    ),
+    (
+        "suppressions",
+        "Why people got nothing: holdout and suppressions per campaign and channel (latest send)",
+        lambda d: (
+            pd.DataFrame()  # zeros would read as "nobody left out"
+            if "marts.campaign_suppression_reasons" in d.missing
+            else suppression_table(d.results, d.suppression_reasons)
+        ),
+        "marts.campaign_suppression_reasons",
     ),
     (
         "judged",
@@ -587,7 +672,7 @@ def render_html(data: ReportData) -> str:
     parts.append("<h2 id='match-rates'>Ad-platform match rates</h2>")
     mr = data.match_rates.copy()
     if not mr.empty:
-        mr["match_rate"] = mr["match_rate"].map(_pct)
+        mr["match_rate"] = mr["match_rate"].map(percent)
     parts.append(_html_table(mr, _empty(data, "marts.ad_match_rates", "match-rates")))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -603,7 +688,9 @@ def render_markdown(data: ReportData, max_image_bytes: int = MAX_MARKDOWN_IMAGE_
         if png is None:
             lines.append(f"_{_empty(data, _CHART_TABLES[key], key)}_")
         elif len(png) > max_image_bytes:
-            lines.append(f"_Chart omitted: {len(png):,} bytes is above the {max_image_bytes:,}-byte limit._")
+            lines.append(
+                f"_Chart omitted: {count(len(png))} bytes is above the {count(max_image_bytes)}-byte limit._"
+            )
         else:
             lines.append(f"![{title}]({_data_uri(png)})")
     lines.append("### Why KPIs were missed (or met without lift)")

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from activations.audiences.messages import Message, PreparedCampaign, PreparedCampaigns
+from activations.exports.numbers import count
 from activations.exports.xlsx import MarketerWorkbook
 
 # channel -> [(column, description, getter)]
@@ -157,7 +158,7 @@ def sheet_title(campaign: PreparedCampaign, channel: str, send_date: date) -> st
     n = campaign.channels[channel].eligible
     return (
         f"{campaign.name} ({campaign.campaign_id}) · {SHEET_TITLES[channel]} · send date "
-        f"{send_date.isoformat()} · {n:,} {'person' if n == 1 else 'people'}"
+        f"{send_date.isoformat()} · {count(n)} {'person' if n == 1 else 'people'}"
     )
 
 
@@ -234,10 +235,15 @@ def write_campaign_exports(
     for stale in folder.iterdir():  # files of an earlier run of this date that this run no longer writes
         if stale.is_file() and stale.name not in keep:
             stale.unlink()
-    tmp = folder / "manifest.json.tmp"
-    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / "manifest.json")
+    write_manifest(folder, manifest)
     return manifest
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """`<folder>/manifest.json`, replaced atomically (temp name, then rename)."""
+    tmp = folder / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, folder / "manifest.json")
 
 
 def write_exports(

@@ -417,6 +417,8 @@ class Campaign(_Strict):
     )
     follow_ups: list[FollowUp] = Field(default_factory=list)
     variables: dict[str, str | int | float | date] = Field(default_factory=dict)  # extra template variables
+    # names of the plan's file_deliveries that receive this campaign's export files
+    deliver_files: list[str] = Field(default_factory=list)
 
     @field_validator("reentry", mode="before")
     @classmethod
@@ -542,7 +544,7 @@ class Campaign(_Strict):
 
         body = self.model_dump(
             mode="json",
-            exclude={"kpi", "objective", "status"},
+            exclude={"kpi", "objective", "status", "deliver_files"},
             warnings=False,
         )
         body["reentry"] = self.reentry if isinstance(self.reentry, str | None) else self.reentry.model_dump()
@@ -606,6 +608,88 @@ class LanguageRule(_Strict):
     rule: Literal["name_script", "default"] = "name_script"
 
 
+_ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EXPORT_FILE_KINDS = ("xlsx", "csv")
+
+
+def _env_name(v: str | None) -> str | None:
+    if v is not None and not _ENV_NAME_RE.match(v):
+        raise ValueError(
+            f"{v!r} is not an environment variable name (the secret itself never goes in the plan)"
+        )
+    return v
+
+
+class SftpDelivery(_Strict):
+    """An SFTP server marketers read from. Files go to <folder>/<send_date>/<campaign_id>/. The
+    server's host key is configuration (public); the password or private key come from the
+    environment variables named here, never from the plan."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 22
+    username: str
+    folder: str = "."
+    host_key: str  # "<type> <base64>", as in known_hosts / ssh-keyscan (without the host name)
+    password_env: str | None = None
+    private_key_env: str | None = None  # the variable holds the private key text (OpenSSH / PEM)
+
+    @field_validator("password_env", "private_key_env")
+    @classmethod
+    def _env(cls, v: str | None) -> str | None:
+        return _env_name(v)
+
+    @field_validator("host_key")
+    @classmethod
+    def _key_form(cls, v: str) -> str:
+        parts = v.split()
+        if len(parts) != 2 or not parts[0].startswith(("ssh-", "ecdsa-")):
+            raise ValueError(f"host_key must be '<type> <base64>' (e.g. 'ssh-ed25519 AAAA...'), not {v!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _credential(self) -> SftpDelivery:
+        if not (self.password_env or self.private_key_env):
+            raise ValueError("an sftp delivery needs password_env or private_key_env (a variable name)")
+        return self
+
+
+class EmailDelivery(_Strict):
+    """A list of people who receive the files attached to one email (through SendGrid)."""
+
+    to: list[str]
+    files: list[Literal["xlsx", "csv"]] = Field(default_factory=lambda: list(EXPORT_FILE_KINDS))
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("an email delivery needs at least one address in `to`")
+        for a in v:
+            if not _EMAIL_RE.match(a):
+                raise ValueError(f"{a!r} is not an email address")
+        if len({a.lower() for a in v}) != len(v):
+            raise ValueError("an address is listed twice in `to`")
+        return v
+
+
+class FileDelivery(_Strict):
+    """Where a campaign's export files go: exactly one of `sftp` or `email`."""
+
+    sftp: SftpDelivery | None = None
+    email: EmailDelivery | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> FileDelivery:
+        if (self.sftp is None) == (self.email is None):
+            raise ValueError("a file delivery is exactly one of `sftp` or `email`")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "sftp" if self.sftp is not None else "email"
+
+
 class Plan(_Strict):
     version: Literal[1]
     timezone: str = "Asia/Bangkok"
@@ -614,6 +698,8 @@ class Plan(_Strict):
     frequency_cap: FrequencyCap
     sms: SmsSettings = Field(default_factory=SmsSettings)
     language: LanguageRule = Field(default_factory=LanguageRule)
+    # where marketers receive export files: name -> destination (campaigns list names)
+    file_deliveries: dict[str, FileDelivery] = Field(default_factory=dict)
     campaigns: list[Campaign]
 
     @field_validator("timezone")
@@ -636,6 +722,18 @@ class Plan(_Strict):
             if c.id in seen:
                 raise ValueError(f"campaign id {c.id!r} is used twice")
             seen.add(c.id)
+        for i, c in enumerate(self.campaigns):
+            unknown = [d for d in c.deliver_files if d not in self.file_deliveries]
+            if unknown:
+                known = ", ".join(sorted(self.file_deliveries)) or "none declared"
+                raise _at(
+                    f"campaigns.{i}.deliver_files",
+                    f"campaign {c.id!r}: deliver_files names unknown file_deliveries {unknown} (declared: {known})",
+                )
+            if len(set(c.deliver_files)) != len(c.deliver_files):
+                raise _at(
+                    f"campaigns.{i}.deliver_files", f"campaign {c.id!r}: a file delivery is listed twice"
+                )
         for c in self.campaigns:
             if c.trigger is not None and c.trigger.campaign is not None and c.trigger.campaign not in seen:
                 i = self.campaigns.index(c)

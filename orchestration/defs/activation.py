@@ -194,7 +194,9 @@ def _summary_metadata(channel_meta: dict) -> dict:
 def _channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: ProviderSecrets):
     from activations.audiences.snapshot import thaw_for_send
     from activations.delivery.api import deliver_prepared
+    from activations.exports.deliver import deliver_exports
     from activations.exports.files import write_exports
+    from activations.plan.spec import load_plan
     from crmloop.settings import DeliveryConfig
 
     settings = crm.get()
@@ -227,6 +229,22 @@ def _channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pr
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
     if FILES in selected:
         manifests = write_exports(prepared, settings.exports_dir, progress=context.log.info)
+        # each campaign's files to its plan's destinations (SFTP, email), once per send date
+        deliveries = deliver_exports(
+            manifests,
+            load_plan(settings.plan_path),
+            settings.exports_dir,
+            cfg,
+            prepared.send_date,
+            env={**os.environ, **providers.as_env()},
+            progress=context.log.info,
+        )
+        for cid, records in deliveries.items():
+            for r in records:
+                if r["status"] != "delivered":
+                    context.log.warning(
+                        f"files of {cid} to {r['destination']}: {r['status']}: {r.get('reason')}"
+                    )
         files = [f for m in manifests.values() for f in m.get("files", [])]
         yield dg.MaterializeResult(
             asset_key=FILES,
@@ -235,6 +253,7 @@ def _channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pr
                 "files": len(files),
                 "folder": dg.MetadataValue.path(str(settings.exports_dir / prepared.send_date.isoformat())),
                 "manifest": dg.MetadataValue.json(json.loads(json.dumps(manifests, default=str))),
+                "deliveries": dg.MetadataValue.json(json.loads(json.dumps(deliveries, default=str))),
                 "no_files": dg.MetadataValue.json(
                     {c: m["skipped"] for c, m in manifests.items() if "skipped" in m}
                 ),
@@ -367,6 +386,7 @@ def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             dg.AssetKey(["warehouse", "campaign_results"]),
             dg.AssetKey(["warehouse", "campaign_results_by_period"]),
             dg.AssetKey(["warehouse", "campaign_lift"]),
+            dg.AssetKey(["warehouse", "campaign_suppression_reasons"]),
             dg.AssetKey(["warehouse", "rank_summary"]),
             dg.AssetKey(["warehouse", "rank_migration"]),
         ],
@@ -374,7 +394,8 @@ def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
         group_name="reports",
         kinds={"html", "matplotlib"},
         description="The campaign report for marketers: rank distribution and migration, KPI vs target, "
-        "funnel per channel, holdout lift with its interval, why a KPI was missed (self-contained HTML), "
+        "funnel per channel, holdout lift with its interval, why a KPI was missed, why people were left "
+        "out (holdout, suppression reasons) (self-contained HTML), "
         "filed like the exports under the run's send date: reports/<partition + 1>/campaign_report.html.",
     )(_campaign_report)
 

@@ -300,3 +300,51 @@ def test_campaign_report_renders_every_chart_in_chromium(chromium_context, campa
     # The results table lists a row per campaign and channel of the plan.
     rows = page.locator("h2#results + table tbody tr").count()
     assert rows >= 4, f"results table has {rows} rows"
+
+
+LAPTOP = {"width": 1366, "height": 768}  # the most common laptop screen
+
+
+def test_campaign_report_fits_a_laptop_screen(chromium_context, campaign_report, tmp_path):
+    """At 1,366 px wide the whole report, every table included, fits without a horizontal
+    scroll; the suppression breakdown lists every campaign and channel of the results table.
+    The screenshot artefact is `report-1366.png` in the test's tmp_path."""
+    page = chromium_context.new_page()
+    page.set_viewport_size(LAPTOP)
+    page.goto(campaign_report.as_uri())
+    page.wait_for_load_state("load")
+    page.screenshot(path=str(tmp_path / "report-1366.png"), full_page=True)
+
+    assert page.evaluate("window.innerWidth") == LAPTOP["width"]
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= LAPTOP["width"], f"the report scrolls sideways: {scroll_width} px wide"
+    # no table is cut off or overflows its own box either
+    tables = page.evaluate(
+        "() => Array.from(document.querySelectorAll('table')).map(t => ({section: t.previousElementSibling.id,"
+        " right: t.getBoundingClientRect().right, scroll: t.scrollWidth, client: t.clientWidth}))"
+    )
+    assert {t["section"] for t in tables} >= {"results", "suppressions", "lift-table"}, tables
+    for t in tables:
+        assert t["right"] <= LAPTOP["width"], t
+        assert t["scroll"] <= t["client"], t
+    # the breakdown has a row per row of the results table, and the people it counts are the
+    # results table's holdout + suppressed for the same campaign and channel
+    results = page.eval_on_selector_all(
+        "h2#results + table tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
+    heads = page.eval_on_selector_all("h2#results + table th", "hs => hs.map(h => h.innerText)")
+    sup_heads = page.eval_on_selector_all("h2#suppressions + table th", "hs => hs.map(h => h.innerText)")
+    sup = page.eval_on_selector_all(
+        "h2#suppressions + table tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.innerText))"
+    )
+    as_int = lambda s: int(s.replace(",", ""))  # noqa: E731
+    left_out = {}
+    for r in sup:
+        row = dict(zip(sup_heads, r, strict=True))
+        left_out[(row["campaign"], row["channel"])] = as_int(row["left out"])
+    expected = {}
+    for r in results:
+        row = dict(zip(heads, r, strict=True))
+        expected[(row["campaign"], row["channel"])] = as_int(row["holdout"]) + as_int(row["suppressed"])
+    assert left_out == expected
+    assert sum(expected.values()) > 0, "the demo left nobody out: nothing to break down"

@@ -15,6 +15,7 @@ SELECT = [
     "--select",
     "+campaign_results+",
     "+campaign_lift",
+    "+campaign_suppression_reasons",
     "+ad_match_rates",
     "+rank_summary",
     "+rank_migration",

@@ -2,7 +2,8 @@
 ledger, and a lake with customers, orders, provider events, responses and ad reports.
 
 regular_winback (email, apply_rate ≥ 0.15, 30 days), sent 2025-06-01, customers 1..100:
-  holdout 61..100 (40); suppressed 1..5 (unsubscribed); failed 6..7; sent 8..60 (53).
+  holdout 61..100 (40); suppressed 1..5 (1..3 unsubscribed, 4 frequency_cap, 5 no_consent);
+  failed 6..7; sent 8..60 (53).
   delivered 8..57 (50, the event for 8 delivered twice), bounced 58..60 (3), opened 8..27 (20),
   clicked 8..17 (10), unsubscribed 27; applied 8..10 (3) in the window, 11 before the send.
   Purchases in the window: 8..19 and 30 (sent), 1 (suppressed), 61..64 (holdout);
@@ -76,7 +77,8 @@ def build_state_warehouse(warehouse: Path) -> None:
         if holdout:
             continue
         if n <= 5:
-            sup.append((EMAIL_CAMPAIGN, cid(n), "email", "unsubscribed", SEND))
+            reason = {4: "frequency_cap", 5: "no_consent"}.get(n, "unsubscribed")
+            sup.append((EMAIL_CAMPAIGN, cid(n), "email", reason, SEND))
         else:
             status = "failed" if n in (6, 7) else "sent"
             reason = "invalid_email" if status == "failed" else None

@@ -13,6 +13,8 @@ marketers' call / mailing lists (phone, direct mail).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from datetime import timedelta
 
@@ -86,6 +88,26 @@ def test_outbox_and_exports_for_every_default_campaign(day1):
         assert manifest["campaign_id"] == campaign and manifest["send_date"] == sd
         for f in manifest["files"]:  # the manifest describes the files that are there
             assert (folder / f["name"]).stat().st_size == f["bytes"]
+
+    # the plan's file delivery: the VIP desk's email with vip_party's workbook attached (sandbox:
+    # the exact SendGrid request lands in the outbox), recorded in the manifest with its checksum
+    vip = home / "exports" / sd / "vip_party"
+    (delivery,) = json.loads((vip / "manifest.json").read_text(encoding="utf-8"))["deliveries"]
+    request = home / "outbox" / "files" / sd / "vip_desk" / "vip_party.sendgrid.json"
+    assert (delivery["destination"], delivery["kind"], delivery["status"]) == (
+        "vip_desk",
+        "email",
+        "delivered",
+    )
+    assert delivery["where"] == f"sandbox: {request}"
+    body = json.loads(request.read_text(encoding="utf-8"))
+    assert [p["to"] for p in body["personalizations"]] == [[{"email": "vip-desk@crmloop-store.example"}]]
+    (attachment,) = body["attachments"]
+    assert attachment["filename"] == "vip_party.xlsx"
+    assert base64.b64decode(attachment["content"]) == (vip / "vip_party.xlsx").read_bytes()
+    assert [f["sha256"] for f in delivery["files"]] == [
+        hashlib.sha256((vip / "vip_party.xlsx").read_bytes()).hexdigest()
+    ]
 
 
 def test_audience_equals_holdout_suppressed_sent_failed(day1):
