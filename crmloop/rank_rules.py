@@ -1,7 +1,7 @@
 """The rank rule set for Python callers: read from dbt's seed, never restated.
 
 The rules are data (`dbt_project/seeds/rank_rules.csv`, documented in `rank_rules.yml`): the
-warehouse applies them in `marts/customer_ranks.sql`; the demo generator (its latent truth), the
+warehouse applies them in `marts/profiles_and_ranks/customer_ranks.sql`; the demo generator (its latent truth), the
 calibration tests and the benchmark's floor query read the same file through this module, so a
 user who edits the seed changes every one of them.
 """

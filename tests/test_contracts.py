@@ -26,7 +26,7 @@ from bench.lake import lake_schemas  # every lake writer's schema: sources/schem
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_project" / "models"
-PROFILES_YAML = MODELS / "marts" / "customer_profiles.yml"
+PROFILES_YAML = MODELS / "marts" / "profiles_and_ranks" / "customer_profiles.yml"
 LAKE_YAML = MODELS / "staging" / "lake.yml"
 
 # Lineage columns every lake file carries (entity_schema appends them; lake_or_empty adds its own).
@@ -64,7 +64,7 @@ def stand_in_columns(sql: str) -> tuple[str, dict[str, str]] | None:
         return None
     declared = _SET_COLUMNS.search(sql)
     assert declared, "lake_or_empty(entity, columns) without a `{% set columns = {...} %}`"
-    text = re.sub(r"string_type\(\)", "'string'", declared.group(1))
+    text = re.sub(r"(?:dbt\.type_string|string_type)\(\)", "'string'", declared.group(1))
     return used.group(1), {k: v.lower() for k, v in ast.literal_eval(text).items()}
 
 

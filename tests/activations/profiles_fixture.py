@@ -1,4 +1,4 @@
-"""A small marts.customer_profiles in a tmp DuckDB, with the columns of dbt_project/README.md."""
+"""A small marts.customer_profiles in a tmp DuckDB, with the columns and types customer_profiles.yml declares."""
 
 from __future__ import annotations
 
@@ -8,20 +8,14 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-PROFILE_DDL = """
-CREATE SCHEMA IF NOT EXISTS marts;
-CREATE OR REPLACE TABLE marts.customer_profiles (
-    customer_id VARCHAR, as_of DATE, rank VARCHAR, first_name VARCHAR, last_name VARCHAR,
-    email VARCHAR, email_source VARCHAR, phone VARCHAR, phone_source VARCHAR,
-    has_valid_email BOOLEAN, has_valid_mobile BOOLEAN, has_postal_address BOOLEAN,
-    address VARCHAR, district VARCHAR, province VARCHAR, postal_code VARCHAR, gender VARCHAR,
-    age_band VARCHAR, occupation VARCHAR, registered_at TIMESTAMP, first_order_at TIMESTAMP, last_order_at TIMESTAMP,
-    days_since_last_order INTEGER, orders_3y INTEGER, spend_3y DOUBLE, orders_lifetime INTEGER,
-    spend_lifetime DOUBLE, avg_order_value DOUBLE, rfm_segment VARCHAR,
-    consent_email VARCHAR, consent_sms VARCHAR, consent_phone VARCHAR, consent_dm VARCHAR, consent_ads VARCHAR,
-    p_alive DOUBLE, clv_12m DOUBLE, p_alive_half_on DATE
-);
-"""
+from tests.test_contracts import profile_columns_declared
+
+
+def profile_ddl() -> str:
+    """marts.customer_profiles as customer_profiles.yml declares it (every column, its type), never a copy."""
+    cols = ", ".join(f'"{name}" {typ}' for name, typ in profile_columns_declared().items())
+    return f"CREATE SCHEMA IF NOT EXISTS marts; CREATE OR REPLACE TABLE marts.customer_profiles ({cols});"
+
 
 AS_OF = date(2026, 11, 21)
 
@@ -67,9 +61,6 @@ def profile(customer_id: str, rank: str, **kw) -> dict:
         "consent_phone": "opt_in",
         "consent_dm": "opt_in",
         "consent_ads": "opt_in",
-        "p_alive": None,  # predictions: none unless a test sets them
-        "clv_12m": None,
-        "p_alive_half_on": None,
     }
     row.update(kw)
     return row
@@ -79,7 +70,7 @@ def write_profiles(path: Path, rows: list[dict]) -> Path:
     df = pd.DataFrame(rows)  # noqa: F841 - used by name in SQL
     con = duckdb.connect(str(path))
     try:
-        con.execute(PROFILE_DDL)
+        con.execute(profile_ddl())
         cols = ", ".join(pd.DataFrame(rows).columns)
         con.execute(f"INSERT INTO marts.customer_profiles ({cols}) SELECT {cols} FROM df")
     finally:

@@ -143,6 +143,9 @@ def test_reads_newest_profile_snapshot_not_after_as_of(tmp_path: Path):
 
 def test_condition_on_a_column_the_warehouse_lacks(tmp_path: Path):
     wh = write_profiles(tmp_path / "w.duckdb", standard_rows(2))
+    con = duckdb.connect(str(wh))
+    con.execute("ALTER TABLE marts.customer_profiles DROP COLUMN top_category")  # e.g. an older warehouse
+    con.close()
     text = PLAN_PATH.read_text(encoding="utf-8").replace(
         "      rank: VIP\n      conditions: []",
         "      rank: VIP\n      conditions:\n        - {field: top_category, op: '=', value: phones}",
