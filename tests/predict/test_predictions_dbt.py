@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.lake import write_empty_entities, write_partition
 from tests.dbt.dbt_helpers import dbt_in_process, query
-from tests.dbt.lake_fixtures import customer, order, write_empty_entities, write_partition
+from tests.dbt.lake_fixtures import customer, order
 
 AS_OF = "2025-06-30"
 START = date(2023, 7, 1)
