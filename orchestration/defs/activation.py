@@ -353,28 +353,29 @@ def build_channels(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefiniti
     return _warehouse_writer(_channels, "channels", specs, partitions_def, can_subset=True)
 
 
+# What the campaign-state step writes to the lake after every channel has run.
+CAMPAIGN_STATE_ASSETS = (
+    (
+        CAMPAIGN_SENDS,
+        "Who was in each campaign on the send date and what happened to them "
+        "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
+        "activation, which the campaign results read.",
+    ),
+    (CAMPAIGN_PLAN, "The plan as it was on the send date: KPI metric, target and window per campaign."),
+)
+
+
 def build_campaign_state(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    specs = [
+        dg.AssetSpec(
+            key, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"}, description=text
+        )
+        for key, text in CAMPAIGN_STATE_ASSETS
+    ]
     return _warehouse_writer(
         _campaign_state,
         "campaign_state",
-        [
-            dg.AssetSpec(
-                CAMPAIGN_SENDS,
-                deps=[EMAIL, SMS, ADS, FILES],
-                group_name=GROUP,
-                kinds={"parquet"},
-                description="Who was in each campaign on the send date and what happened to them "
-                "(holdout, suppressed with reason, sent, failed, ambiguous): the lake's record of the "
-                "activation, which the campaign results read.",
-            ),
-            dg.AssetSpec(
-                CAMPAIGN_PLAN,
-                deps=[EMAIL, SMS, ADS, FILES],
-                group_name=GROUP,
-                kinds={"parquet"},
-                description="The plan as it was on the send date: KPI metric, target and window per campaign.",
-            ),
-        ],
+        specs,
         partitions_def,
     )
 
