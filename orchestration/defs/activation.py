@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from crmloop.settings import TIMEZONE, Secrets, Settings
+from orchestration.defs.partitions import ONE_DAY_PER_RUN
 from orchestration.defs.resources import CrmSettings
 from orchestration.defs.warehouse import WAREHOUSE_POOL
 
@@ -312,6 +313,7 @@ def build_campaign_audiences(partitions_def: dg.PartitionsDefinition) -> dg.Asse
             *(dg.AssetKey(["lake", e]) for e in AUDIENCE_LAKE_INPUTS),
         ],
         partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
         pool=WAREHOUSE_POOL,
         group_name=GROUP,
         kinds={"python", "duckdb"},
@@ -341,7 +343,12 @@ def _warehouse_writer(
 ) -> dg.AssetsDefinition:
     """A multi-asset step on the day's partitions that writes DuckDB (the one-writer pool)."""
     return dg.multi_asset(
-        specs=specs, partitions_def=partitions_def, pool=WAREHOUSE_POOL, name=name, **extra
+        specs=specs,
+        partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
+        pool=WAREHOUSE_POOL,
+        name=name,
+        **extra,
     )(fn)
 
 
@@ -392,6 +399,7 @@ def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
             dg.AssetKey(["warehouse", "rank_migration"]),
         ],
         partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
         group_name="reports",
         kinds={"html", "matplotlib"},
         description="The campaign report for marketers: rank distribution and migration, KPI vs target, "

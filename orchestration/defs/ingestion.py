@@ -5,7 +5,7 @@ from datetime import date
 import dagster as dg
 
 from crmloop.preflight import nothing_landed
-from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.partitions import ONE_DAY_PER_RUN, daily_partitions
 from orchestration.defs.resources import CrmSettings
 from sources import ingest_partition, load_declarations
 
@@ -36,6 +36,7 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
     @dg.asset(
         key=ingestion_key(decl.name),
         partitions_def=partitions_def or daily_partitions(),
+        backfill_policy=ONE_DAY_PER_RUN,
         group_name=INGESTION_GROUP,
         kinds={"python", "parquet"},
         description=f"Landing files of source `{decl.name}` normalised into lake entity `{decl.entity}` "

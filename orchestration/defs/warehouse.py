@@ -24,6 +24,7 @@ from dagster_dbt import (
 
 from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Env, Settings
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
+from orchestration.defs.partitions import ONE_DAY_PER_RUN
 from orchestration.defs.resources import CrmSettings
 
 WAREHOUSE_POOL = "duckdb_writer"
@@ -134,6 +135,7 @@ def _build(name: str, project: DbtProject, select: str, exclude: str, partitions
         select=select,
         exclude=exclude,
         partitions_def=partitions_def,
+        backfill_policy=ONE_DAY_PER_RUN,
         dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
         pool=WAREHOUSE_POOL,
         name=name,

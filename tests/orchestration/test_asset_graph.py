@@ -86,3 +86,19 @@ def test_dbt_assets_are_grouped_by_the_subject_folder_of_their_model(defs):
     assert {"staging", "identity", "profiles_and_ranks", "campaigns"} <= set(sizes)
     assert "warehouse" not in sizes  # no catch-all group of every model
     assert max(sizes.values()) <= 25, sizes
+
+
+def test_every_day_is_its_own_run_and_the_daily_job_resolves_without_a_warning(defs):
+    """dbt reads its day as CRM_AS_OF: a backfill that built several days in one dbt run would
+    build only one of them. dagster-dbt's default (single_run) did that, and Dagster warned at
+    every load that the daily job mixes policies."""
+    import warnings
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.executable_asset_keys:
+        node = graph.get(key)
+        if node.is_partitioned:
+            assert node.backfill_policy == dg.BackfillPolicy.multi_run(1), key.to_user_string()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        defs.resolve_job_def("daily_run")
