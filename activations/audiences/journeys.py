@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS, AUDIENCE_SNAPSHOTS_TABLE, SCHEMA
-from activations.plan.spec import THRESHOLD_EVENT_DATES, Campaign
+from activations.plan.spec import LIST_CHANNELS, THRESHOLD_EVENT_DATES, Campaign
 
 
 def holdout_score(campaign_id: str, customer_id: str) -> float:
@@ -363,11 +363,34 @@ def write_memberships(con: duckdb.DuckDBPyConnection, entries: pd.DataFrame, sen
         con.execute(f"INSERT INTO {MEMBERSHIP_TABLE} SELECT {', '.join(MEMBERSHIP_COLUMNS)} FROM df")
 
 
+def _reached_sql(with_lists: bool, with_suppressions: bool) -> str:
+    """Who a campaign (parameter 1) reached, per send date: the ledger's emails and SMS not failed
+    and, with `with_lists`, everyone on its handed-over lists (call and mail lists, ad audiences:
+    the snapshot's rows of those channels, not held out and, once delivery has recorded them, not
+    suppressed)."""
+    ledger = "SELECT customer_id, send_date FROM activations.send_ledger WHERE campaign_id = $1 AND status <> 'failed'"
+    if not with_lists:
+        return ledger
+    lists = ", ".join(f"'{c}'" for c in sorted(LIST_CHANNELS))
+    suppressed = (
+        """AND NOT EXISTS (SELECT 1 FROM activations.campaign_suppressions s
+                          WHERE s.campaign_id = a.campaign_id AND s.customer_id = a.customer_id
+                            AND s.channel = a.channel AND s.send_date = a.send_date)"""
+        if with_suppressions
+        else ""
+    )
+    return f"""{ledger}
+        UNION ALL
+        SELECT a.customer_id, a.send_date FROM {AUDIENCE_SNAPSHOTS_TABLE} a
+        WHERE a.campaign_id = $1 AND a.channel IN ({lists}) AND NOT coalesce(a.holdout, false) {suppressed}"""
+
+
 def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> list[dict]:
     """Per campaign, what a send date did (read-only): state (`active`, `ended`, `draft`, `starts
     on …`), people who entered, follow-up rows due, people sent to (ledger rows of the day not
-    failed), and repeats: people whose entry send today follows an earlier send of the same
-    campaign (a re-entry; 0 where the rules say once). Follow-ups inside a journey are not repeats."""
+    failed, and the people on its handed-over call, mail and ad lists), and repeats: people whose
+    entry send today follows an earlier send of the same campaign (a re-entry; 0 where the rules
+    say once). Follow-ups inside a journey are not repeats."""
     rows: list[dict] = []
     path = Path(warehouse_path)
     con = duckdb.connect(str(path), read_only=True) if path.exists() else None
@@ -397,22 +420,24 @@ def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> li
                     [camp.id, send_date],
                 ).fetchall()[0][0]
             if has_l:
-                sent = con.execute(
-                    "SELECT count(DISTINCT customer_id) FROM activations.send_ledger "
-                    "WHERE campaign_id = ? AND send_date = ? AND status <> 'failed'",
+                reached = _reached_sql(has_a, _table_exists(con, "activations", "campaign_suppressions"))
+                members = (
+                    MEMBERSHIP_TABLE
+                    if has_m
+                    else "(SELECT NULL AS campaign_id, NULL AS customer_id, NULL AS entered_on)"
+                )
+                sent, repeats = con.execute(
+                    f"""WITH reached AS ({reached})
+                        SELECT count(DISTINCT r.customer_id),
+                               count(DISTINCT CASE WHEN m.customer_id IS NOT NULL AND EXISTS (
+                                   SELECT 1 FROM reached e WHERE e.customer_id = r.customer_id
+                                   AND e.send_date < r.send_date) THEN r.customer_id END)
+                        FROM reached r
+                        LEFT JOIN {members} m
+                          ON m.campaign_id = $1 AND m.customer_id = r.customer_id AND m.entered_on = r.send_date
+                        WHERE r.send_date = $2""",
                     [camp.id, send_date],
-                ).fetchall()[0][0]
-            if has_l and has_m:
-                repeats = con.execute(
-                    f"""SELECT count(DISTINCT l.customer_id) FROM activations.send_ledger l
-                        JOIN {MEMBERSHIP_TABLE} m ON m.campaign_id = l.campaign_id AND m.customer_id = l.customer_id
-                         AND m.entered_on = l.send_date
-                        WHERE l.campaign_id = ? AND l.send_date = ? AND l.status <> 'failed'
-                          AND EXISTS (SELECT 1 FROM activations.send_ledger e WHERE e.campaign_id = l.campaign_id
-                                      AND e.customer_id = l.customer_id AND e.send_date < l.send_date
-                                      AND e.status <> 'failed')""",
-                    [camp.id, send_date],
-                ).fetchall()[0][0]
+                ).fetchall()[0]
             rows.append(
                 {
                     "campaign_id": camp.id,

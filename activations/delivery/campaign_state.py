@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
-from activations.plan.spec import Plan, coerce_plan
+from activations.plan.spec import LIST_CHANNELS, Plan, coerce_plan
 
 SOURCE = "activations"
 
@@ -90,10 +90,6 @@ def _with_meta(table: pa.Table, entity: str, send_date: date) -> pa.Table:
     table = table.append_column("_source_file", pa.array([src_file] * n, S))
     table = table.append_column("_row_number", pa.array(range(1, n + 1), INT))
     return table.cast(SCHEMAS[entity])
-
-
-# channels delivered as a list in the run's own output (exports, ad sync), not message by message
-LIST_CHANNELS = frozenset({"phone", "direct_mail", "ads"})
 
 
 _COMPOSE_SQL = """

@@ -38,6 +38,10 @@ CHANNELS: tuple[str, ...] = ("email", "sms", "ads", "direct_mail", "phone")
 MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "direct_mail", "phone")
 """Channels that put a message in front of a person (these count towards the frequency cap)."""
 
+LIST_CHANNELS: frozenset[str] = frozenset({"phone", "direct_mail", "ads"})
+"""Channels delivered as a list in the run's own output (call and mail lists, ad audiences), not
+message by message through a provider: everyone eligible on the list was sent it."""
+
 # ---------------------------------------------------------------------------------------------
 # Profile fields: the only columns a segment condition or a template may name.
 STR_FIELDS = (

@@ -394,3 +394,31 @@ def test_day_summary_counts_entries_sends_and_repeats(tmp_path: Path):
     )})  # fmt: skip
     rows = {r["campaign_id"]: r for r in journey_day_summary(wh, ended, D0 + timedelta(days=1))}
     assert rows["regular_winback"]["state"] == "ended" and rows["vip_party"]["state"] == "active"
+
+
+def test_day_summary_counts_the_people_on_handed_over_lists_as_sent(tmp_path: Path):
+    """The VIP invitation goes out as a call list and letters (no provider, no ledger rows): the
+    day's summary counts everyone on those lists who is not held out (nobody is suppressed yet:
+    delivery writes the suppressions)."""
+    plan = _plan()
+    wave = plan.campaign("vip_party").send_on
+    ids = [f"C{i:05d}" for i in range(1, 41)]
+    wh = write_profiles(tmp_path / "w.duckdb", [_vip(c, wave - timedelta(days=1)) for c in ids])
+    build_audiences(wh, plan, wave - timedelta(days=1), wave)
+    _send_everything(wh, wave + timedelta(days=365))  # the ledger exists, with no row of this day
+    on_lists = _rows(
+        wh,
+        "SELECT count(DISTINCT customer_id) FROM activations.campaign_audience_snapshots "
+        "WHERE campaign_id = 'vip_party' AND send_date = ? AND NOT holdout",
+        [wave],
+    )[0][0]
+    held_out = _rows(
+        wh,
+        "SELECT count(DISTINCT customer_id) FROM activations.campaign_audience_snapshots "
+        "WHERE campaign_id = 'vip_party' AND send_date = ? AND holdout",
+        [wave],
+    )[0][0]
+    assert on_lists + held_out == len(ids)  # every VIP is on the lists or held out
+    assert 0 < held_out < on_lists
+    row = {r["campaign_id"]: r for r in journey_day_summary(wh, plan, wave)}["vip_party"]
+    assert (row["entered"], row["sent"], row["repeats"]) == (len(ids), on_lists, 0)
