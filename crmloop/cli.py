@@ -98,12 +98,19 @@ main.add_command(ledger)  # crmloop ledger ambiguous | release BATCH | confirm-s
     default=None,
     help="Last day of history (YYYY-MM-DD); default yesterday, Asia/Bangkok.",
 )
-def demo_data(customers: int, seed: int, out: str, as_of: str | None) -> None:
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Daily partitions after the bulk, the last one as of --as-of.",
+)
+def demo_data(customers: int, seed: int, out: str, as_of: str | None, days: int) -> None:
     """Generate a realistic Thai retailer's source extracts into a landing directory."""
     from crmloop.demo_data.generate import generate
 
     day = _day(as_of) or default_as_of()
-    summary = generate(customers=customers, seed=seed, out=Path(out), as_of=day)
+    summary = generate(customers=customers, seed=seed, out=Path(out), as_of=day, days=days)
     click.echo(summary.describe())
 
 

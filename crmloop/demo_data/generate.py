@@ -151,6 +151,46 @@ def _day(d: date) -> int:
     return (d - date(1970, 1, 1)).days
 
 
+@dataclass(frozen=True)
+class _Partition:
+    """One landing partition: the folder `date` holds the activity of days first..last (days since 1970).
+
+    The bulk holds all history before the first daily day (first is unbounded); each daily
+    partition holds one day (first == last == its date)."""
+
+    date: date
+    first: int
+    last: int
+
+    @property
+    def daily(self) -> bool:
+        return self.first == self.last
+
+    @property
+    def end_sec(self) -> int:
+        return self.last * 86400 + 86399
+
+    def holds(self, day: np.ndarray) -> np.ndarray:
+        return (day >= self.first) & (day <= self.last)
+
+
+def _partitions(as_of: date, days: int) -> list[_Partition]:
+    """The bulk (dated as_of - days: everything before the first daily day), then the days
+    as_of - days + 1 ... as_of, one partition each."""
+    first_daily = _day(as_of) - days + 1
+    bulk = _Partition(as_of - timedelta(days=days), -(2**62), first_daily - 1)
+    return [bulk] + [
+        _Partition(as_of - timedelta(days=days - i), first_daily + i - 1, first_daily + i - 1)
+        for i in range(1, days + 1)
+    ]
+
+
+def _partition_end_sec(parts: list[_Partition], day: np.ndarray) -> np.ndarray:
+    """The last second of the partition each day falls in (days up to the last partition's)."""
+    lasts = np.array([p.last for p in parts], dtype=np.int64)
+    return lasts[np.searchsorted(lasts, day)] * 86400 + 86399
+
+
 class _Writer:
     """Writes files into <out>/<source>/<partition>/ and keeps the summary and broken-row manifest."""
 
@@ -273,19 +313,25 @@ def generate(
     orders_scale: float = 1.0,
     events_scale: float = 1.0,
     part_rows: int = 2_000_000,
+    days: int = 1,
     progress: Progress | None = None,
 ) -> DemoSummary:
     """Simulate `customers` people of a Thai appliance retailer and write their extracts.
 
-    Writes `<out>/<source>/<as_of-1>/...` (all history up to and including as_of-1) and
-    `<out>/<source>/<as_of>/...` (one day of new activity), and the latent truth (people, source
-    records, broken rows) as Parquet under `truth_dir` (default `<out>/../demo_truth`).
+    Writes `<out>/<source>/<as_of-days>/...` (the bulk: all history up to and including
+    as_of-days) and, for each of the `days` days as_of-days+1 ... as_of, `<out>/<source>/<day>/...`
+    (that day's new activity: registrations, updated customer records, orders, lines, events,
+    consents, tickets); the simulation and expected ranks are as of `as_of` whatever `days` is.
+    It also writes the latent truth (people, source records, broken rows) as Parquet under
+    `truth_dir` (default `<out>/../demo_truth`).
     `orders_scale` multiplies every person's number of orders (ranks then follow the orders; the
     calibrated shares hold at 1.0); `events_scale` multiplies web events. Large extracts (orders,
     order_lines, web_events) are split into files of at most `part_rows` rows
     (`name-0001.ext`, `name-0002.ext`, ... in time order)."""
     if customers < 1:
         raise ValueError(f"customers must be at least 1, not {customers}")
+    if days < 1:
+        raise ValueError(f"days must be at least 1, not {days}")
     t0 = time.monotonic()
     progress = progress or (lambda _msg: None)
     as_of = as_of or default_as_of()
@@ -316,15 +362,15 @@ def generate(
     summary = DemoSummary(out=out, truth_dir=truth, as_of=as_of, customers=customers, seed=seed)
     w = _Writer(out, rngs[6], summary, progress, part_rows)
     fmt_rng = rngs[7]
-    days = {"bulk": as_of - timedelta(days=1), "today": as_of}
+    parts = _partitions(as_of, days)
 
-    _write_customers(w, fmt_rng, people, rec, pools, cal, days)
-    _write_orders(w, orders, rec, cal, days)
-    _write_lines(w, orders, lines, pools, cal, days)
-    _write_products(w, pools, days)
-    _write_events(w, events, rec, people, pools, cal, days)
-    _write_consents(w, consents, rec, cal, days)
-    _write_tickets(w, tickets, rec, people, cal, days)
+    _write_customers(w, fmt_rng, people, rec, pools, parts)
+    _write_orders(w, orders, rec, parts)
+    _write_lines(w, orders, lines, pools, parts)
+    _write_products(w, pools, parts)
+    _write_events(w, events, rec, people, pools, parts)
+    _write_consents(w, consents, rec, parts)
+    _write_tickets(w, tickets, rec, people, parts)
 
     for i, name in enumerate(RANKS):
         m = exp["rank"] == i
@@ -421,17 +467,20 @@ def _customer_table(
     return cols
 
 
-def _write_customers(
-    w: _Writer, rng, p: People, rec: Records, pools: Pools, cal: Calendar, days: dict
-) -> None:
-    D = cal.as_of_day
+def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, parts: list[_Partition]) -> None:
     reg_day = rec.reg_sec // 86400
-    # Updated records on as_of: people who moved (new address), re-sent with today's updated_at.
-    old = np.flatnonzero(reg_day < D)
-    n_upd = min(old.size, max(3, int(round(0.0015 * rec.pid.size))))
-    upd_idx = np.sort(rng.choice(old, n_upd, replace=False)) if n_upd else np.empty(0, np.int64)
-    upd_sec = D * 86400 + rng.integers(8 * 3600, 20 * 3600, upd_idx.size)
-    upd_addr = rng.integers(0, len(pools.street), upd_idx.size)
+    # Updated records on each daily day: people who moved (new address), registered before that
+    # day, re-sent with that day's updated_at.
+    moved = {}
+    for part in parts:
+        if not part.daily:
+            continue
+        old = np.flatnonzero(reg_day < part.first)
+        n_upd = min(old.size, max(3, int(round(0.0015 * rec.pid.size))))
+        upd_idx = np.sort(rng.choice(old, n_upd, replace=False)) if n_upd else np.empty(0, np.int64)
+        upd_sec = part.first * 86400 + rng.integers(8 * 3600, 20 * 3600, upd_idx.size)
+        upd_addr = rng.integers(0, len(pools.street), upd_idx.size)
+        moved[part.date] = (upd_idx, upd_sec, upd_addr)
 
     specs = {
         POS: ("pos_customers.csv", "csv-cp874"),
@@ -441,23 +490,24 @@ def _write_customers(
         DEALER: ("dealer_export.xlsx", "xlsx"),
     }
     for sysc, (name, fmt) in specs.items():
-        for key in ("bulk", "today"):
-            sel = (rec.system == sysc) & ((reg_day < D) if key == "bulk" else (reg_day == D))
-            idx = np.flatnonzero(sel)
+        for part in parts:
+            idx = np.flatnonzero((rec.system == sysc) & part.holds(reg_day))
             idx = idx[np.argsort(rec.reg_sec[idx], kind="stable")]
-            cols = _customer_table(rng, sysc, idx, p, rec, pools)
-            if key == "today":
+            # an extract shows no update later than its own day
+            shown_upd = np.minimum(rec.upd_sec[idx], part.end_sec)
+            cols = _customer_table(rng, sysc, idx, p, rec, pools, upd_sec=shown_upd)
+            if part.daily:
+                upd_idx, upd_sec, upd_addr = moved[part.date]
                 us = rec.system[upd_idx] == sysc
                 extra = _customer_table(
                     rng, sysc, upd_idx[us], p, rec, pools, address=upd_addr[us], upd_sec=upd_sec[us]
                 )
                 cols = {k: pa.concat_arrays([cols[k], extra[k].cast(cols[k].type)]) for k in cols}
-            if len(cols["source_customer_id"]) == 0 and key == "today" and sysc == DEALER:
+            if len(cols["source_customer_id"]) == 0 and part.daily and sysc == DEALER:
                 continue
             source = "dealer_customers" if sysc == DEALER else "customers"
-            part = days[key]
             if fmt == "xlsx":
-                w.emit(source, part, name, fmt, xlsx=_xlsx_spec(sysc, cols))
+                w.emit(source, part.date, name, fmt, xlsx=_xlsx_spec(sysc, cols))
                 continue
             table = pa.table({c: cols[c] for c in CUSTOMER_COLUMNS})
             kinds = []
@@ -490,7 +540,7 @@ def _write_customers(
                         ),
                     )
                 ]
-            w.emit(source, part, name, fmt, table, kinds)
+            w.emit(source, part.date, name, fmt, table, kinds)
 
 
 def _xlsx_spec(sysc: int, cols: dict) -> dict:
@@ -525,14 +575,14 @@ def _xlsx_spec(sysc: int, cols: dict) -> dict:
 
 
 # ---------------------------------------------------------------- orders and lines
-def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict) -> None:
-    D = cal.as_of_day
+def _write_orders(w: _Writer, o: Orders, rec: Records, parts: list[_Partition]) -> None:
     base = np.arange(o.pid.size)
-    # Rows: every order once (completed, or cancelled), a refund row later, and duplicate deliveries.
+    # Rows: every order once (completed, or cancelled), a refund row later, and duplicate deliveries
+    # (a duplicate arrives in its original's partition).
     ref = np.flatnonzero(o.kind == REFUNDED)
     dup = np.flatnonzero(o.duplicated)
     dup_sec = o.sec[dup] + w.rng.integers(1, 2 * 86400, dup.size)
-    part_end = np.where(o.sec[dup] // 86400 < D, D * 86400 - 1, D * 86400 + 86399)
+    part_end = _partition_end_sec(parts, o.sec[dup] // 86400)
     dup_sec = np.minimum(dup_sec, part_end)
     row_order = np.concatenate([base, ref, dup])
     row_sec = np.concatenate([o.sec, o.refund_sec[ref], dup_sec])
@@ -544,8 +594,8 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
     row_order, row_sec, status_code = row_order[srt], row_sec[srt], status_code[srt]
     for sysc, name, fmt in ((POS, "pos_orders.csv", "csv-utf8"), (WEB, "web_orders.jsonl", "jsonl")):
         day = row_sec // 86400
-        for key in ("bulk", "today"):
-            m = (o.system[row_order] == sysc) & ((day < D) if key == "bulk" else (day == D))
+        for part in parts:
+            m = (o.system[row_order] == sysc) & part.holds(day)
             sel = np.flatnonzero(m)
 
             def build(a: int, b: int, sel=sel, sysc=sysc) -> pa.Table:
@@ -600,15 +650,14 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, cal: Calendar, days: dict
                         lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc")),
                     )
                 )
-            w.emit("orders", days[key], name, fmt, kinds=kinds, n_rows=sel.size, build=build)
+            w.emit("orders", part.date, name, fmt, kinds=kinds, n_rows=sel.size, build=build)
 
 
-def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calendar, days: dict) -> None:
-    D = cal.as_of_day
+def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, parts: list[_Partition]) -> None:
     oday = o.sec[lines.order] // 86400
     products = pa.array(pools.products["product_id"])
-    for key in ("bulk", "today"):
-        sel = np.flatnonzero((oday < D) if key == "bulk" else (oday == D))
+    for part in parts:
+        sel = np.flatnonzero(part.holds(oday))
 
         def build(a: int, b: int, sel=sel) -> pa.Table:
             rows = sel[a:b]
@@ -640,7 +689,7 @@ def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calenda
         ]
         w.emit(
             "order_lines",
-            days[key],
+            part.date,
             "order_lines.parquet",
             "parquet",
             kinds=kinds,
@@ -649,7 +698,7 @@ def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, cal: Calenda
         )
 
 
-def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
+def _write_products(w: _Writer, pools: Pools, parts: list[_Partition]) -> None:
     pr = pools.products
     table = pa.table(
         {
@@ -659,17 +708,16 @@ def _write_products(w: _Writer, pools: Pools, days: dict) -> None:
             "price": F.format_amount(pr["price"], np.full(pr["price"].size, 2)),
         }
     )
-    w.emit("products", days["bulk"], "products.csv", "csv-utf8", table)
+    w.emit("products", parts[0].date, "products.csv", "csv-utf8", table)  # the catalogue, in the bulk
 
 
 # ---------------------------------------------------------------- web events, consents, tickets
 def _write_events(
-    w: _Writer, e: Events, rec: Records, p: People, pools: Pools, cal: Calendar, days: dict
+    w: _Writer, e: Events, rec: Records, p: People, pools: Pools, parts: list[_Partition]
 ) -> None:
-    D = cal.as_of_day
     day = e.sec // 86400
-    for key in ("bulk", "today"):
-        sel = np.flatnonzero((day < D) if key == "bulk" else (day == D))
+    for part in parts:
+        sel = np.flatnonzero(part.holds(day))
 
         def build(a: int, b: int, sel=sel) -> pa.Table:
             rows = sel[a:b]
@@ -699,14 +747,13 @@ def _write_events(
             )
         ]
         w.emit(
-            "web_events", days[key], "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build
+            "web_events", part.date, "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build
         )
 
 
-def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: dict) -> None:
-    D = cal.as_of_day
-    for key in ("bulk", "today"):
-        sel = np.flatnonzero((c.sec // 86400 < D) if key == "bulk" else (c.sec // 86400 == D))
+def _write_consents(w: _Writer, c: Consents, rec: Records, parts: list[_Partition]) -> None:
+    for part in parts:
+        sel = np.flatnonzero(part.holds(c.sec // 86400))
         r = pa.array(c.record[sel])
         table = pa.table(
             {
@@ -724,21 +771,19 @@ def _write_consents(w: _Writer, c: Consents, rec: Records, cal: Calendar, days: 
         kinds = [
             ("unparseable recorded_at", lambda t, s: _set(t, "recorded_at", _const(t.num_rows, "yesterday")))
         ]
-        w.emit("consents", days[key], "consents.csv", "csv-utf8", table, kinds)
+        w.emit("consents", part.date, "consents.csv", "csv-utf8", table, kinds)
 
 
-def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, cal: Calendar, days: dict) -> None:
-    D = cal.as_of_day
-    # A ticket opened before as_of and closed on as_of arrives twice: open in the bulk, closed today.
+def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, parts: list[_Partition]) -> None:
+    # A ticket arrives in the partition it was opened in (closed if it closed by that partition's
+    # end); one closed on a later daily day arrives again, closed, in that day's partition.
     oday = t.opened_sec // 86400
     cday = np.where(t.closed_sec >= 0, t.closed_sec // 86400, 10**9)
-    rows_bulk = np.flatnonzero(oday < D)
-    closed_in_bulk = cday[rows_bulk] < D
-    rows_today = np.concatenate([np.flatnonzero(oday == D), np.flatnonzero((oday < D) & (cday == D))])
-    for key, rows, closed in (
-        ("bulk", rows_bulk, closed_in_bulk),
-        ("today", rows_today, cday[rows_today] == D),
-    ):
+    for part in parts:
+        rows = np.concatenate(
+            [np.flatnonzero(part.holds(oday)), np.flatnonzero((oday < part.first) & part.holds(cday))]
+        )
+        closed = cday[rows] <= part.last
         r = pa.array(rec_i := t.record[rows])
         email = pa.array(rec.email_display.take(pa.array(rec_i)))
         closed_txt = F.with_nulls(F.iso_ts(np.maximum(t.closed_sec[rows], 0)), closed)
@@ -765,7 +810,7 @@ def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, cal: Calenda
                 ),
             )
         ]
-        w.emit("support_tickets", days[key], "support_tickets.csv", "csv-utf8", table, kinds)
+        w.emit("support_tickets", part.date, "support_tickets.csv", "csv-utf8", table, kinds)
 
 
 # ---------------------------------------------------------------- truth

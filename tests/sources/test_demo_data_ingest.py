@@ -60,3 +60,33 @@ def env_rows(files) -> list[dict]:
             f, columns=["source_system", "source_customer_id", "phone", "phone_raw", "phone_is_mobile"]
         ).to_pylist()
     return out
+
+
+def test_demo_extracts_of_several_days_ingest_day_by_day(tmp_path):
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(customers=600, seed=7, out=landing, as_of=date(2025, 6, 30), truth_dir=truth, days=3)
+    decls = load_declarations()
+    parts = landing_partitions(landing)
+    days = [date(2025, 6, 27), date(2025, 6, 28), date(2025, 6, 29), date(2025, 6, 30)]
+    assert parts["orders"] == days
+    quarantined, loaded_orders = set(), 0
+    for source, dates in parts.items():
+        for d in dates:
+            r = ingest_partition(
+                decls[source],
+                landing_dir=landing,
+                lake_dir=tmp_path / "lake",
+                quarantine_dir=tmp_path / "q",
+                load_date=d,
+            )
+            assert r.rows_in == r.rows_loaded + r.rows_quarantined
+            assert not r.unreadable_files, [f.error for f in r.files if f.error]
+            for f in (tmp_path / "q" / source / f"load_date={d}").glob("rows-*.parquet"):
+                quarantined |= {
+                    (x["file"], x["row"]) for x in pq.read_table(f, columns=["file", "row"]).to_pylist()
+                }
+            if source == "orders":
+                loaded_orders += r.rows_loaded
+    broken = {(b["file"], b["row_number"]) for b in pq.read_table(truth / "broken_rows.parquet").to_pylist()}
+    assert broken and quarantined == broken
+    assert loaded_orders > 0
