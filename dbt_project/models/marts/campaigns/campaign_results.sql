@@ -46,6 +46,14 @@ bounded as (
     select r.*,
            {{ wilson_bound('kpi_actual', 'kpi_n', -1) }} as kpi_actual_ci_low,
            {{ wilson_bound('kpi_actual', 'kpi_n', 1) }} as kpi_actual_ci_high,
+           -- a funnel step is evidence of a cause only when its 95% interval lies below its
+           -- threshold: one open of one delivery is not "an unclear subject line"
+           {{ wilson_bound('delivered_rate', 'cast(nullif(sent, 0) as double)', 1) }} as delivered_rate_ci_high,
+           {{ wilson_bound('open_rate', 'cast(nullif(delivered, 0) as double)', 1) }} as open_rate_ci_high,
+           {{ wilson_bound('click_to_open_rate', 'cast(nullif(unique_opens, 0) as double)', 1) }}
+               as click_to_open_rate_ci_high,
+           {{ wilson_bound('apply_per_click_rate', 'cast(nullif(unique_clicks, 0) as double)', 1) }}
+               as apply_per_click_rate_ci_high,
            -- no data = nothing was sent; a cohort whose denominator is still 0 (no delivery event
            -- yet) is in progress with no actual; once closed, no actual counts as 0
            case when coalesce(r.sent, 0) = 0 then 'no data'
@@ -83,22 +91,23 @@ diagnosed as (
                       or (lift_significance <> 'significant' and lift_ci_high < {{ var('campaign_min_lift', 0.05) }}))
                 then 'no_lift'
             when kpi_state <> 'missed' then null
-            when channel in ('email', 'sms') and delivered_rate < {{ var('campaign_min_delivered_rate', 0.9) }}
+            when channel in ('email', 'sms')
+                 and delivered_rate_ci_high < {{ var('campaign_min_delivered_rate', 0.9) }}
                 then 'list_quality'
             when channel = 'email' and delivered > 0
-                 and (open_rate < {{ var('campaign_min_open_rate', 0.15) }}
+                 and (open_rate_ci_high < {{ var('campaign_min_open_rate', 0.15) }}
                       or (kpi_metric = 'open_rate' and kpi_clearly_missed))
                 then 'unclear_subject'
             when channel = 'email' and unique_opens > 0
-                 and (click_to_open_rate < {{ var('campaign_min_click_to_open_rate', 0.1) }}
+                 and (click_to_open_rate_ci_high < {{ var('campaign_min_click_to_open_rate', 0.1) }}
                       or (kpi_metric = 'click_rate' and kpi_clearly_missed))
                 then 'email_too_long'
             when kpi_metric = 'apply_rate' and channel = 'email' and unique_clicks > 0
-                 and apply_per_click_rate < {{ var('campaign_min_apply_per_click_rate', 0.5) }}
+                 and apply_per_click_rate_ci_high < {{ var('campaign_min_apply_per_click_rate', 0.5) }}
                 then 'application_process'
             when lift_measurable and lift_significance = 'significant' and lift > 0
                 then 'target_unrealistic_for_segment'
-            when kpi_best_history is not null
+            when kpi_clearly_missed and kpi_best_history is not null
                  and kpi_target > {{ var('campaign_unrealistic_factor', 2.0) }}
                                   * greatest(kpi_best_history, coalesce(kpi_actual, 0))
                 then 'unrealistic_kpi'
