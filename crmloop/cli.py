@@ -234,17 +234,24 @@ def release(source: str, load_date: str, reason: str, by: str | None, home: str)
 @landing_option
 @home_option
 @click.option(
-    "--as-of", "as_of", default=None, help="Demo day (YYYY-MM-DD); default yesterday, Asia/Bangkok."
+    "--as-of",
+    "as_of",
+    default=None,
+    help="The judged day (YYYY-MM-DD): the three consecutive days end one KPI window before it; default yesterday, Asia/Bangkok.",
 )
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
-    """Generate demo data, run three consecutive days of the loop, and print a summary (what `make demo` does)."""
+    """Generate demo data, run three consecutive days of the loop and the day their KPI windows
+    close (AS_OF, the judged day), and print a summary (what `make demo` does)."""
     _day(as_of)
     _apply_env(landing, home, as_of or default_as_of().isoformat())
-    from crmloop.runner import DEMO_DAYS, run_demo
+    from crmloop.runner import demo_days, run_demo
 
-    _run_settings(first_day_offset=DEMO_DAYS - 1)
-
-    ok = run_demo(customers=customers, seed=seed)
+    settings = _run_settings()
+    _run_settings(first_day_offset=(settings.as_of - demo_days(settings.as_of, settings.plan_path)[0]).days)
+    try:
+        ok = run_demo(customers=customers, seed=seed)
+    except FileExistsError as exc:
+        raise InputError(str(exc)) from None
     sys.exit(0 if ok else 1)
 
 

@@ -320,70 +320,209 @@ def run_backfill(settings: Settings, first: date, last: date) -> bool:
 
 
 DEMO_DAYS = 3
-"""Consecutive business days `crmloop demo` runs (the last one is the as-of date)."""
+"""Consecutive business days `crmloop demo` runs before the judged day (its as-of date)."""
+
+
+def demo_days(as_of: date, plan_path: Path, days: int = DEMO_DAYS) -> list[date]:
+    """The demo's run days: `days` consecutive days, then `as_of`, the judged day, the first on
+    which every KPI window of the plan opened by the last consecutive day's sends has closed (the
+    sends of a run as of D go out on D + 1; a window of N days opened on S closes on S + N - 1,
+    as marts.campaign_results reads it)."""
+    from activations.plan.spec import load_plan
+
+    window = max(c.kpi.window_days for c in load_plan(plan_path).campaigns)
+    last = as_of - timedelta(days=window)
+    return [last - timedelta(days=days - 1 - i) for i in range(days)] + [as_of]
+
+
+def land_extracts(extracts: Path, landing: Path, day: date) -> list[Path]:
+    """Move every `<extracts>/<source>/<date>/` folder dated on or before `day` into the landing
+    zone (as the source systems deliver them on the morning of the run); returns the folders."""
+    moved = []
+    for folder in sorted(extracts.glob("*/*")):
+        try:
+            when = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if when <= day and folder.is_dir():
+            dst = landing / folder.parent.name / folder.name
+            if dst.exists():
+                raise FileExistsError(f"{dst} already exists: the demo starts from an empty landing zone")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), dst)
+            moved.append(dst)
+    return moved
+
+
+DEMO_MARKER = ".crmloop-demo"
+
+
+def fresh_demo_dirs(settings: Settings) -> None:
+    """The demo starts from an empty landing zone and home. A previous demo's (its home holds
+    DEMO_MARKER naming its landing zone) is removed; anything else that is not empty is refused,
+    so the demo never mixes its data into a real landing zone or warehouse."""
+    home, landing = settings.home, settings.landing_dir
+    marker = home / DEMO_MARKER
+    previous = marker.exists() and marker.read_text(encoding="utf-8").strip() == str(landing.resolve())
+    for folder in (landing, home):
+        if previous:
+            shutil.rmtree(folder, ignore_errors=True)
+        elif folder.exists() and any(p.is_file() for p in folder.rglob("*")):
+            raise FileExistsError(
+                f"{folder} is not empty and is not a previous demo's: the demo needs an empty landing zone and "
+                "home (give --landing and --home new folders)"
+            )
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text(str(landing.resolve()), encoding="utf-8")
+
+
+def write_demo_plan(src: Path, dst: Path, first_send_date: date) -> int:
+    """The demo's copy of the plan with every broadcast moved onto the demo's first send date
+    (its date variables, e.g. the event and the RSVP deadline, moved by as many days), so the
+    demo sends the broadcasts whatever day it runs. Returns how many broadcasts moved."""
+    import yaml
+
+    plan = yaml.safe_load(src.read_text(encoding="utf-8"))
+    moved = 0
+    for c in plan.get("campaigns", []):
+        if c.get("kind") != "broadcast" or c.get("send_on") is None:
+            continue
+        old = c["send_on"] if isinstance(c["send_on"], date) else date.fromisoformat(str(c["send_on"]))
+        shift = first_send_date - old
+        c["send_on"] = first_send_date
+        for name, value in (c.get("variables") or {}).items():
+            try:
+                c["variables"][name] = (date.fromisoformat(str(value)) + shift).isoformat()
+            except ValueError:
+                pass
+        moved += 1
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text(
+        f"# crmloop demo: {src} with its broadcasts moved onto {first_send_date} (written by crmloop demo)\n"
+        + yaml.safe_dump(plan, sort_keys=False, allow_unicode=True, width=120),
+        encoding="utf-8",
+    )
+    return moved
 
 
 def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
-    """The CRM loop over `days` consecutive days, as `make demo` shows it.
+    """The CRM loop over `days` consecutive days, then on the day their KPI windows close, as
+    `make demo` shows it.
 
-    Day 1 (as_of - days + 1): generate the retailer's extracts, ingest, model, gate, send (sandbox)
-    and export. After each day, simulate what providers and customers send back for that day's
-    sends (deliveries, opens, clicks, bounces, unsubscribes, STOPs, responses, purchases: more in
-    treatment than in the holdout) into the landing zone of the next day, which ingests it. The
+    The days are `demo_days(as_of)`: `days` consecutive days ending one KPI window before as_of,
+    then as_of, the judged day. Day 1: generate the retailer's extracts (a bulk history and one
+    day of activity per consecutive day, each landing on the morning of its run), ingest, model,
+    gate, send (sandbox) and export. After each day, the simulated customers answer that day's sends over the whole KPI
+    window, with the causes a marketer would recognise (`DEMO_CAUSES`: an unclear subject line, a
+    long email, an application form that loses people, a target too high, a party people would
+    have bought without): the providers' events land the next day, each response and purchase
+    with the first run on or after its date. The days between the last consecutive day and the
+    judged day are not run: what they would have brought arrives in the judged day's files. The
     end shows, per campaign and send date, who entered, who was sent to and how many of them had
-    already received the campaign on that channel (read from the send ledger), then each
-    campaign's KPI against its target (in progress until its window closes)."""
+    already received the campaign on that channel (read from the send ledger), then each of those
+    sends' KPI against its target, judged, with the diagnosis of each miss."""
     from dataclasses import replace
 
     from crmloop.demo_data.generate import generate
-    from crmloop.demo_data.simulated_customers import sends_from_warehouse, simulate_feedback
+    from crmloop.demo_data.simulated_customers import (
+        DEMO_CAUSES,
+        FeedbackRates,
+        _kpi_metrics,
+        sends_from_warehouse,
+        simulate,
+        split_deliveries,
+        write_feedback,
+    )
     from orchestration.defs.activation import send_date_for
 
-    # The generator writes one bulk history and ONE day of extracts (the first day); the later
-    # days bring only what the providers and customers send back. Gates that expect every source
-    # to deliver daily would block those days on the demo data itself, so the demo (and only the
-    # demo, where the user has not set them) judges freshness over its whole span and volume only
-    # once a source has a week of partitions; it says so.
-    relaxed = {"CRM_DQ_FRESHNESS_DAYS": str(days + 1), "CRM_DQ_VOLUME_MIN_HISTORY": "7"}
+    settings = Settings.from_env()
+    fresh_demo_dirs(settings)
+    *run_days, judged = demo_days(settings.as_of, settings.plan_path, days)
+    send_dates = [send_date_for(d.isoformat()) for d in run_days]
+    if "CRM_PLAN" not in os.environ:
+        demo_plan = settings.home / "demo_plan.yml"
+        moved = write_demo_plan(settings.plan_path, demo_plan, send_dates[0])
+        os.environ["CRM_PLAN"] = str(demo_plan)
+        if moved:
+            console.print(f"demo plan: {demo_plan} ({moved} broadcast(s) moved onto {send_dates[0]})")
+    # The generator writes a bulk history and one day of extracts per consecutive day; the judged
+    # day brings only what the providers and customers sent back since (the days between are not
+    # run). Gates that expect every source to deliver daily would block the judged day on the demo
+    # itself, so the demo (and only the demo, where the user has not set them) judges freshness
+    # over its whole span and volume only once a source has a week of partitions; it says so.
+    relaxed = {
+        # the product catalogue comes with the bulk history only
+        "CRM_DQ_FRESHNESS_DAYS": str((judged - run_days[0]).days + 2),
+        "CRM_DQ_VOLUME_MIN_HISTORY": "7",
+    }
     relaxed = {k: v for k, v in relaxed.items() if k not in os.environ}
     os.environ.update(relaxed)
     settings = Settings.from_env()
-    run_days = [settings.as_of - timedelta(days=days - 1 - i) for i in range(days)]
     if relaxed:
         console.print(
-            "demo data: extracts for the first day only, provider feedback after it; for the demo "
-            + ", ".join(f"{k}={v}" for k, v in relaxed.items())
+            f"demo data: daily extracts {run_days[0]} to {run_days[-1]}, then only provider feedback up to "
+            f"{judged}; for the demo " + ", ".join(f"{k}={v}" for k, v in relaxed.items())
         )
-    console.print(f"generating demo data: {customers:,} people, seed {seed}, history up to {run_days[0]}")
-    summary = generate(customers=customers, seed=seed, out=settings.landing_dir, as_of=run_days[0])
+    console.print(
+        f"generating demo data: {customers:,} people, seed {seed}, history up to {run_days[0] - timedelta(days=1)}, "
+        f"then the extracts of {run_days[0]} to {run_days[-1]}"
+    )
+    # each day's extracts wait outside the landing zone until the morning of its run
+    extracts = settings.home / "demo_extracts"
+    shutil.rmtree(extracts, ignore_errors=True)
+    summary = generate(
+        customers=customers,
+        seed=seed,
+        out=extracts,
+        as_of=run_days[-1],
+        days=len(run_days),
+        truth_dir=settings.landing_dir.resolve().parent / "demo_truth",
+    )
     console.print(summary.describe())
 
-    ok = True
-    for i, day in enumerate(run_days):
-        console.rule(f"day {i + 1}: {day}")
-        ok = run_daily(replace(settings, as_of=day))
-        if not ok:
+    metrics = _kpi_metrics(settings.plan_path)
+    rates = FeedbackRates(causes=DEMO_CAUSES)
+    pending: dict[date, list] = {}  # delivery day -> feedback parts (send date tag, FeedbackSet)
+    for i, day in enumerate([*run_days, judged]):
+        if day == judged:
+            console.rule(
+                f"judged day: {day}, when the KPI windows of {send_dates[0]} to {send_dates[-1]} have closed "
+                f"(the {(judged - run_days[-1]).days - 1} days between are not run; their feedback is in the "
+                "files this day ingests)"
+            )
+        else:
+            console.rule(f"day {i + 1}: {day}")
+        land_extracts(extracts, settings.landing_dir, day)
+        for due in sorted(d for d in pending if d <= day):
+            for tag, part in pending.pop(due):
+                write_feedback(part, settings.landing_dir, tag=tag)
+        if not run_daily(replace(settings, as_of=day)):
             return False
-        if i + 1 == len(run_days):
+        if day == judged:
             break
-        send_date = send_date_for(day.isoformat())
+        send_date = send_dates[i]
         sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
-        console.rule(f"provider feedback for the sends of {send_date}")
-        fb = simulate_feedback(
+        fb = simulate(
             sends,
             send_date,
-            settings.landing_dir,
-            day=run_days[i + 1],
+            day=send_date,
+            window_end=judged,
             seed=seed + i,
-            plan_path=settings.plan_path,
+            rates=rates,
+            kpi_metrics=metrics,
             customer_keys=keys,
-            progress=lambda m: console.print(f"  {m}"),
         )
+        deliveries = [send_date, *(d for d in run_days[i + 1 :] if d > send_date), judged]
+        for due, part in split_deliveries(fb, deliveries).items():
+            pending.setdefault(due, []).append((send_date.isoformat(), part))
         produced = ", ".join(f"{k} {v:,}" for k, v in fb.counts().items())
-        console.print(f"  {len(sends):,} sends and holdout rows → {produced}")
+        console.print(
+            f"simulated customers: {len(sends):,} sends and holdout rows of {send_date} → {produced}, "
+            f"delivered on {', '.join(str(d) for d in sorted(set(deliveries)))}"
+        )
 
-    from crmloop.summary import print_demo_days, print_kpis
+    from crmloop.summary import print_demo_days, print_demo_kpis
 
-    print_demo_days(settings, [send_date_for(d.isoformat()) for d in run_days])
-    print_kpis(settings)
-    return ok
+    print_demo_days(settings, send_dates)
+    print_demo_kpis(settings, send_dates)
+    return True

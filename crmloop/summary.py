@@ -210,19 +210,48 @@ def print_ingestion(outcome) -> None:
         say(console, f"  {len(clean)} source(s) loaded every row ({count(rows)} rows), no file rejected")
 
 
-KPI_SQL = """
+KPI_COLUMNS = (
+    "campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_denominator, kpi_status, "
+    "diagnosis_code, diagnosis"
+)
+KPI_SQL = f"""
 with ranked as (
-    select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_state, kpi_status, diagnosis,
+    select *,
            row_number() over (partition by campaign_id, channel order by send_date desc) as latest,
            row_number() over (partition by campaign_id, channel, kpi_state in ('met', 'missed')
                               order by send_date desc) as latest_of_kind
     from marts.campaign_results
 )
-select campaign_id, channel, send_date, kpi_metric, kpi_target, kpi_actual, kpi_status, diagnosis
+select {KPI_COLUMNS}
 from ranked
 where latest = 1 or (kpi_state in ('met', 'missed') and latest_of_kind = 1)
 order by campaign_id, channel, send_date desc
 """
+DEMO_KPI_SQL = f"""
+select {KPI_COLUMNS} from marts.campaign_results where send_date between ? and ?
+order by campaign_id, channel, send_date
+"""
+
+
+def _print_kpi_table(title: str, rows: list[tuple]) -> None:
+    """One row per send (KPI_COLUMNS): KPI, target, actual of how many, status, diagnosis."""
+    table = Table(title=title)
+    for col in ("campaign", "channel", "sent on", "KPI", "target", "actual", "of", "status", "why"):
+        table.add_column(col, justify="right" if col in ("target", "actual", "of") else "left")
+    status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
+    for campaign, channel, send_date, metric, target, actual, den, status, _code, diagnosis in rows:
+        table.add_row(
+            campaign,
+            channel,
+            str(send_date),
+            str(metric),
+            percent(target),
+            percent(actual),
+            count(den),
+            status_style.get(status, f"[yellow]{escape(status)}[/yellow]" if status else ""),
+            escape(diagnosis or ""),
+        )
+    console.print(table)
 
 
 def print_kpis(settings: Settings) -> None:
@@ -233,19 +262,18 @@ def print_kpis(settings: Settings) -> None:
     if not rows:
         console.print("[yellow]no campaign results yet[/yellow]")
         return
-    table = Table(title="KPI vs target per send (in progress until the KPI window closes; actual so far)")
-    for col in ("campaign", "channel", "sent on", "KPI", "target", "actual", "status", "why"):
-        table.add_column(col)
-    status_style = {"met": "[green]met[/green]", "missed": "[red]missed[/red]"}
-    for campaign, channel, send_date, metric, target, actual, status, diagnosis in rows:
-        table.add_row(
-            campaign,
-            channel,
-            str(send_date),
-            str(metric),
-            percent(target),
-            percent(actual),
-            status_style.get(status, f"[yellow]{status}[/yellow]" if status else ""),
-            (diagnosis or "")[:110],
-        )
-    console.print(table)
+    _print_kpi_table("KPI vs target per send (in progress until the KPI window closes; actual so far)", rows)
+
+
+def print_demo_kpis(settings: Settings, send_dates) -> None:
+    """Each send of the demo's days, judged once its KPI window has closed: KPI, target, actual
+    (of how many), met / missed, and the diagnosis (a miss's cause in the funnel or the holdout;
+    a met target with no lift over the holdout), then the different diagnoses found."""
+    dates = sorted(send_dates)
+    rows = _warehouse_rows(settings, DEMO_KPI_SQL, [dates[0], dates[-1]])
+    if not rows:
+        console.print("[yellow]no campaign results for the demo's sends[/yellow]")
+        return
+    _print_kpi_table(f"KPI vs target of the sends of {dates[0]} to {dates[-1]}, as of {settings.as_of}", rows)
+    codes = sorted({r[8] for r in rows if r[8]})
+    say(console, f"{len(codes)} different diagnoses: {', '.join(codes) if codes else 'none'}")

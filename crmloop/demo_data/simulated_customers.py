@@ -37,7 +37,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -49,6 +49,7 @@ import pandas as pd
 from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
+from activations.plan.spec import LIST_CHANNELS
 from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
@@ -266,6 +267,7 @@ def simulate(
     kpi_metrics: Mapping[str, str] | None = None,
     customer_keys: pd.DataFrame | None = None,
     status_callback_base: str = "https://hooks.crmloop.example",
+    window_end: date | None = None,
 ) -> FeedbackSet:
     """Pure: the feedback for one day's sends.
 
@@ -274,7 +276,9 @@ def simulate(
     ``kpi_metrics``: campaign_id → KPI metric (attend_rate/apply_rate/purchase_rate/...), which
     decides the responses simulated. ``customer_keys`` (customer_id, source_system,
     source_customer_id) keys the simulated orders as a source system knows the customer;
-    without it orders carry source_system ``crm`` and the customer_id."""
+    without it orders carry source_system ``crm`` and the customer_id. ``window_end`` (default
+    ``day``): responses and purchases are dated from the send date to it, so they may fall after
+    ``day``; ``split_deliveries`` hands each to the delivery that brings it."""
     rates = rates or FeedbackRates()
     day = day or (send_date + timedelta(days=1))
     kpi_metrics = dict(kpi_metrics or {})
@@ -408,7 +412,8 @@ def simulate(
     responses, orders = [], []
     conversions: dict[tuple[str, bool], list[int]] = {}
     buyers: set[tuple[str, str]] = set()
-    span_days = max((day - send_date).days, 0) + 1  # responses and purchases: send_date .. day
+    window_end = window_end or day
+    span_days = max((window_end - send_date).days, 0) + 1  # responses and purchases: send_date .. window_end
     for p in people.itertuples(index=False):
         metric = kpi_metrics.get(p.campaign_id, "")
         cause = causes[p.campaign_id]
@@ -433,7 +438,9 @@ def simulate(
                 {
                     "source_system": system,
                     "order_id": "SIM-"
-                    + hashlib.sha1(f"{seed}|{p.campaign_id}|{p.customer_id}|{day}".encode()).hexdigest()[:16],
+                    + hashlib.sha1(
+                        f"{seed}|{p.campaign_id}|{p.customer_id}|{window_end}".encode()
+                    ).hexdigest()[:16],
                     "source_customer_id": src_id,
                     "ordered_at": when.replace(tzinfo=None).isoformat(timespec="seconds"),
                     "channel": "online" if _u(seed, "och", p.customer_id) < 0.5 else "store",
@@ -540,6 +547,38 @@ def _ad_reports(
     )
 
 
+def split_deliveries(feedback: FeedbackSet, days: Sequence[date]) -> dict[date, FeedbackSet]:
+    """One cohort's feedback as it arrives over several deliveries: the providers' events and the
+    ad reports with the first (``feedback.day``), each response and purchase with the first of
+    ``days`` on or after its own date (at the earliest ``feedback.day``). A row dated after the
+    last of ``days`` is an error: nothing simulated is silently dropped."""
+    days = sorted({feedback.day, *days})
+    if days[0] != feedback.day:
+        raise ValueError(f"delivery {days[0]} is before the feedback's first day {feedback.day}")
+
+    def due(when: pd.Series) -> pd.Series:
+        dated = pd.to_datetime(when).dt.date
+        late = dated[dated > days[-1]]
+        if len(late):
+            raise ValueError(f"a row dated {late.iloc[0]} falls after the last delivery {days[-1]}")
+        return dated.map(lambda d: next(x for x in days if x >= d))
+
+    responses_due = due(feedback.responses["occurred_at"])
+    orders_due = due(feedback.orders["ordered_at"])
+    out: dict[date, FeedbackSet] = {}
+    for d in days:
+        first = d == feedback.day
+        out[d] = FeedbackSet(
+            day=d,
+            records=feedback.records if first else [],
+            responses=feedback.responses[responses_due == d].reset_index(drop=True),
+            orders=feedback.orders[orders_due == d].reset_index(drop=True),
+            meta=feedback.meta if first else feedback.meta.iloc[0:0],
+            google=feedback.google if first else feedback.google.iloc[0:0],
+        )
+    return out
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -551,17 +590,23 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def write_feedback(
-    feedback: FeedbackSet, landing_dir: Path, progress: Callable[[str], None] | None = None
+    feedback: FeedbackSet,
+    landing_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    *,
+    tag: str = "",
 ) -> list[Path]:
-    """Write the landing files (replacing the simulator's own files for that day)."""
+    """Write the landing files (replacing the simulator's own files for that day and ``tag``:
+    give each cohort its tag, e.g. its send date, when several deliver on one day)."""
     landing_dir = Path(landing_dir)
     written: list[Path] = []
     by_file: dict[Path, list[bytes]] = {}
+    t = f"-{tag}" if tag else ""
     names = {
-        "sendgrid": "feedback_sim-sendgrid.jsonl",
-        "twilio": "feedback_sim-twilio.jsonl",
-        "sms_optouts": "sms_optouts-feedback_sim.jsonl",
-        "email_optouts": "email_optouts-feedback_sim.jsonl",
+        "sendgrid": f"feedback_sim{t}-sendgrid.jsonl",
+        "twilio": f"feedback_sim{t}-twilio.jsonl",
+        "sms_optouts": f"sms_optouts-feedback_sim{t}.jsonl",
+        "email_optouts": f"email_optouts-feedback_sim{t}.jsonl",
     }
     for rec in feedback.records:
         by_file.setdefault(landing_dir / rec.source / rec.day.isoformat() / names[rec.prefix], []).append(
@@ -572,10 +617,10 @@ def write_feedback(
         written.append(path)
     day = feedback.day.isoformat()
     for frame, rel in (
-        (feedback.responses, f"campaign_responses/{day}/feedback_sim-responses.csv"),
-        (feedback.orders, f"orders/{day}/feedback_sim-orders.csv"),
-        (feedback.meta, f"meta_ad_reports/{day}/meta-ads-report.csv"),
-        (feedback.google, f"google_ad_reports/{day}/google-ads-report.csv"),
+        (feedback.responses, f"campaign_responses/{day}/feedback_sim{t}-responses.csv"),
+        (feedback.orders, f"orders/{day}/feedback_sim{t}-orders.csv"),
+        (feedback.meta, f"meta_ad_reports/{day}/meta-ads-report{t}.csv"),
+        (feedback.google, f"google_ad_reports/{day}/google-ads-report{t}.csv"),
     ):
         if frame.empty:
             continue
@@ -696,7 +741,7 @@ union all
 -- phone calls, direct mail and ad audiences go out as lists: everyone eligible on them
 select s.campaign_id, s.customer_id, s.channel, s.address, null, false
 from snap s anti join supp using (campaign_id, customer_id, channel)
-where not s.holdout and s.channel in ('phone', 'direct_mail', 'ads')
+where not s.holdout and s.channel in ({", ".join(repr(c) for c in sorted(LIST_CHANNELS))})
 """
 
 

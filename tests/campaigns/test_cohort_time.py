@@ -118,9 +118,9 @@ def test_cli_kpi_table_shows_status_with_interim_actual(build_as_of, built, monk
         ]
 
     assert kpi_lines(build_as_of(MID_WINDOW)["warehouse"]) == [
-        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% in progress (day 11 of 30)"
+        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% 53 in progress (day 11 of 30)"
     ]
     assert kpi_lines(built["warehouse"]) == [
-        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% missed the application process was too"
+        f"{EMAIL_CAMPAIGN} email 2025-06-01 apply_rate 15.0% 5.7% 53 missed the application process was too"
         " complicated: people clicked but few applied"
     ]

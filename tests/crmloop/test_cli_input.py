@@ -89,14 +89,16 @@ def test_demo_data_as_of_is_checked_the_same_way(cli_env):
     assert not (cli_env / "l").exists()
 
 
-def test_demo_runs_three_finished_days(cli_env):
+def test_demo_runs_finished_days_from_its_first_consecutive_day_to_the_judged_day(cli_env):
     today = YESTERDAY + timedelta(days=1)
     result = CliRunner().invoke(main, ["demo", "--landing", str(cli_env / "l"), "--as-of", today.isoformat()])
     assert result.exit_code == 2, result.output
     assert f"--as-of {today} is not a finished business day yet" in _one_line(result)
     result = CliRunner().invoke(main, ["demo", "--landing", str(cli_env / "l"), "--as-of", "2024-01-02"])
     assert result.exit_code == 2, result.output
-    assert "--as-of minus 2 day(s), the first day, 2023-12-31 is before CRM_START_DATE" in _one_line(result)
+    # the judged day 2024-01-02 closes the 30-day KPI windows of the sends of 2023-12-04 (the run
+    # of 2023-12-03), the last of three consecutive days from 2023-12-01
+    assert "--as-of minus 32 day(s), the first day, 2023-12-01 is before CRM_START_DATE" in _one_line(result)
     assert not (cli_env / "l").exists()
 
 

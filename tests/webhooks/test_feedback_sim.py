@@ -227,3 +227,43 @@ def test_whole_window_is_dated_inside_it():
     days = pd.to_datetime(pd.concat([fb.orders["ordered_at"], fb.responses["occurred_at"]])).dt.date
     assert days.min() >= SEND_DATE and days.max() <= last
     assert days.nunique() >= 25
+
+
+def test_a_windows_feedback_arrives_with_the_first_delivery_on_or_after_each_rows_date(tmp_path):
+    """The demo's customers answer over a whole KPI window; each response and purchase lands with
+    the first delivery on or after its own date, the providers' events with the first delivery,
+    and nothing is lost or doubled across the deliveries."""
+    from datetime import timedelta
+
+    from crmloop.demo_data.simulated_customers import split_deliveries
+
+    window_end = SEND_DATE + timedelta(days=29)
+    fb = simulate(make_sends(), SEND_DATE, day=SEND_DATE, window_end=window_end, seed=3, kpi_metrics=KPIS)
+    dated = pd.to_datetime(fb.orders["ordered_at"]).dt.date
+    # the window's purchases spread past the first days (what a one-day simulation cannot show)
+    assert dated.max() > SEND_DATE + timedelta(days=2)
+    assert dated.max() <= window_end
+    days = [SEND_DATE, SEND_DATE + timedelta(days=1), SEND_DATE + timedelta(days=2), window_end]
+    parts = split_deliveries(fb, days)
+    assert sorted(parts) == days
+    assert parts[SEND_DATE].records == fb.records
+    assert all(parts[d].records == [] for d in days[1:])
+    for frame, column in (("orders", "ordered_at"), ("responses", "occurred_at")):
+        whole = getattr(fb, frame)
+        got = pd.concat([getattr(parts[d], frame).assign(_due=d) for d in days], ignore_index=True)
+        assert sorted(got.drop(columns="_due").itertuples(index=False)) == sorted(
+            whole.itertuples(index=False)
+        )
+        on = pd.to_datetime(got[column]).dt.date
+        # delivered on the first of the days on or after the row's own date, never before it
+        for row_day, due in zip(on, got["_due"], strict=True):
+            assert due == min(d for d in days if d >= row_day), (frame, row_day, due)
+    # a delivery day before the feedback's first day is an error, and so is a row after the last
+    with pytest.raises(ValueError, match="before the feedback's first day"):
+        split_deliveries(fb, [SEND_DATE - timedelta(days=1)])
+    with pytest.raises(ValueError, match="falls after the last delivery"):
+        split_deliveries(fb, [SEND_DATE + timedelta(days=1)])
+    # several cohorts deliver on one day: a tag keeps their files apart
+    a = write_feedback(parts[window_end], tmp_path, tag="2026-11-21")
+    b = write_feedback(parts[window_end], tmp_path, tag="2026-11-22")
+    assert a and not set(a) & set(b)
