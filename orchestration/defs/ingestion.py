@@ -32,6 +32,35 @@ def _reasons_markdown(result) -> str:
     return "\n".join(lines)
 
 
+def ingestion_metadata(result, lake_dir, log) -> dict:
+    """The metadata of one ingested partition (an IngestResult) after checking its accounting:
+    a dg.Failure when rows in != loaded + quarantined + rejected. Every lake writer's asset
+    (each source's, the campaign state's) reports through this."""
+    name, load_date = result.source, result.load_date
+    if not result.balanced:
+        raise dg.Failure(
+            f"row accounting broken for {name} {load_date}: {result.rows_in} in != "
+            f"{result.rows_loaded} loaded + {result.rows_quarantined} quarantined + {result.rows_rejected} rejected"
+        )
+    log.info(
+        f"{name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
+        f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
+    )
+    return {
+        "rows_in": result.rows_in,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "rows_rejected": result.rows_rejected,
+        # {file: reason} of every file rejected whole or refused, for the run summary
+        "rejected_files": dg.MetadataValue.json(result.rejected_files),
+        "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
+        "files": len(result.files),
+        "dagster/row_count": result.rows_loaded,
+        "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
+        "lake_path": dg.MetadataValue.path(str(lake_dir / result.entity / f"load_date={load_date}")),
+    }
+
+
 def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
     @dg.asset(
         key=ingestion_key(decl.name),
@@ -62,32 +91,7 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
             load_date=load_date,
             progress=progress,
         )
-        if not result.balanced:
-            raise dg.Failure(
-                f"row accounting broken for {decl.name} {load_date}: {result.rows_in} in != "
-                f"{result.rows_loaded} loaded + {result.rows_quarantined} quarantined + {result.rows_rejected} rejected"
-            )
-        context.log.info(
-            f"{decl.name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
-            f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "rows_in": result.rows_in,
-                "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined,
-                "rows_rejected": result.rows_rejected,
-                # {file: reason} of every file rejected whole or refused, for the run summary
-                "rejected_files": dg.MetadataValue.json(result.rejected_files),
-                "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
-                "files": len(result.files),
-                "dagster/row_count": result.rows_loaded,
-                "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
-                "lake_path": dg.MetadataValue.path(
-                    str(settings.lake_dir / decl.entity / f"load_date={load_date}")
-                ),
-            }
-        )
+        return dg.MaterializeResult(metadata=ingestion_metadata(result, settings.lake_dir, context.log))
 
     return _ingest
 
