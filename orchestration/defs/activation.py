@@ -380,12 +380,17 @@ CAMPAIGN_STATE_ASSETS = (
 )
 
 
-def build_campaign_state(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_campaign_state(
+    partitions_def: dg.PartitionsDefinition, settings: Settings | None = None
+) -> dg.AssetsDefinition:
     """The campaign state: written as the run's own files (<home>/campaign_state/) and put into
     the lake by the ingestion code with its declarations (sources/declarations/campaign_*.yml),
-    checked by their quality suites like every lake source (orchestration/defs/quality.py)."""
+    checked by their quality suites like every lake source (orchestration/defs/quality.py), with
+    a freshness policy from their freshness threshold like every lake source."""
+    from orchestration.defs.freshness import source_freshness
     from sources import produced_declarations
 
+    settings = settings or Settings.from_env()
     decls = produced_declarations("campaign_state")
     specs = [
         dg.AssetSpec(
@@ -395,6 +400,7 @@ def build_campaign_state(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDe
             kinds={"python", "parquet"},
             description=f"{text} Ingested like every source (bad rows quarantined with file, row and reason).",
             metadata={"entity": decls[key.path[-1]].entity},
+            freshness_policy=source_freshness(settings, decls[key.path[-1]]),
         )
         for key, text in CAMPAIGN_STATE_ASSETS
     ]
@@ -428,19 +434,19 @@ def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     )(_campaign_report)
 
 
-def activation_assets(partitions_def: dg.PartitionsDefinition) -> list:
+def activation_assets(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> list:
     """Every activation asset on the given partitions (the external tables are unpartitioned specs)."""
     return [
         *external_tables,
         build_campaign_audiences(partitions_def),
         build_channels(partitions_def),
-        build_campaign_state(partitions_def),
+        build_campaign_state(partitions_def, settings),
         build_campaign_report(partitions_def),
     ]
 
 
-def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+def defs(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> dg.Definitions:
     """The activation domain: audiences, channels, campaign state, the report, provider secrets."""
     return dg.Definitions(
-        assets=activation_assets(partitions_def), resources={"providers": ProviderSecrets()}
+        assets=activation_assets(partitions_def, settings), resources={"providers": ProviderSecrets()}
     )

@@ -5,6 +5,8 @@ from datetime import date
 import dagster as dg
 
 from crmloop.preflight import nothing_landed
+from crmloop.settings import Settings
+from orchestration.defs.freshness import source_freshness
 from orchestration.defs.partitions import ONE_DAY_PER_RUN, daily_partitions
 from orchestration.defs.resources import CrmSettings
 from sources import ingest_partition, load_declarations
@@ -61,7 +63,11 @@ def ingestion_metadata(result, lake_dir, log) -> dict:
     }
 
 
-def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
+def build_ingestion_asset(
+    decl, partitions_def: dg.PartitionsDefinition | None = None, settings: Settings | None = None
+) -> dg.AssetsDefinition:
+    settings = settings or Settings.from_env()
+
     @dg.asset(
         key=ingestion_key(decl.name),
         partitions_def=partitions_def or daily_partitions(),
@@ -71,6 +77,7 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
         description=f"Landing files of source `{decl.name}` normalised into lake entity `{decl.entity}` "
         f"(typed Parquet, bad rows quarantined with file, row and reason).",
         metadata={"entity": decl.entity},
+        freshness_policy=source_freshness(settings, decl),
     )
     def _ingest(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
         settings = crm.get()
@@ -96,17 +103,20 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
     return _ingest
 
 
-def ingestion_assets(partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetsDefinition]:
-    partitions_def = partitions_def or daily_partitions()
+def ingestion_assets(
+    partitions_def: dg.PartitionsDefinition | None = None, settings: Settings | None = None
+) -> list[dg.AssetsDefinition]:
+    settings = settings or Settings.from_env()
+    partitions_def = partitions_def or daily_partitions(settings)
     return [
-        build_ingestion_asset(decl, partitions_def)
+        build_ingestion_asset(decl, partitions_def, settings)
         for decl in sorted(load_declarations().values(), key=lambda d: d.name)
     ]
 
 
-def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+def defs(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> dg.Definitions:
     """The ingestion domain: one asset per declared source (its checks are in quality.py)."""
-    return dg.Definitions(assets=ingestion_assets(partitions_def))
+    return dg.Definitions(assets=ingestion_assets(partitions_def, settings))
 
 
 def sources_by_entity() -> dict[str, list[str]]:
