@@ -77,13 +77,20 @@ def main(argv: list[str] | None = None) -> dict:
         build_state(wh, args.members)
         out["setup_seconds"] = round(time.perf_counter() - t0, 2)
         t0, c0 = time.perf_counter(), time.process_time()
-        res = export_campaign_state(wh, tmp / "lake", load_plan(DEFAULT_PLAN_PATH), SEND)
+        res = export_campaign_state(
+            wh,
+            tmp / "lake",
+            load_plan(DEFAULT_PLAN_PATH),
+            SEND,
+            state_dir=tmp / "campaign_state",
+            quarantine_dir=tmp / "quarantine",
+        )
         secs = time.perf_counter() - t0
         out["export_seconds"] = round(secs, 2)
         out["export_cpu_seconds"] = round(time.process_time() - c0, 2)
         out["export_rows_per_second"] = round(res["campaign_sends"] / secs)
         out["outcomes"] = res["outcomes"]
-        out["campaign_sends_bytes"] = Path(res["files"]["campaign_sends"]).stat().st_size
+        out["campaign_sends_bytes"] = sum(Path(f).stat().st_size for f in res["files"]["campaign_sends"])
         t0 = time.perf_counter()
         html = write_report(wh, tmp / "reports", SEND)  # marts not built here: the empty-report path
         md = report_markdown(wh, SEND)

@@ -4,8 +4,8 @@ import them from here: production and bench code never import tests).
     <lake>/<entity>/load_date=YYYY-MM-DD/<source>-NNNN.parquet
 
 Every file carries the entity's columns plus `_source`, `_source_file`, `_row_number`;
-`load_date` is only in the folder name. The schemas are the writers' own: `sources/schema.py`
-(ingestion) and `activations/delivery/campaign_state.py` (the campaign state), never a copy.
+`load_date` is only in the folder name. The schemas are the lake's one writer's own,
+`sources/schema.py` (ingestion, which also loads the campaign state), never a copy.
 
     write_columns(lake, "orders", day, "pos", {"order_id": array, ...}, n)   # bench scale, arrays
     write_partition(lake, "orders", "2025-06-30", [{"order_id": "1", ...}], source="pos")  # rows
@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from activations.delivery.campaign_state import SCHEMAS as CAMPAIGN_STATE_SCHEMAS
 from sources.schema import entities
 from sources.schema import entity_schema as ingested_schema
 
@@ -31,11 +30,7 @@ LINEAGE = ("_source", "_source_file", "_row_number")
 
 def lake_schemas() -> dict[str, pa.Schema]:
     """Every entity Python writes into the lake, with its schema (lineage columns included)."""
-    out = {e: ingested_schema(e) for e in entities()}
-    overlap = set(out) & set(CAMPAIGN_STATE_SCHEMAS)
-    if overlap:
-        raise ValueError(f"two lake writers declare {sorted(overlap)}")
-    return {**out, **CAMPAIGN_STATE_SCHEMAS}
+    return {e: ingested_schema(e) for e in entities()}
 
 
 def entity_schema(entity: str) -> pa.Schema:

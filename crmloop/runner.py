@@ -250,7 +250,9 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
                 pending.add(d)
     # a blocked partition whose files were delivered again is ingested and checked again
     pending |= {
-        s.load_date for s in redelivered(settings.lake_dir, settings.landing_dir) if s.load_date < as_of
+        s.load_date
+        for s in redelivered(settings.lake_dir, settings.landing_dir, decls)
+        if s.load_date < as_of
     }
     return sorted(pending)
 

@@ -298,6 +298,14 @@ class HomeLayout:
         return self.home / "snapshots"
 
     @property
+    def campaign_state_dir(self) -> Path:
+        """The campaign-state step's own output, landing-style (`<source>/<send date>/`), which
+        it ingests into the lake like every source. Not the landing zone: that is where other
+        systems deliver, and the run's own files there would count as deliveries (preflight,
+        the first partition, pending dates, `crmloop status`)."""
+        return self.home / "campaign_state"
+
+    @property
     def data_docs_dir(self) -> Path:
         return self.home / "data_docs"
 

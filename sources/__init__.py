@@ -6,7 +6,13 @@ Plain Python (no Dagster). Public API::
     from sources import recover_commits  # finish partition commits a killed run left half-done
 """
 
-from sources.declarations import ColumnSpec, DeclarationError, SourceDeclaration, load_declarations
+from sources.declarations import (
+    ColumnSpec,
+    DeclarationError,
+    SourceDeclaration,
+    load_declarations,
+    produced_declarations,
+)
 from sources.ingest import FileResult, IngestResult, ingest_partition, landing_partitions, recover_commits
 from sources.schema import ENTITY_COLUMNS, QUARANTINE_SCHEMA, entity_schema
 
@@ -22,5 +28,6 @@ __all__ = [
     "ingest_partition",
     "landing_partitions",
     "load_declarations",
+    "produced_declarations",
     "recover_commits",
 ]

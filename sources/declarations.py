@@ -33,7 +33,11 @@ _TOP_KEYS = {
     "xlsx",
     "columns",
     "quality",
+    "produced_by",
 }
+# Steps of the pipeline that write a declared entity themselves, as landing-style files in their
+# own folder (not the landing zone), ingested like every source (`produced_by: <step>`).
+PRODUCERS = ("campaign_state",)
 _COL_KEYS = {
     "from",
     "normaliser",
@@ -90,6 +94,7 @@ class SourceDeclaration:
     xlsx_sheet: str | int | None = None  # None = first sheet
     xlsx_header_row: int = 1
     quality: dict = field(default_factory=dict)  # overrides of QualityThresholds for this source
+    produced_by: str | None = None  # a step of PRODUCERS: the run's own output, not a delivery
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -261,6 +266,11 @@ def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
         raise _err(
             path, "formats", f"must be a non-empty list drawn from {', '.join(FORMATS)}, got {formats!r}"
         )
+    produced_by = data.get("produced_by")
+    if produced_by is not None and produced_by not in PRODUCERS:
+        raise _err(
+            path, "produced_by", f"{produced_by!r} is no step that writes an entity ({', '.join(PRODUCERS)})"
+        )
     region = str(data.get("region", "TH"))
     source_system = data.get("source_system")
     if source_system is not None and not isinstance(source_system, str):
@@ -322,6 +332,7 @@ def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
         xlsx_sheet=sheet,
         xlsx_header_row=header_row,
         quality=_parse_quality(path, data.get("quality")),
+        produced_by=produced_by,
         raw=data,
     )
 
@@ -344,10 +355,16 @@ def declaration_dirs() -> list[Path]:
     return [DECLARATIONS_DIR, *extra]
 
 
-def load_declarations(directory: Path | str | None = None) -> dict[str, SourceDeclaration]:
+def load_declarations(
+    directory: Path | str | None = None, *, include_produced: bool = False
+) -> dict[str, SourceDeclaration]:
     """Every `*.yml` / `*.yaml` in `directory`, by source name; by default the built-in ones
     (sources/declarations/) and the user's own in `CRM_SOURCES_DIR`. A source declared twice (in
-    one folder or across folders) is an error naming both files."""
+    one folder or across folders) is an error naming both files.
+
+    Only the sources delivered to the landing zone, unless `include_produced`: then also those a
+    step of the pipeline writes itself (`produced_by`, e.g. campaign_sends), which are ingested by
+    that step from its own folder (`produced_declarations`)."""
     dirs = [Path(directory)] if directory is not None else declaration_dirs()
     out: dict[str, SourceDeclaration] = {}
     for d in dirs:
@@ -358,4 +375,11 @@ def load_declarations(directory: Path | str | None = None) -> dict[str, SourceDe
                     f"{p.name}: source: {decl.name!r} is declared twice ({out[decl.name].path} and {p})"
                 )
             out[decl.name] = decl
-    return out
+    return out if include_produced else {n: d for n, d in out.items() if d.produced_by is None}
+
+
+def produced_declarations(producer: str) -> dict[str, SourceDeclaration]:
+    """The declarations of the entities `producer` (a step of PRODUCERS) writes, by source name."""
+    if producer not in PRODUCERS:
+        raise ValueError(f"unknown producer {producer!r} (known: {', '.join(PRODUCERS)})")
+    return {n: d for n, d in load_declarations(include_produced=True).items() if d.produced_by == producer}

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -227,12 +228,15 @@ def blocked_env_value(statuses: list[PartitionStatus]) -> str:
     )
 
 
-def redelivered(lake_dir: Path, landing_dir: Path) -> list[PartitionStatus]:
-    """Blocked partitions whose landing files changed since their check: to be ingested again."""
+def redelivered(lake_dir: Path, landing_dir: Path, sources: Collection[str]) -> list[PartitionStatus]:
+    """Blocked partitions of `sources` (those delivered to `landing_dir`) whose landing files
+    changed since their check: to be ingested again. A source the pipeline produces itself
+    (campaign_sends) is never redelivered: rerunning its step writes it again."""
     return [
         s
         for s in held_back(lake_dir)
-        if landing_fingerprint(landing_dir, s.source, s.load_date) != s.landing_fingerprint
+        if s.source in sources
+        and landing_fingerprint(landing_dir, s.source, s.load_date) != s.landing_fingerprint
     ]
 
 

@@ -143,6 +143,32 @@ ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("matched_users", INT),
         ("uploaded_users", INT),
     ],
+    # written by the pipeline itself (the campaign-state step, activations/delivery/campaign_state.py)
+    # as landing-style files and ingested like every source (declarations with `produced_by`)
+    "campaign_sends": [
+        ("campaign_id", STRING),
+        ("customer_id", STRING),
+        ("channel", STRING),
+        ("send_date", DATE),
+        ("holdout", BOOL),
+        ("outcome", STRING),
+        ("reason", STRING),
+        ("send_id", STRING),
+        ("address_hash", STRING),
+    ],
+    "campaign_plan": [
+        ("campaign_id", STRING),
+        ("campaign_name", STRING),
+        ("channel", STRING),
+        ("segment", STRING),
+        ("objective", STRING),
+        ("kpi_metric", STRING),
+        ("kpi_target", FLOAT),
+        ("kpi_window_days", INT),
+        ("start_date", DATE),
+        ("end_date", DATE),
+        ("holdout_share", FLOAT),
+    ],
 }
 
 LINEAGE_COLUMNS: list[tuple[str, pa.DataType]] = [
@@ -215,3 +241,7 @@ SMS_STATUSES = (
     "canceled",
     "partially_delivered",
 )
+# What happened to an audience member on a send date (lake entity campaign_sends, its `outcome`):
+# holdout (control group), suppressed, sent, failed, ambiguous (in flight or not reconciled),
+# queued (eligible, no send recorded yet).
+CAMPAIGN_OUTCOMES = ("holdout", "suppressed", "sent", "failed", "ambiguous", "queued")

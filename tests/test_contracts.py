@@ -2,10 +2,11 @@
 compared with the one declared in code, so drift between ingestion, dbt and the plan fails the
 fast suite without building anything.
 
-- the lake: `sources/schema.py` (ingestion) and `activations/delivery/campaign_state.py` (the
-  campaign state) write it; dbt declares it as the `lake` source (`models/staging/lake.yml`), reads
-  it with `lake(entity)` and, before the first partition of an entity, stands in an empty typed
-  relation whose columns each campaign staging model writes out (`lake_or_empty(entity, columns)`);
+- the lake: one writer, the ingestion code, loads every declared entity (`sources/declarations/`,
+  schema in `sources/schema.py`; the campaign state's `campaign_sends` and `campaign_plan` too,
+  `produced_by: campaign_state`); dbt declares it as the `lake` source (`models/staging/lake.yml`),
+  reads it with `lake(entity)` and, before the first partition of an entity, stands in an empty
+  typed relation whose columns each campaign staging model writes out (`lake_or_empty(entity, columns)`);
 - `marts.customer_profiles`: its YAML declares every column with its type; the plan's profile
   fields (`activations/plan/spec.py` FIELD_TYPES) must be columns of it of their type (the built
   table is compared with the YAML in `tests/dbt/test_dbt_build.py`).
@@ -22,7 +23,7 @@ import pytest
 import yaml
 
 from activations.plan.spec import FIELD_TYPES
-from bench.lake import lake_schemas  # every lake writer's schema: sources/schema.py and campaign_state
+from sources import entity_schema, load_declarations
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "dbt_project" / "models"
@@ -74,25 +75,37 @@ def model_sql() -> dict[str, str]:
     }
 
 
-def test_every_lake_writer_is_a_dbt_lake_source_and_nothing_else_is():
+def declared_entities() -> set[str]:
+    """The lake's entities: those a declaration feeds (delivered sources and produced ones)."""
+    return {d.entity for d in load_declarations(include_produced=True).values()}
+
+
+def test_every_declared_entity_is_a_dbt_lake_source_and_nothing_else_is():
     declared = {
         t["name"]
         for s in yaml.safe_load(LAKE_YAML.read_text(encoding="utf-8"))["sources"]
         for t in s["tables"]
     }
-    assert declared == set(lake_schemas())
+    assert declared == declared_entities()
+
+
+def test_the_campaign_state_is_declared_as_produced_by_its_step():
+    produced = {d.name: (d.entity, d.produced_by) for d in load_declarations(include_produced=True).values()}
+    assert produced["campaign_sends"] == ("campaign_sends", "campaign_state")
+    assert produced["campaign_plan"] == ("campaign_plan", "campaign_state")
+    assert "campaign_sends" not in load_declarations()  # not a delivery: no landing-zone ingestion asset
 
 
 def test_every_entity_a_model_reads_from_the_lake_has_a_writer():
     read = {e for sql in model_sql().values() for e in _LAKE.findall(sql) + _LAKE_OR_EMPTY.findall(sql)}
     assert read, "no model reads the lake: the pattern no longer matches the models"
-    assert sorted(read - set(lake_schemas())) == []
+    assert sorted(read - declared_entities()) == []
 
 
 @pytest.mark.parametrize("model", [m for m, sql in model_sql().items() if _LAKE_OR_EMPTY.search(sql)])
 def test_a_stand_in_for_an_empty_lake_entity_has_the_writers_columns_and_types(model):
     entity, columns = stand_in_columns(model_sql()[model])
-    schema = lake_schemas()[entity]
+    schema = entity_schema(entity)
     written = {f.name: ARROW_TO_SQL[f.type] for f in schema if f.name not in LINEAGE}
     assert columns == written
 

@@ -139,3 +139,63 @@ def test_python_never_writes_dbt_marts():
                 if _WRITES_MARTS.search(line):
                     offenders.append(f"{path.relative_to(REPO)}:{n}")
     assert offenders == []
+
+
+# ----------------------------------------------------------------------------- one lake writer
+# The lake has one writer: the ingestion code (sources/ingest.py), which checks every row against a
+# declaration and quarantines what fails (the campaign state too: its step writes files of its own
+# and ingests them). A function elsewhere that writes Parquet while it handles a lake path is a
+# second writer. Static and by function: a heuristic, not a proof (the behaviour is tested in
+# tests/campaigns/test_campaign_state_ingest.py).
+LAKE_WRITER = "sources/ingest.py"
+_PARQUET_WRITERS = {"write_table", "ParquetWriter", "to_parquet", "write_parquet", "write_dataset"}
+_LAKE_NAME = re.compile(r"(^|_)lake($|_)", re.IGNORECASE)
+
+
+def _lake_writers(tree: ast.AST) -> list[str]:
+    """Functions of a module that call a Parquet writer and name a lake path (a name, attribute,
+    argument or string that is `lake` or has it as a `_`-separated word)."""
+    found = []
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        writes = lake = False
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                writes |= name in _PARQUET_WRITERS
+            if isinstance(node, ast.Name | ast.arg | ast.Attribute):
+                ident = (
+                    node.id
+                    if isinstance(node, ast.Name)
+                    else node.arg
+                    if isinstance(node, ast.arg)
+                    else node.attr
+                )
+                lake |= bool(_LAKE_NAME.search(ident))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                lake |= any(_LAKE_NAME.search(part) for part in re.split(r"[/\\\s]", node.value))
+        if writes and lake:
+            found.append(fn.name)
+    return found
+
+
+def test_the_lake_writer_finder_finds_a_writer():
+    two_writers = (
+        "def f(lake_dir, t):\n    pq.write_table(t, lake_dir / 'x.parquet')\n"
+        "def g(home, t):\n    t.to_parquet(home / 'lake' / 'x.parquet')\n"
+        "def h(snapshots_dir, t):\n    pq.write_table(t, snapshots_dir / 'x.parquet')\n"
+    )
+    assert _lake_writers(ast.parse(two_writers)) == ["f", "g"]
+
+
+def test_only_the_ingestion_code_writes_parquet_into_the_lake():
+    offenders = []
+    for room in ROOMS:
+        for path in (REPO / room).rglob("*.py"):
+            rel = path.relative_to(REPO).as_posix()
+            if rel == LAKE_WRITER:
+                continue
+            offenders += [f"{rel}:{fn}" for fn in _lake_writers(ast.parse(path.read_text(encoding="utf-8")))]
+    assert offenders == []

@@ -1,24 +1,30 @@
 """Campaign state → the lake, so dbt (DuckDB or Spark) can compute campaign results.
 
 The dbt project reads only the Parquet lake (never DuckDB-only tables), so after a send date's
-audiences, suppressions and sends exist, this module writes two lake entities for it:
+audiences, suppressions and sends exist, this module produces two declared lake entities for it
+(sources/declarations/campaign_sends.yml, campaign_plan.yml; schema in sources/schema.py). It
+writes them as the run's own landing-style files,
 
-    <lake>/campaign_sends/load_date=<send_date>/activations-0000.parquet
-    <lake>/campaign_plan/load_date=<send_date>/activations-0000.parquet
+    <state>/campaign_sends/<send_date>/campaign_sends.parquet      (<home>/campaign_state/)
+    <state>/campaign_plan/<send_date>/campaign_plan.parquet
 
-(replaced on rerun; `load_date` only in the folder name; the file carries `_source`,
-`_source_file`, `_row_number` like every lake file; no raw PII: addresses are SHA-256 hashed).
+and puts them into the lake through the ingestion code (`sources.ingest_partition`), like every
+source: `<lake>/<entity>/load_date=<send_date>/<source>-NNNN.parquet`, bad rows quarantined with
+file, row and reason, rows in = loaded + quarantined; replaced on rerun. No raw PII: addresses
+are SHA-256 hashed.
 
 `campaign_sends`: one row per audience member per campaign × channel × send_date, with its
-outcome: `holdout` (control group, receives nothing), `suppressed` (reason = suppression reason),
-`sent`, `failed` (reason = provider reason), `ambiguous` (in flight when a run died, or not
-reconciled), `queued` (eligible, no send recorded yet: e.g. SMS deferred by quiet hours).
+outcome (sources.schema.CAMPAIGN_OUTCOMES): `holdout` (control group, receives nothing),
+`suppressed` (reason = suppression reason), `sent`, `failed` (reason = provider reason),
+`ambiguous` (in flight when a run died, or not reconciled), `queued` (eligible, no send recorded
+yet: e.g. SMS deferred by quiet hours).
 
 `campaign_plan`: one row per campaign × channel of the plan with the KPI (metric, target,
 window) and the dates and holdout share.
 
 Pure parts (`compose_campaign_sends`, `campaign_plan_table`) take frames/plans and return Arrow
-tables; `export_campaign_state` does the I/O (read-only DuckDB connection, atomic file replace).
+tables of the entity's columns; `export_campaign_state` does the I/O (read-only DuckDB
+connection, atomic file replace, ingestion).
 """
 
 from __future__ import annotations
@@ -38,42 +44,16 @@ from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
 from activations.plan.spec import LIST_CHANNELS, Plan, coerce_plan
+from sources.schema import CAMPAIGN_OUTCOMES as OUTCOMES
+from sources.schema import entity_columns
 
-SOURCE = "activations"
+PRODUCER = "campaign_state"  # `produced_by` of the two declarations
+S, D, INT, B = pa.string(), pa.date32(), pa.int64(), pa.bool_()
 
-S, D, F, INT, B = pa.string(), pa.date32(), pa.float64(), pa.int64(), pa.bool_()
-META = [("_source", S), ("_source_file", S), ("_row_number", INT)]
 
-CAMPAIGN_SENDS_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("campaign_id", S),
-    ("customer_id", S),
-    ("channel", S),
-    ("send_date", D),
-    ("holdout", B),
-    ("outcome", S),
-    ("reason", S),
-    ("send_id", S),
-    ("address_hash", S),
-]
-CAMPAIGN_PLAN_COLUMNS: list[tuple[str, pa.DataType]] = [
-    ("campaign_id", S),
-    ("campaign_name", S),
-    ("channel", S),
-    ("segment", S),
-    ("objective", S),
-    ("kpi_metric", S),
-    ("kpi_target", F),
-    ("kpi_window_days", INT),
-    ("start_date", D),
-    ("end_date", D),
-    ("holdout_share", F),
-]
-SCHEMAS = {
-    "campaign_sends": pa.schema(CAMPAIGN_SENDS_COLUMNS + META),
-    "campaign_plan": pa.schema(CAMPAIGN_PLAN_COLUMNS + META),
-}
-OUTCOMES = ("holdout", "suppressed", "sent", "failed", "ambiguous", "queued")
-_LEDGER_OUTCOME = {"sent": "sent", "failed": "failed", "ambiguous": "ambiguous", "pending": "ambiguous"}
+def state_schema(entity: str) -> pa.Schema:
+    """The columns the campaign-state files carry: the entity's (ingestion adds the lineage)."""
+    return pa.schema(entity_columns(entity))
 
 
 def address_hash(address: str | None) -> str | None:
@@ -83,13 +63,7 @@ def address_hash(address: str | None) -> str | None:
     return hashlib.sha256(str(address).encode("utf-8")).hexdigest()
 
 
-def _with_meta(table: pa.Table, entity: str, send_date: date) -> pa.Table:
-    n = table.num_rows
-    src_file = f"{SOURCE}/{send_date.isoformat()}/{entity}.parquet"
-    table = table.append_column("_source", pa.array([SOURCE] * n, S))
-    table = table.append_column("_source_file", pa.array([src_file] * n, S))
-    table = table.append_column("_row_number", pa.array(range(1, n + 1), INT))
-    return table.cast(SCHEMAS[entity])
+_LEDGER_OUTCOME = {"sent": "sent", "failed": "failed", "ambiguous": "ambiguous", "pending": "ambiguous"}
 
 
 _COMPOSE_SQL = """
@@ -200,12 +174,14 @@ def compose_campaign_sends(audience, suppressions, ledger, send_date: date) -> p
             "address_hash": res.column("address_hash"),
         }
     )
-    return _with_meta(table, "campaign_sends", send_date)
+    return table.cast(state_schema("campaign_sends"))
 
 
 def campaign_plan_table(plan: Plan, send_date: date) -> pa.Table:
-    """One row per campaign × channel of the plan (every campaign, active or not)."""
-    rows: dict[str, list] = {name: [] for name, _ in CAMPAIGN_PLAN_COLUMNS}
+    """One row per campaign × channel of the plan (every campaign, active or not); `send_date`
+    is the date the plan was in force (the partition it is filed under)."""
+    columns = entity_columns("campaign_plan")
+    rows: dict[str, list] = {name: [] for name, _ in columns}
     for c in plan.campaigns:
         for ch in c.channels:
             rows["campaign_id"].append(c.id)
@@ -219,8 +195,7 @@ def campaign_plan_table(plan: Plan, send_date: date) -> pa.Table:
             rows["start_date"].append(c.start_date)
             rows["end_date"].append(c.end_date)
             rows["holdout_share"].append(float(c.holdout_share))
-    table = pa.table({name: pa.array(rows[name], typ) for name, typ in CAMPAIGN_PLAN_COLUMNS})
-    return _with_meta(table, "campaign_plan", send_date)
+    return pa.table({name: pa.array(rows[name], typ) for name, typ in columns})
 
 
 def _read(con, table: str, columns: list[str], send_date: date) -> pd.DataFrame:
@@ -230,7 +205,7 @@ def _read(con, table: str, columns: list[str], send_date: date) -> pd.DataFrame:
         [schema, name],
     ).fetchall()[0][0]
     if not exists:
-        return pa.table({c: pa.array([], B if c == "holdout" else S) for c in columns})
+        return _empty(columns)
     have = {
         r[0]
         for r in con.execute(
@@ -242,21 +217,23 @@ def _read(con, table: str, columns: list[str], send_date: date) -> pd.DataFrame:
     return con.sql(f"select {select} from {table} where send_date = ?", params=[send_date]).to_arrow_table()
 
 
-def write_lake_partition(lake_dir: Path | str, entity: str, load_date: date, table: pa.Table) -> Path:
-    """Atomically replace `<lake>/<entity>/load_date=<d>/activations-*.parquet` by one file."""
-    lake_dir = Path(lake_dir)
-    staging = lake_dir / ".staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    tmp = staging / f"{entity}-{load_date.isoformat()}-{uuid.uuid4().hex}.parquet"
+def write_state_file(state_dir: Path | str, source: str, send_date: date, table: pa.Table) -> Path:
+    """Atomically replace `<state>/<source>/<send_date>/` by one file, `<source>.parquet`: the
+    landing-style partition ingestion reads (a rerun replaces it, never adds a second file)."""
+    folder = Path(state_dir) / source / send_date.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{source}-{uuid.uuid4().hex}.parquet"  # hidden: ingestion skips it
     pq.write_table(table, tmp)
-    part = lake_dir / entity / f"load_date={load_date.isoformat()}"
-    part.mkdir(parents=True, exist_ok=True)
-    final = part / f"{SOURCE}-0000.parquet"
-    for old in part.glob(f"{SOURCE}-*.parquet"):
-        if old != final:
+    final = folder / f"{source}.parquet"
+    for old in folder.iterdir():
+        if old not in (tmp, final) and old.is_file():
             old.unlink()
     os.replace(tmp, final)
     return final
+
+
+def _empty(columns: list[str]) -> pa.Table:
+    return pa.table({c: pa.array([], B if c == "holdout" else S) for c in columns})
 
 
 def export_campaign_state(
@@ -265,49 +242,74 @@ def export_campaign_state(
     plan: Plan | str | Path,
     send_date: date,
     *,
+    state_dir: Path | str,
+    quarantine_dir: Path | str,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Write `campaign_sends` and `campaign_plan` for `send_date` into the lake.
+    """Write `campaign_sends` and `campaign_plan` for `send_date` under `state_dir` and ingest
+    them into the lake (`sources.ingest_partition` with their declarations; bad rows go to
+    `quarantine_dir`).
 
     Reads `activations.campaign_audience_snapshots`, `activations.campaign_suppressions` and
     `activations.send_ledger` with a read-only connection; a table that does not exist yet counts
-    as empty (the files are then empty, with the full schema). Returns counts and file paths."""
+    as empty (the partitions are then empty, with the full schema). Returns the rows loaded per
+    entity, the outcomes loaded, the lake files, and `ingest`: the IngestResult per source."""
     import duckdb
+
+    from sources import ingest_partition, produced_declarations
 
     plan = coerce_plan(plan)
     say = progress or (lambda _m: None)
     keys = ["campaign_id", "customer_id", "channel"]
+    columns = {
+        "audience": [*keys, "holdout", "address"],
+        "suppressions": [*keys, "reason"],
+        "ledger": [*keys, "status", "reason", "send_id"],
+    }
     warehouse_path = Path(warehouse_path)
     if warehouse_path.exists():
         con = duckdb.connect(str(warehouse_path), read_only=True)
         try:
-            audience = _read(con, AUDIENCE_SNAPSHOTS_TABLE, [*keys, "holdout", "address"], send_date)
-            suppressions = _read(con, CAMPAIGN_SUPPRESSIONS_TABLE, [*keys, "reason"], send_date)
-            ledger = _read(con, LEDGER_TABLE, [*keys, "status", "reason", "send_id"], send_date)
+            audience = _read(con, AUDIENCE_SNAPSHOTS_TABLE, columns["audience"], send_date)
+            suppressions = _read(con, CAMPAIGN_SUPPRESSIONS_TABLE, columns["suppressions"], send_date)
+            ledger = _read(con, LEDGER_TABLE, columns["ledger"], send_date)
         finally:
             con.close()
     else:
-        audience, suppressions, ledger = (
-            pa.table({c: pa.array([], B if c == "holdout" else S) for c in cols})
-            for cols in (
-                [*keys, "holdout", "address"],
-                [*keys, "reason"],
-                [*keys, "status", "reason", "send_id"],
-            )
-        )
+        audience, suppressions, ledger = (_empty(columns[k]) for k in ("audience", "suppressions", "ledger"))
     say(f"campaign state {send_date}: {audience.num_rows} audience rows, {ledger.num_rows} ledger rows")
-    sends = compose_campaign_sends(audience, suppressions, ledger, send_date)
-    plan_table = campaign_plan_table(plan, send_date)
-    sends_path = write_lake_partition(lake_dir, "campaign_sends", send_date, sends)
-    plan_path = write_lake_partition(lake_dir, "campaign_plan", send_date, plan_table)
+    tables = {
+        "campaign_sends": compose_campaign_sends(audience, suppressions, ledger, send_date),
+        "campaign_plan": campaign_plan_table(plan, send_date),
+    }
+    decls = produced_declarations(PRODUCER)
+    results = {}
+    for source, table in tables.items():
+        decl = decls[source]
+        write_state_file(state_dir, decl.name, send_date, table)
+        results[source] = ingest_partition(
+            decl,
+            landing_dir=state_dir,
+            lake_dir=lake_dir,
+            quarantine_dir=quarantine_dir,
+            load_date=send_date,
+            progress=say,
+        )
+    sends = results["campaign_sends"]
     outcomes = {o: 0 for o in OUTCOMES}
-    for o in sends.column("outcome").value_counts().to_pylist():
-        outcomes[o["values"]] += o["counts"]
-    say(f"campaign state {send_date}: wrote {sends.num_rows} sends, {plan_table.num_rows} plan rows")
+    loaded = pq.read_table(sends.lake_files, columns=["outcome"]) if sends.lake_files else None
+    if loaded is not None:
+        for o in loaded.column("outcome").value_counts().to_pylist():
+            outcomes[o["values"]] = outcomes.get(o["values"], 0) + o["counts"]
+    say(
+        f"campaign state {send_date}: {sends.rows_loaded} sends loaded, {sends.rows_quarantined} "
+        f"quarantined; {results['campaign_plan'].rows_loaded} plan rows"
+    )
     return {
         "send_date": send_date.isoformat(),
-        "campaign_sends": sends.num_rows,
-        "campaign_plan": plan_table.num_rows,
+        "campaign_sends": sends.rows_loaded,
+        "campaign_plan": results["campaign_plan"].rows_loaded,
         "outcomes": outcomes,
-        "files": {"campaign_sends": str(sends_path), "campaign_plan": str(plan_path)},
+        "files": {e: [str(p) for p in r.lake_files] for e, r in results.items()},
+        "ingest": results,
     }

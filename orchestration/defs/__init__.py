@@ -22,10 +22,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     parts = daily_partitions(settings)
     return dg.Definitions.merge(
-        ingestion.defs(parts),
+        ingestion.defs(parts, settings),
         quality.defs(parts),
         warehouse.defs(settings, parts),
-        activation.defs(parts),
+        activation.defs(parts, settings),
         automation.defs(parts),
         preview.defs(),
         dg.Definitions(

@@ -266,6 +266,7 @@ def _channels(context: dg.AssetExecutionContext, crm: CrmSettings, providers: Pr
 def _campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
     from activations.delivery.campaign_state import export_campaign_state
     from activations.plan.spec import load_plan
+    from orchestration.defs.ingestion import ingestion_key, ingestion_metadata
 
     settings = crm.get()
     send_date = send_date_for(context.partition_key)
@@ -274,14 +275,21 @@ def _campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
         settings.lake_dir,
         load_plan(settings.plan_path),
         send_date,
+        state_dir=settings.campaign_state_dir,
+        quarantine_dir=settings.quarantine_dir,
         progress=context.log.info,
     )
-    meta = json.loads(json.dumps(out, default=str))
-    yield dg.MaterializeResult(
-        asset_key=CAMPAIGN_SENDS,
-        metadata={"send_date": send_date.isoformat(), "export": dg.MetadataValue.json(meta)},
-    )
-    yield dg.MaterializeResult(asset_key=CAMPAIGN_PLAN, metadata={"send_date": send_date.isoformat()})
+    for source, result in out["ingest"].items():
+        meta = {
+            "send_date": send_date.isoformat(),
+            "state_file": dg.MetadataValue.path(
+                str(settings.campaign_state_dir / source / send_date.isoformat())
+            ),
+            **ingestion_metadata(result, settings.lake_dir, context.log),
+        }
+        if source == "campaign_sends":
+            meta["outcomes"] = dg.MetadataValue.json(out["outcomes"])
+        yield dg.MaterializeResult(asset_key=ingestion_key(source), metadata=meta)
 
 
 def _campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
@@ -372,10 +380,27 @@ CAMPAIGN_STATE_ASSETS = (
 )
 
 
-def build_campaign_state(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def build_campaign_state(
+    partitions_def: dg.PartitionsDefinition, settings: Settings | None = None
+) -> dg.AssetsDefinition:
+    """The campaign state: written as the run's own files (<home>/campaign_state/) and put into
+    the lake by the ingestion code with its declarations (sources/declarations/campaign_*.yml),
+    checked by their quality suites like every lake source (orchestration/defs/quality.py), with
+    a freshness policy from their freshness threshold like every lake source."""
+    from orchestration.defs.freshness import source_freshness
+    from sources import produced_declarations
+
+    settings = settings or Settings.from_env()
+    decls = produced_declarations("campaign_state")
     specs = [
         dg.AssetSpec(
-            key, deps=[EMAIL, SMS, ADS, FILES], group_name=GROUP, kinds={"parquet"}, description=text
+            key,
+            deps=[EMAIL, SMS, ADS, FILES],
+            group_name=GROUP,
+            kinds={"python", "parquet"},
+            description=f"{text} Ingested like every source (bad rows quarantined with file, row and reason).",
+            metadata={"entity": decls[key.path[-1]].entity},
+            freshness_policy=source_freshness(settings, decls[key.path[-1]]),
         )
         for key, text in CAMPAIGN_STATE_ASSETS
     ]
@@ -409,19 +434,19 @@ def build_campaign_report(partitions_def: dg.PartitionsDefinition) -> dg.AssetsD
     )(_campaign_report)
 
 
-def activation_assets(partitions_def: dg.PartitionsDefinition) -> list:
+def activation_assets(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> list:
     """Every activation asset on the given partitions (the external tables are unpartitioned specs)."""
     return [
         *external_tables,
         build_campaign_audiences(partitions_def),
         build_channels(partitions_def),
-        build_campaign_state(partitions_def),
+        build_campaign_state(partitions_def, settings),
         build_campaign_report(partitions_def),
     ]
 
 
-def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+def defs(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> dg.Definitions:
     """The activation domain: audiences, channels, campaign state, the report, provider secrets."""
     return dg.Definitions(
-        assets=activation_assets(partitions_def), resources={"providers": ProviderSecrets()}
+        assets=activation_assets(partitions_def, settings), resources={"providers": ProviderSecrets()}
     )

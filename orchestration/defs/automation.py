@@ -17,7 +17,7 @@ import dagster as dg
 
 from crmloop.settings import Settings
 from orchestration.defs.partitions import daily_partitions
-from sources import landing_partitions
+from sources import landing_partitions, load_declarations
 
 DAILY_JOB = "daily_run"
 INGEST_JOB = "ingest_only"
@@ -80,7 +80,7 @@ def landing_sensor(context: dg.SensorEvaluationContext):
     partition_keys = set(daily_partitions(settings).get_partition_keys())
     dates = sorted({d.isoformat() for ds in landing_partitions(settings.landing_dir).values() for d in ds})
     recheck: dict[str, list[str]] = {}
-    for status in redelivered(settings.lake_dir, settings.landing_dir):
+    for status in redelivered(settings.lake_dir, settings.landing_dir, load_declarations()):
         recheck.setdefault(status.load_date.isoformat(), []).append(status.source)
     requests = []
     for day in dates:

@@ -5,6 +5,8 @@ from datetime import date
 import dagster as dg
 
 from crmloop.preflight import nothing_landed
+from crmloop.settings import Settings
+from orchestration.defs.freshness import source_freshness
 from orchestration.defs.partitions import ONE_DAY_PER_RUN, daily_partitions
 from orchestration.defs.resources import CrmSettings
 from sources import ingest_partition, load_declarations
@@ -32,7 +34,40 @@ def _reasons_markdown(result) -> str:
     return "\n".join(lines)
 
 
-def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None = None) -> dg.AssetsDefinition:
+def ingestion_metadata(result, lake_dir, log) -> dict:
+    """The metadata of one ingested partition (an IngestResult) after checking its accounting:
+    a dg.Failure when rows in != loaded + quarantined + rejected. Every lake writer's asset
+    (each source's, the campaign state's) reports through this."""
+    name, load_date = result.source, result.load_date
+    if not result.balanced:
+        raise dg.Failure(
+            f"row accounting broken for {name} {load_date}: {result.rows_in} in != "
+            f"{result.rows_loaded} loaded + {result.rows_quarantined} quarantined + {result.rows_rejected} rejected"
+        )
+    log.info(
+        f"{name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
+        f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
+    )
+    return {
+        "rows_in": result.rows_in,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "rows_rejected": result.rows_rejected,
+        # {file: reason} of every file rejected whole or refused, for the run summary
+        "rejected_files": dg.MetadataValue.json(result.rejected_files),
+        "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
+        "files": len(result.files),
+        "dagster/row_count": result.rows_loaded,
+        "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
+        "lake_path": dg.MetadataValue.path(str(lake_dir / result.entity / f"load_date={load_date}")),
+    }
+
+
+def build_ingestion_asset(
+    decl, partitions_def: dg.PartitionsDefinition | None = None, settings: Settings | None = None
+) -> dg.AssetsDefinition:
+    settings = settings or Settings.from_env()
+
     @dg.asset(
         key=ingestion_key(decl.name),
         partitions_def=partitions_def or daily_partitions(),
@@ -42,6 +77,7 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
         description=f"Landing files of source `{decl.name}` normalised into lake entity `{decl.entity}` "
         f"(typed Parquet, bad rows quarantined with file, row and reason).",
         metadata={"entity": decl.entity},
+        freshness_policy=source_freshness(settings, decl),
     )
     def _ingest(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
         settings = crm.get()
@@ -62,47 +98,25 @@ def build_ingestion_asset(decl, partitions_def: dg.PartitionsDefinition | None =
             load_date=load_date,
             progress=progress,
         )
-        if not result.balanced:
-            raise dg.Failure(
-                f"row accounting broken for {decl.name} {load_date}: {result.rows_in} in != "
-                f"{result.rows_loaded} loaded + {result.rows_quarantined} quarantined + {result.rows_rejected} rejected"
-            )
-        context.log.info(
-            f"{decl.name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
-            f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "rows_in": result.rows_in,
-                "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined,
-                "rows_rejected": result.rows_rejected,
-                # {file: reason} of every file rejected whole or refused, for the run summary
-                "rejected_files": dg.MetadataValue.json(result.rejected_files),
-                "top_quarantine_reasons": dg.MetadataValue.json(dict(list(result.reason_counts.items())[:5])),
-                "files": len(result.files),
-                "dagster/row_count": result.rows_loaded,
-                "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
-                "lake_path": dg.MetadataValue.path(
-                    str(settings.lake_dir / decl.entity / f"load_date={load_date}")
-                ),
-            }
-        )
+        return dg.MaterializeResult(metadata=ingestion_metadata(result, settings.lake_dir, context.log))
 
     return _ingest
 
 
-def ingestion_assets(partitions_def: dg.PartitionsDefinition | None = None) -> list[dg.AssetsDefinition]:
-    partitions_def = partitions_def or daily_partitions()
+def ingestion_assets(
+    partitions_def: dg.PartitionsDefinition | None = None, settings: Settings | None = None
+) -> list[dg.AssetsDefinition]:
+    settings = settings or Settings.from_env()
+    partitions_def = partitions_def or daily_partitions(settings)
     return [
-        build_ingestion_asset(decl, partitions_def)
+        build_ingestion_asset(decl, partitions_def, settings)
         for decl in sorted(load_declarations().values(), key=lambda d: d.name)
     ]
 
 
-def defs(partitions_def: dg.PartitionsDefinition) -> dg.Definitions:
+def defs(partitions_def: dg.PartitionsDefinition, settings: Settings | None = None) -> dg.Definitions:
     """The ingestion domain: one asset per declared source (its checks are in quality.py)."""
-    return dg.Definitions(assets=ingestion_assets(partitions_def))
+    return dg.Definitions(assets=ingestion_assets(partitions_def, settings))
 
 
 def sources_by_entity() -> dict[str, list[str]]:

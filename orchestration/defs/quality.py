@@ -166,9 +166,16 @@ def _check_specs(asset_key: dg.AssetKey, partitions_def, what: str) -> list[dg.A
 
 
 def build_lake_check(
-    source: str, entity: str, *, partitions_def: dg.PartitionsDefinition | None = None
+    source: str,
+    entity: str,
+    *,
+    partitions_def: dg.PartitionsDefinition | None = None,
+    produced_by: str | None = None,
 ) -> dg.AssetChecksDefinition:
-    """GX checks of one ingested source: validates the run's partition (key = load date)."""
+    """GX checks of one ingested source: validates the run's partition (key = load date).
+
+    `produced_by` (a declaration's): the source is the output of that step of the run, not a
+    delivery: `campaign_state` files partition D under its send date D + 1, from its own folder."""
     if partitions_def is None:
         from orchestration.defs.partitions import daily_partitions
 
@@ -189,12 +196,12 @@ def build_lake_check(
         import_great_expectations()
 
         settings = crm.get()
-        load_date = date.fromisoformat(context.partition_key)
+        load_date, landing_dir = _checked_partition(settings, context.partition_key, produced_by)
         report = validate_partition_for(
             settings, source, entity, load_date, progress=context.log.info, as_of=load_date
         )
         context.log.info(report.summary())
-        status = record_partition_status(settings, source, entity, load_date, report)
+        status = record_partition_status(settings, source, entity, load_date, report, landing_dir)
         yield from check_results(
             report,
             key,
@@ -207,8 +214,19 @@ def build_lake_check(
     return _check
 
 
-def record_partition_status(settings, source: str, entity: str, load_date: date, report) -> str:
-    """The check's verdict in the durable status store (sources/partition_status.py), so that a
+def _checked_partition(settings, partition_key: str, produced_by: str | None):
+    """(lake load date, folder its files were ingested from) of a check's partition."""
+    if produced_by is None:
+        return date.fromisoformat(partition_key), settings.landing_dir
+    if produced_by == "campaign_state":
+        from orchestration.defs.activation import send_date_for
+
+        return send_date_for(partition_key), settings.campaign_state_dir
+    raise ValueError(f"no lake check for sources produced by {produced_by!r}")
+
+
+def record_partition_status(settings, source: str, entity: str, load_date: date, report, landing_dir) -> str:
+    """The check's verdict (its files came from `landing_dir`) in the durable status store (sources/partition_status.py), so that a
     failed partition stays out of the warehouse in later runs too; returns the state for metadata."""
     from sources import partition_status as ps
     from sources.quality import ERROR
@@ -225,7 +243,7 @@ def record_partition_status(settings, source: str, entity: str, load_date: date,
             + ("" if o.unexpected_count is None else f" ({o.unexpected_count} unexpected)")
             for o in fails
         ],
-        landing_fingerprint=ps.landing_fingerprint(settings.landing_dir, source, load_date),
+        landing_fingerprint=ps.landing_fingerprint(landing_dir, source, load_date),
     )
     if status is None:
         return "admitted"
@@ -242,11 +260,16 @@ def record_partition_status(settings, source: str, entity: str, load_date: date,
 def lake_quality_checks(
     sources: Mapping[str, str] | None = None, *, partitions_def: dg.PartitionsDefinition | None = None
 ) -> list[dg.AssetChecksDefinition]:
-    """One check definition per source. `sources`: {source name: entity}; default: the declarations."""
+    """One check definition per source. `sources`: {source name: entity} (delivered sources);
+    default: every declaration, those a step of the run produces (campaign_sends) included."""
     if sources is None:
         from sources import load_declarations
 
-        sources = {d.name: d.entity for d in load_declarations().values()}
+        decls = load_declarations(include_produced=True).values()
+        return [
+            build_lake_check(d.name, d.entity, partitions_def=partitions_def, produced_by=d.produced_by)
+            for d in sorted(decls, key=lambda d: d.name)
+        ]
     return [build_lake_check(s, e, partitions_def=partitions_def) for s, e in sorted(sources.items())]
 
 

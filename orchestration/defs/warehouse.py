@@ -23,6 +23,7 @@ from dagster_dbt import (
 )
 
 from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Env, Settings
+from orchestration.defs.freshness import marts_freshness
 from orchestration.defs.ingestion import ingestion_key, sources_by_entity
 from orchestration.defs.partitions import ONE_DAY_PER_RUN
 from orchestration.defs.resources import CrmSettings
@@ -72,11 +73,15 @@ def dbt_project(settings: Settings) -> DbtProject:
 
 
 class CrmDbtTranslator(DagsterDbtTranslator):
-    """dbt sources `lake.<entity>` are fed by every ingestion asset of that entity."""
+    """dbt sources `lake.<entity>` are fed by every ingestion asset of that entity; the marts
+    (models under `models/marts/`) carry `marts_freshness` (orchestration/defs/freshness.py)."""
 
-    def __init__(self, entity_sources: Mapping[str, list[str]]):
+    def __init__(
+        self, entity_sources: Mapping[str, list[str]], marts_freshness: dg.FreshnessPolicy | None = None
+    ):
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
         self._entity_sources = dict(entity_sources)
+        self._marts_freshness = marts_freshness
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if (
@@ -110,7 +115,10 @@ class CrmDbtTranslator(DagsterDbtTranslator):
                     if key not in keys:
                         deps.append(dg.AssetDep(key))
                         keys.add(key)
-        return spec.replace_attributes(deps=deps)
+        spec = spec.replace_attributes(deps=deps)
+        if self._marts_freshness is not None and manifest["nodes"][unique_id]["fqn"][1:2] == ["marts"]:
+            spec = spec.replace_attributes(freshness_policy=self._marts_freshness)
+        return spec
 
 
 @contextlib.contextmanager
@@ -128,7 +136,7 @@ def _env(**values: str):
                 os.environ[k] = v
 
 
-def _build(name: str, project: DbtProject, select: str, exclude: str, partitions_def):
+def _build(name: str, project: DbtProject, select: str, exclude: str, partitions_def, settings: Settings):
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
@@ -136,7 +144,7 @@ def _build(name: str, project: DbtProject, select: str, exclude: str, partitions
         exclude=exclude,
         partitions_def=partitions_def,
         backfill_policy=ONE_DAY_PER_RUN,
-        dagster_dbt_translator=CrmDbtTranslator(sources_by_entity()),
+        dagster_dbt_translator=CrmDbtTranslator(sources_by_entity(), marts_freshness(settings)),
         pool=WAREHOUSE_POOL,
         name=name,
     )
@@ -283,9 +291,15 @@ def warehouse_assets(
             select=DBT_EVERY_NODE,
             exclude=DBT_CAMPAIGN_MODELS,
             partitions_def=partitions_def,
+            settings=settings,
         ),
         _build(
-            "campaign_results", project, select=DBT_CAMPAIGN_MODELS, exclude="", partitions_def=partitions_def
+            "campaign_results",
+            project,
+            select=DBT_CAMPAIGN_MODELS,
+            exclude="",
+            partitions_def=partitions_def,
+            settings=settings,
         ),
     ]
 

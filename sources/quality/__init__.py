@@ -79,13 +79,18 @@ def partition_batches(
     thresholds: QualityThresholds,
     as_of: date | None = None,
     quarantine_dir: Path | None = None,
+    produced: bool = False,
 ) -> list[Batch]:
     """The (schema, rows, partitions) batches of one source partition, ready for `validate()`.
 
     With `quarantine_dir`, also a `files` batch: every landing file ingestion rejected whole
     (unreadable, a required column missing) fails `files.none_rejected` (ERROR); and a
     `quarantine` batch: the share of rows quarantined at ingestion over `max_quarantine_share`
-    (Wilson bound, like every share gate) fails `rows.quarantined_share` (ERROR)."""
+    (Wilson bound, like every share gate) fails `rows.quarantined_share` (ERROR).
+
+    `produced`: an entity the pipeline writes itself (a declaration with `produced_by`): its size
+    follows the plan, not a delivery, so volume is not judged against trailing partitions, and
+    an empty partition is a run that wrote nothing, so it counts for freshness."""
     as_of = as_of or load_date
     q = thresholds
     prefix = f"{entity}.{source}"
@@ -95,7 +100,8 @@ def partition_batches(
     # Freshness counts the partitions that brought rows: ingestion writes an empty partition for a
     # day when nothing landed, which must not make a source that stopped delivering look fresh.
     # A source that never brought any (feedback before the first campaign) keeps its empty ones.
-    arrived = [s for s in stats if s.rows > 0] or stats
+    # A produced entity writes its partition in every run: an empty one is fresh.
+    arrived = stats if produced else ([s for s in stats if s.rows > 0] or stats)
     inventory = pd.DataFrame(
         {
             "load_date": [s.load_date.isoformat() for s in arrived],
@@ -114,7 +120,7 @@ def partition_batches(
         batches.append(Batch(f"{prefix}.schema", schema_frame(files, schemas, wanted), schema_suite(entity)))
 
         trailing = [s.rows for s in stats if s.load_date < load_date][-q.volume_trailing_days :]
-        bounds = volume_bounds(trailing, q.volume_band, q.volume_min_history)
+        bounds = None if produced else volume_bounds(trailing, q.volume_band, q.volume_min_history)
         referential = entity == "orders"
         exps = rows_suite(entity, as_of=as_of, thresholds=q, volume_bounds=bounds, referential=referential)
         columns = needed_columns(exps)
@@ -139,7 +145,11 @@ def partition_batches(
         # expectations on absent columns are reported once, by the schema suite
         usable = [e for e in exps if set(e.columns) <= present]
         usable, notes = judge_shares(usable, frame)
-        if bounds is None:
+        if produced:
+            notes["volume.within_band"] = (
+                "written by the pipeline itself (its size follows the plan): not judged"
+            )
+        elif bounds is None:
             notes["volume.within_band"] = (
                 f"{len(trailing)} trailing partition(s), fewer than {q.volume_min_history}: volume not checked"
             )
@@ -190,6 +200,7 @@ def validate_partition(
     as_of: date | None = None,
     progress: Callable[[str], None] | None = None,
     quarantine_dir: Path | None = None,
+    produced: bool = False,
 ) -> ValidationReport:
     """Validate partition `load_date` of `source` (which feeds lake entity `entity`).
 
@@ -199,7 +210,14 @@ def validate_partition(
     """
     q = thresholds or QualityThresholds()
     batches = partition_batches(
-        source, entity, load_date, lake_dir=lake_dir, thresholds=q, as_of=as_of, quarantine_dir=quarantine_dir
+        source,
+        entity,
+        load_date,
+        lake_dir=lake_dir,
+        thresholds=q,
+        as_of=as_of,
+        quarantine_dir=quarantine_dir,
+        produced=produced,
     )
     report = validate(
         batches, target=f"{source}@{load_date.isoformat()}", docs_dir=docs_dir, progress=progress
@@ -222,7 +240,8 @@ def validate_partition_for(
     from sources.declarations import load_declarations
     from sources.quality.thresholds import thresholds_for
 
-    thresholds = thresholds_for(settings.quality, load_declarations().get(source))
+    decl = load_declarations(include_produced=True).get(source)
+    thresholds = thresholds_for(settings.quality, decl)
     return validate_partition(
         source,
         entity,
@@ -233,4 +252,5 @@ def validate_partition_for(
         as_of=as_of,
         progress=progress,
         quarantine_dir=settings.quarantine_dir,
+        produced=decl is not None and decl.produced_by is not None,
     )

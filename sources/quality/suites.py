@@ -23,7 +23,7 @@ import pyarrow as pa
 from crmloop.settings import QualityThresholds
 from sources.normalise import TH_MOBILE_E164_REGEX
 from sources.quality.engine import ERROR, WARN, Expect
-from sources.schema import EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
+from sources.schema import CAMPAIGN_OUTCOMES, EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
 from sources.schema import SMS_STATUSES as SMS_STATUS_VALUES
 
 EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
@@ -69,6 +69,8 @@ KEYS: dict[str, list[str]] = {
     "email_events": ["event_id"],
     "sms_events": ["event_id"],
     "ad_reports": ["platform", "audience_id", "date"],
+    "campaign_sends": ["campaign_id", "customer_id", "channel"],
+    "campaign_plan": ["campaign_id", "channel"],
 }
 TIMESTAMPS: dict[str, list[str]] = {
     "customers": ["registered_at", "updated_at"],
@@ -334,6 +336,32 @@ def rows_suite(
             _min("spend"),
             _min("matched_users"),
             _min("uploaded_users"),
+        ]
+    elif entity == "campaign_sends":
+        exps += [
+            _in_set("outcome", list(CAMPAIGN_OUTCOMES)),
+            _not_null("send_date"),
+            _not_null("holdout"),
+            _not_null("send_id"),
+            Expect(
+                "send_id.unique",
+                ERROR,
+                "expect_column_values_to_be_unique",
+                {"column": "send_id"},
+                "one send id per audience member × campaign × channel × send date",
+            ),
+        ]
+    elif entity == "campaign_plan":
+        exps += [
+            _not_null("kpi_metric"),
+            _min("kpi_window_days"),
+            Expect(
+                "holdout_share.share",
+                ERROR,
+                "expect_column_values_to_be_between",
+                {"column": "holdout_share", "min_value": 0, "max_value": 1},
+                "the holdout is a share of the audience",
+            ),
         ]
     if volume_bounds is not None:
         lo, hi = volume_bounds

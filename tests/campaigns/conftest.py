@@ -29,7 +29,14 @@ def built(tmp_path_factory):
     warehouse.parent.mkdir()
     build_state_warehouse(warehouse)
     build_feedback_lake(lake)
-    exported = export_campaign_state(warehouse, lake, load_plan(PLAN), SEND)
+    exported = export_campaign_state(
+        warehouse,
+        lake,
+        load_plan(PLAN),
+        SEND,
+        state_dir=root / "campaign_state",
+        quarantine_dir=root / "quarantine",
+    )
     # an earlier run of the ranks, so rank_migration has a previous run to compare with
     dbt_in_process(
         [

@@ -9,8 +9,9 @@ from math import sqrt
 import pyarrow.parquet as pq
 import pytest
 
-from activations.delivery.campaign_state import SCHEMAS, export_campaign_state
+from activations.delivery.campaign_state import export_campaign_state
 from activations.plan.spec import load_plan
+from sources import entity_schema
 from tests.campaigns.conftest import PLAN
 from tests.campaigns.scenario import (
     EMAIL_CAMPAIGN,
@@ -54,9 +55,13 @@ def test_export_counts_and_files(built):
     plan = load_plan(PLAN)
     assert ex["campaign_plan"] == sum(len(c.channels) for c in plan.campaigns)
     part = built["lake"] / "campaign_sends" / f"load_date={SEND.isoformat()}"
-    assert [p.name for p in part.iterdir()] == ["activations-0000.parquet"]
-    t = pq.read_table(part / "activations-0000.parquet")
-    assert t.schema.equals(SCHEMAS["campaign_sends"])
+    assert [p.name for p in part.iterdir()] == ["campaign_sends-0000.parquet"]
+    t = pq.read_table(part / "campaign_sends-0000.parquet")
+    assert t.schema.equals(entity_schema("campaign_sends"))
+    assert set(t.column("_source").to_pylist()) == {"campaign_sends"}
+    assert set(t.column("_source_file").to_pylist()) == {
+        f"campaign_sends/{SEND.isoformat()}/campaign_sends.parquet"
+    }
     assert "load_date" not in t.schema.names
     # no raw address anywhere in the file
     assert not any("@example.com" in str(v) for v in t.column("address_hash").to_pylist())
@@ -167,18 +172,26 @@ def test_ad_match_rate(built):
     ) == [("meta", "aud1", 0.75)]
 
 
+def _export(wh, root, plan=PLAN):
+    return export_campaign_state(
+        wh, root / "lake", load_plan(plan), SEND, state_dir=root / "campaign_state", quarantine_dir=root / "q"
+    )
+
+
 def test_rerun_export_replaces_partition(tmp_path):
-    """A rerun of the same send date replaces the file (same rows), never adds a second one."""
+    """A rerun of the same send date replaces the files (same rows), never adds a second one."""
     wh, lake = tmp_path / "warehouse.duckdb", tmp_path / "lake"
     build_state_warehouse(wh)
-    first = export_campaign_state(wh, lake, load_plan(PLAN), SEND)
-    (lake / "campaign_sends" / f"load_date={SEND.isoformat()}" / "activations-0001.parquet").write_bytes(
-        b"stale"
-    )
-    again = export_campaign_state(wh, lake, load_plan(PLAN), SEND)
-    assert again["outcomes"] == first["outcomes"]
+    first = _export(wh, tmp_path)
     part = lake / "campaign_sends" / f"load_date={SEND.isoformat()}"
-    assert [p.name for p in part.iterdir()] == ["activations-0000.parquet"]
+    (part / "campaign_sends-0001.parquet").write_bytes(b"stale")
+    again = _export(wh, tmp_path)
+    assert again["outcomes"] == first["outcomes"]
+    assert again["campaign_sends"] == first["campaign_sends"] == 120
+    assert [p.name for p in part.iterdir()] == ["campaign_sends-0000.parquet"]
+    assert pq.read_table(part).num_rows == 120
+    state = tmp_path / "campaign_state" / "campaign_sends" / SEND.isoformat()
+    assert [p.name for p in state.iterdir()] == ["campaign_sends.parquet"]
     assert not list((lake / ".staging").iterdir())
 
 
@@ -188,8 +201,10 @@ def test_export_before_any_table_exists(tmp_path):
 
     wh = tmp_path / "warehouse.duckdb"
     duckdb.connect(str(wh)).close()
-    out = export_campaign_state(wh, tmp_path / "lake", load_plan(PLAN), SEND)
+    out = _export(wh, tmp_path)
     assert out["campaign_sends"] == 0
-    t = pq.read_table(out["files"]["campaign_sends"])
-    assert t.num_rows == 0 and t.schema.equals(SCHEMAS["campaign_sends"])
-    assert pq.read_table(out["files"]["campaign_plan"]).num_rows == out["campaign_plan"] > 0
+    [sends] = out["files"]["campaign_sends"]
+    t = pq.read_table(sends)
+    assert t.num_rows == 0 and t.schema.equals(entity_schema("campaign_sends"))
+    [plan] = out["files"]["campaign_plan"]
+    assert pq.read_table(plan).num_rows == out["campaign_plan"] > 0

@@ -37,7 +37,14 @@ def test_campaign_marts_equal_on_spark(tmp_path):
     spark_home.mkdir()
     build_state_warehouse(wh)
     build_feedback_lake(lake)
-    export_campaign_state(wh, lake, load_plan(PLAN), SEND)
+    export_campaign_state(
+        wh,
+        lake,
+        load_plan(PLAN),
+        SEND,
+        state_dir=tmp_path / "campaign_state",
+        quarantine_dir=tmp_path / "quarantine",
+    )
     run_dbt(["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / "d", as_of=AS_OF)
     run_dbt(
         ["build", *SELECT],

@@ -38,7 +38,14 @@ def build_as_of(tmp_path_factory):
             wh.parent.mkdir()
             build_state_warehouse(wh)
             build_feedback_lake(lake)
-            export_campaign_state(wh, lake, load_plan(PLAN), SEND)
+            export_campaign_state(
+                wh,
+                lake,
+                load_plan(PLAN),
+                SEND,
+                state_dir=root / "campaign_state",
+                quarantine_dir=root / "quarantine",
+            )
             dbt_in_process(
                 ["build", *SELECT, "--exclude-resource-type", "unit_test"],
                 warehouse=wh,

@@ -77,7 +77,14 @@ def test_judged_results_recover_each_simulated_cause(tmp_path, declarations):
     )
     for entity in ("orders", "order_lines", "products", "web_events", "consents", "support_tickets"):
         write_partition(lake, entity, "2025-01-01", [], source="empty")
-    export_campaign_state(wh, lake, plan, SEND)
+    export_campaign_state(
+        wh,
+        lake,
+        plan,
+        SEND,
+        state_dir=lake.parent / "campaign_state",
+        quarantine_dir=lake.parent / "quarantine",
+    )
 
     con = duckdb.connect(str(wh), read_only=True)
     try:

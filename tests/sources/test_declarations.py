@@ -25,7 +25,22 @@ def test_shipped_declarations_load_and_cover_every_entity():
     assert decls["dealer_customers"].entity == "customers"
     assert decls["dealer_customers"].source_system == "dealer"
     assert decls["dealer_customers"].columns["source_system"].default == "dealer"
-    assert {d.entity for d in decls.values()} == set(ENTITY_COLUMNS)
+    produced = load_declarations(include_produced=True)
+    assert {d.entity for d in produced.values()} == set(ENTITY_COLUMNS)
+    # the entities the run writes itself are declared, but are no landing-zone source
+    assert {n: d.produced_by for n, d in produced.items() if n not in decls} == {
+        "campaign_sends": "campaign_state",
+        "campaign_plan": "campaign_state",
+    }
+
+
+def test_produced_by_names_a_step_that_writes_an_entity(tmp_path):
+    path = tmp_path / "campaign_sends.yml"
+    path.write_text(
+        "entity: campaign_sends\nproduced_by: somewhere\ncolumns: {campaign_id: {normaliser: id}}\n"
+    )
+    with pytest.raises(DeclarationError, match="produced_by: 'somewhere' is no step"):
+        load_declaration(path)
 
 
 def test_entity_schema_has_lineage_and_types():

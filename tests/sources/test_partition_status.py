@@ -61,9 +61,9 @@ def test_redelivered_files_that_pass_clear_the_block(tmp_path):
     lake, landing = tmp_path / "lake", tmp_path / "landing"
     deliver(landing, "pos_orders", D1, "a\n1\n1\n")
     check(lake, landing, passed=False)
-    assert ps.redelivered(lake, landing) == []
+    assert ps.redelivered(lake, landing, ["pos_orders"]) == []
     deliver(landing, "pos_orders", D1, "a\n1\n2\n3\n")  # the corrected file
-    assert [s.key for s in ps.redelivered(lake, landing)] == ["pos_orders@2026-11-19"]
+    assert [s.key for s in ps.redelivered(lake, landing, ["pos_orders"])] == ["pos_orders@2026-11-19"]
     st = check(lake, landing, passed=True)
     assert st.state == ps.ADMITTED
     assert ps.held_back(lake) == [] and ps.blocked_env_value(ps.held_back(lake)) == ""

@@ -1,6 +1,6 @@
 {{ config(schema='staging', materialized='view') }}
 {%- set columns = {'campaign_id': dbt.type_string(), 'campaign_name': dbt.type_string(), 'channel': dbt.type_string(), 'segment': dbt.type_string(), 'objective': dbt.type_string(), 'kpi_metric': dbt.type_string(), 'kpi_target': 'double', 'kpi_window_days': 'bigint', 'start_date': 'date', 'end_date': 'date', 'holdout_share': 'double'} %}
--- campaign_plan as written by activations/results_export.py: the plan in force on each send date
+-- campaign_plan as produced by the campaign-state step and ingested: the plan in force on each send date
 -- (load_date = send date).
 select
     cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,

@@ -1,6 +1,6 @@
 {{ config(schema='staging', materialized='view') }}
 {%- set columns = {'campaign_id': dbt.type_string(), 'customer_id': dbt.type_string(), 'channel': dbt.type_string(), 'send_date': 'date', 'holdout': 'boolean', 'outcome': dbt.type_string(), 'reason': dbt.type_string(), 'send_id': dbt.type_string(), 'address_hash': dbt.type_string()} %}
--- campaign_sends as written by activations/results_export.py (one file per send date).
+-- campaign_sends as produced by the campaign-state step and ingested (one partition per send date).
 select
     cast(campaign_id as {{ dbt.type_string() }}) as campaign_id,
     cast(customer_id as {{ dbt.type_string() }}) as customer_id,
