@@ -34,6 +34,7 @@ _TOP_KEYS = {
     "columns",
     "quality",
     "produced_by",
+    "replaces_parts_of",
 }
 # Steps of the pipeline that write a declared entity themselves, as landing-style files in their
 # own folder (not the landing zone), ingested like every source (`produced_by: <step>`).
@@ -95,6 +96,9 @@ class SourceDeclaration:
     xlsx_header_row: int = 1
     quality: dict = field(default_factory=dict)  # overrides of QualityThresholds for this source
     produced_by: str | None = None  # a step of PRODUCERS: the run's own output, not a delivery
+    # earlier writers' part-file names in this entity's lake partitions (`<name>-NNNN.parquet`),
+    # replaced by this source's commit as its own are (an upgrade never counts a row twice)
+    replaces_parts_of: tuple[str, ...] = ()
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -271,6 +275,13 @@ def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
         raise _err(
             path, "produced_by", f"{produced_by!r} is no step that writes an entity ({', '.join(PRODUCERS)})"
         )
+    replaces = data.get("replaces_parts_of", [])
+    if not isinstance(replaces, list) or not all(
+        isinstance(r, str) and re.fullmatch(r"[a-z_]+", r) for r in replaces
+    ):
+        raise _err(
+            path, "replaces_parts_of", f"must be a list of part-file names (lowercase, _), got {replaces!r}"
+        )
     region = str(data.get("region", "TH"))
     source_system = data.get("source_system")
     if source_system is not None and not isinstance(source_system, str):
@@ -333,6 +344,7 @@ def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
         xlsx_header_row=header_row,
         quality=_parse_quality(path, data.get("quality")),
         produced_by=produced_by,
+        replaces_parts_of=tuple(replaces),
         raw=data,
     )
 

@@ -655,7 +655,9 @@ def _apply(plan: dict) -> None:
     part_dir = Path(plan["part_dir"])
     part_dir.mkdir(parents=True, exist_ok=True)
     finals = {final for _, final in plan["parts"]}
-    for old in _own_parts(part_dir, plan["source"]):
+    for old in [
+        p for name in (plan["source"], *plan.get("replaces", [])) for p in _own_parts(part_dir, name)
+    ]:
         if old.name not in finals:
             old.unlink(missing_ok=True)
     for staged, final in plan["parts"]:
@@ -682,6 +684,7 @@ def _commit(
         new_parts = [empty]
     plan = {
         "source": decl.name,
+        "replaces": list(decl.replaces_parts_of),
         "load_date": res.load_date.isoformat(),
         "staging": str(staging),
         "part_dir": str(part_dir),

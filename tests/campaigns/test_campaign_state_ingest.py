@@ -75,3 +75,29 @@ def test_the_lake_files_of_the_campaign_state_are_the_ingestion_codes(tmp_path):
         assert set(table.column("_source_file").to_pylist()) == {
             f"{source}/{SEND.isoformat()}/{source}.parquet"
         }
+
+
+def test_a_home_from_before_keeps_each_send_once(tmp_path):
+    """Before the campaign state was ingested, its step wrote `activations-0000.parquet` into the
+    lake partition itself; rerunning that send date replaces it, so dbt never reads a send twice."""
+    import shutil
+
+    wh, lake = tmp_path / "warehouse.duckdb", tmp_path / "lake"
+    write_state_warehouse(
+        wh,
+        [(EMAIL_CAMPAIGN, "C1", "email", False, "segment", email(1), SEND, SEND)],
+        [],
+        [(EMAIL_CAMPAIGN, "C1", "email", email(1), "sent", None)],
+    )
+    args = dict(state_dir=tmp_path / "campaign_state", quarantine_dir=tmp_path / "q")
+    plan = load_plan(DEFAULT_PLAN_PATH)
+    export_campaign_state(wh, lake, plan, SEND, **args)
+    for entity in ("campaign_sends", "campaign_plan"):  # what the old writer left
+        part = lake / entity / f"load_date={SEND.isoformat()}"
+        shutil.copyfile(part / f"{entity}-0000.parquet", part / "activations-0000.parquet")
+        (part / f"{entity}-0000.parquet").unlink()
+    export_campaign_state(wh, lake, plan, SEND, **args)
+    for entity in ("campaign_sends", "campaign_plan"):
+        part = lake / entity / f"load_date={SEND.isoformat()}"
+        assert sorted(p.name for p in part.iterdir()) == [f"{entity}-0000.parquet"]
+    assert pq.read_table(lake / "campaign_sends").num_rows == 1
