@@ -93,7 +93,7 @@ def test_email_campaign_funnel_kpi_and_diagnosis(built):
         " kpi_actual, kpi_met, kpi_status, diagnosis_code, diagnosis"
         f" from marts.campaign_results where campaign_id = '{EMAIL_CAMPAIGN}'",
     )
-    assert r[:15] == (100, 40, 5, 53, 2, 0, 0, 50, 3, 20, 10, 1, 3, 0, 13)
+    assert r[:15] == (100, 40, 5, 53, 2, 0, 0, 50, 3, 20, 20, 1, 3, 0, 13)
     assert r[15:17] == ("apply_rate", 0.15)
     assert r[17] == pytest.approx(3 / 53, abs=1e-12)
     assert r[18:] == (
