@@ -138,12 +138,16 @@ def vendor_files(site_dir: Path) -> dict[Asset, Path | None]:
             continue
         dest = site_dir / VENDOR / asset.name
         for rel in (asset.file, *asset.copy):
-            s, d = src / rel, dest / rel
-            if s.is_dir():
-                shutil.copytree(s, d, dirs_exist_ok=True)
-            elif not d.exists() or d.stat().st_size != s.stat().st_size:
-                d.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(s, d)
+            files = (
+                [src / rel]
+                if (src / rel).is_file()
+                else sorted(f for f in (src / rel).rglob("*") if f.is_file())
+            )
+            for s in files:  # copied once per site (again only when the package's file changed size)
+                d = dest / s.relative_to(src)
+                if not d.exists() or d.stat().st_size != s.stat().st_size:
+                    d.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(s, d)
         out[asset] = dest / asset.file
     return out
 
