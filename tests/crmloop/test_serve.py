@@ -140,3 +140,30 @@ def test_cli_refuses_a_bad_port_setting(cli_env, monkeypatch):
     result = CliRunner().invoke(main, ["serve", "--home", str(cli_env / "home")])
     assert result.exit_code == 2
     assert "CRM_SERVE_PORT" in result.output
+
+
+def test_campaign_report_metadata_links_the_served_report(tmp_path, monkeypatch):
+    """reports/campaign_report of the run as of 2025-06-01 (it sends on 2025-06-02) links the report
+    through `crmloop serve` on CRM_SERVE_PORT, and keeps its file path."""
+    from orchestration.defs.activation import build_campaign_report
+    from orchestration.defs.resources import CrmSettings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("CRM_HOME", str(home))
+    monkeypatch.setenv("CRM_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.setenv("CRM_START_DATE", "2025-05-01")
+    monkeypatch.setenv("CRM_SERVE_PORT", "9001")
+    parts = dg.DailyPartitionsDefinition(start_date="2025-05-01", timezone="Asia/Bangkok")
+    result = dg.materialize(
+        [build_campaign_report(parts)],
+        partition_key="2025-06-01",
+        resources={"crm": CrmSettings()},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    md = result.get_asset_materialization_events()[0].materialization.metadata
+    assert md["report_url"] == dg.MetadataValue.url(
+        "http://127.0.0.1:9001/reports/2025-06-02/campaign_report.html"
+    )
+    assert md["report"] == dg.MetadataValue.path(
+        str(home / "reports" / "2025-06-02" / "campaign_report.html")
+    )
