@@ -14,10 +14,12 @@ DEMO_SEED ?= 42
 
 # the default install has no Spark (pyspark + dbt-spark add ~0.5 GB); the Spark target and its
 # tests need `make install-spark`, which `make test-slow` (and so CI) runs
-$(STAMP): pyproject.toml constraints.txt
+# npm ci: the Data Docs' bootstrap-table and vega, which no PyPI package ships (package-lock.json)
+$(STAMP): pyproject.toml constraints.txt package-lock.json
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip "setuptools<82" wheel
 	$(BIN)/pip install -q -c constraints.txt -e ".[dev]"
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 $(SPARK_STAMP): $(STAMP)
@@ -51,4 +53,4 @@ lint: install
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf .crm data dbt_project/target dbt_project/logs
+	rm -rf .crm data dbt_project/target dbt_project/logs node_modules

@@ -17,12 +17,14 @@ from crmloop.ledger_cli import ledger
 from crmloop.settings import (
     DEFAULT_HOME,
     DEFAULT_LANDING_DIR,
+    DEFAULT_SERVE_PORT,
     Settings,
     SettingsError,
     WebhookConfig,
     check_run_day,
     default_as_of,
     parse_day,
+    serve_port,
 )
 
 
@@ -325,6 +327,30 @@ def webhooks(
     except SettingsError as exc:
         raise InputError(str(exc)) from None
     serve(config, host=host, port=port)
+
+
+@main.command("serve")
+@home_option
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port on 127.0.0.1; the Dagster UI's report_url and data_docs_url links point at "
+    f"CRM_SERVE_PORT, so set that instead when you change it [default: $CRM_SERVE_PORT or {DEFAULT_SERVE_PORT}].",
+)
+def serve_cmd(home: str | None, port: int | None) -> None:
+    """Serve the home's campaign reports and GX Data Docs, read-only, at http://127.0.0.1:PORT/
+    (an index by send date); run it next to `crmloop dev` to open the links in the Dagster UI."""
+    _apply_env(None, home)
+    if port is not None:
+        os.environ["CRM_SERVE_PORT"] = str(port)
+    from crmloop.serve import serve
+
+    try:
+        settings, port = Settings.from_env(), serve_port()
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    serve(settings, port)
 
 
 @main.command("preview")

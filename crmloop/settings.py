@@ -18,6 +18,11 @@ Run (`Settings`)
 | CRM_PLAN | activations/plan/plan.yml | the communication plan |
 | CRM_SOURCES_DIR | (none) | more source declaration folders, os.pathsep-separated (`declaration_dirs`) |
 
+Reports server (`crmloop serve`)
+| variable | default | meaning |
+|---|---|---|
+| CRM_SERVE_PORT | 8788 | port of `crmloop serve` on 127.0.0.1; the Dagster UI's report and data-docs links point there |
+
 Data quality (`QualityThresholds`): `CRM_DQ_<NAME>` for every source, `CRM_DQ_<SOURCE>_<NAME>` for
 one (precedence in `sources/quality/thresholds.py`); NAME is a field of `QualityThresholds`.
 
@@ -71,6 +76,8 @@ from activations.plan.spec import DEFAULT_PLAN_PATH
 TIMEZONE = "Asia/Bangkok"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# browser assets no PyPI package ships (package.json at the root; `make install` runs `npm ci`)
+WEB_ASSETS_DIR = REPO_ROOT / "node_modules"
 # The dbt project's two rooms: the campaign results (models/campaigns) and the customer model
 # (everything else: identity, profiles, ranks and all upstream, with their tests). Orchestration
 # builds them as two assets; tests and bench select the customer model the same way.
@@ -215,6 +222,19 @@ def home_from_env(environ: Mapping[str, str] | None = None) -> Path:
 
 def landing_from_env(environ: Mapping[str, str] | None = None) -> Path:
     return Env(environ).path("CRM_LANDING_DIR", DEFAULT_LANDING_DIR)
+
+
+DEFAULT_SERVE_PORT = 8788
+
+
+def serve_port(environ: Mapping[str, str] | None = None) -> int:
+    """CRM_SERVE_PORT: where `crmloop serve` listens and where Dagster's report links point."""
+    port = Env(environ).integer("CRM_SERVE_PORT", DEFAULT_SERVE_PORT)
+    if not 1 <= port <= 65535:
+        raise SettingsError(
+            f"CRM_SERVE_PORT {port} is not a TCP port; give 1..65535 (default {DEFAULT_SERVE_PORT})"
+        )
+    return port
 
 
 def extra_declaration_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:

@@ -294,6 +294,8 @@ def _campaign_state(context: dg.AssetExecutionContext, crm: CrmSettings):
 
 def _campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.MaterializeResult:
     from activations.exports.campaign_report import report_markdown, write_report
+    from crmloop.serve import served_url
+    from crmloop.settings import serve_port
 
     settings = crm.get()
     as_of = date.fromisoformat(context.partition_key)
@@ -304,7 +306,7 @@ def _campaign_report(context: dg.AssetExecutionContext, crm: CrmSettings) -> dg.
         metadata={
             "send_date": send_date.isoformat(),
             "report": dg.MetadataValue.path(str(path)),
-            "report_url": dg.MetadataValue.url(path.as_uri()),
+            "report_url": dg.MetadataValue.url(served_url(path, settings, serve_port())),
             "preview": dg.MetadataValue.md(report_markdown(settings.warehouse_path, as_of, send_date)),
         }
     )

@@ -20,6 +20,7 @@ from datetime import date
 
 import dagster as dg
 
+from crmloop.settings import HomeLayout
 from orchestration.defs.ingestion import ingestion_key
 from orchestration.defs.resources import CrmSettings
 
@@ -96,8 +97,13 @@ def failures_markdown(report, severity: str) -> str:
     return "\n".join(lines)
 
 
-def check_results(report, asset_key: dg.AssetKey, **extra_metadata) -> list[dg.AssetCheckResult]:
-    """The ERROR and WARN AssetCheckResults of one ValidationReport."""
+def check_results(
+    report, asset_key: dg.AssetKey, layout: HomeLayout, **extra_metadata
+) -> list[dg.AssetCheckResult]:
+    """The ERROR and WARN AssetCheckResults of one ValidationReport; `layout`: the home whose data
+    docs the report wrote (its link is the `crmloop serve` URL)."""
+    from crmloop.serve import served_url
+    from crmloop.settings import serve_port
     from sources.quality import ERROR, WARN
 
     common: dict = {
@@ -108,7 +114,7 @@ def check_results(report, asset_key: dg.AssetKey, **extra_metadata) -> list[dg.A
     }
     if report.docs_path is not None:
         common["data_docs"] = dg.MetadataValue.path(str(report.docs_path))
-        common["data_docs_url"] = dg.MetadataValue.url(report.docs_path.as_uri())
+        common["data_docs_url"] = dg.MetadataValue.url(served_url(report.docs_path, layout, serve_port()))
     out = []
     for check_name, severity, dg_severity in (
         (ERROR_CHECK, ERROR, dg.AssetCheckSeverity.ERROR),
@@ -205,6 +211,7 @@ def build_lake_check(
         yield from check_results(
             report,
             key,
+            settings,
             partition=context.partition_key,
             entity=entity,
             source=source,
@@ -302,7 +309,7 @@ def audience_quality_checks(
             extra = {"partition": context.partition_key, "snapshot_sha256": sha or ""}
         report = validate_audiences_for(settings, send_date, progress=context.log.info, snapshot_sha256=sha)
         context.log.info(report.summary())
-        yield from check_results(report, asset_key, **extra)
+        yield from check_results(report, asset_key, settings, **extra)
 
     return [_check]
 

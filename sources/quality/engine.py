@@ -340,6 +340,9 @@ def validate(
                 url = site.get("site_url") or ""
                 if url.startswith("file://"):
                     pages.append(Path(url[len("file://") :]))
+        from sources.quality.offline_docs import make_offline
+
+        make_offline(docs_dir, [docs_dir / "index.html", *pages])  # no CDN: the pages read offline
         docs_path = _write_run_index(docs_dir, target, outcomes, pages)
     # keep the declared order of expectations (GX groups table-level first)
     order = {(b.name, e.name): i for i, (b, e) in enumerate((b, e) for b in batches for e in b.expectations)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -17,6 +18,7 @@ from tests.quality.lakegen import build_clean_lake, orders_table, write_partitio
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     home = tmp_path / "crm"
+    monkeypatch.delenv("CRM_SERVE_PORT", raising=False)
     monkeypatch.setenv("CRM_HOME", str(home))
     monkeypatch.setenv("CRM_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("CRM_START_DATE", "2025-03-01")
@@ -64,6 +66,9 @@ def test_broken_partition_blocks_downstream_and_fixed_rerun_proceeds(home):
     assert md["failures_json"].value[0]["name"] == "volume.within_band"
     docs = md["data_docs"].value
     assert docs.startswith(str(home / "data_docs")) and (home / "data_docs" / "index.html").is_file()
+    # the link the UI shows opens the same page through `crmloop serve` (CRM_SERVE_PORT unset: 8788)
+    page = Path(docs).relative_to(home / "data_docs").as_posix()
+    assert md["data_docs_url"].value == f"http://127.0.0.1:8788/data_docs/{page}"
     assert evals[WARN_CHECK].passed and evals[WARN_CHECK].severity == dg.AssetCheckSeverity.WARN
     # blocking: the downstream asset did not run
     assert not (home / f"model-{AS_OF}.done").exists()
