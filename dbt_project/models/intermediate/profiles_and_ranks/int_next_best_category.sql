@@ -27,8 +27,8 @@ popularity as (  -- buyers per category, 1 = the most bought
 ),
 rules as (  -- co-purchase rules A -> B (A <> B)
     select p.antecedent, p.consequent, p.n_both,
-           p.n_both * 1.0 / a.n_buyers as confidence,
-           (p.n_both * 1.0 / a.n_buyers) / (c.n_buyers * 1.0 / t.n) as lift
+           cast(p.n_both as double) / a.n_buyers as confidence,  -- double on both engines (Spark: no decimal rounding)
+           (cast(p.n_both as double) / a.n_buyers) / (cast(c.n_buyers as double) / t.n) as lift
     from (select x.category as antecedent, y.category as consequent, count(*) as n_both
           from bought x
           join bought y on y.customer_id = x.customer_id and y.category <> x.category
