@@ -7,8 +7,8 @@
 -- highest confidence given a category they have; ties: higher lift, more buyers, then the smallest
 -- category. Popularity fallback (no qualifying rule, no orders, no categorised lines): the most
 -- bought category (by buyers) they have not bought; ties: the smallest category. Null only when
--- the person has bought every category. `popular_category` is that fallback for everyone (the
--- baseline bench/next_best.py measures the association against).
+-- the person has bought every category anyone bought. `popular_category` is that fallback for
+-- everyone (the baseline bench/next_best.py measures the association against).
 with
 ident as (select distinct customer_id, source_system, source_customer_id from {{ ref('customer_identity') }}),
 people as (select distinct customer_id from ident),
