@@ -215,6 +215,12 @@ def _write_lake(lake: str, customers: int, orders_per_customer: int, seed: int) 
     }
 
 
+def dbt_paths(work: Path) -> list[str]:
+    """dbt's project, target and log paths for a run whose files stay under `work`."""
+    return ["--project-dir", str(REPO / "dbt_project"), "--target-path", str(work / "target"),
+            "--log-path", str(work / "logs")]  # fmt: skip
+
+
 def _measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
     """Run cmd in a wrapper process; return (seconds, peak RSS MB of the cmd's process tree, stdout).
     The command's CPU seconds (user + sys of its process tree; less noisy than wall time on a shared
@@ -317,14 +323,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
 
         dbt = str(REPO / ".venv" / "bin" / "dbt")
-        common = [
-            "--project-dir",
-            str(REPO / "dbt_project"),
-            "--target-path",
-            str(work / "target"),
-            "--log-path",
-            str(work / "logs"),
-        ]
+        common = dbt_paths(work)
         from crmloop.settings import DBT_CUSTOMER_MODEL  # the customer model: its marts and all upstream
 
         sel = list(DBT_CUSTOMER_MODEL)

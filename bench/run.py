@@ -25,6 +25,7 @@ BENCHES = {
     "checks": ("bench.checks", lambda n: ["--scale", str(n / 1_000_000)]),
     "prepare": ("bench.prepare", lambda n: ["--customers", str(n)]),
     "predict": ("bench.predict", lambda n: ["--customers", str(n)]),
+    "next_best": ("bench.next_best", lambda n: []),  # its own scale: 10,000 demo people, under a minute
     "sends": ("bench.sends", lambda n: []),
     "webhooks": ("bench.webhooks", lambda n: []),
     "whole_run": ("bench.whole_run", lambda n: ["--customers", str(n)]),
@@ -88,6 +89,11 @@ def table(results: dict) -> str:
             head = v.get("error") or ""
             if k == "sends" and "email" in v:
                 head = f"{v['email'].get('emails_per_second')} emails/s (target {v['email'].get('target_per_second')})"
+            if k == "next_best" and "hit_rate" in v:
+                head = (
+                    f"next-best category in the held-back purchase: {v['hit_rate']:.1%} of "
+                    f"{v['people_evaluated']:,} people (popularity {v['popularity_hit_rate']:.1%})"
+                )
             lines.append(f"| {k} | {v.get('wall_s')} s | {head} |")
     return "\n".join(lines)
 

@@ -50,6 +50,7 @@ STR_FIELDS = (
     "consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads",
     # further profile columns (used when the warehouse has them)
     "address_source", "preferred_channel", "preferred_store", "top_category", "favourite_season",
+    "next_best_category", "next_best_category_source",
     "top_search_term_1", "top_search_term_2", "top_search_term_3",
 )  # fmt: skip
 INT_FIELDS = (

@@ -60,7 +60,7 @@ def test_render_thai_and_english():
 def test_html_escapes_profile_values_text_does_not():
     plan = load_plan(PLAN_PATH)
     r = CampaignRenderer(plan, plan.campaign("new_thank_you"), date(2026, 11, 22))
-    out = r.render("email", {"first_name": "<b>Bob & Co</b>"}, language="en")
+    out = r.render("email", {"first_name": "<b>Bob & Co</b>", "next_best_category": None}, language="en")
     assert "&lt;b&gt;Bob &amp; Co&lt;/b&gt;" in out["html"]
     assert "<b>Bob & Co</b>" in out["text"]
 
@@ -114,3 +114,24 @@ def test_dates_and_missing_values_in_context():
     assert _clean(pd.Timestamp("2026-10-01 10:00")) == date(2026, 10, 1)
     assert _clean(pd.NaT) == "" and _clean(None) == "" and _clean(math.nan) == ""
     assert _clean(date(2026, 1, 2)) == date(2026, 1, 2) and _clean(3) == 3 and _clean("x") == "x"
+
+
+def test_thank_you_suggests_the_next_best_category_and_skips_it_when_null():
+    plan = load_plan(PLAN_PATH)
+    r = CampaignRenderer(plan, plan.campaign("new_thank_you"), date(2026, 11, 22))
+    en = r.render("email", {"first_name": "Anna", "next_best_category": "aircon"}, language="en")
+    assert "\nYou may also like: aircon\ncrmloop Store" in en["text"]
+    assert "<p>You may also like: aircon</p><p>crmloop Store</p>" in en["html"]
+    th = r.render("email", {"first_name": "สมหญิง", "next_best_category": "aircon"}, language="th")
+    assert "\nสินค้าที่คุณอาจสนใจ: aircon\ncrmloop Store" in th["text"]
+    assert "<p>สินค้าที่คุณอาจสนใจ: aircon</p>" in th["html"]
+    ends = {
+        "th": "ดูแลรักษาสินค้าของคุณให้ใช้ได้นาน\ncrmloop Store",
+        "en": "caring for your purchase.\ncrmloop Store",
+    }
+    for lang, end in ends.items():  # a person who bought every category: no suggestion, no "None"
+        out = r.render("email", {"first_name": "Anna", "next_best_category": None}, language=lang)
+        assert out["text"].endswith(end)
+        assert "None" not in out["text"] + out["html"]
+        assert "อาจสนใจ" not in out["text"] + out["html"]
+        assert "may also like" not in out["text"] + out["html"]

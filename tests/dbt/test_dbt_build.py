@@ -81,6 +81,9 @@ def test_build_runs_every_unit_test_and_data_test(built):
         "identity_edges_transitive_and_junk",
         "id_kept_when_record_added",
         "id_older_survives_merge",
+        "next_best_for_one_many_and_no_orders",
+        "next_best_rule_needs_the_minimum_buyers",
+        "next_best_ties_break_on_the_category",
     } <= names
     assert any("assert_identity_converged" in r["unique_id"] for r in results)
 
@@ -236,6 +239,22 @@ def test_profile_fields(built):
     ((n_people,),) = query(built["inc"], "select count(distinct customer_id) from marts.customer_identity")
     ((n_profiles,),) = query(built["inc"], "select count(*) from marts.customer_profiles")
     assert n_people == n_profiles
+    # every person, with orders or not, has a next-best category and where it came from, except who
+    # bought every category anyone bought (A: the only counted order with a categorised line)
+    ((n_categories,),) = query(
+        built["inc"],
+        "select count(distinct fact_key) from intermediate.int_record_profile_facts where fact = 'category'",
+    )
+    assert n_categories == 1
+    nb = query(
+        built["inc"],
+        """select p.customer_id, p.next_best_category, p.next_best_category_source, n.categories_bought
+        from marts.customer_profiles p join intermediate.int_next_best_category n using (customer_id)""",
+    )
+    assert len(nb) == n_profiles
+    assert [r for r in nb if (r[1] is None) != (r[3] == n_categories)] == []
+    assert [r for r in nb if (r[2] is None) != (r[1] is None)] == []
+    assert {r[2] for r in nb if r[0] != cid} == {"popularity"} and dict((r[0], r[1]) for r in nb)[cid] is None
 
 
 @pytest.mark.parametrize(

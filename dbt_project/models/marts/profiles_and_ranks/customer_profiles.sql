@@ -1,5 +1,6 @@
 -- One row per person: golden contact fields (most recent valid value wins, with its source),
--- demographics, purchase behaviour, web engagement, service, consent and reachability, RFM,
+-- demographics, purchase behaviour (and the next-best category: int_next_best_category), web
+-- engagement, service, consent and reachability, RFM,
 -- predictions (marts/predictions/customer_predictions: P(alive), expected purchases, CLV).
 {% set asof = as_of() %}
 with ident as (
@@ -205,6 +206,7 @@ base as (
         coalesce(b.orders_lifetime, 0) as orders_lifetime, coalesce(b.spend_lifetime, 0) as spend_lifetime,
         b.avg_order_value, b.items_per_order, b.mean_days_between_orders, b.weekend_share, b.evening_share,
         mo.preferred_channel, mo.preferred_store, mo.top_category, mo.favourite_season,
+        nb.next_best_category, nb.next_best_category_source,
         w.last_login_at, coalesce(w.sessions_30d, 0) as sessions_30d, coalesce(w.sessions_90d, 0) as sessions_90d,
         coalesce(w.page_views_30d, 0) as page_views_30d, coalesce(w.page_views_90d, 0) as page_views_90d,
         ts.top_search_term_1, ts.top_search_term_2, ts.top_search_term_3,
@@ -218,6 +220,7 @@ base as (
     left join picked pk on pk.customer_id = r.customer_id
     left join buying b on b.customer_id = r.customer_id
     left join modes mo on mo.customer_id = r.customer_id
+    left join {{ ref('int_next_best_category') }} nb on nb.customer_id = r.customer_id
     left join web_agg w on w.customer_id = r.customer_id
     left join top_search ts on ts.customer_id = r.customer_id
     left join tickets t on t.customer_id = r.customer_id
