@@ -46,6 +46,10 @@ order by customer_id
 """
 
 
+HALF_ON_MAX_DAYS = 100 * 365
+"""p_alive_half_on further than this after the first purchase is null (beyond any campaign's horizon)."""
+
+
 def _day(d: date) -> str:
     return f"date '{date.fromisoformat(d.isoformat()).isoformat()}'"  # a real date, never text from outside
 
@@ -95,9 +99,12 @@ def predict(f: Fit, summary: pd.DataFrame, *, annual_discount_rate: float) -> pd
     )
     out["clv_12m"] = disc[inv] * spend  # CLV = discounted expected purchases x expected spend per purchase
     cross = clv.p_alive_crossing_time(f.bg, x, t_x)
+    # a crossing more than HALF_ON_MAX_DAYS away (a fit on little data can put it millennia
+    # ahead, past any calendar) is "not in any horizon that matters": null, like no crossing
+    cross = np.where(np.isfinite(cross) & (cross <= HALF_ON_MAX_DAYS), cross, np.nan)
     first = pd.to_datetime(summary["first_purchase"])
-    half = first + pd.to_timedelta(np.ceil(np.nan_to_num(cross, nan=0.0)), unit="D")
-    out["p_alive_half_on"] = half.where(~np.isnan(cross)).dt.date
+    half = first + pd.to_timedelta(np.ceil(cross), unit="D")  # NaN -> NaT
+    out["p_alive_half_on"] = half.dt.date
     return out
 
 

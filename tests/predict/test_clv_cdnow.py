@@ -95,3 +95,36 @@ def test_the_regrouped_likelihoods_equal_the_per_person_sums(cdnow):
     assert gg_diag.log_likelihood == pytest.approx(
         clv.gamma_gamma_log_likelihood(gg, rep["x"], rep["m_x"]).sum(), rel=1e-9
     )
+
+
+def test_a_crossing_beyond_any_calendar_is_null_not_an_error():
+    """A fit on little data can put the day P(alive) falls below 0.5 millennia ahead (here a ≈ 0):
+    that person's p_alive_half_on is null, like someone with no repeat purchase, and the others'
+    dates are unchanged (the published CDNOW fit gives them)."""
+    import pandas as pd
+
+    from crmloop.predict import summary as S
+
+    people = pd.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "x": [1.0, 3.0, 0.0],
+            "t_x": [10.0, 100.0, 0.0],
+            "T": [200.0, 300.0, 50.0],
+            "m_x": [100.0, 200.0, 0.0],
+            "first_purchase": pd.to_datetime(["2025-01-01", "2024-06-01", "2025-03-01"]),
+        }
+    )
+    gg = clv.GammaGammaParams(p=6.25, q=3.74, gamma=15.44)
+    odd = S.predict(
+        S.Fit(clv.BgNbdParams(r=0.24, alpha=4.4, a=1e-6, b=50), gg), people, annual_discount_rate=0.1
+    )
+    assert pd.isna(odd["p_alive_half_on"][0])  # year 65796 before: ValueError
+    assert pd.isna(odd["p_alive_half_on"][2])  # no repeat purchase
+    bg = clv.BgNbdParams(r=0.243, alpha=4.414, a=0.793, b=2.426)
+    cdnow = S.predict(S.Fit(bg, gg), people, annual_discount_rate=0.1)
+    # each date is the first day on which P(alive) (eq. 12, without another purchase) is below 0.5
+    for i in (0, 1):
+        day = (pd.Timestamp(cdnow["p_alive_half_on"][i]) - people["first_purchase"][i]).days
+        x, t_x = people["x"][i], people["t_x"][i]
+        assert clv.p_alive(bg, x, t_x, day) < 0.5 <= clv.p_alive(bg, x, t_x, day - 1)
