@@ -248,6 +248,11 @@ def _measured(cmd: list[str], env: dict) -> tuple[float, float, str]:
 LAST_CPU = 0.0  # CPU seconds (user + sys) of the last command run by _measured
 
 
+def _figures(secs: float, rss: float, **more) -> dict:
+    """One measured step's figures: wall seconds, CPU seconds (LAST_CPU), peak RSS MB, then `more`."""
+    return {"seconds": round(secs, 2), "cpu_seconds": LAST_CPU, "peak_rss_mb": round(rss), **more}
+
+
 def _slowest(run_results: Path, n: int = 8) -> dict:
     """The n slowest nodes of a dbt run (name -> seconds), where the time goes."""
     results = json.loads(run_results.read_text())["results"]
@@ -315,12 +320,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         secs, rss, stdout = _measured([sys.executable, "-c", floor_code, sql], env)
         floor = {r[0]: (r[1], r[2]) for r in json.loads(stdout.strip().splitlines()[-1])}
-        out["floor"] = {
-            "seconds": round(secs, 2),
-            "cpu_seconds": LAST_CPU,
-            "peak_rss_mb": round(rss),
-            "ranks": floor,
-        }
+        out["floor"] = _figures(secs, rss, ranks=floor)
 
         dbt = str(REPO / ".venv" / "bin" / "dbt")
         common = dbt_paths(work)
@@ -356,22 +356,16 @@ def main(argv: list[str] | None = None) -> dict:
             ],
             {**env_r, "CRM_AS_OF": str(AS_OF)},
         )
-        out["dbt_build_ranks_full"] = {
-            "seconds": round(secs, 2),
-            "cpu_seconds": LAST_CPU,
-            "peak_rss_mb": round(rss),
-            "slowest_nodes": _slowest(work / "target_ranks" / "run_results.json"),
-        }
+        out["dbt_build_ranks_full"] = _figures(
+            secs, rss, slowest_nodes=_slowest(work / "target_ranks" / "run_results.json")
+        )
         say(f"ranks build {secs:.1f}s, peak {rss:.0f} MB")
 
         say("dbt build (full, the whole customer model)")
         secs, rss, _ = _measured([dbt, "build", *sel, *common], {**env, "CRM_AS_OF": str(AS_OF)})
-        out["dbt_build_full"] = {
-            "seconds": round(secs, 2),
-            "cpu_seconds": LAST_CPU,
-            "peak_rss_mb": round(rss),
-        }
-        out["dbt_build_full"]["slowest_nodes"] = _slowest(work / "target" / "run_results.json")
+        out["dbt_build_full"] = _figures(
+            secs, rss, slowest_nodes=_slowest(work / "target" / "run_results.json")
+        )
         say(f"full build {secs:.1f}s, peak {rss:.0f} MB")
         import duckdb
 
@@ -395,19 +389,12 @@ def main(argv: list[str] | None = None) -> dict:
             [dbt, "build", *sel, "--exclude-resource-type", "unit_test", *common],
             {**env, "CRM_AS_OF": str(NEW_DAY)},
         )
-        out["dbt_build_incremental"] = {
-            "seconds": round(secs, 2),
-            "cpu_seconds": LAST_CPU,
-            "peak_rss_mb": round(rss),
-        }
-        out["dbt_build_incremental"]["slowest_nodes"] = _slowest(work / "target" / "run_results.json")
+        out["dbt_build_incremental"] = _figures(
+            secs, rss, slowest_nodes=_slowest(work / "target" / "run_results.json")
+        )
         say("dbt run after one new day (models only, incremental)")
         secs, rss, _ = _measured([dbt, "run", *sel, *common], {**env, "CRM_AS_OF": str(NEW_DAY)})
-        out["dbt_run_incremental_rerun"] = {
-            "seconds": round(secs, 2),
-            "cpu_seconds": LAST_CPU,
-            "peak_rss_mb": round(rss),
-        }
+        out["dbt_run_incremental_rerun"] = _figures(secs, rss)
         allowed = 3 * out["floor"]["seconds"] + out["dbt_startup_seconds"]
         out["allowed_seconds_3x_floor_plus_startup"] = round(allowed, 2)
         ranks_full = out["dbt_build_ranks_full"]["seconds"]

@@ -34,26 +34,31 @@ SEND_DATE = date(2025, 3, 14)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _args(cid: str, channel: str) -> dict[str, str]:
-    # as activations.audiences.prepare fills them: the send id is computed once, on the plan side
-    return {
-        "campaign_id": "welcome",
-        "send_id": send_id_for("welcome", cid, channel, SEND_DATE),
-        "customer_id": cid,
-        "channel": channel,
-        "send_date": SEND_DATE.isoformat(),
-    }
+def _message(i: int, channel: str, **content) -> Message:
+    """Customer i's welcome message on `channel`, custom_args filled as activations.audiences.prepare
+    fills them (the send id is computed once, on the plan side)."""
+    cid = f"C{i:08d}"
+    return Message(
+        campaign_id="welcome",
+        customer_id=cid,
+        channel=channel,
+        send_date=SEND_DATE,
+        custom_args={
+            "campaign_id": "welcome",
+            "send_id": send_id_for("welcome", cid, channel, SEND_DATE),
+            "customer_id": cid,
+            "channel": channel,
+            "send_date": SEND_DATE.isoformat(),
+        },
+        **content,
+    )
 
 
 def gen_email(n: int):
     for i in range(n):
-        cid = f"C{i:08d}"
-        yield Message(
-            campaign_id="welcome",
-            customer_id=cid,
-            channel="email",
-            send_date=SEND_DATE,
-            custom_args=_args(cid, "email"),
+        yield _message(
+            i,
+            "email",
             to=f"p{i}@example.com",
             subject=f"ยินดีต้อนรับ คุณ{i}",
             text=f"สวัสดีค่ะ ลูกค้าหมายเลข {i} รับของขวัญฟรี",
@@ -66,16 +71,7 @@ def gen_email(n: int):
 
 def gen_sms(n: int):
     for i in range(n):
-        cid = f"C{i:08d}"
-        yield Message(
-            campaign_id="welcome",
-            customer_id=cid,
-            channel="sms",
-            send_date=SEND_DATE,
-            custom_args=_args(cid, "sms"),
-            to=f"+668{i:08d}",
-            sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}",
-        )
+        yield _message(i, "sms", to=f"+668{i:08d}", sms_body=f"รับของขวัญฟรีเมื่อซื้อครั้งแรก รหัส {i}")
 
 
 class RssSampler:

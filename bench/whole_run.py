@@ -430,13 +430,7 @@ def _measured(cmd: list[str], env: dict) -> dict:
 
     started = time.time()
     secs, rss, _ = dbt_build._measured(cmd, env)
-    return {
-        "seconds": round(secs, 2),
-        "cpu_seconds": dbt_build.LAST_CPU,
-        "peak_rss_mb": round(rss),
-        "load_avg_1m": round(os.getloadavg()[0], 1),
-        "started_at": started,
-    }
+    return dbt_build._figures(secs, rss, load_avg_1m=round(os.getloadavg()[0], 1), started_at=started)
 
 
 QUALITY_STEP_MARKERS = (

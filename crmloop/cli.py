@@ -81,6 +81,11 @@ home_option = click.option(
 )
 
 
+def as_of_option(help: str):
+    """--as-of DAY (YYYY-MM-DD, checked by _day): what the day means differs per command."""
+    return click.option("--as-of", "as_of", default=None, help=help)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """crmloop: ingest customer extracts, model profiles and ranks, gate on quality,
@@ -94,12 +99,7 @@ main.add_command(ledger)  # crmloop ledger ambiguous | release BATCH | confirm-s
 @click.option("--customers", type=int, default=35_000, show_default=True, help="People to simulate.")
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same files).")
 @click.option("--out", default="./data/landing", show_default=True, help="Landing directory to write.")
-@click.option(
-    "--as-of",
-    "as_of",
-    default=None,
-    help="Last day of history (YYYY-MM-DD); default yesterday, Asia/Bangkok.",
-)
+@as_of_option("Last day of history (YYYY-MM-DD); default yesterday, Asia/Bangkok.")
 @click.option(
     "--days",
     type=click.IntRange(min=1),
@@ -119,11 +119,8 @@ def demo_data(customers: int, seed: int, out: str, as_of: str | None, days: int)
 @main.command("run")
 @landing_option
 @home_option
-@click.option(
-    "--as-of",
-    "as_of",
-    default=None,
-    help="Business date to build (YYYY-MM-DD, from CRM_START_DATE to yesterday); default yesterday, Asia/Bangkok.",
+@as_of_option(
+    "Business date to build (YYYY-MM-DD, from CRM_START_DATE to yesterday); default yesterday, Asia/Bangkok."
 )
 def run(landing: str, home: str, as_of: str | None) -> None:
     """One daily run of every asset, in-process through Dagster.
@@ -235,11 +232,8 @@ def release(source: str, load_date: str, reason: str, by: str | None, home: str)
 @click.option("--seed", type=int, default=42, show_default=True)
 @landing_option
 @home_option
-@click.option(
-    "--as-of",
-    "as_of",
-    default=None,
-    help="The judged day (YYYY-MM-DD): the three consecutive days end one KPI window before it; default yesterday, Asia/Bangkok.",
+@as_of_option(
+    "The judged day (YYYY-MM-DD): the three consecutive days end one KPI window before it; default yesterday, Asia/Bangkok."
 )
 def demo(customers: int, seed: int, landing: str, home: str, as_of: str | None) -> None:
     """Generate demo data, run three consecutive days of the loop and the day their KPI windows
@@ -355,7 +349,7 @@ def serve_cmd(home: str | None, port: int | None) -> None:
 
 @main.command("preview")
 @home_option
-@click.option("--as-of", "as_of", default=None, help="Business date D (sends on D + 1); default yesterday.")
+@as_of_option("Business date D (sends on D + 1); default yesterday.")
 @click.option("--json", "as_json", is_flag=True, help="Print the preview as JSON.")
 def preview_cmd(home: str, as_of: str | None, as_json: bool) -> None:
     """Who the run of D would reach and what it would say, per campaign and channel (draft

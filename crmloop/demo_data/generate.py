@@ -299,8 +299,15 @@ def _const(n: int, value: str) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
-def _broken_id(prefix: str):
-    return lambda t, serial: _set(t, "source_customer_id", F.join(prefix, F.s(serial)))
+def _fresh_id(column: str, prefix: str) -> Callable:
+    """A broken row's id: `prefix` + its serial (a prefix no real id has, so it never collides)."""
+    return lambda t, serial: _set(t, column, F.join(prefix, F.s(serial)))
+
+
+def _unparseable(column: str, value: str, *, id_column: str, prefix: str) -> tuple[str, Callable]:
+    """The broken-row kind "unparseable <column>": a fresh id and `value` in `column`."""
+    fresh = _fresh_id(id_column, prefix)
+    return (f"unparseable {column}", lambda t, s: _set(fresh(t, s), column, _const(t.num_rows, value)))
 
 
 def generate(
@@ -517,11 +524,8 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, par
                         "missing source_customer_id",
                         lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())),
                     ),
-                    (
-                        "unparseable registered_at",
-                        lambda t, s: _set(
-                            _broken_id("POS")(t, s), "registered_at", _const(t.num_rows, "31/02/2567 10:15")
-                        ),
+                    _unparseable(
+                        "registered_at", "31/02/2567 10:15", id_column="source_customer_id", prefix="POS"
                     ),
                 ]
             elif sysc == WEB:
@@ -533,12 +537,7 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, par
                 ]
             elif sysc == LOYALTY:
                 kinds = [
-                    (
-                        "unparseable birth_date",
-                        lambda t, s: _set(
-                            _broken_id("LOY")(t, s), "birth_date", _const(t.num_rows, "45/13/1985")
-                        ),
-                    )
+                    _unparseable("birth_date", "45/13/1985", id_column="source_customer_id", prefix="LOY")
                 ]
             w.emit(source, part.date, name, fmt, table, kinds)
 
@@ -628,7 +627,7 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, parts: list[_Partition]) 
                 )
 
             prefix = "PO9" if sysc == POS else "WEB-9"
-            fresh_order = lambda t, s, p=prefix: _set(t, "order_id", F.join(p, F.s(s)))  # noqa: E731
+            fresh_order = _fresh_id("order_id", prefix)
             kinds = [
                 (
                     "missing source_customer_id",
@@ -636,20 +635,10 @@ def _write_orders(w: _Writer, o: Orders, rec: Records, parts: list[_Partition]) 
                         f(t, s), "source_customer_id", pa.nulls(t.num_rows, pa.string())
                     ),
                 ),
-                (
-                    "unparseable ordered_at",
-                    lambda t, s, f=fresh_order: _set(
-                        f(t, s), "ordered_at", _const(t.num_rows, "2024-13-45 25:61")
-                    ),
-                ),
+                _unparseable("ordered_at", "2024-13-45 25:61", id_column="order_id", prefix=prefix),
             ]
             if sysc == POS:
-                kinds.append(
-                    (
-                        "unparseable total_amount",
-                        lambda t, s, f=fresh_order: _set(f(t, s), "total_amount", _const(t.num_rows, "abc")),
-                    )
-                )
+                kinds.append(_unparseable("total_amount", "abc", id_column="order_id", prefix=prefix))
             w.emit("orders", part.date, name, fmt, kinds=kinds, n_rows=sel.size, build=build)
 
 
@@ -681,7 +670,7 @@ def _write_lines(w: _Writer, o: Orders, lines: Lines, pools: Pools, parts: list[
             (
                 "negative quantity",
                 lambda t, s: _set(
-                    _set(t, "order_id", F.join("PO9", F.s(s))),
+                    _fresh_id("order_id", "PO9")(t, s),
                     "quantity",
                     pa.array(-np.maximum(t["quantity"].to_numpy(), 1), pa.int64()),
                 ),
@@ -736,16 +725,7 @@ def _write_events(
                 }
             )
 
-        kinds = [
-            (
-                "unparseable occurred_at",
-                lambda t, s: _set(
-                    _set(t, "event_id", F.join("EV9", F.s(s))),
-                    "occurred_at",
-                    _const(t.num_rows, "not-a-date"),
-                ),
-            )
-        ]
+        kinds = [_unparseable("occurred_at", "not-a-date", id_column="event_id", prefix="EV9")]
         w.emit(
             "web_events", part.date, "web_events.jsonl", "jsonl", kinds=kinds, n_rows=sel.size, build=build
         )
@@ -800,16 +780,7 @@ def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, parts: list[
                 "subject": t.subject.take(pa.array(rows)),
             }
         )
-        kinds = [
-            (
-                "unparseable opened_at",
-                lambda tb, s: _set(
-                    _set(tb, "ticket_id", F.join("TK9", F.s(s))),
-                    "opened_at",
-                    _const(tb.num_rows, "32/01/2024"),
-                ),
-            )
-        ]
+        kinds = [_unparseable("opened_at", "32/01/2024", id_column="ticket_id", prefix="TK9")]
         w.emit("support_tickets", part.date, "support_tickets.csv", "csv-utf8", table, kinds)
 
 

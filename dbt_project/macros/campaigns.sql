@@ -11,9 +11,15 @@
     case when {{ y }} is null or {{ y }} = 0 then null else cast({{ x }} as double) / cast({{ y }} as double) end
 {%- endmacro %}
 
-{# the first row per key: order by load_date, _source_file, _row_number (ascending = first delivered) #}
-{% macro first_delivered(key) -%}
-    row_number() over (partition by {{ key }} order by load_date, _source_file, _row_number)
+{# one row per key of `relation`, the first delivered (load_date, _source_file, _row_number
+   ascending; a redelivered event counts once); rows without a key are left out; keeps _rn #}
+{% macro first_delivery(relation, key) -%}
+select * from (
+    select r.*, row_number() over (partition by {{ key }} order by load_date, _source_file, _row_number) as _rn
+    from {{ relation }} r
+    where {{ key }} is not null
+) d
+where _rn = 1
 {%- endmacro %}
 
 {#

@@ -18,6 +18,17 @@ def ingestion_key(source: str) -> dg.AssetKey:
     return dg.AssetKey(["lake", source])
 
 
+def partition_status_observation(status, description: str, **metadata) -> dg.AssetObservation:
+    """What the Dagster UI shows on lake/<source> for one partition's status
+    (sources/partition_status.py): its state and why it failed, plus `metadata`."""
+    return dg.AssetObservation(
+        asset_key=ingestion_key(status.source),
+        partition=status.load_date.isoformat(),
+        description=description,
+        metadata={"partition_status": status.state, "failed": status.reason, **metadata},
+    )
+
+
 def _reasons_markdown(result) -> str:
     if not result.reason_counts:
         return "No row was quarantined."

@@ -21,7 +21,7 @@ from datetime import date
 import dagster as dg
 
 from crmloop.settings import HomeLayout
-from orchestration.defs.ingestion import ingestion_key
+from orchestration.defs.ingestion import ingestion_key, partition_status_observation
 from orchestration.defs.resources import CrmSettings
 
 ERROR_CHECK = "quality_error"
@@ -317,17 +317,12 @@ def audience_quality_checks(
 def report_release(status) -> None:
     """Record a person's release of a held-back partition in the Dagster instance ($DAGSTER_HOME):
     an observation of lake/<source> for that partition, with who, when and why."""
-    observation = dg.AssetObservation(
-        asset_key=ingestion_key(status.source),
-        partition=status.load_date.isoformat(),
-        description=f"released by {status.released_by}: {status.release_reason}",
-        metadata={
-            "partition_status": status.state,
-            "released_by": status.released_by,
-            "released_at": status.released_at,
-            "release_reason": status.release_reason,
-            "failed": status.reason,
-        },
+    observation = partition_status_observation(
+        status,
+        f"released by {status.released_by}: {status.release_reason}",
+        released_by=status.released_by,
+        released_at=status.released_at,
+        release_reason=status.release_reason,
     )
     with dg.DagsterInstance.get() as instance:
         instance.report_runless_asset_event(observation)

@@ -24,7 +24,7 @@ from dagster_dbt import (
 
 from crmloop.settings import DBT_CAMPAIGN_MODELS, DBT_EVERY_NODE, Env, Settings
 from orchestration.defs.freshness import marts_freshness
-from orchestration.defs.ingestion import ingestion_key, sources_by_entity
+from orchestration.defs.ingestion import ingestion_key, partition_status_observation, sources_by_entity
 from orchestration.defs.partitions import ONE_DAY_PER_RUN
 from orchestration.defs.resources import CrmSettings
 
@@ -265,16 +265,11 @@ def prediction_fit_observation(settings: Settings, as_of: date) -> dg.AssetObser
 
 def held_back_observation(status, as_of: date) -> dg.AssetObservation:
     """What the Dagster UI shows on lake/<source> for a partition a warehouse build left out."""
-    return dg.AssetObservation(
-        asset_key=ingestion_key(status.source),
-        partition=status.load_date.isoformat(),
-        description=f"held back from the warehouse build as of {as_of}: {status.reason}",
-        metadata={
-            "partition_status": status.state,
-            "failed": status.reason,
-            "release_with": status.release_command(),
-            "left_out_of_build_as_of": as_of.isoformat(),
-        },
+    return partition_status_observation(
+        status,
+        f"held back from the warehouse build as of {as_of}: {status.reason}",
+        release_with=status.release_command(),
+        left_out_of_build_as_of=as_of.isoformat(),
     )
 
 

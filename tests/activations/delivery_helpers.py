@@ -6,6 +6,8 @@ from datetime import date
 from pathlib import Path
 
 from activations.audiences.messages import Message
+from activations.delivery.engine import deliver
+from activations.delivery.ledger import SendLedger
 from crmloop.settings import DeliveryConfig
 
 SEND_DATE = date(2025, 3, 14)
@@ -59,6 +61,16 @@ def sms_messages(
         )
         for i in range(start, start + n)
     ]
+
+
+def deliver_live(messages: list[Message], client, cfg: DeliveryConfig):
+    """deliver() in live mode through `client` and cfg's send ledger; closes both."""
+    ledger = SendLedger(cfg.warehouse_path)
+    try:
+        return deliver(messages, client, ledger, mode="live")
+    finally:
+        client.close()
+        ledger.close()
 
 
 def live_config(home: Path, *, sendgrid=None, twilio=None, meta=None, **env_over) -> DeliveryConfig:

@@ -10,10 +10,16 @@ import pytest
 from activations.audiences.messages import Message
 from activations.channels.email import TEXT_TAG, EmailClient, build_mail_body, plan_email_batches
 from activations.delivery.api import send_messages
-from activations.delivery.engine import deliver
 from activations.delivery.ledger import SendLedger
 from crmloop.settings import DeliveryConfigError
-from tests.activations.delivery_helpers import ASM_GROUP, SEND_DATE, SG_KEY, email_messages, live_config
+from tests.activations.delivery_helpers import (
+    ASM_GROUP,
+    SEND_DATE,
+    SG_KEY,
+    deliver_live,
+    email_messages,
+    live_config,
+)
 from tests.fakes.providers import FakeSendGrid
 
 
@@ -117,13 +123,7 @@ def test_429_storm_honours_retry_after(tmp_path, sendgrid):
     cfg = live_config(tmp_path, sendgrid=sendgrid, CRM_SENDGRID_CONCURRENCY=1)
     sendgrid.storm(3, retry_after=0.4)
     waits: list[float] = []  # what the retry policy asked to sleep (no clock in the assertion)
-    client = EmailClient(cfg, sleep=waits.append)
-    ledger = SendLedger(cfg.warehouse_path)
-    try:
-        s = deliver(email_messages(1500), client, ledger, mode="live")
-    finally:
-        client.close()
-        ledger.close()
+    s = deliver_live(email_messages(1500), EmailClient(cfg, sleep=waits.append), cfg)
     assert s.sent == 1500 and s.retries == 3
     # each wait is what the provider asked (Retry-After 0.4 s), not the 10 ms base backoff
     assert len(waits) == 3 and all(0.4 <= w <= 0.4 + 0.25 for w in waits)

@@ -10,10 +10,17 @@ import pytest
 from activations.audiences.messages import Message
 from activations.channels.sms import SmsClient
 from activations.delivery.api import send_messages
-from activations.delivery.engine import deliver
 from activations.delivery.ledger import SendLedger
 from activations.delivery.resilience import TokenBucket
-from tests.activations.delivery_helpers import MG_SID, SEND_DATE, TW_SID, TW_TOKEN, live_config, sms_messages
+from tests.activations.delivery_helpers import (
+    MG_SID,
+    SEND_DATE,
+    TW_SID,
+    TW_TOKEN,
+    deliver_live,
+    live_config,
+    sms_messages,
+)
 from tests.fakes.providers import FakeTwilio
 
 
@@ -108,13 +115,7 @@ def test_429_storm_with_retry_after_and_20429(tmp_path, twilio):
     twilio.storm(5, retry_after=0.3)
     cfg = live_config(tmp_path, twilio=twilio, CRM_TWILIO_CONCURRENCY=2)
     waits: list[float] = []  # what the retry policy asked to sleep (no clock in the assertion)
-    client = SmsClient(cfg, sleep=waits.append)
-    ledger = SendLedger(cfg.warehouse_path)
-    try:
-        s = deliver(sms_messages(20), client, ledger, mode="live")
-    finally:
-        client.close()
-        ledger.close()
+    s = deliver_live(sms_messages(20), SmsClient(cfg, sleep=waits.append), cfg)
     assert s.sent == 20 and s.retries == 5 and twilio.stats["429"] == 5
     assert len(waits) == 5 and all(w >= 0.3 for w in waits)  # Retry-After, not the 10 ms backoff
     assert twilio.snapshot()["duplicates"] == 0
@@ -136,13 +137,7 @@ def test_settle_time_does_not_slow_twilio(tmp_path, twilio):
     twilio.drop_rate, twilio.drop_after_processing = 0.3, True
     cfg = live_config(tmp_path, twilio=twilio, CRM_LOOKUP_SETTLE_SECONDS=600, CRM_RETRY_MAX_ATTEMPTS=12)
     waits: list[float] = []
-    client = SmsClient(cfg, sleep=waits.append)
-    ledger = SendLedger(cfg.warehouse_path)
-    try:
-        s = deliver(sms_messages(60), client, ledger, mode="live")
-    finally:
-        client.close()
-        ledger.close()
+    s = deliver_live(sms_messages(60), SmsClient(cfg, sleep=waits.append), cfg)
     assert twilio.stats["dropped_after_processing"] > 0
     assert s.sent == 60 and twilio.snapshot()["duplicates"] == 0
     assert max(waits, default=0.0) < 1.0  # only the millisecond retry backoff, never the settle time

@@ -1,8 +1,3 @@
 {{ config(schema='intermediate', materialized='table') }}
 -- One row per event_id: a redelivered event counts once (the first by load_date, _source_file, _row_number).
-select * from (
-    select e.*, {{ first_delivered('event_id') }} as _rn
-    from {{ ref('stg_email_events') }} e
-    where event_id is not null
-) d
-where _rn = 1
+{{ first_delivery(ref('stg_email_events'), 'event_id') }}
