@@ -9,6 +9,7 @@ and stopped after it; every failure message carries the daemon's log and the run
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -113,13 +114,41 @@ def daemon(d, name: str):
         try:
             yield tail
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
+            stop_process_group(proc)
+
+
+def stop_process_group(proc: subprocess.Popen, grace: float = 30.0) -> None:
+    """SIGTERM the daemon's process group (the daemon, its code server, run workers), then SIGKILL
+    what is still alive of them after `grace` seconds (a code server can outlive its daemon)."""
+    import psutil
+
+    try:
+        procs = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, psutil.NoSuchProcess):  # the daemon died: its group goes too
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return
+
+    def alive() -> list:
+        out = []
+        for p in procs:
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    out.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return out
+
+    deadline = time.monotonic() + grace
+    while (left := alive()) and time.monotonic() < deadline:
+        proc.poll()  # reap the daemon
+        time.sleep(0.5)
+    for p in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    proc.wait()
 
 
 def failed_steps(instance, run_id: str) -> str:
