@@ -269,6 +269,22 @@ def dev(landing: str, home: str, port: int) -> None:
     )
 
 
+@main.command("dagster-home")
+@home_option
+def dagster_home(home: str) -> None:
+    """Write the Dagster instance's dagster.yaml under <home>/dagster and print that folder: the
+    DAGSTER_HOME of a deployment's webserver, daemon and code server (docs/DEPLOY.md).
+    CRM_DAGSTER_STORAGE=postgres adds the PostgreSQL storage, read from DAGSTER_PG_* at load time."""
+    _apply_env(home=home)
+    from crmloop.runner import prepare_dagster_home
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        raise InputError(str(exc)) from None
+    click.echo(prepare_dagster_home(settings))
+
+
 @main.command("webhooks")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(

@@ -18,23 +18,32 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from crmloop.settings import REPO_ROOT, Settings
+from crmloop.settings import POSTGRES_STORAGE_YAML, REPO_ROOT, Settings
 from crmloop.summary import say
 
 console = Console(stderr=True)
 
 
-def prepare_dagster_home(settings: Settings | None = None) -> Path:
-    """Copy the repo's dagster.yaml to <home>/dagster (Dagster reads it only from $DAGSTER_HOME)."""
-    import os
+def dagster_yaml(settings: Settings) -> bytes:
+    """The instance's dagster.yaml: the repo's (concurrency, run monitoring, SQLite storage under
+    $DAGSTER_HOME), with deploy/dagster-storage-postgres.yaml appended when CRM_DAGSTER_STORAGE=postgres
+    (its connection fields are `env:` references that Dagster resolves: no credential in the file)."""
+    text = (REPO_ROOT / "dagster.yaml").read_bytes()
+    if settings.dagster_storage == "postgres":
+        text += POSTGRES_STORAGE_YAML.read_bytes()
+    return text
 
+
+def prepare_dagster_home(settings: Settings | None = None) -> Path:
+    """Write the instance's dagster.yaml (`dagster_yaml`) to <home>/dagster and point DAGSTER_HOME
+    there (Dagster reads it only from $DAGSTER_HOME)."""
     settings = settings or Settings.from_env()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    src = REPO_ROOT / "dagster.yaml"
+    text = dagster_yaml(settings)
     dst = home / "dagster.yaml"
-    if not dst.exists() or dst.read_bytes() != src.read_bytes():
-        shutil.copyfile(src, dst)
+    if not dst.exists() or dst.read_bytes() != text:
+        dst.write_bytes(text)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -17,6 +17,7 @@ Run (`Settings`)
 | CRM_ACTIVATION_MODE | sandbox | sandbox (outbox only) or live |
 | CRM_PLAN | activations/plan/plan.yml | the communication plan |
 | CRM_SOURCES_DIR | (none) | more source declaration folders, os.pathsep-separated (`declaration_dirs`) |
+| CRM_DAGSTER_STORAGE | sqlite | Dagster instance storage: sqlite (files under <home>/dagster) or postgres (deploy/dagster-storage-postgres.yaml; Dagster itself reads DAGSTER_PG_USERNAME, DAGSTER_PG_PASSWORD, DAGSTER_PG_HOST, DAGSTER_PG_DB, DAGSTER_PG_PORT: docs/DEPLOY.md) |
 
 Reports server (`crmloop serve`)
 | variable | default | meaning |
@@ -90,6 +91,9 @@ DBT_CUSTOMER_MODEL = ("--select", DBT_EVERY_NODE, "--exclude", DBT_CAMPAIGN_MODE
 DEFAULT_LANDING_DIR = "./data/landing"
 DEFAULT_HOME = "./.crm"
 ACTIVATION_MODES = ("sandbox", "live")
+DAGSTER_STORAGES = ("sqlite", "postgres")
+# appended to dagster.yaml when CRM_DAGSTER_STORAGE=postgres (crmloop/runner.py prepare_dagster_home)
+POSTGRES_STORAGE_YAML = REPO_ROOT / "deploy" / "dagster-storage-postgres.yaml"
 SOURCES_DIR_ENV = "CRM_SOURCES_DIR"
 QUALITY_PREFIX = "CRM_DQ_"
 
@@ -214,6 +218,11 @@ class Env:
 
 def activation_mode(environ: Mapping[str, str] | None = None) -> str:
     return Env(environ).choice("CRM_ACTIVATION_MODE", "sandbox", ACTIVATION_MODES)
+
+
+def dagster_storage(environ: Mapping[str, str] | None = None) -> str:
+    """CRM_DAGSTER_STORAGE: where the Dagster instance keeps runs, events and ticks."""
+    return Env(environ).choice("CRM_DAGSTER_STORAGE", DAGSTER_STORAGES[0], DAGSTER_STORAGES)
 
 
 def home_from_env(environ: Mapping[str, str] | None = None) -> Path:
@@ -345,6 +354,7 @@ class Settings(HomeLayout):
     activation_mode: str = "sandbox"
     plan_path: Path = field(default=DEFAULT_PLAN_PATH)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
+    dagster_storage: str = DAGSTER_STORAGES[0]
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -368,6 +378,7 @@ class Settings(HomeLayout):
             activation_mode=activation_mode(environ),
             plan_path=env.path("CRM_PLAN", str(DEFAULT_PLAN_PATH)),
             quality=QualityThresholds.from_env(environ),
+            dagster_storage=dagster_storage(environ),
         )
 
     def dbt_env(self) -> dict[str, str]:

@@ -19,3 +19,20 @@ def defs(crm_env):
     from orchestration.defs import build_definitions
 
     return build_definitions()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server on a loopback port for the session (tests/fakes/postgres.py)."""
+    import importlib.util
+
+    from tests.fakes.postgres import PostgresServer
+
+    if importlib.util.find_spec("dagster_postgres") is None:
+        pytest.fail(
+            'dagster-postgres is not installed: make install-postgres (or: pip install -c constraints.txt -e ".[dev,postgres]")',
+            pytrace=False,
+        )
+
+    with PostgresServer() as server:
+        yield server
