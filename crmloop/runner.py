@@ -349,18 +349,16 @@ def demo_days(as_of: date, plan_path: Path, days: int = DEMO_DAYS) -> list[date]
 def land_extracts(extracts: Path, landing: Path, day: date) -> list[Path]:
     """Move every `<extracts>/<source>/<date>/` folder dated on or before `day` into the landing
     zone (as the source systems deliver them on the morning of the run); returns the folders."""
+    from sources import landing_partitions
+
     moved = []
-    for folder in sorted(extracts.glob("*/*")):
-        try:
-            when = date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        if when <= day and folder.is_dir():
-            dst = landing / folder.parent.name / folder.name
+    for source, days in landing_partitions(extracts).items():
+        for when in (d for d in days if d <= day):
+            dst = landing / source / when.isoformat()
             if dst.exists():
                 raise FileExistsError(f"{dst} already exists: the demo starts from an empty landing zone")
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(folder), dst)
+            shutil.move(str(extracts / source / when.isoformat()), dst)
             moved.append(dst)
     return moved
 

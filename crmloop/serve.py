@@ -14,7 +14,6 @@ no dependency); ours are only the path guard and the index page, which are crmlo
 from __future__ import annotations
 
 import html
-import re
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -22,10 +21,9 @@ from io import BytesIO
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from crmloop.settings import HomeLayout
+from crmloop.settings import ISO_DAY, HomeLayout
 
 HOST = "127.0.0.1"
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def served_roots(layout: HomeLayout) -> dict[str, Path]:
@@ -47,7 +45,7 @@ def served_url(path: Path, layout: HomeLayout, port: int) -> str:
 def index_page(layout: HomeLayout) -> str:
     """The landing page: every campaign report by send date (newest first) and the data docs."""
     reports = sorted(
-        (p for p in layout.reports_dir.glob("*/*.html") if _DAY.match(p.parent.name)),
+        (p for p in layout.reports_dir.glob("*/*.html") if ISO_DAY.match(p.parent.name)),
         key=lambda p: (p.parent.name, p.name),
         reverse=True,
     )

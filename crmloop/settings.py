@@ -112,7 +112,19 @@ class DeliveryConfigError(SettingsError):
     """Delivery is misconfigured (missing credential, bad number, no unsubscribe group): names the variable."""
 
 
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+"""A day written YYYY-MM-DD: a run date, and the name of every dated folder (landing partitions,
+reports, snapshots)."""
+
+
+def iso_day(name: str) -> date | None:
+    """The day a folder or file name spells as YYYY-MM-DD, or None for any other name."""
+    if not ISO_DAY.match(name):
+        return None
+    try:
+        return date.fromisoformat(name)
+    except ValueError:  # 2026-13-01
+        return None
 
 
 def parse_day(raw: str, name: str) -> date:
@@ -121,7 +133,7 @@ def parse_day(raw: str, name: str) -> date:
     (date.fromisoformat alone also takes 20261130 and 2026-W48-1; a run date is one spelling.)"""
     text = raw.strip()
     why = "not a date in the form YYYY-MM-DD"
-    if _ISO_DAY.match(text):
+    if ISO_DAY.match(text):
         try:
             return date.fromisoformat(text)
         except ValueError as exc:  # e.g. 2026-13-01: "month must be in 1..12"

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from crmloop.settings import iso_day
 from sources.declarations import SourceDeclaration, header_key
 from sources.normalise import clean, normalise
 from sources.readers import (
@@ -47,7 +48,6 @@ MAX_FIELD_CHARS = 32_767
 REFUSED_LINK = "refused: symbolic link (not followed)"
 REFUSED_SPECIAL = "refused: not a regular file"
 REFUSED_OUTSIDE = "refused: resolves outside the landing zone"
-_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 @dataclass
@@ -317,13 +317,7 @@ def landing_partitions(landing_dir: Path | str) -> dict[str, list[date]]:
     if not landing_dir.is_dir():
         return out
     for src in sorted(p for p in landing_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        dates = []
-        for d in src.iterdir():
-            if d.is_dir() and _DATE_DIR.match(d.name):
-                try:
-                    dates.append(date.fromisoformat(d.name))
-                except ValueError:
-                    continue
+        dates = [day for d in src.iterdir() if d.is_dir() and (day := iso_day(d.name)) is not None]
         if dates:
             out[src.name] = sorted(dates)
     return out
