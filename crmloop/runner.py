@@ -436,7 +436,7 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
     from crmloop.demo_data.simulated_customers import (
         DEMO_CAUSES,
         FeedbackRates,
-        _kpi_metrics,
+        plan_kpi_metrics,
         sends_from_warehouse,
         simulate,
         split_deliveries,
@@ -489,7 +489,7 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
     )
     console.print(summary.describe())
 
-    metrics = _kpi_metrics(settings.plan_path)
+    metrics = plan_kpi_metrics(settings.plan_path)
     rates = FeedbackRates(causes=DEMO_CAUSES)
     pending: dict[date, list] = {}  # delivery day -> feedback parts (send date tag, FeedbackSet)
     for i, day in enumerate([*run_days, judged]):

@@ -49,7 +49,7 @@ import pandas as pd
 from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
-from activations.plan.spec import LIST_CHANNELS
+from activations.plan.spec import LIST_CHANNELS, load_plan
 from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
@@ -248,13 +248,11 @@ def _prepare(sends: pd.DataFrame, send_date: date) -> pd.DataFrame:
     return df.sort_values(["campaign_id", "channel", "customer_id"], kind="stable").reset_index(drop=True)
 
 
-def _kpi_metrics(plan_path: Path | None) -> dict[str, str]:
+def plan_kpi_metrics(plan_path: Path | None) -> dict[str, str]:
+    """campaign id -> KPI metric of the plan at `plan_path`, read by the plan's own parser."""
     if plan_path is None:
         return {}
-    import yaml
-
-    plan = yaml.safe_load(Path(plan_path).read_text(encoding="utf-8")) or {}
-    return {str(c["id"]): str((c.get("kpi") or {}).get("metric", "")) for c in plan.get("campaigns", [])}
+    return {c.id: c.kpi.metric for c in load_plan(plan_path).campaigns}
 
 
 def simulate(
@@ -711,7 +709,7 @@ def simulate_feedback(
 
     The responses simulated per campaign follow its KPI metric, from ``kpi_metrics`` or else
     from the plan file at ``plan_path`` (``campaigns[].kpi.metric``)."""
-    metrics = dict(kpi_metrics) if kpi_metrics is not None else _kpi_metrics(plan_path)
+    metrics = dict(kpi_metrics) if kpi_metrics is not None else plan_kpi_metrics(plan_path)
     fb = simulate(
         sends, send_date, day=day, seed=seed, rates=rates, kpi_metrics=metrics, customer_keys=customer_keys
     )

@@ -171,9 +171,9 @@ def test_sends_without_their_columns_are_refused():
 
 def test_kpi_metrics_read_from_the_default_plan():
     from activations.plan.spec import DEFAULT_PLAN_PATH
-    from crmloop.demo_data.simulated_customers import _kpi_metrics
+    from crmloop.demo_data.simulated_customers import plan_kpi_metrics
 
-    assert _kpi_metrics(DEFAULT_PLAN_PATH) == KPIS
+    assert plan_kpi_metrics(DEFAULT_PLAN_PATH) == KPIS
 
 
 def _email_rates(fb, campaign):
