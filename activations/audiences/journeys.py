@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS, AUDIENCE_SNAPSHOTS_TABLE, SCHEMA
-from activations.plan.spec import LIST_CHANNELS, THRESHOLD_EVENT_DATES, Campaign
+from activations.plan.spec import LIST_CHANNELS_SQL, THRESHOLD_EVENT_DATES, Campaign
 
 
 def holdout_score(campaign_id: str, customer_id: str) -> float:
@@ -371,7 +371,6 @@ def _reached_sql(with_lists: bool, with_suppressions: bool) -> str:
     ledger = "SELECT customer_id, send_date FROM activations.send_ledger WHERE campaign_id = $1 AND status <> 'failed'"
     if not with_lists:
         return ledger
-    lists = ", ".join(f"'{c}'" for c in sorted(LIST_CHANNELS))
     suppressed = (
         """AND NOT EXISTS (SELECT 1 FROM activations.campaign_suppressions s
                           WHERE s.campaign_id = a.campaign_id AND s.customer_id = a.customer_id
@@ -382,7 +381,7 @@ def _reached_sql(with_lists: bool, with_suppressions: bool) -> str:
     return f"""{ledger}
         UNION ALL
         SELECT a.customer_id, a.send_date FROM {AUDIENCE_SNAPSHOTS_TABLE} a
-        WHERE a.campaign_id = $1 AND a.channel IN ({lists}) AND NOT coalesce(a.holdout, false) {suppressed}"""
+        WHERE a.campaign_id = $1 AND a.channel IN ({LIST_CHANNELS_SQL}) AND NOT coalesce(a.holdout, false) {suppressed}"""
 
 
 def journey_day_summary(warehouse_path: str | Path, plan, send_date: date) -> list[dict]:

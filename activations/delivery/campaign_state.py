@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
-from activations.plan.spec import LIST_CHANNELS, Plan, coerce_plan
+from activations.plan.spec import LIST_CHANNELS_SQL, Plan, coerce_plan
 from sources.schema import CAMPAIGN_OUTCOMES as OUTCOMES
 from sources.schema import entity_columns
 
@@ -145,7 +145,7 @@ def compose_campaign_sends(audience, suppressions, ledger, send_date: date) -> p
             con.register(name, t)
         sql = _COMPOSE_SQL.format(
             ledger_cases=" ".join(f"when '{k}' then '{v}'" for k, v in _LEDGER_OUTCOME.items()),
-            list_channels=", ".join(f"'{c}'" for c in sorted(LIST_CHANNELS)),
+            list_channels=LIST_CHANNELS_SQL,
         )
         res = con.sql(sql).to_arrow_table()
     finally:

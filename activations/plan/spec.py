@@ -41,6 +41,8 @@ MESSAGE_CHANNELS: tuple[str, ...] = ("email", "sms", "direct_mail", "phone")
 LIST_CHANNELS: frozenset[str] = frozenset({"phone", "direct_mail", "ads"})
 """Channels delivered as a list in the run's own output (call and mail lists, ad audiences), not
 message by message through a provider: everyone eligible on the list was sent it."""
+LIST_CHANNELS_SQL = ", ".join(f"'{c}'" for c in sorted(LIST_CHANNELS))
+"""LIST_CHANNELS as a SQL list, for `channel in (...)`."""
 
 # ---------------------------------------------------------------------------------------------
 # Profile fields: the only columns a segment condition or a template may name.

@@ -49,7 +49,7 @@ import pandas as pd
 from activations.audiences.messages import send_id_for
 from activations.audiences.suppression import CAMPAIGN_SUPPRESSIONS_TABLE, LEDGER_TABLE
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
-from activations.plan.spec import LIST_CHANNELS, load_plan
+from activations.plan.spec import LIST_CHANNELS_SQL, load_plan
 from sources.webhooks.events import (
     BANGKOK,
     LandingRecord,
@@ -739,7 +739,7 @@ union all
 -- phone calls, direct mail and ad audiences go out as lists: everyone eligible on them
 select s.campaign_id, s.customer_id, s.channel, s.address, null, false
 from snap s anti join supp using (campaign_id, customer_id, channel)
-where not s.holdout and s.channel in ({", ".join(repr(c) for c in sorted(LIST_CHANNELS))})
+where not s.holdout and s.channel in ({LIST_CHANNELS_SQL})
 """
 
 

@@ -389,11 +389,12 @@ def build_campaign_state(
     the lake by the ingestion code with its declarations (sources/declarations/campaign_*.yml),
     checked by their quality suites like every lake source (orchestration/defs/quality.py), with
     a freshness policy from their freshness threshold like every lake source."""
+    from activations.delivery.campaign_state import PRODUCER
     from orchestration.defs.freshness import source_freshness
     from sources import produced_declarations
 
     settings = settings or Settings.from_env()
-    decls = produced_declarations("campaign_state")
+    decls = produced_declarations(PRODUCER)
     specs = [
         dg.AssetSpec(
             key,

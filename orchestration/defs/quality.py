@@ -225,7 +225,9 @@ def _checked_partition(settings, partition_key: str, produced_by: str | None):
     """(lake load date, folder its files were ingested from) of a check's partition."""
     if produced_by is None:
         return date.fromisoformat(partition_key), settings.landing_dir
-    if produced_by == "campaign_state":
+    from activations.delivery.campaign_state import PRODUCER
+
+    if produced_by == PRODUCER:
         from orchestration.defs.activation import send_date_for
 
         return send_date_for(partition_key), settings.campaign_state_dir
