@@ -11,31 +11,37 @@ from crmloop.demo_data.generate import generate
 from sources import ingest_partition, landing_partitions, load_declarations
 
 
-def test_demo_extracts_quarantine_exactly_the_broken_rows(tmp_path):
-    landing, truth = tmp_path / "landing", tmp_path / "truth"
-    generate(customers=600, seed=7, out=landing, as_of=date(2025, 6, 30), truth_dir=truth)
+def ingest_every_partition(landing, work) -> tuple[list, set[tuple[str, int]]]:
+    """Ingest every landing partition with its declaration (lake and quarantine under `work`),
+    checking each one's accounting; returns the results and every quarantined (file, row)."""
     decls = load_declarations()
-    parts = landing_partitions(landing)
-    assert {"customers", "dealer_customers", "orders", "order_lines", "web_events"} <= set(parts)
-    quarantined = set()
-    loaded_customers = []
-    for source, dates in parts.items():
+    results, quarantined = [], set()
+    for source, dates in landing_partitions(landing).items():
         for d in dates:
             r = ingest_partition(
                 decls[source],
                 landing_dir=landing,
-                lake_dir=tmp_path / "lake",
-                quarantine_dir=tmp_path / "q",
+                lake_dir=work / "lake",
+                quarantine_dir=work / "q",
                 load_date=d,
             )
             assert r.rows_in == r.rows_loaded + r.rows_quarantined
             assert not r.unreadable_files, [f.error for f in r.files if f.error]
-            for f in (tmp_path / "q" / source / f"load_date={d}").glob("rows-*.parquet"):
+            for f in (work / "q" / source / f"load_date={d}").glob("rows-*.parquet"):
                 quarantined |= {
                     (x["file"], x["row"]) for x in pq.read_table(f, columns=["file", "row"]).to_pylist()
                 }
-            if decls[source].entity == "customers":
-                loaded_customers += env_rows(r.lake_files)
+            results.append(r)
+    return results, quarantined
+
+
+def test_demo_extracts_quarantine_exactly_the_broken_rows(tmp_path):
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(customers=600, seed=7, out=landing, as_of=date(2025, 6, 30), truth_dir=truth)
+    parts = landing_partitions(landing)
+    assert {"customers", "dealer_customers", "orders", "order_lines", "web_events"} <= set(parts)
+    results, quarantined = ingest_every_partition(landing, tmp_path)
+    loaded_customers = [row for r in results if r.entity == "customers" for row in env_rows(r.lake_files)]
     broken = {(b["file"], b["row_number"]) for b in pq.read_table(truth / "broken_rows.parquet").to_pylist()}
     assert broken and quarantined == broken
 
@@ -65,28 +71,11 @@ def env_rows(files) -> list[dict]:
 def test_demo_extracts_of_several_days_ingest_day_by_day(tmp_path):
     landing, truth = tmp_path / "landing", tmp_path / "truth"
     generate(customers=600, seed=7, out=landing, as_of=date(2025, 6, 30), truth_dir=truth, days=3)
-    decls = load_declarations()
     parts = landing_partitions(landing)
     days = [date(2025, 6, 27), date(2025, 6, 28), date(2025, 6, 29), date(2025, 6, 30)]
     assert parts["orders"] == days
-    quarantined, loaded_orders = set(), 0
-    for source, dates in parts.items():
-        for d in dates:
-            r = ingest_partition(
-                decls[source],
-                landing_dir=landing,
-                lake_dir=tmp_path / "lake",
-                quarantine_dir=tmp_path / "q",
-                load_date=d,
-            )
-            assert r.rows_in == r.rows_loaded + r.rows_quarantined
-            assert not r.unreadable_files, [f.error for f in r.files if f.error]
-            for f in (tmp_path / "q" / source / f"load_date={d}").glob("rows-*.parquet"):
-                quarantined |= {
-                    (x["file"], x["row"]) for x in pq.read_table(f, columns=["file", "row"]).to_pylist()
-                }
-            if source == "orders":
-                loaded_orders += r.rows_loaded
+    results, quarantined = ingest_every_partition(landing, tmp_path)
+    loaded_orders = sum(r.rows_loaded for r in results if r.source == "orders")
     broken = {(b["file"], b["row_number"]) for b in pq.read_table(truth / "broken_rows.parquet").to_pylist()}
     assert broken and quarantined == broken
     assert loaded_orders > 0
