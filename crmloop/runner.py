@@ -432,7 +432,7 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
     sends' KPI against its target, judged, with the diagnosis of each miss."""
     from dataclasses import replace
 
-    from crmloop.demo_data.generate import generate
+    from crmloop.demo_data.generate import DEMO_SIGNUP_SHARE, SignupDrive, generate
     from crmloop.demo_data.simulated_customers import (
         DEMO_CAUSES,
         FeedbackRates,
@@ -474,7 +474,8 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
         )
     console.print(
         f"generating demo data: {customers:,} people, seed {seed}, history up to {run_days[0] - timedelta(days=1)}, "
-        f"then the extracts of {run_days[0]} to {run_days[-1]}"
+        f"then the extracts of {run_days[0]} to {run_days[-1]}, with a sign-up drive in the week up to "
+        f"{run_days[0]} ({DEMO_SIGNUP_SHARE:.0%} of the prospects register then)"
     )
     # each day's extracts wait outside the landing zone until the morning of its run
     extracts = settings.home / "demo_extracts"
@@ -485,6 +486,8 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
         out=extracts,
         as_of=run_days[-1],
         days=len(run_days),
+        # a sign-up fair in the week up to the first day: the welcome campaign's first cohort
+        signup_drive=SignupDrive(run_days[0] - timedelta(days=6), run_days[0], DEMO_SIGNUP_SHARE),
         truth_dir=settings.landing_dir.resolve().parent / "demo_truth",
     )
     console.print(summary.describe())
