@@ -155,7 +155,7 @@ def _day(d: date) -> int:
 @dataclass(frozen=True)
 class SignupDrive:
     """A sign-up drive (a fair, an in-store promotion): `share` of the prospects (people who
-    never buy) register on the days `first` .. `last`, spread evenly, instead of across the
+    never buy) register on days drawn at random from `first` .. `last` instead of across the
     history. Off by default; `crmloop demo` runs one in the week before its first day, so the
     welcome campaign has a cohort large enough to judge (DEMO_SIGNUP_SHARE)."""
 
