@@ -29,7 +29,9 @@ pytestmark = pytest.mark.slow
 
 SEND_DATE = AS_OF + timedelta(days=1)
 CAMPAIGNS = {"vip_party", "regular_winback", "new_thank_you", "prospect_welcome"}
-SENDING = {"vip_party", "new_thank_you", "prospect_welcome"}  # with people entering on D+1 in the demo data
+# every campaign has people entering on D+1 in the demo data: the win-back's launch reaches the
+# last quarter's lapsed Regulars (the default plan's entry_window_days: 90)
+SENDING = CAMPAIGNS
 FILE_LISTS = {"phone": "phone_call_list.csv", "direct_mail": "direct_mail_list.csv"}
 
 
@@ -233,3 +235,11 @@ def test_the_day_reaches_who_enters_and_says_why(day1):
     assert (
         members.loc[members["campaign_id"] == "vip_party", "entry_reason"].str.startswith("broadcast wave of")
     ).all()
+    # the win-back's launch: lapsed Regulars whose lapse fell inside the plan's entry window, none older
+    (rule,) = [c.trigger for c in parse_plan(e2e_plan_text()).campaigns if c.id == "regular_winback"]
+    winback = members[members["campaign_id"] == "regular_winback"].merge(profiles, on="customer_id")
+    assert len(winback) > 0
+    assert (winback["rank"] == "Regular").all()
+    lapsed = pd.to_datetime(winback["event_date"]).dt.date
+    window = (SEND_DATE - timedelta(days=rule.entry_window_days), SEND_DATE - timedelta(days=rule.delay_days))
+    assert lapsed.between(*window).all(), (lapsed.min(), lapsed.max(), window)
