@@ -346,6 +346,24 @@ def demo_days(as_of: date, plan_path: Path, days: int = DEMO_DAYS) -> list[date]
     return [last - timedelta(days=days - 1 - i) for i in range(days)] + [as_of]
 
 
+def signup_drive_days(plan_path: Path, first_send_date: date) -> tuple[date, date] | None:
+    """The days a registration must fall on to enter every registration-triggered campaign of the
+    plan on `first_send_date` (a trigger enters people whose event is between delay_days and
+    entry_window_days before the send date); None when no campaign is triggered by registration."""
+    from activations.plan.spec import load_plan
+
+    rules = [
+        c.trigger
+        for c in load_plan(plan_path).campaigns
+        if c.kind == "trigger" and c.trigger.event == "registration"
+    ]
+    if not rules:
+        return None
+    first = first_send_date - timedelta(days=min(r.entry_window_days for r in rules))
+    last = first_send_date - timedelta(days=max(r.delay_days for r in rules))
+    return (first, last) if first <= last else None
+
+
 def land_extracts(extracts: Path, landing: Path, day: date) -> list[Path]:
     """Move every `<extracts>/<source>/<date>/` folder dated on or before `day` into the landing
     zone (as the source systems deliver them on the morning of the run); returns the folders."""
@@ -472,10 +490,19 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
             f"demo data: daily extracts {run_days[0]} to {run_days[-1]}, then only provider feedback up to "
             f"{judged}; for the demo " + ", ".join(f"{k}={v}" for k, v in relaxed.items())
         )
+    # a sign-up fair on the days whose registrations enter the welcome on the first send date: the
+    # welcome campaign's first cohort
+    drive_days = signup_drive_days(settings.plan_path, send_dates[0])
+    drive = SignupDrive(*drive_days, DEMO_SIGNUP_SHARE) if drive_days else None
     console.print(
         f"generating demo data: {customers:,} people, seed {seed}, history up to {run_days[0] - timedelta(days=1)}, "
-        f"then the extracts of {run_days[0]} to {run_days[-1]}, with a sign-up drive in the week up to "
-        f"{run_days[0]} ({DEMO_SIGNUP_SHARE:.0%} of the prospects register then)"
+        f"then the extracts of {run_days[0]} to {run_days[-1]}"
+        + (
+            f", with a sign-up drive from {drive.first} to {drive.last} ({drive.share:.0%} of the prospects "
+            "register then)"
+            if drive
+            else ""
+        )
     )
     # each day's extracts wait outside the landing zone until the morning of its run
     extracts = settings.home / "demo_extracts"
@@ -486,8 +513,7 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
         out=extracts,
         as_of=run_days[-1],
         days=len(run_days),
-        # a sign-up fair in the week up to the first day: the welcome campaign's first cohort
-        signup_drive=SignupDrive(run_days[0] - timedelta(days=6), run_days[0], DEMO_SIGNUP_SHARE),
+        signup_drive=drive,
         truth_dir=settings.landing_dir.resolve().parent / "demo_truth",
     )
     console.print(summary.describe())

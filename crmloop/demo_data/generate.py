@@ -181,6 +181,14 @@ class SignupDrive:
 DEMO_SIGNUP_SHARE = 0.25
 
 
+def demo_calendar(as_of: date) -> Calendar:
+    """The generated history's days: the seed's rank window up to `as_of`, and 400 days before it."""
+    window_start = _minus_months(as_of, window_months())
+    return Calendar(
+        as_of_day=_day(as_of), window_start_day=_day(window_start), history_start_day=_day(window_start) - 400
+    )
+
+
 @dataclass(frozen=True)
 class _Partition:
     """One landing partition: the folder `date` holds the activity of days first..last (days since 1970).
@@ -376,10 +384,7 @@ def generate(
     as_of = as_of or default_as_of()
     out = Path(out)
     truth = Path(truth_dir) if truth_dir else out.resolve().parent / "demo_truth"
-    window_start = _minus_months(as_of, window_months())  # the seed's rank window
-    cal = Calendar(
-        as_of_day=_day(as_of), window_start_day=_day(window_start), history_start_day=_day(window_start) - 400
-    )
+    cal = demo_calendar(as_of)
     seeds = np.random.SeedSequence(seed).spawn(8)
     rngs = [np.random.default_rng(s) for s in seeds]
 

@@ -7,16 +7,12 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from crmloop.demo_data.generate import SignupDrive, _day
-from crmloop.demo_data.people import PROSPECT, Calendar, make_people
+from crmloop.demo_data.generate import SignupDrive, _day, demo_calendar
+from crmloop.demo_data.people import PROSPECT, make_people
 from crmloop.demo_data.pools import draw_pools
 
 AS_OF = date(2026, 11, 21)
-CAL = Calendar(
-    as_of_day=_day(AS_OF),
-    window_start_day=_day(date(2023, 11, 21)),
-    history_start_day=_day(date(2022, 10, 17)),
-)
+CAL = demo_calendar(AS_OF)
 
 
 def _people(n: int = 5000):
@@ -48,3 +44,31 @@ def test_the_drive_moves_exactly_its_share_of_prospects_onto_its_days_and_nobody
 def test_a_drive_after_as_of_backwards_or_over_everyone_is_refused(first, last, share):
     with pytest.raises(ValueError, match="SignupDrive"):
         SignupDrive(first, last, share).apply(_people(200), CAL, np.random.default_rng(1))
+
+
+def _plan_with(tmp_path, old: str, new: str):
+    from activations.plan.spec import DEFAULT_PLAN_PATH
+
+    text = DEFAULT_PLAN_PATH.read_text(encoding="utf-8")
+    assert old in text, old
+    path = tmp_path / "plan.yml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+WELCOME_TRIGGER = "trigger: {event: registration, delay_days: 1, entry_window_days: 7}"
+
+
+def test_the_demo_drive_falls_on_the_days_the_plans_welcome_admits(tmp_path):
+    """crmloop demo's drive follows the registration trigger's window, not a fixed week."""
+    from crmloop.runner import signup_drive_days
+
+    send = date(2026, 11, 2)
+    plan = _plan_with(
+        tmp_path, WELCOME_TRIGGER, "trigger: {event: registration, delay_days: 2, entry_window_days: 10}"
+    )
+    assert signup_drive_days(plan, send) == (date(2026, 10, 23), date(2026, 10, 31))
+    no_welcome = _plan_with(
+        tmp_path, WELCOME_TRIGGER, "trigger: {event: first_order, delay_days: 1, entry_window_days: 7}"
+    )
+    assert signup_drive_days(no_welcome, send) is None
