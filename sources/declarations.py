@@ -256,13 +256,21 @@ def _parse_column(path: Path, entity: str, col: str, spec: Any, region: str) -> 
     )
 
 
+def top_level_problem(data: Any, allowed: set[str]) -> tuple[str, str] | None:
+    """(where, what) is wrong with a YAML file's top level: not a mapping, or a field not in
+    `allowed`; None when fine. For every configuration file read like the declarations."""
+    if not isinstance(data, dict):
+        return "top level", "must be a mapping"
+    unknown = set(data) - allowed
+    if unknown:
+        return sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(allowed))})"
+    return None
+
+
 def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
     path = Path(path)
-    if not isinstance(data, dict):
-        raise _err(path, "top level", "must be a mapping")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise _err(path, sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if problem := top_level_problem(data, _TOP_KEYS):
+        raise _err(path, *problem)
     name = data.get("source", path.stem)
     if name != path.stem:
         raise _err(path, "source", f"{name!r} must equal the file name {path.stem!r}")
