@@ -76,9 +76,10 @@ class MatchingConfig:
     em_blocking: tuple[tuple[str, ...], ...]
     m_floor: float
     comparisons: tuple[Comparison, ...]
-    # comparisons that must not disagree for a pair to merge (else it goes to review, however
-    # likely: relatives share a surname and an address, the naive-Bayes weights add them up)
-    merge_requires: tuple[str, ...] = ()
+    # (comparison, unless_agree): the comparison must not disagree for a pair to merge, unless
+    # one of `unless_agree` agrees (its most specific level); else the pair goes to review,
+    # however likely: relatives share a surname and an address, the naive-Bayes weights add them up
+    merge_requires: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def comparison(self, name: str) -> Comparison:
         return next(c for c in self.comparisons if c.name == name)
@@ -210,13 +211,19 @@ def parse_config(path: Path, data: Any) -> MatchingConfig:
     dupe = next((n for n in names if names.count(n) > 1), None)
     if dupe:
         raise _err(path, "comparisons", f"name {dupe!r} is used twice")
-    requires = data.get("merge_requires", [])
-    if not isinstance(requires, list) or any(r not in names for r in requires):
-        raise _err(
-            path,
-            "merge_requires",
-            f"must be a list of comparison names ({', '.join(names)}), got {requires!r}",
-        )
+    requires = []
+    raw_requires = data.get("merge_requires", [])
+    if not isinstance(raw_requires, list):
+        raise _err(path, "merge_requires", f"must be a list, got {raw_requires!r}")
+    for i, req in enumerate(raw_requires):
+        where = f"merge_requires[{i}]"
+        if not isinstance(req, dict) or set(req) - {"comparison", "unless_agree"}:
+            raise _err(path, where, f"must be a mapping with `comparison` and `unless_agree`, got {req!r}")
+        unless = req.get("unless_agree", [])
+        for n in [req.get("comparison"), *(unless if isinstance(unless, list) else [unless])]:
+            if n not in names or not isinstance(unless, list):
+                raise _err(path, where, f"names no comparison ({', '.join(names)}): {n!r}")
+        requires.append((req["comparison"], tuple(unless)))
     em = _rules(path, "training.em_blocking", tr.get("em_blocking"))
     # EM does not train a comparison on a rule that blocks on one of its columns: every
     # comparison needs a rule that leaves it free, or its m would stay untrained

@@ -172,13 +172,18 @@ def score(prepared: pd.DataFrame, config: MatchingConfig, model: dict, db_api=No
             lambda g, labels=labels, n=n: labels[0] if g == -1 else labels[n - g]
         )
     likely = links["match_probability"] >= config.merge
-    vetoed = pd.Series(False, index=links.index)
-    for name in config.merge_requires:
-        vetoed |= links[f"{name}_agreement"] == "disagree"
     links["decision"] = "review"
-    links.loc[likely & ~vetoed, "decision"] = "merge"
     links["reason"] = ""
-    links.loc[likely & vetoed, "reason"] = "disagrees on " + ", ".join(config.merge_requires)
+    vetoed = pd.Series(False, index=links.index)
+    for name, unless in config.merge_requires:
+        veto = links[f"{name}_agreement"] == "disagree"
+        for other in unless:
+            veto &= links[f"{other}_agreement"] != "agree"
+        links.loc[likely & veto & ~vetoed, "reason"] = f"disagrees on {name}" + (
+            f" and {' or '.join(unless)} does not agree" if unless else ""
+        )
+        vetoed |= veto
+    links.loc[likely & ~vetoed, "decision"] = "merge"
     links = links.sort_values(
         ["match_probability", "unique_id_l", "unique_id_r"], ascending=[False, True, True]
     )

@@ -76,10 +76,12 @@ def test_every_link_explains_itself_and_relatives_are_not_merged(run):
     assert (links["match_probability"] >= config.review).all()
     merge = links["decision"] == "merge"
     assert (links.loc[merge, "match_probability"] >= config.merge).all()
-    assert not (links.loc[merge, "first_name_agreement"] == "disagree").any()
-    vetoed = (links["match_probability"] >= config.merge) & (links["first_name_agreement"] == "disagree")
+    first_off = links["first_name_agreement"] == "disagree"
+    birth_on = links["birth_date_agreement"] == "agree"
+    assert not (links.loc[merge, "first_name_agreement"] == "disagree").where(~birth_on, False).any()
+    vetoed = (links["match_probability"] >= config.merge) & first_off & ~birth_on
     assert vetoed.sum() > 0 and (links.loc[vetoed, "decision"] == "review").all()
-    assert (links.loc[vetoed, "reason"] == "disagrees on first_name").all()
+    assert (links.loc[vetoed, "reason"] == "disagrees on first_name and birth_date does not agree").all()
     # those vetoed pairs are mostly relatives (another person at the same address)
     person = g.person
     relatives = sum(

@@ -55,8 +55,8 @@ def test_the_built_in_configuration_is_read_once():
             r"training\.em_blocking: every rule blocks on a column of comparison 'birth_date'",
         ),
         (
-            lambda d: d.update(merge_requires=["nickname"]),
-            r"merge_requires: must be a list of comparison names",
+            lambda d: d.update(merge_requires=[{"comparison": "nickname"}]),
+            r"merge_requires\[0\]: names no comparison .*'nickname'",
         ),
         (
             lambda d: d["comparisons"][0].update(jaro_winkler=[0.8, 0.9]),
