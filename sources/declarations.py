@@ -17,7 +17,7 @@ import yaml
 
 from crmloop.settings import SettingsError, extra_declaration_dirs
 from sources.normalise import NORMALISERS, enum_key
-from sources.schema import DERIVED_SUFFIXES, ENTITY_COLUMNS
+from sources.schema import DERIVED_SUFFIXES, ENTITY_COLUMNS, NULLED_FIELDS, key_columns, nulls_bad_fields
 
 DECLARATIONS_DIR = Path(__file__).resolve().parent / "declarations"
 FORMATS = ("csv", "xlsx", "jsonl", "parquet")
@@ -53,7 +53,9 @@ _COL_KEYS = {
 }
 _CSV_KEYS = {"delimiter", "encoding"}
 _XLSX_KEYS = {"sheet", "header_row"}
-_DEFAULT_ON_INVALID = {"phone": "null", "email": "null"}  # everything else quarantines the row
+# everything else quarantines the row, except the non-key columns of an entity that nulls and
+# flags bad fields (sources.schema.NULLED_FIELDS): there a bad value is null and listed
+_DEFAULT_ON_INVALID = {"phone": "null", "email": "null"}
 
 
 class DeclarationError(ValueError):
@@ -155,6 +157,8 @@ def _parse_column(path: Path, entity: str, col: str, spec: Any, region: str) -> 
                     where,
                     f"is derived by the {base!r} normaliser of {col[: -len(suf)]!r}; map that column instead",
                 )
+    if col == NULLED_FIELDS:
+        raise _err(path, where, "is filled by ingestion (the fields it nulled), not mapped from a file")
     if spec is None:
         spec = {}
     if isinstance(spec, str | list):
@@ -218,9 +222,15 @@ def _parse_column(path: Path, entity: str, col: str, spec: Any, region: str) -> 
     elif "values" in spec:
         raise _err(path, f"{where}.values", f"only an enum has values (normaliser is {norm!r})")
 
-    on_invalid = spec.get("on_invalid", _DEFAULT_ON_INVALID.get(norm, "quarantine"))
+    is_key = col in key_columns(entity)
+    fallback = "null" if nulls_bad_fields(entity) and not is_key else "quarantine"
+    on_invalid = spec.get("on_invalid", _DEFAULT_ON_INVALID.get(norm, fallback))
     if on_invalid not in ("quarantine", "null"):
         raise _err(path, f"{where}.on_invalid", f"must be 'quarantine' or 'null', got {on_invalid!r}")
+    if is_key and on_invalid == "null":
+        raise _err(
+            path, f"{where}.on_invalid", f"{col} is a key of {entity}: a bad value quarantines the row"
+        )
     required = spec.get("required", False)
     if not isinstance(required, bool):
         raise _err(path, f"{where}.required", f"must be true or false, got {required!r}")
@@ -246,13 +256,21 @@ def _parse_column(path: Path, entity: str, col: str, spec: Any, region: str) -> 
     )
 
 
+def top_level_problem(data: Any, allowed: set[str]) -> tuple[str, str] | None:
+    """(where, what) is wrong with a YAML file's top level: not a mapping, or a field not in
+    `allowed`; None when fine. For every configuration file read like the declarations."""
+    if not isinstance(data, dict):
+        return "top level", "must be a mapping"
+    unknown = set(data) - allowed
+    if unknown:
+        return sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(allowed))})"
+    return None
+
+
 def parse_declaration(path: Path, data: Any) -> SourceDeclaration:
     path = Path(path)
-    if not isinstance(data, dict):
-        raise _err(path, "top level", "must be a mapping")
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise _err(path, sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    if problem := top_level_problem(data, _TOP_KEYS):
+        raise _err(path, *problem)
     name = data.get("source", path.stem)
     if name != path.stem:
         raise _err(path, "source", f"{name!r} must equal the file name {path.stem!r}")

@@ -38,7 +38,14 @@ from sources.readers import (
     open_reader,
     sniff_magic,
 )
-from sources.schema import QUARANTINE_SCHEMA, entity_schema
+from sources.schema import (
+    NULLED_FIELDS,
+    NULLED_SEPARATOR,
+    QUARANTINE_SCHEMA,
+    entity_schema,
+    key_columns,
+    nulls_bad_fields,
+)
 
 STRING = pa.string()
 MAX_SAMPLES = 20
@@ -77,6 +84,10 @@ class IngestResult:
     files: list[FileResult] = field(default_factory=list)
     reason_counts: dict[str, int] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
+    # values loaded as null because they failed to parse (sources.schema.NULLED_FIELDS), by
+    # reason (most frequent first), and the first MAX_SAMPLES of them (file, row, reason, value)
+    nulled_counts: dict[str, int] = field(default_factory=dict)
+    nulled_samples: list[dict] = field(default_factory=list)
     lake_files: list[Path] = field(default_factory=list)
     quarantine_files: list[Path] = field(default_factory=list)
     seconds: float = 0.0
@@ -144,6 +155,9 @@ class BatchOutcome:
     good: pa.Table  # entity schema
     bad: pa.Table  # QUARANTINE_SCHEMA
     first_reasons: list[str]  # one per bad row, for counting
+    # values nulled in the good rows (sources.schema.NULLED_FIELDS): count per reason, and samples
+    nulled_counts: Counter[str] = field(default_factory=Counter)
+    nulled_samples: list[dict] = field(default_factory=list)
 
 
 def _reason_array(mask: pa.Array, reason: str) -> pa.Array:
@@ -158,6 +172,12 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
     out: dict[str, pa.Array] = {}
     reasons: list[pa.Array] = []
     values_at_fault: list[pa.Array] = []
+    # entities that null and flag bad non-key values (sources.schema.NULLED_FIELDS): per such
+    # column, the reason where its value was nulled, and the delivered value
+    flags = nulls_bad_fields(decl.entity)
+    keys = set(key_columns(decl.entity))
+    nulled: list[pa.Array] = []
+    nulled_raw: list[pa.Array] = []
     formulas: dict[int, dict[int, str]] = {}  # column index -> batch position -> formula
     for pos, idx, formula in batch.uncomputed:
         formulas.setdefault(idx, {})[pos] = formula
@@ -180,8 +200,27 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
                 oob = lo if hi is None else (hi if lo is None else pc.or_(lo, hi))
                 oob = pc.fill_null(oob, False)
             r = pc.if_else(oob, pa.scalar(f"out_of_range:{col}", STRING), r)
-        if spec.on_invalid == "quarantine":
-            r = pc.if_else(res.invalid, pa.scalar(f"invalid_{spec.normaliser}:{col}", STRING), r)
+        invalid_reason = pa.scalar(f"invalid_{spec.normaliser}:{col}", STRING)
+        values = res.values
+        if flags and col not in keys and spec.on_invalid == "null":
+            # a value that fails to parse (or is out of range, too long, an uncomputed formula)
+            # is nulled and flagged; the row stays (only a missing required value quarantines)
+            # (a phone that does not parse keeps its delivered text in <col>_raw: not lost, not listed)
+            nulled_now = pc.and_(pc.fill_null(res.invalid, False), pc.is_null(res.values))
+            if "_raw" in res.extra and col + "_raw" in schema.names:
+                nulled_now = pa.array([False] * n, pa.bool_())
+            nr = pc.if_else(nulled_now, invalid_reason, r)
+            nv = pc.if_else(pc.is_valid(nr), raw, pa.scalar(None, STRING))
+            if special_reason is not None:
+                nr = pc.coalesce(special_reason, nr)
+                nv = pc.coalesce(special_value, nv)
+            values = pc.if_else(pc.is_valid(nr), pa.scalar(None, values.type), values)
+            nulled.append(nr)
+            nulled_raw.append(nv)
+            r = pa.nulls(n, STRING)
+            special_reason = special_value = None
+        elif spec.on_invalid == "quarantine":
+            r = pc.if_else(res.invalid, invalid_reason, r)
         if spec.required:
             r = pc.if_else(pc.invert(present), pa.scalar(f"missing:{col}", STRING), r)
         fault_value = pc.if_else(pc.is_valid(r), raw, pa.scalar(None, STRING))
@@ -190,7 +229,7 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
             fault_value = pc.coalesce(special_value, fault_value)
         reasons.append(r)
         values_at_fault.append(fault_value)
-        out[col] = res.values
+        out[col] = values
         for suffix, arr in res.extra.items():
             if col + suffix in schema.names:
                 out[col + suffix] = arr
@@ -202,6 +241,8 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
         first = pa.nulls(n, STRING)
         value = first
         bad_mask = pa.array([False] * n)
+    if flags:
+        out[NULLED_FIELDS] = _joined(nulled, n)
     lineage = {
         "_source": pa.array([decl.name] * n, STRING) if n else pa.array([], STRING),
         "_source_file": pa.array([rel_file] * n, STRING) if n else pa.array([], STRING),
@@ -217,6 +258,7 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
             arrays.append(pa.nulls(n, f.type))
     table = pa.Table.from_arrays(arrays, schema=schema)
     nbad = pc.sum(bad_mask).as_py() or 0 if n else 0
+    nulled_counts, nulled_samples = _nulled_summary(nulled, nulled_raw, bad_mask, batch.row_numbers, rel_file)
     if nbad == 0:
         good = table
         bad = QUARANTINE_SCHEMA.empty_table()
@@ -267,7 +309,56 @@ def transform_batch(decl: SourceDeclaration, batch: RawBatch, rel_file: str) -> 
         )
         bad = pa.concat_tables([bad, extra])
         first_reasons = first_reasons + ["malformed_row"] * len(batch.bad_rows)
-    return BatchOutcome(good, bad, first_reasons)
+    return BatchOutcome(good, bad, first_reasons, nulled_counts, nulled_samples)
+
+
+def _joined(reasons: list[pa.Array], n: int) -> pa.Array:
+    """Per row, the non-null `reasons` joined by NULLED_SEPARATOR; null where there is none."""
+    if not reasons:
+        return pa.nulls(n, STRING)
+    if len(reasons) == 1:
+        return reasons[0]
+    # null_handling="skip" drops rows whose values are all null in pyarrow 26 (2 rows out of
+    # [x, null, null, null]); join with "" for nulls, then drop the empty separators
+    joined = pc.binary_join_element_wise(
+        *reasons, NULLED_SEPARATOR, null_handling="replace", null_replacement=""
+    )
+    sep = re.escape(NULLED_SEPARATOR)
+    joined = pc.replace_substring_regex(joined, f"^(?:{sep})+|(?:{sep})+$", "")
+    joined = pc.replace_substring_regex(joined, f"(?:{sep}){{2,}}", NULLED_SEPARATOR)
+    return pc.if_else(pc.equal(joined, ""), pa.scalar(None, STRING), joined)
+
+
+def _nulled_summary(
+    nulled: list[pa.Array], raw: list[pa.Array], bad_mask: pa.Array, row_numbers: pa.Array, rel_file: str
+) -> tuple[Counter[str], list[dict]]:
+    """The reasons of the values nulled in the rows that load (a quarantined row loads nothing),
+    counted, and the first MAX_SAMPLES of them in row order (file, row, reason, value)."""
+    counts: Counter[str] = Counter()
+    if not nulled:
+        return counts, []
+    keep = pc.invert(bad_mask)
+    kept = [pc.filter(r, keep) for r in nulled]
+    for r in kept:
+        for item in r.value_counts().to_pylist():
+            if item["values"] is not None:
+                counts[item["values"]] += item["counts"]
+    if not counts:
+        return counts, []
+    any_nulled = pc.is_valid(kept[0])
+    for r in kept[1:]:
+        any_nulled = pc.or_(any_nulled, pc.is_valid(r))
+    first = pc.indices_nonzero(any_nulled)[:MAX_SAMPLES]
+    rows = pc.take(pc.filter(row_numbers, keep), first).to_pylist()
+    reasons = [pc.take(r, first).to_pylist() for r in kept]
+    values = [pc.take(pc.filter(v, keep), first).to_pylist() for v in raw]
+    samples = [
+        {"file": rel_file, "row": row, "reason": rs[i], "value": vs[i]}
+        for i, row in enumerate(rows)
+        for rs, vs in zip(reasons, values, strict=True)
+        if rs[i] is not None
+    ]
+    return counts, samples[:MAX_SAMPLES]
 
 
 def _shorten(value: str | None) -> str | None:
@@ -459,6 +550,7 @@ def ingest_partition(
     schema = entity_schema(decl.entity)
     res = IngestResult(source=decl.name, entity=decl.entity, load_date=load_date)
     reasons: Counter[str] = Counter()
+    nulled: Counter[str] = Counter()
 
     for finished in recover_commits(lake_dir, quarantine_dir):
         say(f"{finished}: finished the partition commit a killed run left half-done")
@@ -501,6 +593,8 @@ def ingest_partition(
             sink = _FileSink(st_lake / f"part-{i:05d}.parquet", st_q / f"rows-{i:05d}.parquet", schema)
             local: Counter[str] = Counter()
             local_samples: list[dict] = []
+            local_nulled: Counter[str] = Counter()
+            nulled_samples: list[dict] = []
             try:
                 if fr.format is None or fr.format not in decl.formats:
                     raise ReadError(
@@ -519,6 +613,8 @@ def ingest_partition(
                         fr.rows_in = fr.loaded = fr.quarantined = 0
                         local.clear()
                         local_samples.clear()
+                        local_nulled.clear()
+                        nulled_samples.clear()
                         say(f"{tag}: {rel}: malformed rows found, re-reading row by row")
                         continue
                     if reader.header is None and not fr.unmapped_columns:
@@ -530,6 +626,8 @@ def ingest_partition(
                     fr.loaded += outcome.good.num_rows
                     fr.quarantined += nbad
                     local.update(outcome.first_reasons)
+                    local_nulled.update(outcome.nulled_counts)
+                    nulled_samples += outcome.nulled_samples[: MAX_SAMPLES - len(nulled_samples)]
                     if nbad and len(local_samples) < MAX_SAMPLES:
                         for row in outcome.bad.slice(0, MAX_SAMPLES - len(local_samples)).to_pylist():
                             local_samples.append(
@@ -555,6 +653,8 @@ def ingest_partition(
                 fr.loaded = fr.quarantined = 0
                 fr.rejected = fr.rows_in
                 local = Counter()
+                local_nulled = Counter()
+                nulled_samples = []
                 local_samples = [
                     {"file": rel, "row": None, "reason": f"unreadable_file: {reason}", "value": None}
                 ]
@@ -570,6 +670,8 @@ def ingest_partition(
             reasons.update(local)
             for s in local_samples:
                 sample(**s)
+            nulled.update(local_nulled)
+            res.nulled_samples += nulled_samples[: MAX_SAMPLES - len(res.nulled_samples)]
             res.rows_in += fr.rows_in
             res.rows_loaded += fr.loaded
             res.rows_quarantined += fr.quarantined
@@ -601,6 +703,7 @@ def ingest_partition(
             shutil.rmtree(staging, ignore_errors=True)
         lock.close()
     res.reason_counts = dict(reasons.most_common())
+    res.nulled_counts = dict(sorted(nulled.items(), key=lambda kv: (-kv[1], kv[0])))
     res.seconds = round(time.monotonic() - t0, 3)
     assert res.balanced, res
     say(

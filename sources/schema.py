@@ -34,6 +34,7 @@ ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("loyalty_card_id", STRING),
         ("registered_at", TS),
         ("updated_at", TS),
+        ("nulled_fields", STRING),  # filled by ingestion: see NULLED_FIELDS
     ],
     "orders": [
         ("source_system", STRING),
@@ -170,6 +171,44 @@ ENTITY_COLUMNS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("holdout_share", FLOAT),
     ],
 }
+
+# Per entity: the columns that identify a record (unique within one delivered file). A value of
+# theirs that is missing or fails to parse quarantines its row, always.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("source_system", "source_customer_id"),
+    "orders": ("source_system", "order_id", "status"),
+    "order_lines": ("source_system", "order_id", "line_no"),
+    "products": ("product_id",),
+    "web_events": ("event_id",),
+    "consents": ("source_system", "source_customer_id", "channel", "recorded_at"),
+    "support_tickets": ("ticket_id",),
+    "campaign_responses": ("response_id",),
+    "email_events": ("event_id",),
+    "sms_events": ("event_id",),
+    "ad_reports": ("platform", "audience_id", "date"),
+    "campaign_sends": ("campaign_id", "customer_id", "channel"),
+    "campaign_plan": ("campaign_id", "channel"),
+}
+
+# An entity whose columns include NULLED_FIELDS keeps a row whose non-key value fails to parse
+# (unparseable, out of range, too long, an uncomputed formula): the value is loaded as null and
+# the reason is listed in this column, `; `-separated in column order, in the quarantine's own
+# vocabulary (`invalid_date:birth_date; invalid_enum:gender`), null when nothing was nulled.
+# Filled by ingestion, never mapped by a declaration. Only customers: a bad birth date must not
+# lose the customer, while an order with an unreadable amount is better quarantined than summed.
+NULLED_FIELDS = "nulled_fields"
+NULLED_SEPARATOR = "; "
+
+
+def nulls_bad_fields(entity: str) -> bool:
+    """Whether `entity` nulls and flags unparseable non-key values (see NULLED_FIELDS)."""
+    return any(c == NULLED_FIELDS for c, _ in entity_columns(entity))
+
+
+def key_columns(entity: str) -> tuple[str, ...]:
+    entity_columns(entity)  # unknown entity: ValueError
+    return KEY_COLUMNS[entity]
+
 
 LINEAGE_COLUMNS: list[tuple[str, pa.DataType]] = [
     ("_source", STRING),

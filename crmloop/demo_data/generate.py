@@ -103,6 +103,7 @@ class DemoSummary:
     people_by_rank: dict[str, int] = field(default_factory=dict)
     sales_by_rank: dict[str, float] = field(default_factory=dict)
     broken_rows: int = 0
+    nulled_fields: int = 0
     seconds: float = 0.0
 
     @property
@@ -129,6 +130,9 @@ class DemoSummary:
             )
         lines.append("rows per source: " + ", ".join(f"{k} {v:,}" for k, v in self.rows_per_source.items()))
         lines.append(f"broken rows (must be quarantined): {self.broken_rows:,}")
+        lines.append(
+            f"unparseable fields of real records (must be nulled and flagged): {self.nulled_fields:,}"
+        )
         lines.append("people by latent rank (3-year window):")
         for r in RANKS:
             lines.append(
@@ -238,6 +242,8 @@ class _Writer:
         self.out, self.rng, self.summary, self.progress = out, rng, summary, progress
         self.part_rows = part_rows
         self.broken: list[tuple[str, int, str]] = []
+        # (file, row_number, column, reason) of the values written unparseable into real records
+        self.nulled: list[tuple[str, int, str, str]] = []
         self._serial = 900_000_000
 
     def fresh(self, k: int) -> np.ndarray:
@@ -252,20 +258,32 @@ class _Writer:
             return table
         tmpl = np.sort(self.rng.choice(n, nb, replace=False))
         kind_of = self.rng.permutation(np.arange(nb) % len(kinds))
-        parts, reasons = [], []
-        for ki, (reason, fn) in enumerate(kinds):
+        parts, reasons, in_place = [], [], []
+        original = table
+        for ki, kind in enumerate(kinds):
             sel = tmpl[kind_of == ki]
-            parts.append(fn(table.take(pa.array(sel)), self.fresh(sel.size)))
+            if isinstance(kind, _Nulled):  # the template rows themselves get the bad value
+                self.fresh(sel.size)  # serials drawn as before: later files' fresh ids unchanged
+                table = kind.apply(table, sel)
+                in_place.append((sel, kind))
+                continue
+            reason, fn = kind
+            parts.append(fn(original.take(pa.array(sel)), self.fresh(sel.size)))
             reasons += [reason] * sel.size
-        broken = pa.concat_tables(parts)
-        at = self.rng.integers(0, n + 1, nb)
+        at = self.rng.integers(0, n + 1, nb)[: len(reasons)]
+        nb = len(reasons)
         keys = np.concatenate([np.arange(n) * 2 + 1, at * 2])
         order = np.argsort(keys, kind="stable")
         where = np.empty(n + nb, dtype=np.int64)
         where[order] = np.arange(n + nb)
         for row, reason in zip(where[n:] + 1, reasons, strict=True):
             self.broken.append((rel, int(row), reason))
-        return pa.concat_tables([table, broken]).take(pa.array(order))
+        for sel, kind in in_place:
+            for row in np.sort(where[sel]) + 1:
+                self.nulled.append((rel, int(row), kind.column, f"unparseable {kind.column}"))
+        if not parts:
+            return table
+        return pa.concat_tables([table, *parts]).take(pa.array(order))
 
     def emit(
         self,
@@ -348,6 +366,24 @@ def _unparseable(column: str, value: str, *, id_column: str, prefix: str) -> tup
     return (f"unparseable {column}", lambda t, s: _set(fresh(t, s), column, _const(t.num_rows, value)))
 
 
+@dataclass(frozen=True)
+class _Nulled:
+    """The kind "unparseable <column>" of a field that does not cost its row: `value` is written
+    into `column` of real records (no fresh id); ingestion loads them with the field null and
+    flagged (sources.schema.NULLED_FIELDS), and the truth lists them (`nulled_fields.parquet`)."""
+
+    column: str
+    value: str
+
+    def apply(self, table: pa.Table, rows: np.ndarray) -> pa.Table:
+        i = table.schema.get_field_index(self.column)
+        mask = np.zeros(table.num_rows, dtype=bool)
+        mask[rows] = True
+        col = table.column(i).cast(pa.string())
+        arr = pc.if_else(pa.array(mask), pa.scalar(self.value, pa.string()), col)
+        return table.set_column(i, self.column, arr)
+
+
 def generate(
     customers: int = 35_000,
     seed: int = 42,
@@ -426,7 +462,8 @@ def generate(
         summary.people_by_rank[name] = int(m.sum())
         summary.sales_by_rank[name] = float(np.round(exp["spend_3y"][m].sum(), 2))
     summary.broken_rows = len(w.broken)
-    _write_truth(truth, people, rec, exp, w.broken, orders)
+    summary.nulled_fields = len(w.nulled)
+    _write_truth(truth, people, rec, exp, w.broken, orders, w.nulled)
     summary.seconds = time.monotonic() - t0
     progress(f"done in {summary.seconds:.1f}s")
     return summary
@@ -566,9 +603,7 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, par
                         "missing source_customer_id",
                         lambda t, s: _set(t, "source_customer_id", pa.nulls(t.num_rows, pa.string())),
                     ),
-                    _unparseable(
-                        "registered_at", "31/02/2567 10:15", id_column="source_customer_id", prefix="POS"
-                    ),
+                    _Nulled("registered_at", "31/02/2567 10:15"),
                 ]
             elif sysc == WEB:
                 kinds = [
@@ -578,9 +613,7 @@ def _write_customers(w: _Writer, rng, p: People, rec: Records, pools: Pools, par
                     )
                 ]
             elif sysc == LOYALTY:
-                kinds = [
-                    _unparseable("birth_date", "45/13/1985", id_column="source_customer_id", prefix="LOY")
-                ]
+                kinds = [_Nulled("birth_date", "45/13/1985")]
             w.emit(source, part.date, name, fmt, table, kinds)
 
 
@@ -827,7 +860,9 @@ def _write_tickets(w: _Writer, t: Tickets, rec: Records, p: People, parts: list[
 
 
 # ---------------------------------------------------------------- truth
-def _write_truth(truth: Path, p: People, rec: Records, exp: dict, broken: list, o: Orders) -> None:
+def _write_truth(
+    truth: Path, p: People, rec: Records, exp: dict, broken: list, o: Orders, nulled: list
+) -> None:
     import pyarrow.parquet as pq
 
     truth.mkdir(parents=True, exist_ok=True)
@@ -880,6 +915,17 @@ def _write_truth(truth: Path, p: People, rec: Records, exp: dict, broken: list, 
             }
         ),
         truth / "broken_rows.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "file": pa.array([x[0] for x in nulled], pa.string()),
+                "row_number": pa.array([x[1] for x in nulled], pa.int64()),
+                "column": pa.array([x[2] for x in nulled], pa.string()),
+                "reason": pa.array([x[3] for x in nulled], pa.string()),
+            }
+        ),
+        truth / "nulled_fields.parquet",
     )
     pq.write_table(
         pa.table(

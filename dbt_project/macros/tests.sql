@@ -24,3 +24,16 @@ where {{ column_name }} is not null and (
   {%- if min_value is not none %} {{ column_name }} < {{ min_value }}{% else %} false{% endif %} or
   {%- if max_value is not none %} {{ column_name }} > {{ max_value }}{% else %} false{% endif %})
 {% endtest %}
+
+{#
+  nulled_fields (sources.schema.NULLED_FIELDS): `<reason>:<column>` flags, `; `-separated, of the
+  values ingestion loaded as null because they failed to parse. Fails on a row whose flag names
+  one of `columns` while that column holds a value (a flag that does not match the data).
+#}
+{% test nulled_where_flagged(model, column_name, columns) %}
+select {{ column_name }} from {{ model }}
+where {{ column_name }} is not null and (
+  {%- for c in columns %}
+  ({{ dbt.concat([column_name, "';'"]) }} like '%:{{ c }};%' and {{ c }} is not null){% if not loop.last %} or{% endif %}
+  {%- endfor %})
+{% endtest %}

@@ -38,11 +38,37 @@ def _reasons_markdown(result) -> str:
         for reason, count in sorted(result.reason_counts.items(), key=lambda kv: -kv[1])
     ]
     if result.samples:
-        lines += ["", "| file | row | reason | value |", "|---|---|---|---|"]
-        for s in result.samples[:10]:
-            value = str(s.get("value", ""))[:60].replace("|", "\\|")
-            lines.append(f"| {s.get('file')} | {s.get('row')} | {s.get('reason')} | {value} |")
+        lines += ["", *_sample_table(result.samples)]
     return "\n".join(lines)
+
+
+def _sample_table(samples: list[dict]) -> list[str]:
+    """The first ten samples (file, row, reason, value) as Markdown table lines."""
+    lines = ["| file | row | reason | value |", "|---|---|---|---|"]
+    for s in samples[:10]:
+        value = str(s.get("value", ""))[:60].replace("|", "\\|")
+        lines.append(f"| {s.get('file')} | {s.get('row')} | {s.get('reason')} | {value} |")
+    return lines
+
+
+def _nulled_markdown(result) -> str:
+    """The values ingestion loaded as null because they failed to parse (sources.schema.NULLED_FIELDS):
+    per column and reason a count, then the first ones with file, row, reason and value."""
+    if not result.nulled_counts:
+        return "No field was nulled."
+    lines = ["| column | reason | rows |", "|---|---|---|"]
+    for flag, count in result.nulled_counts.items():
+        reason, _, column = flag.partition(":")
+        lines.append(f"| {column} | {reason} | {count} |")
+    return "\n".join([*lines, "", *_sample_table(result.nulled_samples)])
+
+
+def _nulled_by_column(result) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for flag, count in result.nulled_counts.items():
+        column = flag.partition(":")[2]
+        out[column] = out.get(column, 0) + count
+    return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def ingestion_metadata(result, lake_dir, log) -> dict:
@@ -59,6 +85,11 @@ def ingestion_metadata(result, lake_dir, log) -> dict:
         f"{name} {load_date}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
         f"{result.rows_quarantined} quarantined, {result.rows_rejected} rejected, {len(result.files)} files"
     )
+    if result.nulled_counts:
+        log.warning(
+            f"{name} {load_date}: fields nulled at ingestion (the rows loaded): "
+            + ", ".join(f"{flag} {count}" for flag, count in result.nulled_counts.items())
+        )
     return {
         "rows_in": result.rows_in,
         "rows_loaded": result.rows_loaded,
@@ -70,6 +101,9 @@ def ingestion_metadata(result, lake_dir, log) -> dict:
         "files": len(result.files),
         "dagster/row_count": result.rows_loaded,
         "quarantine_reasons": dg.MetadataValue.md(_reasons_markdown(result)),
+        # non-key values that failed to parse, loaded as null (the row kept), per column
+        "nulled_fields_by_column": dg.MetadataValue.json(_nulled_by_column(result)),
+        "nulled_fields": dg.MetadataValue.md(_nulled_markdown(result)),
         "lake_path": dg.MetadataValue.path(str(lake_dir / result.entity / f"load_date={load_date}")),
     }
 

@@ -33,6 +33,8 @@ from sources.quality.engine import (
 from sources.quality.lake import (
     LakeError,
     file_schemas,
+    nulled_field_counts,
+    nulled_fields_note,
     partition_stats,
     quarantine_counts,
     read_columns,
@@ -145,6 +147,9 @@ def partition_batches(
         # expectations on absent columns are reported once, by the schema suite
         usable = [e for e in exps if set(e.columns) <= present]
         usable, notes = judge_shares(usable, frame)
+        if "nulled_fields.share" in notes:
+            counted = nulled_fields_note(nulled_field_counts(files))
+            notes["nulled_fields.share"] = f"{counted}; {notes['nulled_fields.share']}"
         if produced:
             notes["volume.within_band"] = (
                 "written by the pipeline itself (its size follows the plan): not judged"

@@ -16,6 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sources.schema import NULLED_FIELDS, NULLED_SEPARATOR
+
 _PARTITION = re.compile(r"^load_date=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -126,6 +128,53 @@ def read_columns(files: list[Path], schemas: list[pa.Schema], columns: list[str]
             if values.empty or (values.min() >= _NS_MIN and values.max() <= _NS_MAX):
                 frame[col] = frame[col].astype("datetime64[ns]")
     return frame
+
+
+def nulled_field_counts(files: list[Path]) -> list[tuple[str, str, int, str, int]]:
+    """The fields ingestion nulled in these lake files (sources.schema.NULLED_FIELDS): one
+    (column, reason, rows, first file, first row) per column and reason, most rows first; empty
+    when the files carry no such column."""
+    import duckdb
+
+    if not files:
+        return []
+    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "1GB"})
+    try:
+        files_sql = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in files) + "]"
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({files_sql}, union_by_name = true)")
+        names = {r[0] for r in described.fetchall()}
+        if NULLED_FIELDS not in names:
+            return []
+        rows = con.execute(
+            f"""
+            WITH flags AS (
+                SELECT trim(unnest(string_split({NULLED_FIELDS}, '{NULLED_SEPARATOR.strip()}'))) AS flag,
+                       _source_file, _row_number
+                FROM read_parquet({files_sql}, union_by_name = true)
+                WHERE {NULLED_FIELDS} IS NOT NULL
+            )
+            SELECT split_part(flag, ':', 2) AS col, split_part(flag, ':', 1) AS reason, count(*) AS n,
+                   arg_min(_source_file, (_source_file, _row_number)) AS file,
+                   arg_min(_row_number, (_source_file, _row_number)) AS row
+            FROM flags GROUP BY flag ORDER BY n DESC, col, reason
+            """
+        ).fetchall()
+    except duckdb.Error as exc:
+        raise LakeError(f"{files[0].parent}: cannot count the nulled fields ({exc})") from exc
+    finally:
+        con.close()
+    return [(c, r, int(n), f, int(row)) for c, r, n, f, row in rows]
+
+
+def nulled_fields_note(counts: list[tuple[str, str, int, str, int]]) -> str:
+    """One line per column a person can act on: `birth_date: 58 rows nulled (invalid_date),
+    first <file> row 62`."""
+    if not counts:
+        return "no field was nulled at ingestion"
+    return "; ".join(
+        f"{col}: {n:,} row{'s' if n != 1 else ''} nulled ({reason}), first {file} row {row}"
+        for col, reason, n, file, row in counts
+    )
 
 
 def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.DataFrame:

@@ -23,7 +23,15 @@ import pyarrow as pa
 from crmloop.settings import QualityThresholds
 from sources.normalise import TH_MOBILE_E164_REGEX
 from sources.quality.engine import ERROR, WARN, Expect
-from sources.schema import CAMPAIGN_OUTCOMES, EMAIL_EVENT_TYPES, LINEAGE_COLUMNS, entity_columns
+from sources.schema import (
+    CAMPAIGN_OUTCOMES,
+    EMAIL_EVENT_TYPES,
+    LINEAGE_COLUMNS,
+    NULLED_FIELDS,
+    entity_columns,
+    key_columns,
+    nulls_bad_fields,
+)
 from sources.schema import SMS_STATUSES as SMS_STATUS_VALUES
 
 EMAIL_REGEX = r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,}$"
@@ -56,22 +64,8 @@ REDELIVERED = {"orders", "order_lines"}
 SUBJECT_COLUMN = "_subject"
 SUBJECT_SOURCES = ("source_customer_id", "email", "phone")
 
-# per entity: the key that must be unique within one delivered file, and the timestamp columns
-KEYS: dict[str, list[str]] = {
-    "customers": ["source_system", "source_customer_id"],
-    "orders": ["source_system", "order_id", "status"],
-    "order_lines": ["source_system", "order_id", "line_no"],
-    "products": ["product_id"],
-    "web_events": ["event_id"],
-    "consents": ["source_system", "source_customer_id", "channel", "recorded_at"],
-    "support_tickets": ["ticket_id"],
-    "campaign_responses": ["response_id"],
-    "email_events": ["event_id"],
-    "sms_events": ["event_id"],
-    "ad_reports": ["platform", "audience_id", "date"],
-    "campaign_sends": ["campaign_id", "customer_id", "channel"],
-    "campaign_plan": ["campaign_id", "channel"],
-}
+# per entity: the timestamp columns (the keys, unique within one delivered file, are
+# sources.schema.KEY_COLUMNS)
 TIMESTAMPS: dict[str, list[str]] = {
     "customers": ["registered_at", "updated_at"],
     "orders": ["ordered_at"],
@@ -191,7 +185,7 @@ def rows_suite(
     email_format = _regex("email.format", "email", EMAIL_REGEX, WARN, 1.0 - q.max_invalid_share)
     phone_e164 = _regex("phone.e164", "phone", E164_REGEX, ERROR)
     exps: list[Expect] = []
-    key = KEYS[entity]
+    key = list(key_columns(entity))
     for col in key:
         if entity == "consents" and col == "source_customer_id":
             # an opt-out by reply (SMS STOP, an email unsubscribe) knows only the number or the
@@ -222,6 +216,21 @@ def rows_suite(
     )
     for col in TIMESTAMPS.get(entity, []):
         exps.append(_not_future(col, as_of, q))
+    if nulls_bad_fields(entity):
+        # a value that failed to parse is loaded as null (sources.schema.NULLED_FIELDS) where it
+        # once quarantined its row: judged with the quarantine's tolerance, so an extract whose
+        # birth dates all stop parsing is still held back
+        exps.append(
+            Expect(
+                "nulled_fields.share",
+                ERROR,
+                "expect_column_values_to_be_null",
+                {"column": NULLED_FIELDS, "mostly": 1.0 - q.max_quarantine_share},
+                "rows loaded with a field nulled at ingestion (its value failed to parse; the note "
+                "counts them per column, with the first file and row)",
+                max_share=q.max_quarantine_share,
+            )
+        )
     if entity == "customers":
         exps += [
             _not_null("email", ERROR, keep),

@@ -21,6 +21,7 @@ class Generated:
         self.people = pd.read_parquet(self.truth_dir / "people.parquet")
         self.records = pd.read_parquet(self.truth_dir / "records.parquet")
         self.broken = pd.read_parquet(self.truth_dir / "broken_rows.parquet")
+        self.nulled = pd.read_parquet(self.truth_dir / "nulled_fields.parquet")
         self.orders_truth = pd.read_parquet(self.truth_dir / "orders.parquet")
 
     def files(self, source: str, name: str) -> list[Path]:

@@ -39,6 +39,7 @@ def customers_table(n: int, *, seed: int = 0, source: str = "crm_customers", sta
         "loyalty_card_id": [f"L{i}" for i in range(n)],
         "registered_at": reg,
         "updated_at": reg,
+        "nulled_fields": [None] * n,
         "_source": [source] * n,
         "_source_file": [f"{source}/customers.csv"] * n,
         "_row_number": list(range(1, n + 1)),

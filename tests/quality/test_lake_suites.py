@@ -11,6 +11,7 @@ import pytest
 from sources.quality import ERROR, WARN, LakeError, partition_batches, validate_partition
 from sources.quality.lake import source_files
 from sources.quality.suites import needed_columns, rows_suite
+from sources.schema import NULLED_FIELDS
 from tests.quality.conftest import AS_OF
 from tests.quality.lakegen import customers_table, orders_table, write_partition
 
@@ -177,6 +178,31 @@ def test_format_problems_warn_and_birth_dates_error(lake, docs, q):
     birth = report.outcome("birth_date.plausible")
     assert not birth.passed and birth.severity == ERROR and birth.unexpected_count == 10
     assert "email.format" not in _failed_errors(report)
+
+
+def test_fields_nulled_at_ingestion_are_counted_per_column_and_gated_like_the_quarantine(lake, docs, q):
+    t = customers_table(100)
+    flags = [None] * 100
+    births = t.column("birth_date").to_pylist()
+    for i in (3, 4, 5):  # what ingestion loads for a bad birth date: null, flagged
+        flags[i], births[i] = "invalid_date:birth_date", None
+    flags[7] = "invalid_enum:gender; invalid_date:birth_date"
+    births[7] = None
+    t = t.set_column(t.schema.get_field_index(NULLED_FIELDS), NULLED_FIELDS, pa.array(flags, pa.string()))
+    t = t.set_column(t.schema.get_field_index("birth_date"), "birth_date", pa.array(births, pa.date32()))
+    write_partition(lake, "customers", "crm_customers", AS_OF, t)
+    report = report_for(lake, docs, q, "crm_customers", "customers")
+    nulled = report.outcome("nulled_fields.share")
+    assert nulled.severity == ERROR and nulled.passed and nulled.unexpected_count == 4
+    assert "birth_date: 4 rows nulled (invalid_date), first crm_customers/customers.csv row 4" in nulled.note
+    assert "gender: 1 row nulled (invalid_enum), first crm_customers/customers.csv row 8" in nulled.note
+    # a source whose birth dates all stop parsing is held back, as when it was quarantined
+    t = t.set_column(
+        t.schema.get_field_index(NULLED_FIELDS), NULLED_FIELDS, pa.array(["invalid_date:birth_date"] * 100)
+    )
+    write_partition(lake, "customers", "crm_customers", AS_OF, t)
+    report = report_for(lake, docs, q, "crm_customers", "customers")
+    assert "nulled_fields.share" in _failed_errors(report)
 
 
 def test_reads_only_this_source_and_needed_columns(lake, q):

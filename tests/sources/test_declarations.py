@@ -4,6 +4,7 @@ import pytest
 
 from sources import ENTITY_COLUMNS, DeclarationError, entity_schema, load_declarations
 from sources.declarations import load_declaration
+from sources.schema import KEY_COLUMNS
 
 CANONICAL = {
     "customers",
@@ -104,6 +105,14 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
             "entity: customers\ncolumns: {email: {on_invalid: drop}}\n",
             r"bad\.yml: columns\.email\.on_invalid",
         ),
+        (
+            "entity: customers\ncolumns: {nulled_fields: {}}\n",
+            r"bad\.yml: columns\.nulled_fields: is filled by ingestion",
+        ),
+        (
+            "entity: customers\ncolumns: {source_customer_id: {on_invalid: 'null'}}\n",
+            r"bad\.yml: columns\.source_customer_id\.on_invalid: source_customer_id is a key of customers",
+        ),
         ("entity: [customers\n", r"bad\.yml: not valid YAML"),
     ],
 )
@@ -113,6 +122,16 @@ def test_invalid_declarations_name_file_and_field(tmp_path, text, message):
         load_declaration(p)
     with pytest.raises(DeclarationError, match=message):
         load_declarations(tmp_path)
+
+
+def test_customer_non_key_fields_null_on_invalid_keys_and_other_entities_quarantine(decls):
+    cust = decls["customers"].columns
+    assert {c: cust[c].on_invalid for c in KEY_COLUMNS["customers"]} == {
+        "source_system": "quarantine",
+        "source_customer_id": "quarantine",
+    }
+    assert {cust[c].on_invalid for c in cust if c not in KEY_COLUMNS["customers"]} == {"null"}
+    assert decls["orders"].columns["total_amount"].on_invalid == "quarantine"
 
 
 def test_minimal_declaration_defaults(tmp_path):

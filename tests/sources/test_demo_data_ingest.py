@@ -3,12 +3,14 @@ and the phones/emails it shows come out as the people's true E.164 numbers and a
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 
 import pyarrow.parquet as pq
 
 from crmloop.demo_data.generate import generate
 from sources import ingest_partition, landing_partitions, load_declarations
+from sources.schema import NULLED_FIELDS, NULLED_SEPARATOR
 
 
 def ingest_every_partition(landing, work) -> tuple[list, set[tuple[str, int]]]:
@@ -57,6 +59,38 @@ def test_demo_extracts_quarantine_exactly_the_broken_rows(tmp_path):
         assert c["phone_is_mobile"] is True
         checked += 1
     assert checked > 300
+
+
+def test_demo_unparseable_fields_of_real_records_load_nulled_and_flagged(tmp_path):
+    # the truth lists the real records the generator gave an unparseable birth date or
+    # registration time: each loads (its customer is not lost) with that field null and flagged
+    landing, truth = tmp_path / "landing", tmp_path / "truth"
+    generate(customers=600, seed=7, out=landing, as_of=date(2025, 6, 30), truth_dir=truth)
+    results, _ = ingest_every_partition(landing, tmp_path)
+    expected = {
+        (x["file"], x["row_number"], x["column"])
+        for x in pq.read_table(truth / "nulled_fields.parquet").to_pylist()
+    }
+    assert {c for _, _, c in expected} == {"birth_date", "registered_at"}
+    flagged, values = set(), {}
+    cols = ["_source_file", "_row_number", NULLED_FIELDS, "birth_date", "registered_at"]
+    for r in results:
+        if r.entity != "customers":
+            continue
+        for f in r.lake_files:
+            for row in pq.read_table(f, columns=cols).to_pylist():
+                for reason in (
+                    (row[NULLED_FIELDS] or "").split(NULLED_SEPARATOR) if row[NULLED_FIELDS] else []
+                ):
+                    col = reason.split(":", 1)[1]
+                    flagged.add((row["_source_file"], row["_row_number"], col))
+                    values[(row["_source_file"], row["_row_number"], col)] = row[col]
+    assert flagged == expected
+    assert all(v is None for v in values.values())
+    counted = Counter()
+    for r in results:
+        counted.update(r.nulled_counts)
+    assert sum(counted.values()) == len(expected)
 
 
 def env_rows(files) -> list[dict]:

@@ -71,6 +71,12 @@ EXPECTED_CUSTOMERS = [
         "registered_at": datetime(2025, 1, 2, 10, 0),  # 03:00 UTC is 10:00 in Bangkok
         "_row_number": 4,
     },
+    {  # an impossible birth date is a non-key field: nulled and flagged, the customer loads
+        "source_customer_id": "0017",
+        "birth_date": None,
+        "nulled_fields": "invalid_date:birth_date",
+        "_row_number": 6,
+    },
 ]
 
 
@@ -84,16 +90,17 @@ def assert_rows(actual: list[dict], expected: list[dict]) -> None:
 def test_csv_utf8_normalises_and_quarantines_with_exact_accounting(env):
     env.drop("customers", "customers.csv", CUSTOMERS_CSV)
     res = env.ingest("customers")
-    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (6, 4, 2)
-    assert res.reason_counts == {"missing:source_customer_id": 1, "invalid_date:birth_date": 1}
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (6, 5, 1)
+    assert res.reason_counts == {"missing:source_customer_id": 1}
+    assert res.nulled_counts == {"invalid_date:birth_date": 1}
     f = res.files[0]
     assert (f.path, f.format, f.encoding, f.rows_in, f.loaded, f.quarantined) == (
         "customers/2025-01-02/customers.csv",
         "csv",
         "utf-8",
         6,
-        4,
-        2,
+        5,
+        1,
     )
     rows = env.lake_rows(res)
     assert_rows(rows, EXPECTED_CUSTOMERS)
@@ -108,17 +115,17 @@ def test_csv_utf8_normalises_and_quarantines_with_exact_accounting(env):
     q = env.quarantine_rows("customers")
     assert [(r["file"], r["row"], r["reason"], r["value"]) for r in q] == [
         ("customers/2025-01-02/customers.csv", 5, "missing:source_customer_id", None),
-        ("customers/2025-01-02/customers.csv", 6, "invalid_date:birth_date", "31/02/2530"),
     ]
-    assert json.loads(q[1]["raw"])["birth_date"] == "31/02/2530"
-    assert json.loads(q[1]["raw"])["customer_id"] == "0017"
-    assert {s["reason"] for s in res.samples} == {"missing:source_customer_id", "invalid_date:birth_date"}
-    assert res.samples[1] == {
-        "file": "customers/2025-01-02/customers.csv",
-        "row": 6,
-        "reason": "invalid_date:birth_date",
-        "value": "31/02/2530",
-    }
+    assert json.loads(q[0]["raw"])["first_name"] == "Nobody"
+    assert [s["reason"] for s in res.samples] == ["missing:source_customer_id"]
+    assert res.nulled_samples == [
+        {
+            "file": "customers/2025-01-02/customers.csv",
+            "row": 6,
+            "reason": "invalid_date:birth_date",
+            "value": "31/02/2530",
+        }
+    ]
 
 
 def test_bom_and_tis620_encodings_give_identical_rows(env):
@@ -129,7 +136,7 @@ def test_bom_and_tis620_encodings_give_identical_rows(env):
     env.drop("customers", "c_tis620.csv", CUSTOMERS_CSV.replace("0012", "C012"), encoding="cp874")
     res = env.ingest("customers")
     assert [f.encoding for f in res.files] == ["utf-8", "utf-8-sig", "cp874"]
-    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (18, 12, 6)
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (18, 15, 3)
     rows = env.lake_rows(res)
     by_file: dict[str, list[dict]] = {}
     for r in rows:
@@ -460,7 +467,7 @@ def test_reingest_replaces_only_this_sources_files(env):
     assert dealer.lake_files[0].name == "dealer_customers-0000.parquet"
     env.drop("customers", "more.csv", "source_system,customer_id\npos,0099\n")
     second = env.ingest("customers")
-    assert (second.rows_in, second.rows_loaded, second.rows_quarantined) == (7, 5, 2)
+    assert (second.rows_in, second.rows_loaded, second.rows_quarantined) == (7, 6, 1)
     part = env.lake / "customers" / "load_date=2025-01-02"
     assert sorted(p.name for p in part.iterdir()) == [
         "customers-0000.parquet",
@@ -623,3 +630,48 @@ def test_jsonl_arrow_fast_path_matches_line_by_line(tmp_path):
         },
     )
     assert fast[1][1]["amount"] == "99" and fast[1][1]["extra"] == "true"
+
+
+def test_unparseable_non_key_fields_are_nulled_and_flagged_keys_still_quarantine(env):
+    # an impossible birth date (month 04, day 93) and an unknown gender word are non-key fields:
+    # the customer loads with them null and listed in nulled_fields; a missing id still quarantines
+    env.drop(
+        "customers",
+        "customers.csv",
+        "source_system,customer_id,first_name,gender,birth_date,registered_at\n"
+        "pos,0021,Somchai,ชาย,19450493,2025-01-02 10:00:00\n"
+        "pos,0022,Malee,alien,31/02/2530,not a time\n"
+        "pos,,Nobody,F,19450493,\n"
+        "pos,0024,Niran,M,1990-05-17,2025-01-02 11:00:00\n",
+    )
+    res = env.ingest("customers")
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (4, 3, 1)
+    assert res.reason_counts == {"missing:source_customer_id": 1}
+    rows = {r["source_customer_id"]: r for r in env.lake_rows(res)}
+    assert rows["0021"]["birth_date"] is None
+    assert rows["0021"]["gender"] == "M"
+    assert rows["0021"]["nulled_fields"] == "invalid_date:birth_date"
+    assert (rows["0022"]["gender"], rows["0022"]["birth_date"], rows["0022"]["registered_at"]) == (
+        None,
+        None,
+        None,
+    )
+    assert rows["0022"]["nulled_fields"] == (
+        "invalid_enum:gender; invalid_date:birth_date; invalid_timestamp:registered_at"
+    )
+    assert rows["0024"]["nulled_fields"] is None
+    assert rows["0024"]["birth_date"] == date(1990, 5, 17)
+    assert res.nulled_counts == {
+        "invalid_date:birth_date": 2,
+        "invalid_enum:gender": 1,
+        "invalid_timestamp:registered_at": 1,
+    }
+    assert res.nulled_samples[0] == {
+        "file": "customers/2025-01-02/customers.csv",
+        "row": 1,
+        "reason": "invalid_date:birth_date",
+        "value": "19450493",
+    }
+    assert [(q["row"], q["reason"]) for q in env.quarantine_rows("customers")] == [
+        (3, "missing:source_customer_id")
+    ]

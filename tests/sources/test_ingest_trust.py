@@ -100,34 +100,47 @@ def _xlsx(rows: list[list]) -> bytes:
     return buf.getvalue()
 
 
-def test_xlsx_formula_without_cached_value_is_quarantined(env):
+def test_xlsx_formula_without_cached_value_is_quarantined_in_a_key_nulled_elsewhere(env):
     data = _xlsx(
         [
             ["source_system", "customer_id", "first_name", "email", "note"],
             ["pos", "C1", "Ann", "a@example.com", "=1+1"],  # unmapped column: harmless
-            ["pos", "C2", '=CONCAT("B","ob")', "b@example.com", None],  # never computed by Excel
+            ["pos", '=CONCAT("C","2")', "Bob", "b@example.com", None],  # never computed by Excel
+            ["pos", "C3", '=CONCAT("B","ob")', "c@example.com", None],  # the same, in a non-key field
         ]
     )
     env.drop("customers", "c.xlsx", data)
     res = env.ingest("customers")
-    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (2, 1, 1)
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (3, 2, 1)
     q = env.quarantine_rows("customers")
-    assert [(r["row"], r["reason"]) for r in q] == [(2, "uncomputed_formula:first_name")]
-    assert 'CONCAT("B","ob")' in q[0]["value"]
+    assert [(r["row"], r["reason"]) for r in q] == [(2, "uncomputed_formula:source_customer_id")]
+    assert 'CONCAT("C","2")' in q[0]["value"]
+    c3 = next(r for r in env.lake_rows(res) if r["source_customer_id"] == "C3")
+    assert (c3["first_name"], c3["nulled_fields"]) == (None, "uncomputed_formula:first_name")
+    assert [(s["row"], s["reason"]) for s in res.nulled_samples] == [(3, "uncomputed_formula:first_name")]
+    assert 'CONCAT("B","ob")' in res.nulled_samples[0]["value"]
 
 
-def test_a_field_longer_than_the_limit_is_quarantined(env):
-    huge = "x" * (20 << 20)  # a 20 MB name
-    env.drop("customers", "c.csv", HEADER + f"pos,C1,{huge},a@example.com\npos,C2,Bob,b@example.com\n")
+def test_a_key_longer_than_the_limit_is_quarantined_another_field_nulled(env):
+    huge = "x" * (20 << 20)  # a 20 MB id
+    env.drop("customers", "c.csv", HEADER + f"pos,{huge},Ann,a@example.com\npos,C2,Bob,b@example.com\n")
     env.drop(
         "customers",
         "c.jsonl",
-        json.dumps({"source_system": "web", "customer_id": "J1", "first_name": huge}) + "\n",
+        json.dumps({"source_system": "web", "customer_id": huge, "first_name": "Jo"})
+        + "\n"
+        + json.dumps({"source_system": "web", "customer_id": "J2", "first_name": huge})
+        + "\n",
     )
     res = env.ingest("customers")
-    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (3, 1, 2)
+    assert (res.rows_in, res.rows_loaded, res.rows_quarantined) == (4, 2, 2)
+    j2 = next(r for r in env.lake_rows(res) if r["source_customer_id"] == "J2")
+    assert (j2["first_name"], j2["nulled_fields"]) == (None, "too_long:first_name")
+    assert res.nulled_counts == {"too_long:first_name": 1}
+    assert f"{len(huge):,} characters" in res.nulled_samples[0]["value"]
+    assert len(res.nulled_samples[0]["value"]) < 1000
     q = env.quarantine_rows("customers")
-    assert sorted(r["reason"] for r in q) == ["too_long:first_name"] * 2
+    assert sorted(r["reason"] for r in q) == ["too_long:source_customer_id"] * 2
     assert all(len(r["value"]) < 1000 and f"{len(huge):,} characters" in r["value"] for r in q)
     assert all(len(r["raw"]) < 2 * MAX_FIELD_CHARS for r in q)  # the quarantine does not keep 20 MB
 

@@ -18,6 +18,7 @@ with src as (
         address, district, province, postal_code, country,
         nullif(trim(loyalty_card_id), '') as loyalty_card_id,
         registered_at, updated_at,
+        nulled_fields,
         _source, _source_file, _row_number,
         cast(load_date as date) as load_date
     from {{ lake('customers') }}
@@ -31,10 +32,10 @@ with src as (
 {{ latest_delivery('src', ['source_system', 'source_customer_id'],
                    ['first_name', 'last_name', 'email', 'email_valid', 'phone', 'phone_raw', 'phone_is_mobile',
                     'gender', 'birth_date', 'occupation', 'address', 'district', 'province', 'postal_code',
-                    'country', 'loyalty_card_id', 'registered_at', 'updated_at', '_source', '_source_file',
+                    'country', 'loyalty_card_id', 'registered_at', 'updated_at', 'nulled_fields', '_source', '_source_file',
                     '_row_number', 'load_date'], 'latest') }}
 select
     source_system, source_customer_id, first_name, last_name, email, email_valid, phone, phone_raw,
     phone_is_mobile, gender, birth_date, occupation, address, district, province, postal_code, country,
-    loyalty_card_id, registered_at, updated_at, _source, _source_file, _row_number, load_date
+    loyalty_card_id, registered_at, updated_at, nulled_fields, _source, _source_file, _row_number, load_date
 from latest
