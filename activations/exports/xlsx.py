@@ -18,7 +18,7 @@ import math
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +70,20 @@ class MarketerWorkbook:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
 
     def add_sheet(
-        self, name: str, header: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None
+        self,
+        name: str,
+        header: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        title: str | None = None,
+        validations: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[str]:
         """Write a sheet (continued on `name_2`, `name_3`, ... past Excel's row limit); returns the sheet names.
-        Invalid or repeated names raise XlsxWriter's InvalidWorksheetName / DuplicateWorksheetName."""
+        Invalid or repeated names raise XlsxWriter's InvalidWorksheetName / DuplicateWorksheetName.
+        `validations`: header -> XlsxWriter `data_validation` options (e.g. a drop-down list), applied
+        to that column's data rows."""
+        unknown = [h for h in validations or {} if h not in header]
+        if unknown:
+            raise ValueError(f"sheet {name!r}: validation for unknown column {unknown[0]!r}")
         names: list[str] = []
         it = iter(rows)
         part = 1
@@ -83,11 +93,13 @@ class MarketerWorkbook:
             self._sheets.append(sheet_name)
             names.append(sheet_name)
             part_title = title if title is None or part == 1 else f"{title} (continued, part {part})"
-            if not self._write_sheet(ws, header, it, part_title):
+            if not self._write_sheet(ws, header, it, part_title, validations or {}):
                 return names
             part += 1
 
-    def _write_sheet(self, ws: Worksheet, header: Sequence[str], it, title: str | None) -> bool:
+    def _write_sheet(
+        self, ws: Worksheet, header: Sequence[str], it, title: str | None, validations: Mapping[str, Mapping]
+    ) -> bool:
         """Write up to MAX_ROWS rows; True if the sheet filled up and rows may remain."""
         r = 0
         if title is not None:
@@ -121,6 +133,13 @@ class MarketerWorkbook:
                 break
         for c, w in enumerate(widths):
             ws.set_column(c, c, min(MAX_WIDTH, max(MIN_WIDTH, w + 2)))
+        if r > head_row:
+            for h, options in validations.items():
+                c = list(header).index(h)
+                if ws.data_validation(head_row + 1, c, r, c, dict(options)):
+                    raise ValueError(
+                        f"sheet {ws.name!r} column {h!r}: XlsxWriter refused the validation {options!r}"
+                    )
         ws.freeze_panes(head_row + 1, 0)
         ws.repeat_rows(head_row)
         ws.set_landscape()

@@ -133,3 +133,11 @@ def test_a_failed_write_leaves_no_file_and_no_temporary_rows(tmp_path: Path):
     ):
         xw.add_sheet("s", ["x"], [["a", "b"]])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_validation_names_a_column_of_the_sheet(tmp_path: Path):
+    with (
+        pytest.raises(ValueError, match="validation for unknown column 'nope'"),
+        MarketerWorkbook(tmp_path / "v.xlsx") as xw,
+    ):
+        xw.add_sheet("s", ["a"], [["x"]], validations={"nope": {"validate": "list", "source": ["y"]}})
