@@ -5,6 +5,7 @@
     result.links      # one row per scored pair at or above `review`: match weight, probability,
                       # decision (merge / review), per comparison its level and agree/partial/disagree/missing
     result.clusters   # unique_id -> cluster_id, merging only pairs at or above `merge`
+                      # (and pairs a person confirmed; never two records of a rejected pair)
     result.model      # the trained splink model (a dict: m and u per level), result.floored its guarded levels
 
 Training needs no labels: u from random pairs, m by EM on the configured blocking rules (each
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sources.record_linkage.config import Comparison, MatchingConfig
+from sources.record_linkage.decisions import apply_decisions
 from sources.record_linkage.features import UNIQUE_ID, prepare
 
 AGREEMENT = ("agree", "partial", "disagree", "missing")
@@ -34,6 +36,8 @@ class MatchResult:
     clusters: pd.DataFrame
     model: dict
     floored: list[str] = field(default_factory=list)  # "<comparison>: <level>" given training.m_floor
+    # pair keys of decisions not applied: a record of the pair is not among this run's records
+    unapplied: list[str] = field(default_factory=list)
 
 
 def _comparison(c: Comparison):
@@ -146,8 +150,15 @@ def _agreement(gamma: pd.Series, levels: int) -> pd.Series:
     )
 
 
-def score(prepared: pd.DataFrame, config: MatchingConfig, model: dict, db_api=None) -> MatchResult:
-    """Links at or above `review` and clusters at `merge`, with a trained `model`."""
+def score(
+    prepared: pd.DataFrame,
+    config: MatchingConfig,
+    model: dict,
+    db_api=None,
+    decisions: pd.DataFrame | None = None,
+) -> MatchResult:
+    """Links at or above `review` and clusters at `merge`, with a trained `model`; a person's
+    `decisions` (sources.record_linkage.decisions) override the model's."""
     from splink import DuckDBAPI, Linker
 
     db_api = db_api or DuckDBAPI()
@@ -184,13 +195,9 @@ def score(prepared: pd.DataFrame, config: MatchingConfig, model: dict, db_api=No
         )
         vetoed |= veto
     links.loc[likely & ~vetoed, "decision"] = "merge"
-    links = links.sort_values(
-        ["match_probability", "unique_id_l", "unique_id_r"], ascending=[False, True, True]
-    )
-    links = links.reset_index(drop=True)
-    return MatchResult(
-        links, clusters(prepared[[UNIQUE_ID]], links[links["decision"] == "merge"], db_api), model
-    )
+    links, unapplied = apply_decisions(links, decisions, prepared[UNIQUE_ID])
+    merges = links[links["decision"] == "merge"]
+    return MatchResult(links, clusters(prepared[[UNIQUE_ID]], merges, db_api), model, unapplied=unapplied)
 
 
 def clusters(nodes: pd.DataFrame, merges: pd.DataFrame, db_api=None) -> pd.DataFrame:
@@ -211,10 +218,13 @@ def clusters(nodes: pd.DataFrame, merges: pd.DataFrame, db_api=None) -> pd.DataF
     return out[["cluster_id", UNIQUE_ID]].sort_values([UNIQUE_ID]).reset_index(drop=True)
 
 
-def match_records(records: pd.DataFrame, config: MatchingConfig) -> MatchResult:
-    """Train on `records` (customers' lake columns, see features.RECORD_COLUMNS) and score them."""
+def match_records(
+    records: pd.DataFrame, config: MatchingConfig, decisions: pd.DataFrame | None = None
+) -> MatchResult:
+    """Train on `records` (customers' lake columns, see features.RECORD_COLUMNS) and score them;
+    `decisions` (review.read_decisions) confirm or reject pairs whatever the model says."""
     prepared = prepare(records)
     model, floored = train(prepared, config)
-    result = score(prepared, config, model)
+    result = score(prepared, config, model, decisions=decisions)
     result.floored = floored
     return result
