@@ -300,3 +300,15 @@ def test_a_rejection_wins_over_a_confirmation_that_contradicts_it():
         "a|b": ("review", "would join a|c, rejected by ann"),
         "a|c": ("review", "rejected by ann"),
     }
+
+
+def test_a_formula_is_no_decision(run, tmp_path):
+    _, config, result, sheet, n = run
+    column = chr(ord("A") + review_header(config).index("pair_key"))
+    formula = tmp_path / "formula.xlsx"
+    fill(sheet, formula, {2: {"decision": f'=IF({column}2<>"","confirm","")', "reviewer": "eve"}}, config)
+    read = read_decisions(formula, known=pair_keys(result.links), strict=False)
+    assert [(r["row"], r["reason"]) for r in read.rejected] == [
+        (2, f'decision: a formula (=IF({column}2<>"","confirm","")), not a value')
+    ]
+    assert read.balanced and read.undecided == n - 1 and read.decided == 0
