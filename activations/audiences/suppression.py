@@ -17,7 +17,8 @@ Order of checks (a person is counted once, under the first reason that applies):
 4. `frequency_cap`: at most N messages per person in the window, counting the send ledger's
    earlier days (`activations.send_ledger`, statuses other than `failed`) and this send date's
    messages in plan order (campaign order, then channel order).
-SMS quiet hours are not a suppression: the message is kept with `not_before` set.
+SMS quiet hours are not a suppression: the message is kept with `not_before` set (as is the
+campaign's send time, `send_times.py`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from activations.audiences.send_times import scheduled_sends
 from activations.plan.spec import CONSENT_COLUMN, Plan
 from sources.normalise import parse_phone
 
@@ -312,10 +314,9 @@ def apply_suppression(
     eligible = eligible.merge(
         prof[rest], on="customer_id", how="left", validate="many_to_one", suffixes=("", "_profile")
     )
-    nb = quiet_hours_not_before(now, plan.sms.quiet_hours.start, plan.sms.quiet_hours.end, plan.timezone)
-    eligible["not_before"] = pd.Series(
-        [nb if c == "sms" else None for c in eligible["channel"]], dtype="object"
-    )
+    # when each message goes: the campaign's send_time (personal: the person's best hour), SMS
+    # quiet hours winning (send_times.py); None = at once
+    eligible["not_before"] = scheduled_sends(eligible, plan, now)
 
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for (cid, chan, r), k in suppressed.groupby(["campaign_id", "channel", "reason"]).size().items():
