@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from activations.audiences.journeys import holdout_score
@@ -110,18 +111,22 @@ def scheduled_sends(eligible: pd.DataFrame, plan: Plan, now: datetime) -> pd.Ser
         if HOUR_COLUMN in eligible
         else pd.Series(None, index=eligible.index, dtype=object)
     )
-    keys = pd.DataFrame(
-        {
-            "c": eligible["campaign_id"].astype(str).to_numpy(),
-            "ch": eligible["channel"].astype(str).to_numpy(),
-            "arm": arm.astype(object).where(arm.notna(), None).to_numpy(),
-            "h": pd.to_numeric(hour, errors="coerce").astype("Int64").to_numpy(),
-        }
-    )
-    # one computation per distinct (campaign, channel, arm, hour): a million rows have a few hundred
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys.astype(object)))
-    times = [
-        scheduled_send(camps[c], ch, None if pd.isna(a) else a, None if pd.isna(h) else int(h), now, plan)
-        for c, ch, a, h in uniques
+    columns = [
+        eligible["campaign_id"].astype(str),
+        eligible["channel"].astype(str),
+        arm.astype(object).where(arm.notna(), None),
+        pd.to_numeric(hour, errors="coerce").astype("Int64"),
     ]
-    return pd.Series([times[k] for k in codes], index=eligible.index, dtype="object")
+    # one computation per distinct (campaign, channel, arm, hour): a million rows have a few hundred
+    codes, values = zip(*(pd.factorize(c, use_na_sentinel=False) for c in columns), strict=True)
+    flat = np.ravel_multi_index(codes, [len(v) for v in values])
+    distinct, row_of = np.unique(flat, return_inverse=True)
+    times = np.empty(len(distinct), dtype=object)
+    for k, (ci, chi, ai, hi) in enumerate(
+        zip(*np.unravel_index(distinct, [len(v) for v in values]), strict=True)
+    ):
+        c, ch, a, h = values[0][ci], values[1][chi], values[2][ai], values[3][hi]
+        times[k] = scheduled_send(
+            camps[c], ch, None if a is None or pd.isna(a) else a, None if pd.isna(h) else int(h), now, plan
+        )
+    return pd.Series(times[row_of], index=eligible.index, dtype="object")
