@@ -1,7 +1,7 @@
 """Scale-out is real: the same dbt project built on Spark (dbt-spark session mode, local pyspark,
 Java 17) from the same lake files gives customer_ranks and customer_identity equal to DuckDB's,
 row for row, after a first day and an incremental second day (insert_overwrite / append on Spark),
-and the same best send hour per person (int_best_send_hour, which customer_profiles carries)."""
+and the same best send hour per person (int_best_send_hour, and as customer_profiles carries it)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ SELECT = [
     "--select",
     "+customer_ranks",
     "+customer_identity",
-    "+int_best_send_hour",
+    "+customer_profiles",
     "--exclude",
     "test_type:generic",
     "--exclude-resource-type",
@@ -39,8 +39,13 @@ SEND_HOUR_SQL = (
 # one event is enough for a person's own hour: the fixture's people have one or two orders, so the
 # comparison covers personal hours as well as the fallback
 VARS = {"best_send_hour_min_events": 1}
+PROFILE_SEND_HOUR_SQL = "select customer_id, best_send_hour, best_send_hour_source from {t} order by all"
 MARTS = {
-    "marts": (("customer_ranks", RANKS_SQL), ("customer_identity", IDENT_SQL)),
+    "marts": (
+        ("customer_ranks", RANKS_SQL),
+        ("customer_identity", IDENT_SQL),
+        ("customer_profiles", PROFILE_SEND_HOUR_SQL),
+    ),
     "intermediate": (("int_best_send_hour", SEND_HOUR_SQL),),
 }
 
@@ -81,7 +86,7 @@ def test_spark_matches_duckdb_row_for_row(tmp_path):
                     duck_rows = query(wh, sql.format(t=f"{schema}.{mart}"))
                     assert len(duck_rows) > (1000 if mart == "customer_identity" else 20)
                     assert spark_rows == duck_rows, (day, mart)
-                    if mart == "int_best_send_hour":
+                    if mart in ("int_best_send_hour", "customer_profiles"):
                         assert {r[2] for r in duck_rows} == {"personal", "fallback"}
         finally:
             con.close()
