@@ -12,7 +12,7 @@ Pure functions (no I/O). A campaign's `send_time` (activations/plan/spec.py):
 The time is the next one at or after the run's clock `now` (a person whose hour has passed today
 gets it tomorrow: at most 24 hours ahead, inside SendGrid's 72 hours); `None` means at once.
 SMS quiet hours still win: an SMS whose time falls inside them goes when they end
-(`suppression.quiet_hours_not_before`). Delivery turns the time into SendGrid's per-personalization
+(`quiet_hours_not_before`). Delivery turns the time into SendGrid's per-personalization
 `send_at` (channels/email.py) and Twilio's scheduled `send_at` (channels/sms.py).
 """
 
@@ -33,6 +33,28 @@ ARMS = (PERSONAL, CONTROL)
 SCHEDULED_CHANNELS = ("email", "sms")  # the list channels (calls, letters, ads) have no send time
 HOUR_COLUMN = "best_send_hour"
 ARM_COLUMN = "send_time_arm"
+
+
+def in_quiet_hours(local: time, start: time, end: time) -> bool:
+    if start == end:
+        return False
+    if start > end:  # wraps midnight, e.g. 21:00–08:00
+        return local >= start or local < end
+    return start <= local < end
+
+
+def quiet_hours_not_before(now: datetime, start: time, end: time, tz: str) -> datetime | None:
+    """The first moment SMS may be sent when `now` is inside quiet hours, else None."""
+    if now.tzinfo is None:
+        raise ValueError("`now` must be timezone-aware")
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    if not in_quiet_hours(local.time(), start, end):
+        return None
+    day = local.date()
+    if start > end and local.time() >= start:
+        day = day + timedelta(days=1)
+    return datetime.combine(day, end, tzinfo=zone)
 
 
 def send_time_arm(campaign: Campaign, customer_id: str) -> str | None:
@@ -81,8 +103,6 @@ def scheduled_send(
     plan: Plan,
 ) -> datetime | None:
     """When one message goes (tz-aware, plan time zone), or None for at once."""
-    from activations.audiences.suppression import quiet_hours_not_before
-
     local = planned_time(campaign, arm, best_hour) if channel in SCHEDULED_CHANNELS else None
     at = next_at(local, now, plan.timezone) if local is not None else None
     if channel != "sms":

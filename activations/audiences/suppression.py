@@ -1,6 +1,6 @@
 """Suppression before any send, each with a counted reason.
 
-Pure functions on DataFrames (`apply_suppression`, `quiet_hours_not_before`, `classify_mobile`)
+Pure functions on DataFrames (`apply_suppression`, `classify_mobile`; quiet hours: `send_times.py`)
 plus loaders for the warehouse inputs (`load_suppression_list`, `load_ledger`) and the audit
 writer (`write_suppressions`).
 
@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -116,28 +115,6 @@ def classify_mobile(number: str | None, region: str = "TH") -> str:
     sources.normalise.parse_phone; a valid number of another kind, e.g. toll-free, is 'invalid')."""
     kind = parse_phone(number, region).kind
     return "invalid" if kind == "other" else kind
-
-
-def in_quiet_hours(local: time, start: time, end: time) -> bool:
-    if start == end:
-        return False
-    if start > end:  # wraps midnight, e.g. 21:00–08:00
-        return local >= start or local < end
-    return start <= local < end
-
-
-def quiet_hours_not_before(now: datetime, start: time, end: time, tz: str) -> datetime | None:
-    """The first moment SMS may be sent when `now` is inside quiet hours, else None."""
-    if now.tzinfo is None:
-        raise ValueError("`now` must be timezone-aware")
-    zone = ZoneInfo(tz)
-    local = now.astimezone(zone)
-    if not in_quiet_hours(local.time(), start, end):
-        return None
-    day = local.date()
-    if start > end and local.time() >= start:
-        day = day + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=zone)
 
 
 def _norm_address(channel: pd.Series, address: pd.Series) -> pd.Series:
