@@ -36,7 +36,7 @@ def build_state(warehouse: Path, members: int) -> None:
         con.execute(f"create schema if not exists {SCHEMA}")
         con.execute(AUDIENCE_DDL.format(name=AUDIENCE_SNAPSHOTS_TABLE))
         con.execute(
-            f"""insert into {AUDIENCE_SNAPSHOTS_TABLE}
+            f"""insert into {AUDIENCE_SNAPSHOTS_TABLE} by name
             select 'new_thank_you' as campaign_id, 'C' || lpad(cast(i as varchar), 20, '0') as customer_id,
                    'email' as channel, i % 10 = 0 as holdout, 'segment' as reason_included,
                    'person' || cast(i as varchar) || '@example.com' as address,

@@ -58,7 +58,10 @@ SELECT
     CASE WHEN i % 17 = 0 THEN 'opt_out' WHEN i % 11 = 0 THEN 'unknown' ELSE 'opt_in' END AS consent_email,
     CASE WHEN i % 19 = 0 THEN 'opt_out' WHEN i % 13 = 0 THEN 'unknown' ELSE 'opt_in' END AS consent_sms,
     'opt_in' AS consent_phone, 'opt_in' AS consent_dm,
-    CASE WHEN i % 23 = 0 THEN 'unknown' ELSE 'opt_in' END AS consent_ads
+    CASE WHEN i % 23 = 0 THEN 'unknown' ELSE 'opt_in' END AS consent_ads,
+    ['tv', 'fan', 'aircon'][1 + i % 3] AS next_best_category,
+    CAST((h >> 20) % 24 AS INTEGER) AS best_send_hour,
+    CASE WHEN (h >> 30) % 3 = 0 THEN 'fallback' ELSE 'personal' END AS best_send_hour_source
 FROM g
 """
 

@@ -447,7 +447,9 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
     judged day are not run: what they would have brought arrives in the judged day's files. The
     end shows, per campaign and send date, who entered, who was sent to and how many of them had
     already received the campaign on that channel (read from the send ledger), then each of those
-    sends' KPI against its target, judged, with the diagnosis of each miss."""
+    sends' KPI against its target, judged, with the diagnosis of each miss, and, for campaigns that
+    split their audience between personal and control send times (`send_time_control`), each arm's
+    email open rate."""
     from dataclasses import replace
 
     from crmloop.demo_data.generate import DEMO_SIGNUP_SHARE, SignupDrive, generate
@@ -539,7 +541,7 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
         if day == judged:
             break
         send_date = send_dates[i]
-        sends, keys = sends_from_warehouse(settings.warehouse_path, send_date)
+        sends, keys = sends_from_warehouse(settings.warehouse_path, send_date, settings.plan_path)
         fb = simulate(
             sends,
             send_date,
@@ -559,8 +561,9 @@ def run_demo(customers: int, seed: int, days: int = DEMO_DAYS) -> bool:
             f"delivered on {', '.join(str(d) for d in sorted(set(deliveries)))}"
         )
 
-    from crmloop.summary import print_demo_days, print_demo_kpis
+    from crmloop.summary import print_demo_days, print_demo_kpis, print_send_time_arms
 
     print_demo_days(settings, send_dates)
     print_demo_kpis(settings, send_dates)
+    print_send_time_arms(settings, send_dates)
     return True

@@ -277,3 +277,69 @@ def print_demo_kpis(settings: Settings, send_dates) -> None:
     _print_kpi_table(f"KPI vs target of the sends of {dates[0]} to {dates[-1]}, as of {settings.as_of}", rows)
     codes = sorted({r[8] for r in rows if r[8]})
     say(console, f"{len(codes)} different diagnoses: {', '.join(codes) if codes else 'none'}")
+
+
+def send_time_arm_rows(settings: Settings, send_dates) -> list[dict]:
+    """Per campaign with a send-time split (the audience's `send_time_arm`: personal | control),
+    over the send dates: emails sent (ledger `sent`) and opened (a SendGrid `open` event of that
+    send in the lake's email_events), per arm. Empty when no campaign split its audience."""
+    import duckdb
+
+    from activations.audiences.suppression import LEDGER_TABLE
+    from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
+
+    dates = sorted(send_dates)
+    events = settings.lake_dir / "email_events"
+    if not settings.warehouse_path.exists() or not dates:
+        return []
+    opens = (
+        f"select distinct send_id from read_parquet('{(events / '*' / '*.parquet').as_posix()}', "
+        "hive_partitioning = true, union_by_name = true) where event = 'open'"
+        if any(events.glob("*/*.parquet"))
+        else "select cast(null as varchar) as send_id where false"
+    )
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        rows = con.execute(
+            f"""
+            with sent as (
+                select l.campaign_id, s.send_time_arm as arm, l.send_id
+                from {LEDGER_TABLE} l
+                join {AUDIENCE_SNAPSHOTS_TABLE} s
+                  on s.campaign_id = l.campaign_id and s.customer_id = l.customer_id
+                 and s.channel = l.channel and s.send_date = l.send_date
+                where l.channel = 'email' and l.status = 'sent' and s.send_time_arm is not null
+                  and l.send_date between ? and ?
+            ),
+            opened as ({opens})
+            select campaign_id, arm, count(*) as sent, count(o.send_id) as opened
+            from sent left join opened o using (send_id)
+            where campaign_id in (select campaign_id from sent where arm = 'control')
+            group by all order by campaign_id, arm desc
+            """,
+            [dates[0], dates[-1]],
+        ).fetchall()
+    except duckdb.CatalogException:  # no audience or ledger yet
+        return []
+    finally:
+        con.close()
+    return [{"campaign_id": c, "arm": a, "sent": n, "opened": o} for c, a, n, o in rows]
+
+
+def print_send_time_arms(settings: Settings, send_dates) -> None:
+    """Email open rate per send-time arm: personal (each person's best hour) against the control
+    (the plan's fixed time, or at once), for the campaigns with `send_time_control`."""
+    rows = send_time_arm_rows(settings, send_dates)
+    if not rows:
+        return
+    table = Table(title="Send time: personal vs control, email open rate (holdout-style split)")
+    for col in ("campaign", "arm", "sent", "opened", "open rate"):
+        table.add_column(col, justify="left" if col in ("campaign", "arm") else "right")
+    for r in rows:
+        rate = r["opened"] / r["sent"] if r["sent"] else None
+        table.add_row(r["campaign_id"], r["arm"], count(r["sent"]), count(r["opened"]), percent(rate))
+    console.print(table)
+    console.print(
+        "personal: sent at the hour each person usually buys or visits (customer_profiles.best_send_hour); "
+        "control: the campaign's send_time_control time for a stable share of its audience"
+    )

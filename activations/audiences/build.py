@@ -33,6 +33,7 @@ from activations.audiences.journeys import (
     profile_event_columns,
     write_memberships,
 )
+from activations.audiences.send_times import HOUR_COLUMN, SCHEDULED_CHANNELS, send_time_arm
 from activations.audiences.tables import (
     AUDIENCE_COLUMNS,
     AUDIENCE_DDL,
@@ -143,6 +144,7 @@ def expand_audience(
         )
     ids = profiles["customer_id"].astype(str).tolist()
     hold = [is_holdout(campaign.id, cid, campaign.holdout_share) for cid in ids]
+    arm = [None if h else send_time_arm(campaign, cid) for cid, h in zip(ids, hold, strict=True)]
     if reasons is None:
         reasons = campaign.segment.describe()
     reason = pd.Categorical([reasons] * len(ids) if isinstance(reasons, str) else list(reasons))
@@ -159,12 +161,15 @@ def expand_audience(
                     "address": channel_addresses(profiles, ch).to_numpy(dtype=object),
                     "as_of": as_of,
                     "send_date": send_date,
+                    "send_time_arm": arm if ch in SCHEDULED_CHANNELS else [None] * len(ids),
                 }
             )
         )
     out = pd.concat(frames, ignore_index=True)
     out["holdout"] = out["holdout"].astype(bool)
     out["reason_included"] = out["reason_included"].astype(str)
+    arms = out["send_time_arm"].astype(object)
+    out["send_time_arm"] = arms.where(arms.notna(), None)
     return out[AUDIENCE_COLUMNS]
 
 
@@ -192,6 +197,7 @@ def _profile_select(
         *REQUIRED_PROFILE_COLUMNS,
         "as_of",
         *profile_event_columns(campaign),
+        HOUR_COLUMN,  # send_times.py: personal send times (read whenever the warehouse has it)
         *(template_fields(campaign) if fields is None else fields),
     }
     return cols, [c for c in cols if c in PROFILE_COLUMNS and c in needed]
@@ -396,7 +402,7 @@ def _move_legacy_tables(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()[0][0]
         if old:
             con.execute(AUDIENCE_DDL.format(name=f"{SCHEMA}.{table}"))
-            con.execute(f"INSERT INTO {SCHEMA}.{table} SELECT * FROM {LEGACY_SCHEMA}.{table}")
+            con.execute(f"INSERT INTO {SCHEMA}.{table} BY NAME SELECT * FROM {LEGACY_SCHEMA}.{table}")
             con.execute(f"DROP TABLE {LEGACY_SCHEMA}.{table}")
 
 
@@ -408,17 +414,17 @@ def write_audiences(
 ) -> None:
     """Replace activations.campaign_audiences; replace this send date's snapshot and, when given,
     the memberships entered on it (one transaction)."""
-    df = audience[AUDIENCE_COLUMNS]  # noqa: F841 - referenced by name in SQL
+    df = audience.reindex(columns=AUDIENCE_COLUMNS)  # noqa: F841 - referenced by name in SQL (a missing send_time_arm: null)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     con.execute("BEGIN TRANSACTION")
     try:
         _move_legacy_tables(con)
         con.execute(f"DROP TABLE IF EXISTS {AUDIENCES_TABLE}")
         con.execute(AUDIENCE_DDL.format(name=AUDIENCES_TABLE))
-        con.execute(f"INSERT INTO {AUDIENCES_TABLE} SELECT * FROM df")
+        con.execute(f"INSERT INTO {AUDIENCES_TABLE} BY NAME SELECT * FROM df")
         con.execute(AUDIENCE_DDL.format(name=AUDIENCE_SNAPSHOTS_TABLE))
         con.execute(f"DELETE FROM {AUDIENCE_SNAPSHOTS_TABLE} WHERE send_date = ?", [send_date])
-        con.execute(f"INSERT INTO {AUDIENCE_SNAPSHOTS_TABLE} SELECT * FROM df")
+        con.execute(f"INSERT INTO {AUDIENCE_SNAPSHOTS_TABLE} BY NAME SELECT * FROM df")
         if memberships is not None:
             write_memberships(con, memberships, send_date)
         con.execute("COMMIT")

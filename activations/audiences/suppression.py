@@ -1,6 +1,6 @@
 """Suppression before any send, each with a counted reason.
 
-Pure functions on DataFrames (`apply_suppression`, `quiet_hours_not_before`, `classify_mobile`)
+Pure functions on DataFrames (`apply_suppression`, `classify_mobile`; quiet hours: `send_times.py`)
 plus loaders for the warehouse inputs (`load_suppression_list`, `load_ledger`) and the audit
 writer (`write_suppressions`).
 
@@ -17,21 +17,22 @@ Order of checks (a person is counted once, under the first reason that applies):
 4. `frequency_cap`: at most N messages per person in the window, counting the send ledger's
    earlier days (`activations.send_ledger`, statuses other than `failed`) and this send date's
    messages in plan order (campaign order, then channel order).
-SMS quiet hours are not a suppression: the message is kept with `not_before` set.
+SMS quiet hours are not a suppression: the message is kept with `not_before` set (as is the
+campaign's send time, `send_times.py`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
 import pandas as pd
 
+from activations.audiences.send_times import scheduled_sends
 from activations.plan.spec import CONSENT_COLUMN, Plan
 from sources.normalise import parse_phone
 
@@ -114,28 +115,6 @@ def classify_mobile(number: str | None, region: str = "TH") -> str:
     sources.normalise.parse_phone; a valid number of another kind, e.g. toll-free, is 'invalid')."""
     kind = parse_phone(number, region).kind
     return "invalid" if kind == "other" else kind
-
-
-def in_quiet_hours(local: time, start: time, end: time) -> bool:
-    if start == end:
-        return False
-    if start > end:  # wraps midnight, e.g. 21:00–08:00
-        return local >= start or local < end
-    return start <= local < end
-
-
-def quiet_hours_not_before(now: datetime, start: time, end: time, tz: str) -> datetime | None:
-    """The first moment SMS may be sent when `now` is inside quiet hours, else None."""
-    if now.tzinfo is None:
-        raise ValueError("`now` must be timezone-aware")
-    zone = ZoneInfo(tz)
-    local = now.astimezone(zone)
-    if not in_quiet_hours(local.time(), start, end):
-        return None
-    day = local.date()
-    if start > end and local.time() >= start:
-        day = day + timedelta(days=1)
-    return datetime.combine(day, end, tzinfo=zone)
 
 
 def _norm_address(channel: pd.Series, address: pd.Series) -> pd.Series:
@@ -312,10 +291,9 @@ def apply_suppression(
     eligible = eligible.merge(
         prof[rest], on="customer_id", how="left", validate="many_to_one", suffixes=("", "_profile")
     )
-    nb = quiet_hours_not_before(now, plan.sms.quiet_hours.start, plan.sms.quiet_hours.end, plan.timezone)
-    eligible["not_before"] = pd.Series(
-        [nb if c == "sms" else None for c in eligible["channel"]], dtype="object"
-    )
+    # when each message goes: the campaign's send_time (personal: the person's best hour), SMS
+    # quiet hours winning (send_times.py); None = at once
+    eligible["not_before"] = scheduled_sends(eligible, plan, now)
 
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for (cid, chan, r), k in suppressed.groupby(["campaign_id", "channel", "reason"]).size().items():

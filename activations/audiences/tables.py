@@ -16,13 +16,18 @@ AUDIENCE_SNAPSHOTS_TABLE = f"{SCHEMA}.{AUDIENCE_SNAPSHOTS}"
 
 AUDIENCE_COLUMNS = [
     "campaign_id", "customer_id", "channel", "holdout", "reason_included", "address", "as_of", "send_date",
+    "send_time_arm",
 ]  # fmt: skip
 
+# send_time_arm: 'personal' | 'control' on a campaign with send_time personal (the control arm is
+# sent at send_time_control's time: activations/audiences/send_times.py), null otherwise and for
+# the holdout. Added to a table from before it (ALTER ... IF NOT EXISTS: its old rows stay null).
 AUDIENCE_DDL = """
 CREATE TABLE IF NOT EXISTS {name} (
     campaign_id VARCHAR, customer_id VARCHAR, channel VARCHAR, holdout BOOLEAN,
-    reason_included VARCHAR, address VARCHAR, as_of DATE, send_date DATE
-)"""
+    reason_included VARCHAR, address VARCHAR, as_of DATE, send_date DATE, send_time_arm VARCHAR
+);
+ALTER TABLE {name} ADD COLUMN IF NOT EXISTS send_time_arm VARCHAR"""
 
 # Before this layout the audience stage wrote into dbt's `marts`; a warehouse from then moves over once.
 LEGACY_SCHEMA = "marts"

@@ -23,6 +23,7 @@ from typing import Any
 
 from python_http_client import exceptions as sg_exc
 from sendgrid import SendGridAPIClient
+from sendgrid.helpers.mail import SendAt
 
 from activations.delivery.engine import BatchResult, BatchTicket, new_batch_id
 from activations.delivery.ledger import Outcome, PendingRow
@@ -43,6 +44,7 @@ for _name in ("python_http_client", "python_http_client.client"):
 
 MAX_PERSONALIZATIONS = 1000
 MAX_SUBSTITUTION_BYTES = 10_000  # SendGrid: substitutions per personalization
+MAX_SCHEDULE_AHEAD = timedelta(hours=72)  # SendGrid: send_at at most 72 hours ahead
 TEXT_TAG = "-crm_text-"
 HTML_TAG = "-crm_html-"
 _FIELD_INDEX = re.compile(r"personalizations\.(\d+)")
@@ -81,11 +83,17 @@ def unsubscribe_group(m: Any, cfg: DeliveryConfig) -> int | None:
 
 
 def build_mail_body(
-    messages: Sequence[Any], cfg: DeliveryConfig, batch_id: str, send_at: datetime | None = None
+    messages: Sequence[Any],
+    cfg: DeliveryConfig,
+    batch_id: str,
+    send_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The v3 mail-send JSON for one batch (pure). All messages share campaign, sender and
     unsubscribe group. With `send_at`, `batch_id` is a SendGrid batch id and the request is
-    scheduled (a UNIX timestamp) so that it can still be cancelled."""
+    scheduled (a UNIX timestamp) so that it can still be cancelled. A message with its own send
+    time (`not_before`) carries it as its personalization's `send_at` (`personal_send_at`; a time
+    at or before `now` goes at once)."""
     if not messages:
         raise ValueError("empty batch")
     if len(messages) > MAX_PERSONALIZATIONS:
@@ -154,13 +162,32 @@ def build_mail_body(
     if send_at is not None:
         body["batch_id"] = batch_id
         body["send_at"] = int(send_at.timestamp())
+    for i, m in enumerate(messages):  # the person's own send time (the plan's send_time)
+        at = personal_send_at(m, send_at, now)
+        if at is not None:
+            body["personalizations"][min(i, len(body["personalizations"]) - 1)]["send_at"] = SendAt(
+                int(at.timestamp()), p=i
+            ).get()
     return body
+
+
+def personal_send_at(m: Any, batch_send_at: datetime | None, now: datetime | None = None) -> datetime | None:
+    """The send time of one personalization: the message's `not_before` (its campaign's send_time,
+    activations/audiences/send_times.py), never before the batch's own `send_at` (which keeps an
+    unconfirmed batch cancellable); None when the message has none or it has passed (`now`: it
+    goes with the batch, at once)."""
+    nb = getattr(m, "not_before", None)
+    if nb is None:
+        return None
+    if batch_send_at is not None:
+        return max(nb, batch_send_at)
+    return None if now is not None and nb <= now else nb
 
 
 def plan_email_batches(
     messages: Iterable[Any], max_size: int = MAX_PERSONALIZATIONS, template: bool = False
 ) -> Iterator[list[Any]]:
-    """Group messages into requests: same campaign/sender/date, ≤ max_size, each address once.
+    """Group messages into requests: same campaign/sender/date/send time, ≤ max_size, each address once.
 
     Streams: keeps one open batch per group; an address repeated within a group moves to the
     next batch of that group."""
@@ -170,7 +197,11 @@ def plan_email_batches(
         if not template and not fits_substitutions(m):
             yield [m]
             continue
-        key = (m.campaign_id, m.sender, m.sender_name, m.send_date, getattr(m, "unsubscribe_group", None))
+        # one send time per request, so the batch's send_at (ledger scheduled_at) is every message's
+        key = (
+            m.campaign_id, m.sender, m.sender_name, m.send_date, getattr(m, "unsubscribe_group", None),
+            getattr(m, "not_before", None),
+        )  # fmt: skip
         entry = open_batches.get(key)
         if entry is None:
             entry = open_batches[key] = ([], set())
@@ -316,9 +347,20 @@ class EmailClient:
             if attempts is not None:
                 attempts.append(attempts_of(policy))
 
-    def open_batch(self) -> BatchTicket:
-        """A SendGrid batch id and its send time, or (no scheduling) a local batch id."""
+    def open_batch(self, messages: Sequence[Any] = ()) -> BatchTicket:
+        """A SendGrid batch id and its send time, or (no scheduling) a local batch id. The send
+        time is now + the lead, or the messages' own later send time (`not_before`: the batches
+        group messages by it), at most SendGrid's 72 hours ahead."""
         lead = self.cfg.sendgrid_send_at_lead_seconds
+        wanted = max(
+            (nb for m in messages if (nb := getattr(m, "not_before", None)) is not None), default=None
+        )
+        now = self._now()
+        if wanted is not None and wanted - now > MAX_SCHEDULE_AHEAD:
+            raise DeliveryConfigError(
+                f"campaign {messages[0].campaign_id!r}: send time {wanted.isoformat()} is more than SendGrid's 72 "
+                "hours ahead; nothing of this batch was sent"
+            )
         if not lead:
             return BatchTicket(new_batch_id(self.channel))
         attempts: list[int] = []
@@ -332,6 +374,8 @@ class EmailClient:
         batch_id = str(json.loads(resp.body or b"{}")["batch_id"])
         # whole seconds: send_at is a UNIX timestamp, and the ledger keeps the same instant
         at = self._now().replace(microsecond=0) + timedelta(seconds=lead)
+        if wanted is not None and wanted > at:
+            at = wanted.astimezone(UTC).replace(microsecond=0)
         return BatchTicket(batch_id, at, requests=attempts[0], retries=attempts[0] - 1)
 
     def _cancellable(self, scheduled_at: datetime | None) -> bool:
@@ -421,7 +465,7 @@ class EmailClient:
         result = BatchResult(outcomes=[])
         todo = list(messages)
         while todo:
-            body = build_mail_body(todo, self.cfg, batch_id, send_at=ticket.scheduled_at)
+            body = build_mail_body(todo, self.cfg, batch_id, send_at=ticket.scheduled_at, now=self._now())
             if self.sample is None:
                 with self._sample_lock:
                     if self.sample is None:

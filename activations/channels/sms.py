@@ -139,7 +139,7 @@ class SmsClient:
         if batch:
             yield batch
 
-    def open_batch(self) -> BatchTicket:
+    def open_batch(self, messages: Sequence[Any] = ()) -> BatchTicket:
         """A local batch id: Twilio has no batches (each message is looked up by recipient)."""
         return BatchTicket(new_batch_id(self.channel))
 

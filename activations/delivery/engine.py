@@ -48,7 +48,7 @@ class ChannelClient(Protocol):
 
     def batches(self, messages: Iterable[Any]) -> Iterator[list[Any]]: ...
 
-    def open_batch(self) -> BatchTicket: ...
+    def open_batch(self, messages: Sequence[Any] = ()) -> BatchTicket: ...
 
     def send_batch(self, ticket: BatchTicket, messages: Sequence[Any]) -> BatchResult: ...
 
@@ -323,7 +323,7 @@ def deliver(
                 finished = collect(block=len(in_flight) >= limit)
                 while len(in_flight) >= limit:
                     finished += collect(block=True)
-                ticket = client.open_batch()
+                ticket = client.open_batch(batch)
                 # outcomes of finished batches and the intent of this one: one commit, BEFORE the request
                 ledger.step(finished, (ticket.batch_id, client.channel, batch, ticket.scheduled_at))
                 summary.batches += 1

@@ -77,7 +77,7 @@ CHANNEL_COLUMNS: dict[str, list[tuple[str, str, Getter]]] = {
         ),
         (
             "not_before",
-            "quiet hours: not to be sent before this time (Asia/Bangkok)",
+            "not to be sent before this time (Asia/Bangkok): the campaign's send time, or the end of quiet hours",
             lambda m: m.not_before.isoformat() if m.not_before else None,
         ),
         *_COMMON_TAIL,

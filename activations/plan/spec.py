@@ -52,12 +52,12 @@ STR_FIELDS = (
     "consent_email", "consent_sms", "consent_phone", "consent_dm", "consent_ads",
     # further profile columns (used when the warehouse has them)
     "address_source", "preferred_channel", "preferred_store", "top_category", "favourite_season",
-    "next_best_category", "next_best_category_source",
+    "next_best_category", "next_best_category_source", "best_send_hour_source",
     "top_search_term_1", "top_search_term_2", "top_search_term_3",
 )  # fmt: skip
 INT_FIELDS = (
     "days_since_last_order", "orders_3y", "orders_lifetime", "sessions_30d", "sessions_90d", "page_views_30d",
-    "page_views_90d", "tickets_12m", "open_tickets", "r_score", "f_score", "m_score",
+    "page_views_90d", "tickets_12m", "open_tickets", "r_score", "f_score", "m_score", "best_send_hour",
 )  # fmt: skip
 FLOAT_FIELDS = (
     "spend_3y", "spend_lifetime", "avg_order_value", "items_per_order", "mean_days_between_orders",
@@ -397,6 +397,42 @@ class Kpi(_Strict):
     window_days: Annotated[int, Field(ge=1, le=365)]
 
 
+def _hhmm(v: Any) -> Any:
+    """A wall-clock time as written in the plan: "HH:MM" (YAML 1.1 reads 21:00 unquoted as the
+    sexagesimal 1260: minutes, turned back into the time)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 0 <= v < 24 * 60:
+            raise ValueError(f'{v} is not a time of day (write it as "HH:MM")')
+        return time(v // 60, v % 60)
+    return v
+
+
+SEND_TIME_PERSONAL = "personal"
+
+
+def _send_time(v: Any) -> Any:
+    if v is None or v == SEND_TIME_PERSONAL or isinstance(v, time):
+        return v
+    v = _hhmm(v)
+    if isinstance(v, str):
+        m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)", v.strip())
+        if not m:
+            raise ValueError(f"send_time must be 'personal' or a time \"HH:MM\", not {v!r}")
+        return time(int(m.group(1)), int(m.group(2)))
+    if not isinstance(v, time):
+        raise ValueError(f"send_time must be 'personal' or a time \"HH:MM\", not {v!r}")
+    return v
+
+
+class SendTimeControl(_Strict):
+    """The holdout-style split of a `send_time: personal` campaign: `share` of its audience (a
+    stable hash of campaign and customer, independent of the holdout) is sent at `at` ("HH:MM";
+    unset: at once, as without send_time) instead of their own hour."""
+
+    share: Annotated[float, Field(gt=0, lt=1)]
+    at: Annotated[time | None, BeforeValidator(_hhmm)] = None
+
+
 class Campaign(_Strict):
     id: str
     name: str
@@ -426,6 +462,10 @@ class Campaign(_Strict):
     variables: dict[str, str | int | float | date] = Field(default_factory=dict)  # extra template variables
     # names of the plan's file_deliveries that receive this campaign's export files
     deliver_files: list[str] = Field(default_factory=list)
+    # when email and SMS go out (activations/audiences/send_times.py): unset = at once; "HH:MM";
+    # personal = each person's best_send_hour (customer_profiles); SMS quiet hours still win
+    send_time: Annotated[Literal["personal"] | time | None, BeforeValidator(_send_time)] = None
+    send_time_control: SendTimeControl | None = None
 
     @field_validator("reentry", mode="before")
     @classmethod
@@ -467,6 +507,14 @@ class Campaign(_Strict):
             if ch == "ads" and not cc.audience_name:
                 raise ValueError("channel 'ads' needs content.ads.audience_name")
         self._coherent_kind()
+        if self.send_time_control is not None and self.send_time != SEND_TIME_PERSONAL:
+            raise _at(
+                "send_time_control",
+                "send_time_control splits a campaign with send_time: personal (this one has "
+                f"send_time: {self.send_time})",
+            )
+        if self.send_time is not None and not set(self.channels) & {"email", "sms"}:
+            raise _at("send_time", "send_time applies to email and sms; this campaign has neither")
         return self
 
     def _coherent_kind(self) -> None:
@@ -554,6 +602,9 @@ class Campaign(_Strict):
             exclude={"kpi", "objective", "status", "deliver_files"},
             warnings=False,
         )
+        for key in ("send_time", "send_time_control"):  # unset: the hash of a plan from before them
+            if body.get(key) is None:
+                body.pop(key, None)
         body["reentry"] = self.reentry if isinstance(self.reentry, str | None) else self.reentry.model_dump()
         return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
@@ -600,9 +651,7 @@ class QuietHours(_Strict):
     @field_validator("start", "end", mode="before")
     @classmethod
     def _hhmm(cls, v: Any) -> Any:
-        if isinstance(v, int):  # YAML 1.1 reads 21:00 unquoted as sexagesimal 1260
-            return time(v // 60, v % 60)
-        return v
+        return _hhmm(v)
 
 
 class SmsSettings(_Strict):

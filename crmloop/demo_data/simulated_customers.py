@@ -145,6 +145,9 @@ class FeedbackRates:
     email_dropped: float = 0.01
     email_bounce: float = 0.03
     email_open: float = 0.34  # of delivered
+    # an email that arrives at the hour the person usually buys or visits (their best_send_hour)
+    # is opened this many times as often (capped at certain)
+    email_open_best_hour_lift: float = 1.25
     email_click: float = 0.20  # of opened
     email_unsubscribe: float = 0.005  # of delivered
     email_spamreport: float = 0.001  # of delivered
@@ -216,6 +219,13 @@ def _u(seed: int, *parts: object) -> float:
     return int.from_bytes(h, "big") / 2**64
 
 
+def _hour(v: Any) -> int | None:
+    """A send hour / best hour column value (None, NaN, a float from a nullable column) as an int."""
+    if v is None or pd.isna(v):
+        return None
+    return int(v)
+
+
 def _at(day: date, seconds: float) -> datetime:
     seconds = min(max(seconds, 0.0), 86_399.0)
     local = datetime.combine(day, time(0), tzinfo=BANGKOK) + timedelta(seconds=int(seconds))
@@ -270,7 +280,10 @@ def simulate(
     """Pure: the feedback for one day's sends.
 
     ``sends``: campaign_id, customer_id, channel (email/sms/ads/phone/direct_mail), to (or
-    address), holdout (held-out rows are never contacted but may still buy), optional send_id.
+    address), holdout (held-out rows are never contacted but may still buy), optional send_id,
+    optional send_hour (the local hour a scheduled email went out; none: at once, 08:00-09:00)
+    and best_send_hour (the person's usual hour: an email sent at it opens
+    ``email_open_best_hour_lift`` times as often).
     ``kpi_metrics``: campaign_id → KPI metric (attend_rate/apply_rate/purchase_rate/...), which
     decides the responses simulated. ``customer_keys`` (customer_id, source_system,
     source_customer_id) keys the simulated orders as a source system knows the customer;
@@ -295,7 +308,13 @@ def simulate(
         cause = causes[r.campaign_id]
         p_open = rates.email_open if cause.email_open is None else cause.email_open
         p_click = rates.email_click if cause.email_click is None else cause.email_click
-        base = 8 * 3600 + _u(seed, "t", r.send_id) * 3600  # sent between 08:00 and 09:00
+        hour, best = _hour(getattr(r, "send_hour", None)), _hour(getattr(r, "best_send_hour", None))
+        if hour is None:
+            base = 8 * 3600 + _u(seed, "t", r.send_id) * 3600  # sent at once: between 08:00 and 09:00
+        else:  # scheduled (the campaign's send_time): within minutes of the hour
+            base = hour * 3600 + _u(seed, "t", r.send_id) * 300
+            if best is not None and hour == best:
+                p_open = min(1.0, p_open * rates.email_open_best_hour_lift)
         common = {
             "email": str(r.to),
             "campaign_id": r.campaign_id,
@@ -719,7 +738,7 @@ def simulate_feedback(
 
 SENDS_SQL = f"""
 with snap as (
-    select campaign_id, customer_id, channel, holdout, address
+    select campaign_id, customer_id, channel, holdout, address, send_time_arm
     from {AUDIENCE_SNAPSHOTS_TABLE} where send_date = $d
 ),
 supp as (
@@ -730,23 +749,32 @@ ledger as (
     from {LEDGER_TABLE} where send_date = $d
 )
 -- held out: never contacted, may still buy
-select campaign_id, customer_id, channel, address as "to", cast(null as varchar) as send_id, true as holdout
+select campaign_id, customer_id, channel, address as "to", cast(null as varchar) as send_id, true as holdout,
+       cast(null as varchar) as send_time_arm
 from snap where holdout
 union all
--- email / sms: what the ledger says was sent
-select campaign_id, customer_id, channel, address, send_id, false from ledger where status = 'sent'
+-- email / sms: what the ledger says was sent, in the send-time arm the audience recorded
+select l.campaign_id, l.customer_id, l.channel, l.address, l.send_id, false, s.send_time_arm
+from ledger l left join snap s using (campaign_id, customer_id, channel) where l.status = 'sent'
 union all
 -- phone calls, direct mail and ad audiences go out as lists: everyone eligible on them
-select s.campaign_id, s.customer_id, s.channel, s.address, null, false
+select s.campaign_id, s.customer_id, s.channel, s.address, null, false, null
 from snap s anti join supp using (campaign_id, customer_id, channel)
 where not s.holdout and s.channel in ({LIST_CHANNELS_SQL})
 """
 
 
-def sends_from_warehouse(warehouse_path: Path, send_date: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sends_from_warehouse(
+    warehouse_path: Path, send_date: date, plan_path: Path | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(sends, customer_keys) of one send date, read-only from the warehouse: the holdout, every
     email/SMS the ledger marks sent, and the eligible rows of the phone, direct-mail and ad lists;
-    customer_keys maps each customer to one of its source records (for simulated orders)."""
+    customer_keys maps each customer to one of its source records (for simulated orders).
+
+    With ``plan_path``, each email also carries the local hour the plan sent it at (``send_hour``:
+    the campaign's send_time for the person's recorded send-time arm, ``send_times.planned_time``;
+    none for at once) and the person's ``best_send_hour`` (marts.customer_profiles; none where it is
+    the population's fallback, not a habit of theirs), which the simulated opens depend on."""
     import duckdb
 
     con = duckdb.connect(str(warehouse_path), read_only=True)
@@ -757,6 +785,41 @@ def sends_from_warehouse(warehouse_path: Path, send_date: date) -> tuple[pd.Data
             "min_by(source_customer_id, source_system) as source_customer_id "
             "from marts.customer_identity group by customer_id"
         ).df()
+        hours = (
+            con.execute(
+                "select customer_id, best_send_hour, best_send_hour_source from marts.customer_profiles"
+            ).df()
+            if plan_path is not None
+            else None
+        )
     finally:
         con.close()
+    if hours is not None:
+        sends = _with_send_hours(sends, hours, plan_path)
     return sends, keys
+
+
+def _with_send_hours(sends: pd.DataFrame, hours: pd.DataFrame, plan_path: Path) -> pd.DataFrame:
+    from activations.audiences.send_times import planned_time
+
+    camps = {c.id: c for c in load_plan(plan_path).campaigns}
+    out = sends.merge(hours, on="customer_id", how="left", validate="many_to_one")
+    send_hour = []
+    for cid, ch, arm, best, held in zip(
+        out["campaign_id"],
+        out["channel"],
+        out["send_time_arm"],
+        out["best_send_hour"],
+        out["holdout"],
+        strict=True,
+    ):
+        c = camps.get(cid)
+        at = None
+        if c is not None and ch == "email" and not held:
+            at = planned_time(c, None if arm is None or pd.isna(arm) else arm, _hour(best))
+        send_hour.append(None if at is None else at.hour)
+    out["send_hour"] = pd.Series(send_hour, index=out.index, dtype="object")
+    # a fallback hour is everyone's, not the person's habit: it earns no lift in the simulation
+    own = out["best_send_hour_source"].eq("personal")
+    out["best_send_hour"] = out["best_send_hour"].astype(object).where(own, None)
+    return out.drop(columns=["best_send_hour_source"])

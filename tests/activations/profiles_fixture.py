@@ -61,6 +61,8 @@ def profile(customer_id: str, rank: str, **kw) -> dict:
         "consent_phone": "opt_in",
         "consent_dm": "opt_in",
         "consent_ads": "opt_in",
+        "best_send_hour": 9 + i % 12,  # 09:00-20:00, never null (int_best_send_hour)
+        "best_send_hour_source": "personal" if i % 4 else "fallback",
     }
     row.update(kw)
     return row

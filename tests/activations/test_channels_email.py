@@ -290,3 +290,63 @@ def test_reconcile_cancels_only_before_sendgrids_deadline(tmp_path, sendgrid):
     )
     assert held.status == "ambiguous" and "past SendGrid's cancel deadline" in held.reason
     assert sendgrid.batch_status == {early.batch_id: "cancel"}  # the late one was not even asked
+
+
+def _at(messages, when):
+    from dataclasses import replace
+
+    return [replace(m, not_before=when) for m in messages]
+
+
+def test_personal_send_times_are_per_personalization_send_at(tmp_path):
+    """A message with its own send time (the plan's send_time: personal) carries it as its
+    personalization's send_at, never before the batch's send_at; one without goes with the batch."""
+    from zoneinfo import ZoneInfo
+
+    bkk = ZoneInfo("Asia/Bangkok")
+    cfg = live_config(tmp_path)
+    batch_at = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)  # 10:00 Bangkok
+    evening = datetime(2026, 11, 22, 19, 0, tzinfo=bkk)
+    early = datetime(2026, 11, 22, 8, 0, tzinfo=bkk)  # before the batch's send_at
+    msgs = (
+        _at(email_messages(2), evening) + _at(email_messages(1, start=2), early) + email_messages(1, start=3)
+    )
+    body = build_mail_body(msgs, cfg, "sg-batch", send_at=batch_at)
+    assert body["send_at"] == 1795316400  # 2026-11-22 03:00 UTC
+    ps = body["personalizations"]
+    assert [p.get("send_at") for p in ps] == [
+        1795348800,
+        1795348800,
+        1795316400,
+        None,
+    ]  # 19:00 Bangkok = 12:00 UTC
+    # no SendGrid batch (lead 0): a future time is kept, one already passed goes at once
+    now = datetime(2026, 11, 22, 12, 30, tzinfo=bkk)
+    unbatched = build_mail_body(msgs, cfg, "local", now=now)
+    assert "send_at" not in unbatched
+    assert [p.get("send_at") for p in unbatched["personalizations"]] == [1795348800, 1795348800, None, None]
+
+
+def test_batches_keep_one_send_time_each_and_open_at_it(tmp_path, sendgrid):
+    from datetime import timedelta
+
+    now = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
+    seven, nine = now + timedelta(hours=5), now + timedelta(hours=7)
+    msgs = _at(email_messages(3), seven) + _at(email_messages(2, start=3), nine) + email_messages(2, start=5)
+    batches = list(plan_email_batches(msgs))
+    assert sorted(len(b) for b in batches) == [2, 2, 3]
+    assert all(len({m.not_before for m in b}) == 1 for b in batches)
+    client = EmailClient(live_config(tmp_path, sendgrid=sendgrid), now=lambda: now)
+    try:
+        by_time = {b[0].not_before: client.open_batch(b).scheduled_at for b in batches}
+        # the batch's send_at is the messages' time, or now + the lead (1,200 s) for those without
+        assert by_time == {seven: seven, nine: nine, None: now + timedelta(seconds=1200)}
+        assert client.open_batch(
+            _at(email_messages(1), now + timedelta(seconds=60))
+        ).scheduled_at == now + timedelta(
+            seconds=1200
+        )  # a time sooner than the lead: the lead (the batch stays cancellable)
+        with pytest.raises(DeliveryConfigError, match="72"):
+            client.open_batch(_at(email_messages(1), now + timedelta(hours=73)))
+    finally:
+        client.close()

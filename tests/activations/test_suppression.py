@@ -9,7 +9,8 @@ import pandas as pd
 
 from activations.audiences.build import expand_audience
 from activations.audiences.prepare import prepare_messages
-from activations.audiences.suppression import apply_suppression, classify_mobile, quiet_hours_not_before
+from activations.audiences.send_times import quiet_hours_not_before
+from activations.audiences.suppression import apply_suppression, classify_mobile
 from activations.plan.spec import load_plan, parse_plan
 from tests.activations.plan_fixture import DAILY_PLAN_PATH
 from tests.activations.profiles_fixture import AS_OF, profile, standard_rows, write_profiles

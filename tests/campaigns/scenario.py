@@ -97,7 +97,9 @@ def write_state_warehouse(warehouse: Path, audience: list, suppressions: list, l
     SUPPRESSION_COLUMNS, `ledger` (campaign_id, customer_id, channel, address, status, reason)."""
     con = duckdb.connect(str(warehouse))
     try:
-        write_audiences(con, pd.DataFrame(audience, columns=AUDIENCE_COLUMNS), SEND)
+        # rows without the send-time arm (a campaign without send_time personal): it stays null
+        cols = AUDIENCE_COLUMNS[: len(audience[0])] if audience else AUDIENCE_COLUMNS
+        write_audiences(con, pd.DataFrame(audience, columns=cols), SEND)
         write_suppressions(con, pd.DataFrame(suppressions, columns=SUPPRESSION_COLUMNS), SEND)
         con.execute(LEDGER_DDL)
         con.executemany(

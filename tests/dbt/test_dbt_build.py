@@ -84,6 +84,8 @@ def test_build_runs_every_unit_test_and_data_test(built):
         "next_best_for_one_many_and_no_orders",
         "next_best_rule_needs_the_minimum_buyers",
         "next_best_ties_break_on_the_category",
+        "best_send_hour_for_one_many_and_no_orders",
+        "best_send_hour_default_when_nobody_has_events",
     } <= names
     assert any("assert_identity_converged" in r["unique_id"] for r in results)
 
@@ -255,6 +257,18 @@ def test_profile_fields(built):
     assert [r for r in nb if (r[1] is None) != (r[3] == n_categories)] == []
     assert [r for r in nb if (r[2] is None) != (r[1] is None)] == []
     assert {r[2] for r in nb if r[0] != cid} == {"popularity"} and dict((r[0], r[1]) for r in nb)[cid] is None
+    # every person has a send hour (0-23, never null) and where it came from, the same as the model's
+    sh = query(
+        built["inc"],
+        """select p.customer_id, p.best_send_hour, p.best_send_hour_source, h.best_send_hour,
+                  h.best_send_hour_source, h.send_hour_events
+        from marts.customer_profiles p left join intermediate.int_best_send_hour h using (customer_id)""",
+    )
+    assert len(sh) == n_profiles
+    assert [r for r in sh if r[1] is None or not 0 <= r[1] <= 23] == []
+    assert [r for r in sh if r[1:3] != r[3:5]] == []
+    assert {r[2] for r in sh} <= {"personal", "fallback"}
+    assert "fallback" in {r[2] for r in sh}  # the fixture's people without orders or visits
 
 
 @pytest.mark.parametrize(

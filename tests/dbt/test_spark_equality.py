@@ -1,6 +1,7 @@
 """Scale-out is real: the same dbt project built on Spark (dbt-spark session mode, local pyspark,
 Java 17) from the same lake files gives customer_ranks and customer_identity equal to DuckDB's,
-row for row, after a first day and an incremental second day (insert_overwrite / append on Spark)."""
+row for row, after a first day and an incremental second day (insert_overwrite / append on Spark),
+and the same best send hour per person (int_best_send_hour, and as customer_profiles carries it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SELECT = [
     "--select",
     "+customer_ranks",
     "+customer_identity",
+    "+customer_profiles",
     "--exclude",
     "test_type:generic",
     "--exclude-resource-type",
@@ -30,6 +32,22 @@ RANKS_SQL = (
     "select customer_id, rank, round(spend_3y, 2), orders_3y, cast(as_of as date) from {t} order by all"
 )
 IDENT_SQL = "select customer_id, source_system, source_customer_id, merged_into from {t} order by all"
+SEND_HOUR_SQL = (
+    "select customer_id, best_send_hour, best_send_hour_source, send_hour_events, modal_hour, population_hour "
+    "from {t} order by all"
+)
+# one event is enough for a person's own hour: the fixture's people have one or two orders, so the
+# comparison covers personal hours as well as the fallback
+VARS = {"best_send_hour_min_events": 1}
+PROFILE_SEND_HOUR_SQL = "select customer_id, best_send_hour, best_send_hour_source from {t} order by all"
+MARTS = {
+    "marts": (
+        ("customer_ranks", RANKS_SQL),
+        ("customer_identity", IDENT_SQL),
+        ("customer_profiles", PROFILE_SEND_HOUR_SQL),
+    ),
+    "intermediate": (("int_best_send_hour", SEND_HOUR_SQL),),
+}
 
 
 def test_spark_matches_duckdb_row_for_row(tmp_path):
@@ -44,7 +62,9 @@ def test_spark_matches_duckdb_row_for_row(tmp_path):
     for day in (DAY1, DAY2):
         if day == DAY2:
             build_day2(lake)
-        run_dbt(["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / f"d{day}", as_of=day)
+        run_dbt(
+            ["build", *SELECT], warehouse=wh, lake=lake, work=tmp_path / f"d{day}", as_of=day, dbt_vars=VARS
+        )
         run_dbt(
             ["build", *SELECT],
             warehouse=wh,
@@ -53,16 +73,20 @@ def test_spark_matches_duckdb_row_for_row(tmp_path):
             as_of=day,
             target="spark",
             extra_env=spark_env,
+            dbt_vars=VARS,
         )
         # Spark session mode keeps its tables as Parquet under the Spark warehouse: read them directly
         con = duckdb.connect()
         try:
-            for mart, sql in (("customer_ranks", RANKS_SQL), ("customer_identity", IDENT_SQL)):
-                spark_rows = con.execute(
-                    sql.format(t=f"read_parquet('{spark_home}/marts.db/{mart}/**/*.parquet')")
-                ).fetchall()
-                duck_rows = query(wh, sql.format(t=f"marts.{mart}"))
-                assert len(duck_rows) > (1000 if mart == "customer_identity" else 20)
-                assert spark_rows == duck_rows, (day, mart)
+            for schema, marts in MARTS.items():
+                for mart, sql in marts:
+                    spark_rows = con.execute(
+                        sql.format(t=f"read_parquet('{spark_home}/{schema}.db/{mart}/**/*.parquet')")
+                    ).fetchall()
+                    duck_rows = query(wh, sql.format(t=f"{schema}.{mart}"))
+                    assert len(duck_rows) > (1000 if mart == "customer_identity" else 20)
+                    assert spark_rows == duck_rows, (day, mart)
+                    if mart in ("int_best_send_hour", "customer_profiles"):
+                        assert {r[2] for r in duck_rows} == {"personal", "fallback"}
         finally:
             con.close()

@@ -270,3 +270,36 @@ def test_a_windows_feedback_arrives_with_the_first_delivery_on_or_after_each_row
     a = write_feedback(parts[window_end], tmp_path, tag="2026-11-21")
     b = write_feedback(parts[window_end], tmp_path, tag="2026-11-22")
     assert a and not set(a) & set(b)
+
+
+def test_emails_sent_at_the_persons_best_hour_open_more_often():
+    """send_hour / best_send_hour: an email at the person's usual hour opens
+    email_open_best_hour_lift times as often, and its events are dated from that hour."""
+    n = 6000
+    sends = pd.DataFrame(
+        {
+            "campaign_id": "regular_winback",
+            "customer_id": [f"C{i:06d}" for i in range(n)],
+            "channel": "email",
+            "to": [f"c{i}@example.com" for i in range(n)],
+            "holdout": False,
+            "send_hour": [19 if i % 2 else 10 for i in range(n)],  # half at 19:00, half at 10:00
+            "best_send_hour": 19,
+        }
+    )
+    rates = FeedbackRates(email_open=0.30, email_open_best_hour_lift=1.5)
+    fb = simulate(sends, SEND_DATE, seed=5, rates=rates, kpi_metrics=KPIS)
+    email = pd.DataFrame([r.row for r in fb.records if r.source == "email_events"])
+    hour_of = dict(zip(sends["customer_id"], sends["send_hour"], strict=True))
+    email["send_hour"] = email["customer_id"].map(hour_of)
+    rate = {}
+    for h, e in email.groupby("send_hour"):
+        rate[h] = (e["event"] == "open").sum() / (e["event"] == "delivered").sum()
+        processed = pd.to_datetime(e.loc[e["event"] == "processed", "occurred_at"])
+        assert set(processed.dt.hour) == {h}  # sent within minutes of the hour
+    assert 0.27 < rate[10] < 0.33 and 0.41 < rate[19] < 0.49
+    # without the columns (sent at once) nothing changes: the same events as before
+    plain = simulate(sends.drop(columns=["send_hour", "best_send_hour"]), SEND_DATE, seed=5, rates=rates)
+    opened = sum(r.row["event"] == "open" for r in plain.records if r.source == "email_events")
+    delivered = sum(r.row["event"] == "delivered" for r in plain.records if r.source == "email_events")
+    assert 0.27 < opened / delivered < 0.33

@@ -1,6 +1,6 @@
 -- One row per person: golden contact fields (most recent valid value wins, with its source),
 -- demographics, purchase behaviour (and the next-best category: int_next_best_category), web
--- engagement, service, consent and reachability, RFM,
+-- engagement (and the best send hour: int_best_send_hour), service, consent and reachability, RFM,
 -- predictions (marts/predictions/customer_predictions: P(alive), expected purchases, CLV).
 {% set asof = as_of() %}
 with ident as (
@@ -210,6 +210,7 @@ base as (
         w.last_login_at, coalesce(w.sessions_30d, 0) as sessions_30d, coalesce(w.sessions_90d, 0) as sessions_90d,
         coalesce(w.page_views_30d, 0) as page_views_30d, coalesce(w.page_views_90d, 0) as page_views_90d,
         ts.top_search_term_1, ts.top_search_term_2, ts.top_search_term_3,
+        sh.best_send_hour, sh.best_send_hour_source,
         coalesce(t.tickets_12m, 0) as tickets_12m, coalesce(t.open_tickets, 0) as open_tickets,
         coalesce(c.consent_email, 'unknown') as consent_email,
         coalesce(c.consent_sms, 'unknown') as consent_sms,
@@ -223,6 +224,7 @@ base as (
     left join {{ ref('int_next_best_category') }} nb on nb.customer_id = r.customer_id
     left join web_agg w on w.customer_id = r.customer_id
     left join top_search ts on ts.customer_id = r.customer_id
+    left join {{ ref('int_best_send_hour') }} sh on sh.customer_id = r.customer_id
     left join tickets t on t.customer_id = r.customer_id
     left join consent c on c.customer_id = r.customer_id
 ),
