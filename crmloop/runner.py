@@ -239,6 +239,7 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
     An empty landing folder delivers nothing: it is not a date to ingest."""
     from sources import landing_partitions, load_declarations
     from sources.ingest import landing_files
+    from sources.lake import partition_dir
     from sources.partition_status import redelivered
 
     decls = load_declarations()
@@ -254,7 +255,7 @@ def pending_landing_dates(settings: Settings, as_of: date) -> list[date]:
                 or not landing_files(settings.landing_dir, source, d)
             ):
                 continue
-            part = settings.lake_dir / decl.entity / f"load_date={d.isoformat()}"
+            part = partition_dir(settings.lake_dir, decl.entity, d)
             if not any(part.glob(f"{source}-*.parquet")):
                 pending.add(d)
     # a blocked partition whose files were delivered again is ingested and checked again

@@ -134,16 +134,19 @@ def demo_day_rows(settings: Settings, send_dates) -> list[dict]:
     import duckdb
 
     from activations.audiences.journeys import MEMBERSHIP_TABLE
+    from sources.lake import entity_files
 
     dates = sorted(send_dates)
-    sends_glob = (settings.lake_dir / "campaign_sends" / "*" / "*.parquet").as_posix()
+    sends = entity_files(settings.lake_dir, "campaign_sends")
+    if not sends or not dates:
+        return []
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         rows = con.execute(
             f"""
             with sent as (
                 select distinct campaign_id, channel, cast(send_date as date) as send_date, customer_id
-                from read_parquet('{sends_glob}', hive_partitioning = true) where outcome = 'sent'
+                from read_parquet(?, union_by_name = true) where outcome = 'sent'
             ),
             entered as (
                 select campaign_id, entered_on as send_date, count(*) as entered
@@ -159,7 +162,7 @@ def demo_day_rows(settings: Settings, send_dates) -> list[dict]:
             where s.send_date between ? and ?
             group by all order by s.campaign_id, s.channel, s.send_date
             """,
-            [dates[0], dates[-1]],
+            [sends, dates[0], dates[-1]],
         ).fetchall()
     finally:
         con.close()
@@ -287,15 +290,15 @@ def send_time_arm_rows(settings: Settings, send_dates) -> list[dict]:
 
     from activations.audiences.suppression import LEDGER_TABLE
     from activations.audiences.tables import AUDIENCE_SNAPSHOTS_TABLE
+    from sources.lake import entity_files
 
     dates = sorted(send_dates)
-    events = settings.lake_dir / "email_events"
     if not settings.warehouse_path.exists() or not dates:
         return []
+    events = entity_files(settings.lake_dir, "email_events")
     opens = (
-        f"select distinct send_id from read_parquet('{(events / '*' / '*.parquet').as_posix()}', "
-        "hive_partitioning = true, union_by_name = true) where event = 'open'"
-        if any(events.glob("*/*.parquet"))
+        "select distinct send_id from read_parquet(?, union_by_name = true) where event = 'open'"
+        if events
         else "select cast(null as varchar) as send_id where false"
     )
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
@@ -317,7 +320,7 @@ def send_time_arm_rows(settings: Settings, send_dates) -> list[dict]:
             where campaign_id in (select campaign_id from sent where arm = 'control')
             group by all order by campaign_id, arm desc
             """,
-            [dates[0], dates[-1]],
+            [dates[0], dates[-1], *([events] if events else [])],  # the placeholders in text order
         ).fetchall()
     except duckdb.CatalogException:  # no audience or ledger yet
         return []

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from crmloop.settings import iso_day
 from sources.declarations import SourceDeclaration, header_key
+from sources.lake import partition_dir, quarantine_partition_dir
 from sources.normalise import clean, normalise
 from sources.readers import (
     ParquetReader,
@@ -554,8 +555,8 @@ def ingest_partition(
 
     for finished in recover_commits(lake_dir, quarantine_dir):
         say(f"{finished}: finished the partition commit a killed run left half-done")
-    part_dir = lake_dir / decl.entity / f"load_date={load_date.isoformat()}"
-    q_dir = quarantine_dir / decl.name / f"load_date={load_date.isoformat()}"
+    part_dir = partition_dir(lake_dir, decl.entity, load_date)
+    q_dir = quarantine_partition_dir(quarantine_dir, decl.name, load_date)
     run_id = f"{decl.name}-{load_date.isoformat()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging = lake_dir / ".staging" / run_id
     st_lake = staging / "lake"

@@ -26,6 +26,7 @@ import pandas as pd
 
 from activations.audiences.tables import AUDIENCE_SNAPSHOTS, AUDIENCE_SNAPSHOTS_TABLE, SCHEMA
 from activations.plan.spec import LIST_CHANNELS_SQL, THRESHOLD_EVENT_DATES, Campaign
+from sources.lake import entity_files
 
 
 def holdout_score(campaign_id: str, customer_id: str) -> float:
@@ -317,12 +318,7 @@ def load_responses(lake_dir: str | Path | None, as_of: date) -> pd.DataFrame:
                 {"campaign_id", "customer_id", "occurred_at", "event"},
             ),
         ):
-            files = sorted(
-                str(f)
-                for d in (lake / entity).glob("load_date=*")
-                if d.name.removeprefix("load_date=") <= as_of.isoformat()
-                for f in d.glob("*.parquet")
-            )
+            files = entity_files(lake, entity, up_to=as_of)
             if not files:
                 continue
             cols = {

@@ -34,6 +34,7 @@ import pandas as pd
 
 from activations.audiences.send_times import scheduled_sends
 from activations.plan.spec import CONSENT_COLUMN, Plan
+from sources.lake import entity_files
 from sources.normalise import parse_phone
 
 SUPPRESSION_COLUMNS = ["campaign_id", "customer_id", "channel", "reason", "send_date"]
@@ -337,7 +338,7 @@ def load_event_suppressions(lake_dir: str | Path | None) -> pd.DataFrame:
     frames = []
     con = duckdb.connect()
     try:
-        email_files = sorted(str(p) for p in (lake / "email_events").glob("load_date=*/*.parquet"))
+        email_files = entity_files(lake, "email_events")
         if email_files:
             hard = ", ".join(f"'{t}'" for t in HARD_BOUNCE_TYPES)
             frames.append(con.execute(
@@ -348,7 +349,7 @@ def load_event_suppressions(lake_dir: str | Path | None) -> pd.DataFrame:
                 "OR (event = 'dropped' AND lower(coalesce(reason, '')) LIKE '%bounced address%'))",
                 [email_files],
             ).df())  # fmt: skip
-        sms_files = sorted(str(p) for p in (lake / "sms_events").glob("load_date=*/*.parquet"))
+        sms_files = entity_files(lake, "sms_events")
         if sms_files:
             codes = ", ".join(f"('{c}', '{r}')" for c, r in SMS_ERROR_REASONS.items())
             frames.append(con.execute(

@@ -10,6 +10,7 @@ from orchestration.defs.freshness import source_freshness
 from orchestration.defs.partitions import ONE_DAY_PER_RUN, daily_partitions
 from orchestration.defs.resources import CrmSettings
 from sources import ingest_partition, load_declarations
+from sources.lake import partition_dir
 
 INGESTION_GROUP = "ingestion"
 
@@ -104,7 +105,7 @@ def ingestion_metadata(result, lake_dir, log) -> dict:
         # non-key values that failed to parse, loaded as null (the row kept), per column
         "nulled_fields_by_column": dg.MetadataValue.json(_nulled_by_column(result)),
         "nulled_fields": dg.MetadataValue.md(_nulled_markdown(result)),
-        "lake_path": dg.MetadataValue.path(str(lake_dir / result.entity / f"load_date={load_date}")),
+        "lake_path": dg.MetadataValue.path(str(partition_dir(lake_dir, result.entity, load_date))),
     }
 
 

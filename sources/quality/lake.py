@@ -16,17 +16,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sources.lake import entity_files, partition_dir, partitions, quarantine_partition_dir
 from sources.schema import NULLED_FIELDS, NULLED_SEPARATOR
-
-_PARTITION = re.compile(r"^load_date=(\d{4}-\d{2}-\d{2})$")
 
 
 class LakeError(ValueError):
     """A lake file or folder that breaks the layout contract (names the path and reason)."""
-
-
-def partition_dir(lake_dir: Path, entity: str, load_date: date) -> Path:
-    return lake_dir / entity / f"load_date={load_date.isoformat()}"
 
 
 def source_files(lake_dir: Path, entity: str, source: str, load_date: date) -> list[Path]:
@@ -49,17 +44,8 @@ def partition_stats(
     lake_dir: Path, entity: str, source: str, *, up_to: date | None = None
 ) -> list[PartitionStat]:
     """Row counts per partition of one source, read from Parquet footers only (no data pages)."""
-    root = lake_dir / entity
-    if not root.is_dir():
-        return []
     stats = []
-    for folder in sorted(root.iterdir()):
-        m = _PARTITION.match(folder.name)
-        if not m or not folder.is_dir():
-            continue
-        d = date.fromisoformat(m.group(1))
-        if up_to is not None and d > up_to:
-            continue
+    for d, _ in partitions(lake_dir, entity, up_to=up_to):
         files = source_files(lake_dir, entity, source, d)
         if not files:
             continue
@@ -180,7 +166,7 @@ def nulled_fields_note(counts: list[tuple[str, str, int, str, int]]) -> str:
 def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.DataFrame:
     """Files of one source partition that ingestion rejected whole (its `files.parquet` in the
     quarantine): one row each, column `rejected_file` = "<file>: <reason>"; empty when none."""
-    path = quarantine_dir / source / f"load_date={load_date.isoformat()}" / "files.parquet"
+    path = quarantine_partition_dir(quarantine_dir, source, load_date) / "files.parquet"
     if not path.is_file():
         return pd.DataFrame({"rejected_file": pd.Series([], dtype=object)})
     try:
@@ -196,7 +182,7 @@ def rejected_files(quarantine_dir: Path, source: str, load_date: date) -> pd.Dat
 def quarantine_counts(quarantine_dir: Path, source: str, load_date: date) -> dict[str, int]:
     """Rows ingestion quarantined in one source partition, by reason (most frequent first); only
     the `reason` column of its `rows-*.parquet` is read."""
-    folder = quarantine_dir / source / f"load_date={load_date.isoformat()}"
+    folder = quarantine_partition_dir(quarantine_dir, source, load_date)
     counts: dict[str, int] = {}
     for path in sorted(folder.glob("rows-*.parquet")) if folder.is_dir() else []:
         try:
@@ -219,21 +205,19 @@ def unknown_customer_ids(lake_dir: Path, order_files: list[Path], load_date: dat
 
     if not order_files:
         return set()
-    customers_glob = lake_dir / "customers" / "load_date=*" / "*.parquet"
+    customer_files = entity_files(lake_dir, "customers", up_to=load_date)
     con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": "1GB"})
     try:
         files_sql = "[" + ", ".join("'" + str(f).replace("'", "''") + "'" for f in order_files) + "]"
-        has_customers = any((lake_dir / "customers").glob("load_date=*/*.parquet"))
-        if has_customers:
+        if customer_files:
+            customers_sql = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in customer_files) + "]"
             sql = f"""
                 WITH o AS (
                     SELECT DISTINCT source_system, source_customer_id
                     FROM read_parquet({files_sql}) WHERE source_customer_id IS NOT NULL
                 ), c AS (
                     SELECT DISTINCT source_system, source_customer_id
-                    FROM read_parquet('{str(customers_glob).replace("'", "''")}', hive_partitioning = true,
-                                      union_by_name = true)
-                    WHERE load_date <= DATE '{load_date.isoformat()}'
+                    FROM read_parquet({customers_sql}, union_by_name = true)
                 )
                 SELECT o.source_system, o.source_customer_id FROM o
                 ANTI JOIN c ON o.source_system IS NOT DISTINCT FROM c.source_system
